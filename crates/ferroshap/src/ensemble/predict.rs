@@ -1,0 +1,46 @@
+//! Margin prediction: the oracle every explanation must add up to.
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use super::TreeEnsemble;
+use crate::Scalar;
+use crate::error::Result;
+use crate::parallel::ROW_BLOCK;
+
+impl TreeEnsemble {
+    /// Reads row `i` of `x` into `buf` the way the source library would (precision, tiny values).
+    #[inline]
+    pub(crate) fn prepare_row<F: Scalar>(&self, x: &ArrayView2<'_, F>, i: usize, buf: &mut [f64]) {
+        let row = x.row(i);
+        for (b, v) in buf.iter_mut().zip(row.iter()) {
+            *b = self.rules.prepare(v.to_f64());
+        }
+    }
+
+    /// Margin (raw) prediction, shape `(n_rows, n_outputs)`, computed in f64 with the source
+    /// library's routing. Parallel over rows; the result does not depend on the thread count.
+    pub fn predict_margin<F: Scalar>(&self, x: ArrayView2<'_, F>) -> Result<Array2<f64>> {
+        self.check_features(x.ncols())?;
+        let (n, k) = (x.nrows(), self.n_outputs);
+        let mut out = Array2::<f64>::zeros((n, k));
+        let slice = out.as_slice_mut().expect("fresh array is contiguous");
+        slice
+            .par_chunks_mut(ROW_BLOCK * k)
+            .enumerate()
+            .for_each(|(block, chunk)| {
+                let mut buf = vec![0.0; self.n_features];
+                for (r, out_row) in chunk.chunks_mut(k).enumerate() {
+                    self.prepare_row(&x, block * ROW_BLOCK + r, &mut buf);
+                    out_row.copy_from_slice(&self.base_offset);
+                    for tree in &self.trees {
+                        let leaf = tree.leaf_for(&buf, &self.rules);
+                        for (o, v) in out_row[tree.output..].iter_mut().zip(tree.leaf_value(leaf)) {
+                            *o += v;
+                        }
+                    }
+                }
+            });
+        Ok(out)
+    }
+}

@@ -1,0 +1,355 @@
+//! One decision tree as flat node arrays, and the single place where a row is routed.
+
+use super::SplitRules;
+use crate::error::{Error, Result};
+
+/// Marks a leaf in [`Tree::left`] / [`Tree::right`].
+pub const LEAF: u32 = u32::MAX;
+
+pub(crate) const DEFAULT_LEFT: u8 = 1;
+pub(crate) const CATEGORICAL: u8 = 2;
+pub(crate) const IN_SET_LEFT: u8 = 4;
+pub(crate) const ZERO_IS_MISSING: u8 = 8;
+
+/// A tree as a parser or a Python adapter describes it, before validation.
+///
+/// Nodes are indexed from 0 (the root). A node is a leaf when `left[i] < 0`.
+/// Numeric nodes send a row left iff `x <= threshold[i]`, after the ensemble's
+/// [`SplitRules`] have prepared `x` (parsers turn a strict `<` into `<=` on the next
+/// float down). Missing values (NaN) follow `default_left[i]`.
+#[derive(Debug, Clone, Default)]
+pub struct RawTree {
+    /// Left child index per node, negative for a leaf.
+    pub left: Vec<i64>,
+    /// Right child index per node, negative for a leaf.
+    pub right: Vec<i64>,
+    /// Split feature per internal node (ignored at leaves).
+    pub feature: Vec<i64>,
+    /// Split threshold per internal numeric node: left iff `x <= threshold`.
+    pub threshold: Vec<f64>,
+    /// Where NaN goes, per node.
+    pub default_left: Vec<bool>,
+    /// LightGBM `missing_type=Zero`: the value 0 is treated as missing (goes to the default child).
+    /// Empty means false everywhere.
+    pub zero_is_missing: Vec<bool>,
+    /// Categorical splits: `Some(categories)` for a categorical node, `None` for a numeric one.
+    /// Empty means no categorical node.
+    pub categories: Vec<Option<Vec<u32>>>,
+    /// For categorical nodes: whether rows whose category is in the set go left
+    /// (LightGBM, scikit-learn) or right (XGBoost).
+    pub categories_go_left: bool,
+    /// Node cover (XGBoost hessian sum, LightGBM count, scikit-learn weighted samples).
+    pub cover: Vec<f64>,
+    /// Leaf values, `leaf_width` per node (row-major); entries of internal nodes are ignored.
+    pub value: Vec<f64>,
+    /// Index of the first model output this tree adds to.
+    pub output: usize,
+}
+
+/// One validated tree: flat arrays indexed by node, root at 0.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    pub(crate) left: Vec<u32>,
+    pub(crate) right: Vec<u32>,
+    pub(crate) feature: Vec<u32>,
+    pub(crate) threshold: Vec<f64>,
+    pub(crate) flags: Vec<u8>,
+    /// Index into `cat_ranges` for categorical nodes.
+    pub(crate) cat_index: Vec<u32>,
+    /// (start, len) into `cat_words` per categorical node.
+    pub(crate) cat_ranges: Vec<(u32, u32)>,
+    /// Bitset words, bit `c % 32` of word `c / 32` set when category `c` is in the set.
+    pub(crate) cat_words: Vec<u32>,
+    pub(crate) cover: Vec<f64>,
+    /// cover(node) / cover(parent): the fraction of the parent's training data that
+    /// reached this node. 1 at the root.
+    pub(crate) cover_ratio: Vec<f64>,
+    pub(crate) value: Vec<f64>,
+    pub(crate) leaf_width: usize,
+    pub(crate) output: usize,
+    pub(crate) max_depth: usize,
+}
+
+impl Tree {
+    /// Validates a [`RawTree`]: lengths agree, every child index is in range, every node is
+    /// reached exactly once from the root (no cycle, no sharing), features are below
+    /// `n_features`, and numbers are finite.
+    pub fn from_raw(raw: RawTree, n_features: usize, leaf_width: usize) -> Result<Tree> {
+        let n = raw.left.len();
+        let bad = |msg: String| Err(Error::InvalidModel(msg));
+        if n == 0 {
+            return bad("tree has no nodes".into());
+        }
+        if n >= LEAF as usize {
+            return bad(format!("tree has {n} nodes, more than supported"));
+        }
+        for (name, len) in [
+            ("right", raw.right.len()),
+            ("feature", raw.feature.len()),
+            ("threshold", raw.threshold.len()),
+            ("default_left", raw.default_left.len()),
+            ("cover", raw.cover.len()),
+        ] {
+            if len != n {
+                return bad(format!("tree array '{name}' has {len} entries, expected {n}"));
+            }
+        }
+        if raw.value.len() != n * leaf_width {
+            return bad(format!(
+                "tree has {} leaf values, expected {} ({} nodes x {} outputs)",
+                raw.value.len(),
+                n * leaf_width,
+                n,
+                leaf_width
+            ));
+        }
+        if !raw.zero_is_missing.is_empty() && raw.zero_is_missing.len() != n {
+            return bad("tree array 'zero_is_missing' has the wrong length".into());
+        }
+        if !raw.categories.is_empty() && raw.categories.len() != n {
+            return bad("tree array 'categories' has the wrong length".into());
+        }
+
+        let mut left = vec![LEAF; n];
+        let mut right = vec![LEAF; n];
+        let mut feature = vec![0u32; n];
+        let mut flags = vec![0u8; n];
+        let mut cat_index = vec![u32::MAX; n];
+        let mut cat_ranges = Vec::new();
+        let mut cat_words = Vec::new();
+        for i in 0..n {
+            let (l, r) = (raw.left[i], raw.right[i]);
+            if raw.default_left[i] {
+                flags[i] |= DEFAULT_LEFT;
+            }
+            if l < 0 {
+                continue;
+            }
+            if r < 0 {
+                return bad(format!("node {i} has a left child but no right child"));
+            }
+            if l as u64 >= n as u64 || r as u64 >= n as u64 {
+                return bad(format!(
+                    "node {i} has child index {} out of range (tree has {n} nodes)",
+                    l.max(r)
+                ));
+            }
+            let f = raw.feature[i];
+            if f < 0 || f as u64 >= n_features as u64 {
+                return bad(format!(
+                    "node {i} splits on feature {f}, but the model has {n_features} features"
+                ));
+            }
+            left[i] = l as u32;
+            right[i] = r as u32;
+            feature[i] = f as u32;
+            if raw.zero_is_missing.get(i).copied().unwrap_or(false) {
+                flags[i] |= ZERO_IS_MISSING;
+            }
+            if let Some(Some(cats)) = raw.categories.get(i) {
+                flags[i] |= CATEGORICAL;
+                if raw.categories_go_left {
+                    flags[i] |= IN_SET_LEFT;
+                }
+                let max = cats.iter().copied().max().map_or(0, |m| m as usize + 1);
+                let words = max.div_ceil(32);
+                let start = cat_words.len();
+                cat_words.resize(start + words, 0u32);
+                for &c in cats {
+                    cat_words[start + (c / 32) as usize] |= 1 << (c % 32);
+                }
+                cat_index[i] = cat_ranges.len() as u32;
+                cat_ranges.push((start as u32, words as u32));
+            } else if raw.threshold[i].is_nan() {
+                return bad(format!("node {i} has a NaN threshold"));
+            }
+        }
+        for (i, c) in raw.cover.iter().enumerate() {
+            if !c.is_finite() || *c < 0.0 {
+                return bad(format!("node {i} has cover {c}; covers must be finite and >= 0"));
+            }
+        }
+
+        // Walk from the root: every node must be reached exactly once.
+        let mut seen = vec![false; n];
+        let mut depth_of = vec![0usize; n];
+        let mut cover_ratio = vec![1.0; n];
+        let mut stack = vec![0u32];
+        seen[0] = true;
+        let mut max_depth = 0;
+        while let Some(node) = stack.pop() {
+            let node = node as usize;
+            if left[node] == LEAF {
+                let vals = &raw.value[node * leaf_width..(node + 1) * leaf_width];
+                if let Some(v) = vals.iter().find(|v| !v.is_finite()) {
+                    return bad(format!("leaf {node} has non-finite value {v}"));
+                }
+                max_depth = max_depth.max(depth_of[node]);
+                continue;
+            }
+            let parent_cover = raw.cover[node];
+            for child in [left[node], right[node]] {
+                let c = child as usize;
+                if seen[c] {
+                    return bad(format!(
+                        "node {c} is reached twice from the root (a cycle or a shared child)"
+                    ));
+                }
+                seen[c] = true;
+                depth_of[c] = depth_of[node] + 1;
+                // A node with no training data: split its weight evenly so that the
+                // expectation stays defined (shap substitutes a tiny cover instead).
+                cover_ratio[c] = if parent_cover > 0.0 {
+                    raw.cover[c] / parent_cover
+                } else {
+                    0.5
+                };
+                stack.push(child);
+            }
+        }
+        if let Some(i) = seen.iter().position(|s| !s) {
+            return bad(format!("node {i} cannot be reached from the root"));
+        }
+
+        let mut value = raw.value;
+        for i in 0..n {
+            if left[i] != LEAF {
+                value[i * leaf_width..(i + 1) * leaf_width].fill(0.0);
+            }
+        }
+        Ok(Tree {
+            left,
+            right,
+            feature,
+            threshold: raw.threshold,
+            flags,
+            cat_index,
+            cat_ranges,
+            cat_words,
+            cover: raw.cover,
+            cover_ratio,
+            value,
+            leaf_width,
+            output: raw.output,
+            max_depth,
+        })
+    }
+
+    /// Number of nodes (internal and leaves).
+    pub fn n_nodes(&self) -> usize {
+        self.left.len()
+    }
+
+    /// Number of leaves.
+    pub fn n_leaves(&self) -> usize {
+        self.left.iter().filter(|&&l| l == LEAF).count()
+    }
+
+    /// Depth of the deepest leaf (0 for a stump that is a single leaf).
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// Index of the first output this tree adds to.
+    pub fn output(&self) -> usize {
+        self.output
+    }
+
+    /// Whether `node` is a leaf.
+    #[inline]
+    pub fn is_leaf(&self, node: usize) -> bool {
+        self.left[node] == LEAF
+    }
+
+    /// Split feature of an internal node.
+    #[inline]
+    pub fn feature(&self, node: usize) -> usize {
+        self.feature[node] as usize
+    }
+
+    /// Cover of a node.
+    pub fn cover(&self, node: usize) -> f64 {
+        self.cover[node]
+    }
+
+    /// Leaf values of a node (`leaf_width` of them; zeros for internal nodes).
+    #[inline]
+    pub fn leaf_value(&self, node: usize) -> &[f64] {
+        &self.value[node * self.leaf_width..(node + 1) * self.leaf_width]
+    }
+
+    /// Children of an internal node, `(left, right)`.
+    #[inline]
+    pub fn children(&self, node: usize) -> (usize, usize) {
+        (self.left[node] as usize, self.right[node] as usize)
+    }
+
+    /// Fraction of the parent's cover that reached `node` (1 at the root).
+    #[inline]
+    pub fn cover_ratio(&self, node: usize) -> f64 {
+        self.cover_ratio[node]
+    }
+
+    /// The child of internal `node` that a row with value `x` (already prepared by
+    /// [`SplitRules::prepare`]) for the node's feature goes to.
+    #[inline]
+    pub fn next(&self, node: usize, x: f64, rules: &SplitRules) -> usize {
+        if self.goes_left(node, x, rules) {
+            self.left[node] as usize
+        } else {
+            self.right[node] as usize
+        }
+    }
+
+    #[inline]
+    fn goes_left(&self, node: usize, x: f64, rules: &SplitRules) -> bool {
+        let flags = self.flags[node];
+        if x.is_nan() {
+            return flags & DEFAULT_LEFT != 0;
+        }
+        if flags & CATEGORICAL != 0 {
+            let in_set = rules.category(x).is_some_and(|c| self.in_category_set(node, c));
+            return in_set == (flags & IN_SET_LEFT != 0);
+        }
+        if flags & ZERO_IS_MISSING != 0 && x == 0.0 {
+            return flags & DEFAULT_LEFT != 0;
+        }
+        x <= self.threshold[node]
+    }
+
+    #[inline]
+    fn in_category_set(&self, node: usize, c: u32) -> bool {
+        let (start, len) = self.cat_ranges[self.cat_index[node] as usize];
+        let word = (c / 32) as usize;
+        word < len as usize && (self.cat_words[start as usize + word] >> (c % 32)) & 1 == 1
+    }
+
+    /// The leaf a prepared row reaches.
+    #[inline]
+    pub fn leaf_for(&self, row: &[f64], rules: &SplitRules) -> usize {
+        let mut node = 0usize;
+        while self.left[node] != LEAF {
+            node = self.next(node, row[self.feature[node] as usize], rules);
+        }
+        node
+    }
+
+    /// Cover-weighted mean of the leaf values (what the tree predicts when nothing is known),
+    /// using each child's stored cover relative to its parent's, as XGBoost, LightGBM and shap do.
+    pub fn expected_value(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.leaf_width];
+        let mut stack = vec![(0usize, 1.0f64)];
+        while let Some((node, weight)) = stack.pop() {
+            if self.is_leaf(node) {
+                for (o, v) in out.iter_mut().zip(self.leaf_value(node)) {
+                    *o += weight * v;
+                }
+            } else {
+                let (l, r) = self.children(node);
+                stack.push((l, weight * self.cover_ratio[l]));
+                stack.push((r, weight * self.cover_ratio[r]));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,83 @@
+//! Parsers from model files into a [`TreeEnsemble`].
+
+pub mod lightgbm;
+mod ubjson;
+pub mod xgboost;
+
+use std::path::Path;
+
+use crate::ensemble::TreeEnsemble;
+use crate::error::{Error, Result};
+
+/// The model file formats ferroshap reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// XGBoost `save_model("*.json")`.
+    XGBoostJson,
+    /// XGBoost `save_model("*.ubj")` / `save_raw("ubj")`.
+    XGBoostUbjson,
+    /// LightGBM `save_model("*.txt")` / `model_to_string()`.
+    LightGBMText,
+}
+
+impl ModelFormat {
+    /// Guesses the format from the first bytes of a model file.
+    pub fn sniff(bytes: &[u8]) -> Option<ModelFormat> {
+        let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+        let head = &bytes[start..];
+        if head.starts_with(b"{") {
+            // JSON continues with whitespace or a quoted key; UBJSON with a length marker.
+            return match head.get(1..).and_then(|r| r.iter().find(|b| !b.is_ascii_whitespace())) {
+                Some(b'"') | Some(b'}') => Some(ModelFormat::XGBoostJson),
+                Some(_) => Some(ModelFormat::XGBoostUbjson),
+                None => Some(ModelFormat::XGBoostJson),
+            };
+        }
+        if head.starts_with(b"tree\n") || head.starts_with(b"tree\r\n") || head.starts_with(b"version=")
+        {
+            return Some(ModelFormat::LightGBMText);
+        }
+        None
+    }
+}
+
+impl TreeEnsemble {
+    /// Parses a model from bytes in the given format, or a sniffed one when `format` is `None`.
+    pub fn from_bytes(bytes: &[u8], format: Option<ModelFormat>) -> Result<TreeEnsemble> {
+        let format = match format.or_else(|| ModelFormat::sniff(bytes)) {
+            Some(f) => f,
+            None => {
+                return Err(Error::format(
+                    "model",
+                    "unrecognised model file: expected XGBoost JSON or UBJSON, or LightGBM text",
+                ));
+            }
+        };
+        match format {
+            ModelFormat::XGBoostJson => xgboost::from_json(bytes),
+            ModelFormat::XGBoostUbjson => xgboost::from_ubjson(bytes),
+            ModelFormat::LightGBMText => {
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|e| Error::format("LightGBM text", format!("not UTF-8: {e}")))?;
+                lightgbm::from_text(text)
+            }
+        }
+    }
+
+    /// Reads a model file: `.json` and `.ubj` as XGBoost, `.txt` as LightGBM; other names are
+    /// recognised from their content.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<TreeEnsemble> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let format = match ext.as_deref() {
+            Some("json") => Some(ModelFormat::XGBoostJson),
+            Some("ubj") | Some("ubjson") => Some(ModelFormat::XGBoostUbjson),
+            _ => None,
+        };
+        TreeEnsemble::from_bytes(&bytes, format)
+    }
+}

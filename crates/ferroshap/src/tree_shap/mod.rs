@@ -1,0 +1,15 @@
+//! Exact Tree SHAP algorithms over a [`TreeEnsemble`](crate::TreeEnsemble).
+
+pub mod path_dependent;
+
+use ndarray::Array3;
+
+/// SHAP values of a batch of rows.
+#[derive(Debug, Clone)]
+pub struct ShapValues {
+    /// Shape `(n_rows, n_features, n_outputs)`.
+    pub values: Array3<f64>,
+    /// The base value per output: what the values are measured from. For every row and
+    /// output, `values[row, .., output].sum() + base_values[output]` is the model's margin.
+    pub base_values: Vec<f64>,
+}

@@ -1,0 +1,100 @@
+"""Typed surface of the compiled module ``ferroshap._core`` (hand-written)."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class FerroshapError(Exception):
+    """Base class of ferroshap's own errors."""
+
+class ModelFormatError(FerroshapError, ValueError):
+    """A model file or buffer could not be parsed (truncated, corrupt, wrong format)."""
+
+class InvalidModelError(FerroshapError, ValueError):
+    """A model parsed but describes an impossible ensemble (bad child index, cycle, ...)."""
+
+class UnsupportedModelError(FerroshapError, NotImplementedError):
+    """A valid model that uses a feature ferroshap does not support yet."""
+
+class TreeEnsemble:
+    """A tree ensemble in ferroshap's core representation.
+
+    Build one with :meth:`from_bytes`, :meth:`from_file` or :meth:`from_arrays`.
+    """
+
+    @staticmethod
+    def from_bytes(data: bytes, format: str | None = None) -> TreeEnsemble:
+        """Parse a model held in memory.
+
+        ``format`` is ``"xgboost_json"``, ``"xgboost_ubjson"`` or ``"lightgbm_text"``;
+        ``None`` recognises the format from the content.
+        """
+    @staticmethod
+    def from_file(path: str) -> TreeEnsemble:
+        """Read a model file: ``.json`` / ``.ubj`` (XGBoost) or LightGBM text."""
+    @staticmethod
+    def from_arrays(
+        trees: Sequence[dict[str, Any]],
+        *,
+        n_features: int,
+        n_outputs: int,
+        leaf_width: int,
+        base_offset: Sequence[float],
+        rules: str,
+        link: str = "identity",
+        objective: str = "",
+        feature_names: Sequence[str] | None = None,
+        categorical_features: Sequence[bool] | None = None,
+    ) -> TreeEnsemble:
+        """Build an ensemble from per-tree node arrays.
+
+        Each tree is a dict with keys ``left``, ``right`` (int64, negative at leaves),
+        ``feature`` (int64), ``threshold`` (float64; left iff ``x <= threshold`` after the
+        rules' input precision), ``default_left`` (bool: where NaN goes), ``cover``
+        (float64), ``value`` (float64, ``n_nodes * leaf_width``, row-major), ``output`` (int,
+        first output the tree adds to) and optionally ``zero_is_missing`` (bool),
+        ``categories`` (list of ``None`` or a list of ints per node) and
+        ``categories_go_left`` (bool).
+
+        ``rules`` is ``"xgboost"``, ``"lightgbm"``, ``"sklearn_tree"`` or ``"sklearn_hist"``.
+        ``link`` is ``"identity"``, ``"logistic"``, ``"softmax"`` or ``"exp"``.
+        """
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def n_trees(self) -> int: ...
+    @property
+    def leaf_width(self) -> int: ...
+    @property
+    def max_depth(self) -> int: ...
+    @property
+    def objective(self) -> str: ...
+    @property
+    def link(self) -> str: ...
+    @property
+    def rules(self) -> str: ...
+    @property
+    def base_offset(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def feature_names(self) -> list[str] | None: ...
+    @property
+    def categorical_features(self) -> list[bool]:
+        """Per feature: whether the model treats it as categorical (all False when none)."""
+    def select_trees(self, indices: Sequence[int]) -> TreeEnsemble:
+        """A copy keeping only the trees at ``indices`` (in the given order)."""
+    def predict_margin(
+        self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Raw margin prediction, shape ``(n_rows, n_outputs)``. X: 2-D float32/float64, any order."""
+    def shap_values(
+        self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Exact path-dependent SHAP values, shape ``(n_rows, n_features, n_outputs)``."""
+    def expected_value(self) -> npt.NDArray[np.float64]:
+        """Base value per output (margin space), shape ``(n_outputs,)``."""
