@@ -1,1 +1,76 @@
-//! placeholder
+//! Python bindings of ferroshap: conversion, error mapping and GIL release only; every
+//! algorithm lives in the `ferroshap` crate.
+
+mod error;
+mod tree;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+use error::{CLASSES, ErrorClasses, FerroshapError};
+
+/// Runs a long computation with the GIL released, on `n_threads` threads (or rayon's global
+/// pool), and converts the core's error once the GIL is held again.
+pub(crate) fn compute<T, F>(py: Python<'_>, n_threads: Option<usize>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> ferroshap::Result<T> + Send,
+{
+    let result = py.detach(|| ferroshap::with_threads(n_threads, f).and_then(|r| r));
+    result.map_err(|e| error::PyFsErr(e).into())
+}
+
+fn make_class<'py>(
+    py: Python<'py>,
+    name: &str,
+    bases: &[Bound<'py, PyAny>],
+    doc: &str,
+) -> PyResult<Bound<'py, PyType>> {
+    let type_ = py.get_type::<PyType>();
+    let dict = PyDict::new(py);
+    dict.set_item("__doc__", doc)?;
+    dict.set_item("__module__", "ferroshap")?;
+    let class = type_.call1((name, PyTuple::new(py, bases)?, dict))?;
+    Ok(class.cast_into::<PyType>()?)
+}
+
+#[pymodule(gil_used = false)]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let base = py.get_type::<FerroshapError>();
+    m.add("FerroshapError", &base)?;
+    let value_error = py.get_type::<pyo3::exceptions::PyValueError>().into_any();
+    let not_impl = py.get_type::<pyo3::exceptions::PyNotImplementedError>().into_any();
+    let model_format = make_class(
+        py,
+        "ModelFormatError",
+        &[base.clone().into_any(), value_error.clone()],
+        "A model file or buffer could not be parsed (truncated, corrupt, wrong format).",
+    )?;
+    let invalid_model = make_class(
+        py,
+        "InvalidModelError",
+        &[base.clone().into_any(), value_error],
+        "A model parsed but describes an impossible tree ensemble.",
+    )?;
+    let unsupported = make_class(
+        py,
+        "UnsupportedModelError",
+        &[base.into_any(), not_impl],
+        "A valid model that uses a feature ferroshap does not support yet.",
+    )?;
+    m.add("ModelFormatError", &model_format)?;
+    m.add("InvalidModelError", &invalid_model)?;
+    m.add("UnsupportedModelError", &unsupported)?;
+    let _ = CLASSES.set(
+        py,
+        ErrorClasses {
+            model_format: model_format.unbind(),
+            invalid_model: invalid_model.unbind(),
+            unsupported: unsupported.unbind(),
+        },
+    );
+    m.add_class::<tree::PyTreeEnsemble>()?;
+    Ok(())
+}

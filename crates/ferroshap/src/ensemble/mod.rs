@@ -266,15 +266,35 @@ impl TreeEnsemble {
         self.trees.iter().map(Tree::max_depth).max().unwrap_or(0)
     }
 
-    /// Keeps only the trees for which `keep(index)` is true (e.g. to explain the first
+    /// A copy keeping only the trees at `indices`, in that order (for example the first
     /// iterations of an early-stopped model).
-    pub fn retain_trees(&mut self, mut keep: impl FnMut(usize) -> bool) {
-        let mut i = 0;
-        self.trees.retain(|_| {
-            let k = keep(i);
-            i += 1;
-            k
-        });
+    pub fn select_trees(&self, indices: &[usize]) -> Result<TreeEnsemble> {
+        let mut trees = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let tree = self.trees.get(i).ok_or_else(|| {
+                Error::Parameter(format!("tree index {i} out of range ({} trees)", self.trees.len()))
+            })?;
+            trees.push(tree.clone());
+        }
+        Ok(TreeEnsemble {
+            trees,
+            ..self.clone_without_trees()
+        })
+    }
+
+    fn clone_without_trees(&self) -> TreeEnsemble {
+        TreeEnsemble {
+            trees: Vec::new(),
+            n_features: self.n_features,
+            n_outputs: self.n_outputs,
+            leaf_width: self.leaf_width,
+            base_offset: self.base_offset.clone(),
+            rules: self.rules,
+            link: self.link,
+            objective: self.objective.clone(),
+            feature_names: self.feature_names.clone(),
+            categorical_features: self.categorical_features.clone(),
+        }
     }
 
     /// The model's expected margin per output when nothing is known about the row: the base

@@ -1,0 +1,323 @@
+//! `ferroshap._core.TreeEnsemble`: the core's tree ensemble as a Python class.
+
+use std::path::PathBuf;
+
+use ferroshap::ensemble::{CategoryRule, InputPrecision};
+use ferroshap::formats::ModelFormat;
+use ferroshap::tree_shap::path_dependent;
+use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
+use ndarray::ArrayView2;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::compute;
+use crate::error::{PyFsErr, PyFsResult};
+
+/// X as it arrives from numpy: float32 or float64, any memory layout, never copied.
+pub(crate) enum FloatMatrix<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+impl<'py> FloatMatrix<'py> {
+    pub(crate) fn extract(x: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(a) = x.extract::<PyReadonlyArray2<'py, f64>>() {
+            return Ok(FloatMatrix::F64(a));
+        }
+        if let Ok(a) = x.extract::<PyReadonlyArray2<'py, f32>>() {
+            return Ok(FloatMatrix::F32(a));
+        }
+        Err(PyTypeError::new_err(
+            "X must be a 2-D numpy array of dtype float32 or float64",
+        ))
+    }
+}
+
+/// Calls `f` with a view of X in its own dtype.
+macro_rules! with_view {
+    ($x:expr, |$v:ident| $body:expr) => {
+        match &$x {
+            FloatMatrix::F32(a) => {
+                let $v: ArrayView2<'_, f32> = a.as_array();
+                $body
+            }
+            FloatMatrix::F64(a) => {
+                let $v: ArrayView2<'_, f64> = a.as_array();
+                $body
+            }
+        }
+    };
+}
+
+/// A tree ensemble in ferroshap's core representation.
+#[pyclass(name = "TreeEnsemble", module = "ferroshap._core", frozen)]
+pub(crate) struct PyTreeEnsemble {
+    pub(crate) inner: TreeEnsemble,
+}
+
+fn parse_format(format: Option<&str>) -> PyResult<Option<ModelFormat>> {
+    Ok(match format {
+        None => None,
+        Some("xgboost_json") => Some(ModelFormat::XGBoostJson),
+        Some("xgboost_ubjson") => Some(ModelFormat::XGBoostUbjson),
+        Some("lightgbm_text") => Some(ModelFormat::LightGBMText),
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
+                "unknown model format {other:?}; expected 'xgboost_json', 'xgboost_ubjson' or 'lightgbm_text'"
+            )));
+        }
+    })
+}
+
+fn parse_rules(rules: &str) -> PyResult<SplitRules> {
+    Ok(match rules {
+        "xgboost" => SplitRules::XGBOOST,
+        "lightgbm" => SplitRules::LIGHTGBM,
+        "sklearn_tree" => SplitRules::SKLEARN_TREE,
+        "sklearn_hist" => SplitRules::SKLEARN_HIST,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown split rules {other:?}; expected 'xgboost', 'lightgbm', 'sklearn_tree' or 'sklearn_hist'"
+            )));
+        }
+    })
+}
+
+fn rules_name(rules: &SplitRules) -> &'static str {
+    match (rules.input, rules.category) {
+        (_, CategoryRule::XGBoost) => "xgboost",
+        (_, CategoryRule::LightGBM) => "lightgbm",
+        (InputPrecision::F32, CategoryRule::Sklearn) => "sklearn_tree",
+        (InputPrecision::F64, CategoryRule::Sklearn) => "sklearn_hist",
+    }
+}
+
+fn parse_link(link: &str) -> PyResult<Link> {
+    Ok(match link {
+        "identity" => Link::Identity,
+        "logistic" => Link::Logistic,
+        "softmax" => Link::Softmax,
+        "exp" => Link::Exp,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown link {other:?}; expected 'identity', 'logistic', 'softmax' or 'exp'"
+            )));
+        }
+    })
+}
+
+fn link_name(link: Link) -> &'static str {
+    match link {
+        Link::Identity => "identity",
+        Link::Logistic => "logistic",
+        Link::Softmax => "softmax",
+        Link::Exp => "exp",
+    }
+}
+
+fn required<'py>(tree: &Bound<'py, PyDict>, t: usize, key: &str) -> PyResult<Bound<'py, PyAny>> {
+    tree.get_item(key)?
+        .ok_or_else(|| PyValueError::new_err(format!("tree {t} has no {key:?} array")))
+}
+
+fn vec_of<'py, T: numpy::Element + Copy>(
+    tree: &Bound<'py, PyDict>,
+    t: usize,
+    key: &str,
+) -> PyResult<Vec<T>> {
+    let item = required(tree, t, key)?;
+    let arr: PyReadonlyArray1<'py, T> = item.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "tree {t}: {key:?} must be a 1-D numpy array of dtype {}",
+            std::any::type_name::<T>()
+        ))
+    })?;
+    Ok(arr.as_array().to_vec())
+}
+
+fn raw_tree(tree: &Bound<'_, PyDict>, t: usize) -> PyResult<RawTree> {
+    let zero_is_missing = match tree.get_item("zero_is_missing")? {
+        Some(_) => vec_of::<bool>(tree, t, "zero_is_missing")?,
+        None => Vec::new(),
+    };
+    let categories = match tree.get_item("categories")? {
+        Some(c) if !c.is_none() => c.extract::<Vec<Option<Vec<u32>>>>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "tree {t}: 'categories' must be a list with None or a list of non-negative ints per node"
+            ))
+        })?,
+        _ => Vec::new(),
+    };
+    let categories_go_left = match tree.get_item("categories_go_left")? {
+        Some(v) => v.extract::<bool>()?,
+        None => false,
+    };
+    Ok(RawTree {
+        left: vec_of(tree, t, "left")?,
+        right: vec_of(tree, t, "right")?,
+        feature: vec_of(tree, t, "feature")?,
+        threshold: vec_of(tree, t, "threshold")?,
+        default_left: vec_of(tree, t, "default_left")?,
+        zero_is_missing,
+        categories,
+        categories_go_left,
+        cover: vec_of(tree, t, "cover")?,
+        value: vec_of(tree, t, "value")?,
+        output: required(tree, t, "output")?.extract()?,
+    })
+}
+
+#[pymethods]
+impl PyTreeEnsemble {
+    #[staticmethod]
+    #[pyo3(signature = (data, format=None))]
+    fn from_bytes(py: Python<'_>, data: &[u8], format: Option<&str>) -> PyResult<Self> {
+        let format = parse_format(format)?;
+        let data = data.to_vec();
+        let inner = compute(py, Some(1), move || TreeEnsemble::from_bytes(&data, format))?;
+        Ok(PyTreeEnsemble { inner })
+    }
+
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let inner = compute(py, Some(1), move || TreeEnsemble::from_file(&path))?;
+        Ok(PyTreeEnsemble { inner })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (trees, *, n_features, n_outputs, leaf_width, base_offset, rules,
+        link="identity", objective="", feature_names=None, categorical_features=None))]
+    fn from_arrays(
+        trees: Vec<Bound<'_, PyDict>>,
+        n_features: usize,
+        n_outputs: usize,
+        leaf_width: usize,
+        base_offset: Vec<f64>,
+        rules: &str,
+        link: &str,
+        objective: &str,
+        feature_names: Option<Vec<String>>,
+        categorical_features: Option<Vec<bool>>,
+    ) -> PyResult<Self> {
+        let raw = trees
+            .iter()
+            .enumerate()
+            .map(|(t, d)| raw_tree(d, t))
+            .collect::<PyResult<Vec<_>>>()?;
+        let spec = EnsembleSpec {
+            n_features,
+            n_outputs,
+            leaf_width,
+            base_offset,
+            rules: parse_rules(rules)?,
+            link: parse_link(link)?,
+            objective: objective.to_string(),
+            feature_names,
+            categorical_features: categorical_features.unwrap_or_default(),
+        };
+        let inner = TreeEnsemble::new(spec, raw).map_err(PyFsErr)?;
+        Ok(PyTreeEnsemble { inner })
+    }
+
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.inner.n_features()
+    }
+    #[getter]
+    fn n_outputs(&self) -> usize {
+        self.inner.n_outputs()
+    }
+    #[getter]
+    fn n_trees(&self) -> usize {
+        self.inner.trees().len()
+    }
+    #[getter]
+    fn leaf_width(&self) -> usize {
+        self.inner.leaf_width()
+    }
+    #[getter]
+    fn max_depth(&self) -> usize {
+        self.inner.max_depth()
+    }
+    #[getter]
+    fn objective(&self) -> &str {
+        self.inner.objective()
+    }
+    #[getter]
+    fn link(&self) -> &'static str {
+        link_name(self.inner.link())
+    }
+    #[getter]
+    fn rules(&self) -> &'static str {
+        rules_name(self.inner.rules())
+    }
+    #[getter]
+    fn base_offset<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.base_offset().to_vec().into_pyarray(py)
+    }
+    #[getter]
+    fn feature_names(&self) -> Option<Vec<String>> {
+        self.inner.feature_names().map(<[String]>::to_vec)
+    }
+    #[getter]
+    fn categorical_features(&self) -> Vec<bool> {
+        let flags = self.inner.categorical_features();
+        if flags.is_empty() {
+            vec![false; self.inner.n_features()]
+        } else {
+            flags.to_vec()
+        }
+    }
+
+    fn select_trees(&self, indices: Vec<usize>) -> PyFsResult<Self> {
+        Ok(PyTreeEnsemble {
+            inner: self.inner.select_trees(&indices)?,
+        })
+    }
+
+    #[pyo3(signature = (X, n_threads=None))]
+    #[allow(non_snake_case)]
+    fn predict_margin<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = FloatMatrix::extract(X)?;
+        let model = &self.inner;
+        let out = with_view!(x, |v| compute(py, n_threads, || model.predict_margin(v)))?;
+        Ok(out.into_pyarray(py))
+    }
+
+    #[pyo3(signature = (X, n_threads=None))]
+    #[allow(non_snake_case)]
+    fn shap_values<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray3<f64>>> {
+        let x = FloatMatrix::extract(X)?;
+        let model = &self.inner;
+        let out = with_view!(x, |v| compute(py, n_threads, || {
+            path_dependent::shap_values(model, v)
+        }))?;
+        Ok(out.values.into_pyarray(py))
+    }
+
+    fn expected_value<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.expected_value().into_pyarray(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TreeEnsemble(n_trees={}, n_features={}, n_outputs={}, objective={:?})",
+            self.inner.trees().len(),
+            self.inner.n_features(),
+            self.inner.n_outputs(),
+            self.inner.objective()
+        )
+    }
+}
