@@ -180,7 +180,9 @@ impl TreeEnsemble {
             )));
         }
         if let Some(b) = base_offset.iter().find(|b| !b.is_finite()) {
-            return Err(Error::InvalidModel(format!("base offset {b} is not finite")));
+            return Err(Error::InvalidModel(format!(
+                "base offset {b} is not finite"
+            )));
         }
         if let Some(names) = &feature_names
             && names.len() != n_features
@@ -272,7 +274,10 @@ impl TreeEnsemble {
         let mut trees = Vec::with_capacity(indices.len());
         for &i in indices {
             let tree = self.trees.get(i).ok_or_else(|| {
-                Error::Parameter(format!("tree index {i} out of range ({} trees)", self.trees.len()))
+                Error::Parameter(format!(
+                    "tree index {i} out of range ({} trees)",
+                    self.trees.len()
+                ))
             })?;
             trees.push(tree.clone());
         }

@@ -91,7 +91,9 @@ impl Tree {
             ("cover", raw.cover.len()),
         ] {
             if len != n {
-                return bad(format!("tree array '{name}' has {len} entries, expected {n}"));
+                return bad(format!(
+                    "tree array '{name}' has {len} entries, expected {n}"
+                ));
             }
         }
         if raw.value.len() != n * leaf_width {
@@ -166,7 +168,9 @@ impl Tree {
         }
         for (i, c) in raw.cover.iter().enumerate() {
             if !c.is_finite() || *c < 0.0 {
-                return bad(format!("node {i} has cover {c}; covers must be finite and >= 0"));
+                return bad(format!(
+                    "node {i} has cover {c}; covers must be finite and >= 0"
+                ));
             }
         }
 
@@ -308,7 +312,9 @@ impl Tree {
             return flags & DEFAULT_LEFT != 0;
         }
         if flags & CATEGORICAL != 0 {
-            let in_set = rules.category(x).is_some_and(|c| self.in_category_set(node, c));
+            let in_set = rules
+                .category(x)
+                .is_some_and(|c| self.in_category_set(node, c));
             return in_set == (flags & IN_SET_LEFT != 0);
         }
         if flags & ZERO_IS_MISSING != 0 && x == 0.0 {

@@ -7,10 +7,10 @@ use ndarray::{Array3, ArrayView2};
 use rayon::prelude::*;
 
 use super::ShapValues;
+use crate::Scalar;
 use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
 use crate::error::Result;
 use crate::parallel::ROW_BLOCK;
-use crate::Scalar;
 
 /// Below this many rows the work is split over blocks of trees instead of rows.
 const FEW_ROWS: usize = 64;
@@ -98,7 +98,14 @@ impl Workspace {
         }
     }
 
-    fn explain_tree(&mut self, tree: &Tree, rules: &SplitRules, row: &[f64], phi: &mut [f64], k: usize) {
+    fn explain_tree(
+        &mut self,
+        tree: &Tree,
+        rules: &SplitRules,
+        row: &[f64],
+        phi: &mut [f64],
+        k: usize,
+    ) {
         let mut walk = Walk {
             tree,
             rules,
@@ -122,7 +129,15 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     /// Visits `node`, whose parent's unique path occupies `path[parent_off..parent_off + parent_len]`.
-    fn recurse(&mut self, node: usize, parent_off: usize, parent_len: usize, zero: f64, one: f64, feature: u32) {
+    fn recurse(
+        &mut self,
+        node: usize,
+        parent_off: usize,
+        parent_len: usize,
+        zero: f64,
+        one: f64,
+        feature: u32,
+    ) {
         let off = parent_off + parent_len;
         self.path.copy_within(parent_off..off, off);
         let mut len = parent_len + 1;
