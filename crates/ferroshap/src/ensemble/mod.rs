@@ -1,7 +1,7 @@
 //! The one tree-ensemble model every parser produces and every tree algorithm consumes.
 //!
 //! Split semantics (comparison operator and precision, missing values, categorical sets)
-//! live here and in [`tree`], so that every algorithm routes a row exactly as the source
+//! live here and in the tree module, so that every algorithm routes a row exactly as the source
 //! library does.
 
 mod predict;

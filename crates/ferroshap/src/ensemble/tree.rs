@@ -3,7 +3,7 @@
 use super::SplitRules;
 use crate::error::{Error, Result};
 
-/// Marks a leaf in [`Tree::left`] / [`Tree::right`].
+/// Child index that marks a leaf.
 pub const LEAF: u32 = u32::MAX;
 
 pub(crate) const DEFAULT_LEFT: u8 = 1;
