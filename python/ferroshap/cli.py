@@ -1,0 +1,298 @@
+"""The ``ferroshap`` command: explain a saved tree model on a CSV or Parquet file.
+
+::
+
+    ferroshap explain MODEL DATA [--out FILE] [--top K] [--threads N]
+    ferroshap explain --example [--out FILE] [--top K] [--threads N]
+    ferroshap --version
+
+MODEL is an XGBoost model saved as JSON (``.json``) or UBJSON (``.ubj``), or a LightGBM text
+model (``.txt``). DATA is a CSV (``.csv``), Parquet (``.parquet``, ``.pq``) or Arrow IPC
+(``.arrow``, ``.feather``, ``.ipc``) file; when the model knows its feature names, DATA's
+columns are matched by name (extra columns, such as a label, are ignored with a note), otherwise
+by position.
+
+``--out`` writes the SHAP values, Parquet or CSV by the file's extension: one column per feature,
+named like the feature, then ``base_value``. A model with several outputs (multiclass) writes
+one such set per output, each column name suffixed with the output, ``"bmi [class 0]"`` ...
+``"base_value [class 2]"`` (``[output k]`` for multi-output regression).
+
+It prints the number of rows, the base value and the top K features by mean |SHAP|. Errors print
+``ferroshap: error: <message>`` to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import ferroshap
+
+_DATA_READERS = {
+    ".csv": "read_csv",
+    ".parquet": "read_parquet",
+    ".pq": "read_parquet",
+    ".arrow": "read_ipc",
+    ".feather": "read_ipc",
+    ".ipc": "read_ipc",
+}
+_OUT_WRITERS = {".csv": "write_csv", ".parquet": "write_parquet", ".pq": "write_parquet"}
+# Above this many outputs the table shows only the sum over outputs.
+_MAX_OUTPUT_COLUMNS = 6
+
+
+class CliError(Exception):
+    """A problem with the user's input: reported in one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ferroshap`` command.
+
+    Parameters
+    ----------
+    argv
+        The arguments after the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 on a usage or input error.
+
+    Examples
+    --------
+    >>> from ferroshap.cli import main
+    >>> main(["explain", "--example", "--top", "3"])  # doctest: +SKIP
+    0
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # --help, --version and usage errors
+        return exit.code if isinstance(exit.code, int) else 2
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("ferroshap: error: choose a command: explain", file=sys.stderr)
+        return 2
+    try:
+        return _explain(args)
+    except Exception as error:
+        if not _expected(error):
+            raise
+        print(f"ferroshap: error: {_message(error)}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ferroshap", description="Exact, fast SHAP values with a Rust core."
+    )
+    parser.add_argument("--version", action="version", version=f"ferroshap {ferroshap.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    explain = commands.add_parser(
+        "explain",
+        help="explain a saved XGBoost or LightGBM model on a CSV or Parquet file",
+        description=(
+            "Compute exact SHAP values of a saved XGBoost (.json, .ubj) or LightGBM (.txt) "
+            "model for every row of a CSV or Parquet file, print the most important features "
+            "and optionally write the values."
+        ),
+    )
+    explain.add_argument("model", nargs="?", metavar="MODEL", help="the saved model file")
+    explain.add_argument("data", nargs="?", metavar="DATA", help="the rows to explain")
+    explain.add_argument(
+        "--example",
+        action="store_true",
+        help="use the bundled example (XGBoost on the diabetes data) instead of MODEL and DATA",
+    )
+    explain.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the SHAP values here: .parquet or .csv (one column per feature + base_value)",
+    )
+    explain.add_argument(
+        "--top",
+        type=_positive_int,
+        default=10,
+        metavar="K",
+        help="how many features to list, by mean |SHAP| (default: 10)",
+    )
+    explain.add_argument(
+        "--threads", type=_positive_int, metavar="N", help="threads to use (default: all cores)"
+    )
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from ferroshap.datasets import example_data_path, example_model_path
+
+    if args.example:
+        if args.model is not None or args.data is not None:
+            raise CliError("--example takes no MODEL or DATA")
+        model_path, data_path = example_model_path(), example_data_path()
+    else:
+        if args.model is None or args.data is None:
+            raise CliError("explain needs MODEL and DATA (or --example)")
+        model_path, data_path = Path(args.model), Path(args.data)
+    out_writer = _out_writer(args.out)
+    reader = _DATA_READERS.get(data_path.suffix.lower())
+    if reader is None:
+        raise CliError(
+            f"cannot read {data_path.name}: use a .csv, .parquet or .arrow file "
+            f"(got {data_path.suffix or 'no extension'})"
+        )
+    for path, what in ((model_path, "model"), (data_path, "data")):
+        if not path.is_file():
+            raise CliError(f"{what} file not found: {path}")
+    pl = _polars()
+
+    explainer = _load_explainer(model_path, args.threads)
+    frame = getattr(pl, reader)(data_path)
+    frame = _select_features(frame, explainer.feature_names, data_path.name)
+    explanation = explainer(frame)
+    values = explanation.values
+    if values.ndim == 3 and explanation.output_names is None:
+        explanation.output_names = _output_labels(explainer.ensemble, values.shape[2])
+
+    print(
+        f"{model_path.name}: {explainer.ensemble.n_trees} trees, "
+        f"{explainer.ensemble.n_features} features; {data_path.name}: {values.shape[0]} rows"
+    )
+    print(_base_line(explainer.expected_value, explanation.output_names))
+    print()
+    print(_importance_table(explanation, args.top))
+    if out_writer is not None:
+        table = explanation.to_polars(with_base_values=True)
+        getattr(table, out_writer)(args.out)
+        print(f"\nwrote {args.out}: {table.height} rows, {table.width} columns")
+    return 0
+
+
+def _load_explainer(model_path: Path, threads: int | None) -> Any:
+    from ferroshap.explainers import TreeExplainer
+
+    return TreeExplainer.from_file(model_path, n_jobs=threads)
+
+
+def _out_writer(out: str | None) -> str | None:
+    if out is None:
+        return None
+    writer = _OUT_WRITERS.get(Path(out).suffix.lower())
+    if writer is None:
+        raise CliError(f"--out must end in .parquet or .csv, got {out!r}")
+    parent = Path(out).parent
+    if not parent.is_dir():
+        raise CliError(f"cannot write {out}: folder {parent} does not exist")
+    return writer
+
+
+def _polars() -> Any:
+    try:
+        import polars as pl
+    except ImportError:
+        raise CliError(
+            "reading CSV and Parquet files needs polars: pip install 'ferroshap[cli]'"
+        ) from None
+    return pl
+
+
+def _select_features(frame: Any, names: list[str] | None, data_name: str) -> Any:
+    """The model's features, by name and in the model's order, when the model names them."""
+    from ferroshap._data import _generated
+
+    if not names or _generated(names):
+        return frame
+    columns = list(frame.columns)
+    present = set(columns)
+    missing = [name for name in names if name not in present]
+    if missing:
+        shown = ", ".join(repr(n) for n in missing[:8]) + (", ..." if len(missing) > 8 else "")
+        raise CliError(
+            f"{data_name} lacks {len(missing)} of the model's {len(names)} feature columns: {shown}"
+        )
+    extra = [name for name in columns if name not in set(names)]
+    if extra:
+        shown = ", ".join(repr(n) for n in extra[:8]) + (", ..." if len(extra) > 8 else "")
+        print(f"ferroshap: note: ignoring columns the model does not use: {shown}", file=sys.stderr)
+    return frame if columns == list(names) else frame.select(names)
+
+
+def _output_labels(ensemble: Any, n_outputs: int) -> list[str]:
+    objective = ensemble.objective.lower()
+    classes = ensemble.link == "softmax" or any(
+        word in objective for word in ("softmax", "softprob", "multiclass")
+    )
+    return [f"{'class' if classes else 'output'} {k}" for k in range(n_outputs)]
+
+
+def _base_line(expected: Any, output_names: list[str] | None) -> str:
+    base = np.atleast_1d(np.asarray(expected, dtype=np.float64))
+    if base.size == 1:
+        return f"base value (mean model output, margin): {base[0]:.6g}"
+    labels = output_names or [f"output {k}" for k in range(base.size)]
+    parts = ", ".join(f"{label} = {b:.6g}" for label, b in zip(labels, base, strict=False))
+    return f"base values (margin): {parts}"
+
+
+def _importance_table(explanation: Any, top: int) -> str:
+    """The top features by mean |SHAP| over the rows, as aligned text."""
+    values = np.abs(np.asarray(explanation.values, dtype=np.float64))
+    n_features = values.shape[1]
+    names = explanation.feature_names or [f"Feature {j}" for j in range(n_features)]
+    mean = values.mean(axis=0) if values.shape[0] else np.zeros(values.shape[1:])
+    if mean.ndim == 1:
+        headers, columns = ["mean |SHAP|"], [mean]
+    else:
+        total = mean.sum(axis=1)
+        headers, columns = ["mean |SHAP| (sum)"], [total]
+        if mean.shape[1] <= _MAX_OUTPUT_COLUMNS:
+            headers += list(explanation.output_names)
+            columns += [mean[:, k] for k in range(mean.shape[1])]
+        mean = total
+    order = np.argsort(-mean, kind="stable")[:top]
+    rows = [[str(names[j])] + [f"{c[j]:.6g}" for c in columns] for j in order]
+    title = ["feature", *headers]
+    widths = [max(len(r[i]) for r in [title, *rows]) for i in range(len(title))]
+    lines = [f"top {len(order)} of {n_features} features by mean |SHAP|:"]
+    for row in [title, *rows]:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return "\n".join(lines)
+
+
+def _expected(error: Exception) -> bool:
+    """Errors that come from the user's input, reported without a traceback."""
+    if isinstance(error, (CliError, OSError, ValueError, TypeError, NotImplementedError)):
+        return True
+    if isinstance(error, ferroshap.FerroshapError):
+        return True
+    module = type(error).__module__ or ""
+    return module.startswith("polars")  # malformed CSV / Parquet
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, FileNotFoundError) and error.filename:
+        return f"file not found: {os.fsdecode(error.filename)}"
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split()) if "\n" in text and len(text) < 300 else text
+
+
+if __name__ == "__main__":
+    sys.exit(main())
