@@ -282,7 +282,10 @@ def _pandas_values(
         elif pd.api.types.is_object_dtype(dtype) and _object_numbers(column):
             out[:, j] = column.to_numpy(dtype=out_dtype, na_value=np.nan)
         elif category_maps and j in category_maps and _texty(dtype):
-            out[:, j] = _map_values(column.to_numpy(dtype=object), category_maps[j])
+            # Look up each distinct value once, not each row.
+            codes, distinct = pd.factorize(column, use_na_sentinel=True)
+            lookup = _map_values(np.asarray(distinct, dtype=object), category_maps[j])
+            out[:, j] = _lookup_codes(codes, lookup)
         else:
             raise _column_type_error(name, dtype)
     return out
@@ -417,10 +420,21 @@ def _polars_values(
                 series = series.cast(pl.Float64)
             out[:, j] = series.to_numpy()
         elif category_maps and j in category_maps and dtype == pl.String:
-            out[:, j] = _map_values(series.to_numpy(), category_maps[j])
+            out[:, j] = _polars_mapped(series, category_maps[j])
         else:
             raise _column_type_error(series.name, dtype)
     return out
+
+
+def _polars_mapped(series: Any, training: list) -> np.ndarray:
+    """Training codes of a String, Categorical or Enum column (one lookup per distinct value)."""
+    import polars as pl
+
+    text = series.cast(pl.String)
+    distinct = text.drop_nulls().unique(maintain_order=True)
+    codes = _map_values(distinct.to_numpy(), training)
+    mapped = text.replace_strict(distinct, pl.Series(codes), default=None, return_dtype=pl.Float64)
+    return mapped.to_numpy()
 
 
 def _polars_categorical(dtype: Any) -> bool:
@@ -437,15 +451,9 @@ def _polars_category(
 ) -> np.ndarray:
     import polars as pl
 
-    codes = series.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
     if category_maps and j in category_maps:
-        # Map through the distinct values present: physical codes are arbitrary.
-        distinct = series.drop_nulls().unique()
-        physical = distinct.to_physical().cast(pl.Int64).to_numpy()
-        size = int(physical.max()) + 1 if len(physical) else 0
-        lookup = np.full(size, np.nan)
-        lookup[physical] = _map_values(distinct.cast(pl.String).to_numpy(), category_maps[j])
-        return _lookup_codes(codes, lookup)
+        return _polars_mapped(series, category_maps[j])
+    codes = series.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
     if _numeric_model_feature(categorical, category_maps, j):
         raise ValueError(
             f"column {series.name!r} is categorical, but the model treats feature {j} as "
