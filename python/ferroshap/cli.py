@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
             "model for every row of a CSV or Parquet file, print the most important features "
             "and optionally write the values."
         ),
+        epilog=(
+            "--out columns: one per feature, named like the feature, then base_value. A model "
+            "with several outputs gets one set per output, suffixed with it: "
+            "'bmi [class 0]', ..., 'base_value [class 2]' ('[output k]' for multi-output "
+            "regression)."
+        ),
     )
     explain.add_argument("model", nargs="?", metavar="MODEL", help="the saved model file")
     explain.add_argument("data", nargs="?", metavar="DATA", help="the rows to explain")
