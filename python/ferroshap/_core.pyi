@@ -88,6 +88,10 @@ class TreeEnsemble:
         """Per feature: whether the model treats it as categorical (all False when none)."""
     def select_trees(self, indices: Sequence[int]) -> TreeEnsemble:
         """A copy keeping only the trees at ``indices`` (in the given order)."""
+    def with_covers_from_data(
+        self, data: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> TreeEnsemble:
+        """A copy whose node covers count the rows of ``data`` reaching each node."""
     def predict_margin(
         self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
     ) -> npt.NDArray[np.float64]:

@@ -41,7 +41,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let base = py.get_type::<FerroshapError>();
     m.add("FerroshapError", &base)?;
     let value_error = py.get_type::<pyo3::exceptions::PyValueError>().into_any();
-    let not_impl = py.get_type::<pyo3::exceptions::PyNotImplementedError>().into_any();
+    let not_impl = py
+        .get_type::<pyo3::exceptions::PyNotImplementedError>()
+        .into_any();
     let model_format = make_class(
         py,
         "ModelFormatError",

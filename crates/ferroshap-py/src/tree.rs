@@ -277,6 +277,21 @@ impl PyTreeEnsemble {
         })
     }
 
+    /// A copy whose node covers are counted from the rows of `data`.
+    #[pyo3(signature = (data, n_threads=None))]
+    fn with_covers_from_data<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let x = FloatMatrix::extract(data)?;
+        let model = &self.inner;
+        let inner = with_view!(x, |v| compute(py, n_threads, || model
+            .with_covers_from_data(v)))?;
+        Ok(PyTreeEnsemble { inner })
+    }
+
     #[pyo3(signature = (X, n_threads=None))]
     #[allow(non_snake_case)]
     fn predict_margin<'py>(

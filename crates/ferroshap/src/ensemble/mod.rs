@@ -287,6 +287,49 @@ impl TreeEnsemble {
         })
     }
 
+    /// A copy whose node covers are the number of rows of `data` that reach each node
+    /// (shap's `feature_perturbation="tree_path_dependent"` with background data): the
+    /// path-dependent value function then takes its expectations over `data` instead of the
+    /// training set.
+    pub fn with_covers_from_data<F: crate::Scalar>(
+        &self,
+        data: ndarray::ArrayView2<'_, F>,
+    ) -> Result<TreeEnsemble> {
+        use rayon::prelude::*;
+        self.check_features(data.ncols())?;
+        if data.nrows() == 0 {
+            return Err(Error::Shape("background data has no rows".into()));
+        }
+        let mut rows = vec![0.0; data.nrows() * self.n_features];
+        for (i, row) in rows
+            .chunks_mut(self.n_features.max(1))
+            .enumerate()
+            .take(data.nrows())
+        {
+            self.prepare_row(&data, i, row);
+        }
+        let trees = self
+            .trees
+            .par_iter()
+            .map(|tree| {
+                let mut covers = vec![0.0; tree.n_nodes()];
+                for row in rows.chunks(self.n_features.max(1)) {
+                    let mut node = 0;
+                    covers[0] += 1.0;
+                    while !tree.is_leaf(node) {
+                        node = tree.next(node, row[tree.feature(node)], &self.rules);
+                        covers[node] += 1.0;
+                    }
+                }
+                tree.with_covers(covers)
+            })
+            .collect();
+        Ok(TreeEnsemble {
+            trees,
+            ..self.clone_without_trees()
+        })
+    }
+
     fn clone_without_trees(&self) -> TreeEnsemble {
         TreeEnsemble {
             trees: Vec::new(),

@@ -203,11 +203,7 @@ impl Tree {
                 depth_of[c] = depth_of[node] + 1;
                 // A node with no training data: split its weight evenly so that the
                 // expectation stays defined (shap substitutes a tiny cover instead).
-                cover_ratio[c] = if parent_cover > 0.0 {
-                    raw.cover[c] / parent_cover
-                } else {
-                    0.5
-                };
+                cover_ratio[c] = child_ratio(raw.cover[c], parent_cover);
                 stack.push(child);
             }
         }
@@ -237,6 +233,20 @@ impl Tree {
             output: raw.output,
             max_depth,
         })
+    }
+
+    /// A copy whose covers are the (weighted) number of rows of `data` reaching each node.
+    pub(crate) fn with_covers(&self, covers: Vec<f64>) -> Tree {
+        let mut tree = self.clone();
+        for node in 0..tree.n_nodes() {
+            if !tree.is_leaf(node) {
+                let (l, r) = tree.children(node);
+                tree.cover_ratio[l] = child_ratio(covers[l], covers[node]);
+                tree.cover_ratio[r] = child_ratio(covers[r], covers[node]);
+            }
+        }
+        tree.cover = covers;
+        tree
     }
 
     /// Number of nodes (internal and leaves).
@@ -358,4 +368,10 @@ impl Tree {
         }
         out
     }
+}
+
+/// cover(child) / cover(parent). A node that no data reached splits its weight evenly, so that
+/// the expectation stays defined (shap substitutes a tiny cover instead, to the same effect).
+fn child_ratio(child: f64, parent: f64) -> f64 {
+    if parent > 0.0 { child / parent } else { 0.5 }
 }
