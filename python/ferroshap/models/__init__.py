@@ -1,0 +1,144 @@
+"""Adapters from trained models (live objects or files) to ferroshap's core ``TreeEnsemble``.
+
+Each adapter hands the core either the library's own serialised model (XGBoost UBJSON,
+LightGBM text), which the Rust parsers read, or node arrays it builds itself
+(scikit-learn), together with what the explainers need to read inputs the way the library
+does: feature names, training categories and the output layout.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ferroshap import _core
+
+__all__ = ["TreeModel", "load_tree_model", "load_tree_model_file"]
+
+
+@dataclass(frozen=True)
+class TreeModel:
+    """A tree ensemble in ferroshap's core form, with what is needed to read inputs for it.
+
+    Attributes
+    ----------
+    ensemble
+        The model as a :class:`ferroshap._core.TreeEnsemble`.
+    source
+        The library it came from: ``"xgboost"``, ``"lightgbm"`` or ``"sklearn"``.
+    feature_names
+        Names the model was trained with, if known.
+    category_maps
+        Feature index -> the training categories of that categorical feature; position ``i``
+        is the code the model saw. ``None`` when the model has no categorical features or
+        reads them as plain codes.
+    output_names
+        Class labels of classifiers with several outputs, else ``None``.
+    single_output
+        ``True`` when SHAP values have shape ``(N, M)`` (regression, binary boosted
+        models), ``False`` for ``(N, M, K)`` (multi-class; scikit-learn tree and forest
+        classifiers even for two classes).
+    """
+
+    ensemble: _core.TreeEnsemble
+    source: str
+    feature_names: list[str] | None
+    category_maps: dict[int, list] | None
+    output_names: list[str] | None
+    single_output: bool
+
+
+def load_tree_model(model: Any) -> TreeModel:
+    """Convert a trained tree model to a :class:`TreeModel`.
+
+    Parameters
+    ----------
+    model
+        An ``xgboost.Booster`` or ``XGBModel`` (``XGBRegressor``, ``XGBClassifier``,
+        ``XGBRanker``, ``XGBRF*``); a ``lightgbm.Booster`` or ``LGBMModel``; or a fitted
+        scikit-learn decision tree, extra tree, random forest, extra trees,
+        gradient-boosting or histogram gradient-boosting regressor or classifier.
+
+    Returns
+    -------
+    TreeModel
+        Every tree of the model (early-stopping's ``best_iteration`` is ignored, as the
+        libraries' own ``predict`` does by default).
+
+    Raises
+    ------
+    TypeError
+        For any other object; the message names its type.
+
+    Examples
+    --------
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> m = load_tree_model(DecisionTreeRegressor(max_depth=2).fit([[0], [1]], [0, 1]))
+    >>> m.source, m.single_output, m.ensemble.n_trees
+    ('sklearn', True, 1)
+    """
+    if isinstance(model, TreeModel):
+        return model
+    module = type(model).__module__.split(".")[0]
+    for cls in type(model).__mro__:
+        top = cls.__module__.split(".")[0]
+        if top in ("xgboost", "lightgbm", "sklearn"):
+            module = top
+            break
+    if module == "xgboost":
+        from ferroshap.models._xgboost import load_xgboost
+
+        return load_xgboost(model)
+    if module == "lightgbm":
+        from ferroshap.models._lightgbm import load_lightgbm
+
+        return load_lightgbm(model)
+    if module == "sklearn":
+        from ferroshap.models._sklearn import load_sklearn
+
+        return load_sklearn(model)
+    raise TypeError(_unsupported(model))
+
+
+def load_tree_model_file(path: str | os.PathLike[str]) -> TreeModel:
+    """Read a saved model: XGBoost ``.json`` / ``.ubj``, or a LightGBM text model.
+
+    The file is parsed by ferroshap's Rust core, so neither library needs to be installed
+    (XGBoost is used, when present, only to read the training categories of a ``.ubj``
+    model with categorical features).
+
+    Parameters
+    ----------
+    path
+        The model file.
+
+    Returns
+    -------
+    TreeModel
+        With feature names and training categories when the file records them.
+
+    Examples
+    --------
+    >>> load_tree_model_file("model.json").source                        # doctest: +SKIP
+    'xgboost'
+    """
+    path = os.fspath(path)
+    ensemble = _core.TreeEnsemble.from_file(path)
+    if ensemble.rules == "lightgbm":
+        from ferroshap.models._lightgbm import lightgbm_file_model
+
+        return lightgbm_file_model(ensemble, path)
+    from ferroshap.models._xgboost import xgboost_file_model
+
+    return xgboost_file_model(ensemble, path)
+
+
+def _unsupported(model: Any) -> str:
+    cls = type(model)
+    return (
+        f"ferroshap cannot explain a {cls.__module__}.{cls.__qualname__} with the tree "
+        "explainer; supported models are XGBoost and LightGBM boosters and models, and "
+        "scikit-learn decision trees, random forests, extra trees, gradient boosting and "
+        "histogram gradient boosting"
+    )
