@@ -122,3 +122,103 @@ def test_invalid_errors_are_value_errors():
     assert issubclass(InvalidModelError, ValueError)
     assert issubclass(ModelFormatError, ValueError)
     assert issubclass(UnsupportedModelError, NotImplementedError)
+
+
+# --- corrupt model bytes --------------------------------------------------------------------
+
+
+def _parsers_built() -> bool:
+    for data, fmt in ((b"{}", "xgboost_json"), (b"tree\n", "lightgbm_text")):
+        try:
+            TreeEnsemble.from_bytes(data, fmt)
+        except UnsupportedModelError as e:
+            if "not built" in str(e):
+                return False
+        except ValueError:
+            pass
+    return True
+
+
+# The Rust parsers are being written; until they land these tests cannot run.
+needs_parsers = pytest.mark.skipif(not _parsers_built(), reason="model parsers not built yet")
+
+
+def _xgboost_bytes(raw_format):
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    booster = xgb.train({"max_depth": 3}, xgb.DMatrix(X, label=X[:, 0] + rng.normal(size=200)), 10)
+    return bytes(booster.save_raw(raw_format))
+
+
+def _lightgbm_text():
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    model = lgb.LGBMRegressor(n_estimators=10, num_leaves=7, verbose=-1)
+    model.fit(X, X[:, 0] + rng.normal(size=200))
+    return model.booster_.model_to_string().encode()
+
+
+def _sources():
+    return [
+        ("xgboost_json", lambda: _xgboost_bytes("json")),
+        ("xgboost_ubjson", lambda: _xgboost_bytes("ubj")),
+        ("lightgbm_text", _lightgbm_text),
+    ]
+
+
+@needs_parsers
+@pytest.mark.parametrize(("fmt", "make"), _sources())
+def test_valid_bytes_parse(fmt, make):
+    data = make()
+    assert TreeEnsemble.from_bytes(data, fmt).n_trees == 10
+    assert TreeEnsemble.from_bytes(data).n_trees == 10
+
+
+@needs_parsers
+@pytest.mark.parametrize(("fmt", "make"), _sources())
+@pytest.mark.parametrize("fraction", [0.0, 0.01, 0.1, 0.5, 0.8])
+def test_truncated_bytes(fmt, make, fraction):
+    data = make()
+    if fmt == "lightgbm_text":
+        # Cut inside the trees: what follows them (importances, parameters) is optional.
+        data = data[: data.index(b"end of trees")]
+    cut = data[: int(len(data) * fraction)]
+    with pytest.raises(ModelFormatError):
+        TreeEnsemble.from_bytes(cut, fmt)
+
+
+@needs_parsers
+@pytest.mark.parametrize(("fmt", "make"), _sources())
+def test_corrupt_bytes_never_crash(fmt, make):
+    data = bytearray(make())
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        corrupt = bytearray(data)
+        for i in rng.integers(0, len(corrupt), size=3):
+            corrupt[i] = int(rng.integers(0, 256))
+        try:
+            ensemble = TreeEnsemble.from_bytes(bytes(corrupt), fmt)
+        except (ModelFormatError, InvalidModelError, UnsupportedModelError):
+            continue
+        # A corruption that still parses (a changed digit) must give a usable model.
+        ensemble.predict_margin(np.zeros((2, ensemble.n_features)))
+
+
+@needs_parsers
+@pytest.mark.parametrize("data", [b"", b"\x00" * 64, b"{}", b"[1, 2", b"tree\nversion=v4\n"])
+def test_garbage_bytes(data):
+    with pytest.raises((ModelFormatError, UnsupportedModelError)):
+        TreeEnsemble.from_bytes(data)
+
+
+@needs_parsers
+def test_lightgbm_linear_tree_is_unsupported():
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    model = lgb.LGBMRegressor(n_estimators=5, linear_tree=True, verbose=-1)
+    model.fit(X, 2 * X[:, 0] + X[:, 1])
+    with pytest.raises(UnsupportedModelError, match="linear"):
+        load_tree_model(model)
