@@ -1,4 +1,11 @@
-"""ferroshap: exact, fast SHAP values with a Rust core and a shap-compatible API."""
+"""ferroshap: exact, fast SHAP values with a Rust core and a shap-compatible API.
+
+Switch from shap by changing one import::
+
+    import ferroshap as shap
+    explainer = shap.TreeExplainer(model)
+    values = explainer.shap_values(X)
+"""
 
 from ferroshap._core import (
     FerroshapError,
@@ -7,11 +14,15 @@ from ferroshap._core import (
     UnsupportedModelError,
     __version__,
 )
+from ferroshap.explainers import TreeExplainer
+from ferroshap.explanation import Explanation
 
 __all__ = [
+    "Explanation",
     "FerroshapError",
     "InvalidModelError",
     "ModelFormatError",
+    "TreeExplainer",
     "UnsupportedModelError",
     "__version__",
 ]

@@ -252,11 +252,6 @@ def test_model_file_round_trip(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: SplitRules::prepare zeroes |x| <= 1e-35 (f64); LightGBM's kZeroThreshold "
-    "is the float 1e-35f = 1.0000000180025095e-35, which is also the threshold of its zero splits",
-)
 def test_lightgbm_zero_threshold_is_the_float_1e35():
     # LightGBM 4.7: a split `x <= -1.0000000180025095e-35` (what LightGBM writes for "is x
     # negative") sends x = -1.0000000180025095e-35 RIGHT, as it reads the value as 0.

@@ -11,6 +11,9 @@ pub use tree::{LEAF, RawTree, Tree};
 
 use crate::error::{Error, Result};
 
+/// LightGBM's `kZeroThreshold`: the float `1e-35f`, widened.
+const LIGHTGBM_ZERO: f64 = 1e-35f32 as f64;
+
 /// How the source library reads an input value before comparing it with a threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputPrecision {
@@ -36,7 +39,8 @@ pub enum CategoryRule {
 pub struct SplitRules {
     /// Precision the input is read in.
     pub input: InputPrecision,
-    /// LightGBM reads any |x| <= 1e-35 as exactly 0 before routing.
+    /// LightGBM reads any |x| <= 1e-35f (the f32 nearest 1e-35, as f64) as exactly 0 before
+    /// routing. Its splits on the sign of a feature use that same number as threshold.
     pub zero_below_1e35: bool,
     /// How categorical splits turn values into categories.
     pub category: CategoryRule,
@@ -75,7 +79,7 @@ impl SplitRules {
             InputPrecision::F64 => x,
             InputPrecision::F32 => x as f32 as f64,
         };
-        if self.zero_below_1e35 && x.abs() <= 1e-35 {
+        if self.zero_below_1e35 && x.abs() <= LIGHTGBM_ZERO {
             0.0
         } else {
             x

@@ -346,6 +346,9 @@ fn split_rules_route_like_the_libraries() {
     assert_eq!(x.category(16_777_216.0), None);
     let l = SplitRules::LIGHTGBM;
     assert_eq!(l.prepare(1e-36), 0.0, "LightGBM reads |x| <= 1e-35 as zero");
+    // ... where 1e-35 is the float 1e-35f, slightly above the f64 1e-35.
+    assert_eq!(l.prepare(-1.0000000180025095e-35), 0.0);
+    assert_eq!(l.prepare(1.00000002e-35), 1.00000002e-35);
     assert_eq!(l.prepare(-1e-30), -1e-30);
     assert_eq!(
         l.category(-0.5),
