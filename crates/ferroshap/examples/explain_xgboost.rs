@@ -24,7 +24,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Three rows of made-up data (NaN is a missing value, routed as XGBoost routes it).
     let m = model.n_features();
     let x = Array2::from_shape_fn((3, m), |(r, c)| {
-        if r == 2 && c == 0 { f64::NAN } else { 0.01 * (r as f64 + 1.0) * (c as f64 - 4.0) }
+        if r == 2 && c == 0 {
+            f64::NAN
+        } else {
+            0.01 * (r as f64 + 1.0) * (c as f64 - 4.0)
+        }
     });
     let explanation = path_dependent::shap_values(&model, x.view())?;
     let margin = model.predict_margin(x.view())?;
