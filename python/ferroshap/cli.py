@@ -171,6 +171,9 @@ def _explain(args: argparse.Namespace) -> int:
     frame = getattr(pl, reader)(data_path)
     frame = _select_features(frame, explainer.feature_names, data_path.name)
     explanation = explainer(frame)
+    if _unnamed(explainer.feature_names):
+        # Columns matched by position: name the output after the data, not f0 / Column_0.
+        explanation.feature_names = list(frame.columns)
     values = explanation.values
     if values.ndim == 3 and explanation.output_names is None:
         explanation.output_names = _output_labels(explainer.ensemble, values.shape[2])
@@ -219,9 +222,7 @@ def _polars() -> Any:
 
 def _select_features(frame: Any, names: list[str] | None, data_name: str) -> Any:
     """The model's features, by name and in the model's order, when the model names them."""
-    from ferroshap._data import _generated
-
-    if not names or _generated(names):
+    if _unnamed(names):
         return frame
     columns = list(frame.columns)
     present = set(columns)
@@ -236,6 +237,12 @@ def _select_features(frame: Any, names: list[str] | None, data_name: str) -> Any
         shown = ", ".join(repr(n) for n in extra[:8]) + (", ..." if len(extra) > 8 else "")
         print(f"ferroshap: note: ignoring columns the model does not use: {shown}", file=sys.stderr)
     return frame if columns == list(names) else frame.select(names)
+
+
+def _unnamed(names: list[str] | None) -> bool:
+    from ferroshap._data import _generated
+
+    return not names or _generated(names)
 
 
 def _output_labels(ensemble: Any, n_outputs: int) -> list[str]:
