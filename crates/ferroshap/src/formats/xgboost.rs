@@ -1,15 +1,683 @@
-//! XGBoost JSON and UBJSON models (placeholder until the parser lands).
+//! XGBoost models saved with `save_model("*.json")` or `save_model("*.ubj")`.
+//!
+//! Both encodings decode into one document tree ([`Value`]) and go through the same model
+//! builder. XGBoost routes `float32(x) < split_condition`, so thresholds are stored as the
+//! next f64 below the float32 split condition: with f32-rounded inputs, `x <= t` is then the
+//! same test. Leaf values are `split_conditions` at leaves (times the DART tree weight), never
+//! `base_weights`; `base_score` is stored in response space and turned into a margin here.
 
-use crate::ensemble::TreeEnsemble;
+use super::ubjson::{self, MAX_DEPTH, Value};
+use crate::ensemble::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use crate::error::{Error, Result};
 
-/// Parses an XGBoost JSON model.
-pub fn from_json(_bytes: &[u8]) -> Result<TreeEnsemble> {
-    Err(Error::Unsupported("XGBoost JSON parser not built yet".into()))
+const JSON: &str = "XGBoost JSON";
+const UBJSON: &str = "XGBoost UBJSON";
+
+/// Parses an XGBoost JSON model (`save_model("model.json")`).
+pub fn from_json(bytes: &[u8]) -> Result<TreeEnsemble> {
+    let doc = JsonReader { b: bytes, pos: 0 }.document()?;
+    build(&doc, JSON)
 }
 
-/// Parses an XGBoost UBJSON model.
-pub fn from_ubjson(_bytes: &[u8]) -> Result<TreeEnsemble> {
-    super::ubjson::unused();
-    Err(Error::Unsupported("XGBoost UBJSON parser not built yet".into()))
+/// Parses an XGBoost UBJSON model (`save_model("model.ubj")`, `save_raw("ubj")`).
+pub fn from_ubjson(bytes: &[u8]) -> Result<TreeEnsemble> {
+    build(&ubjson::decode(bytes)?, UBJSON)
+}
+
+/// How an objective's `base_score` becomes a margin, and its inverse link.
+fn objective_kind(name: &str) -> Option<(BaseTransform, Link)> {
+    use BaseTransform::*;
+    Some(match name {
+        "binary:logistic" | "reg:logistic" => (Logit, Link::Logistic),
+        "multi:softprob" | "multi:softmax" => (Identity, Link::Softmax),
+        "count:poisson" | "reg:gamma" | "reg:tweedie" | "survival:cox" | "survival:aft" => {
+            (Log, Link::Exp)
+        }
+        "reg:squarederror"
+        | "reg:linear"
+        | "reg:squaredlogerror"
+        | "reg:pseudohubererror"
+        | "reg:absoluteerror"
+        | "reg:quantileerror"
+        | "reg:expectileerror"
+        | "binary:logitraw"
+        | "binary:hinge"
+        | "rank:pairwise"
+        | "rank:ndcg"
+        | "rank:map" => (Identity, Link::Identity),
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum BaseTransform {
+    Identity,
+    Logit,
+    Log,
+}
+
+impl BaseTransform {
+    fn apply(self, p: f64) -> f64 {
+        match self {
+            BaseTransform::Identity => p,
+            BaseTransform::Logit => (p / (1.0 - p)).ln(),
+            BaseTransform::Log => p.ln(),
+        }
+    }
+}
+
+/// Looks up nested keys, naming the full path when one is missing.
+fn path<'v>(v: &'v Value, keys: &[&str], fmt: &'static str) -> Result<&'v Value> {
+    let mut cur = v;
+    for (i, k) in keys.iter().enumerate() {
+        cur = cur
+            .get(k)
+            .ok_or_else(|| Error::format(fmt, format!("missing key {}", keys[..=i].join("."))))?;
+    }
+    Ok(cur)
+}
+
+/// XGBoost writes model parameters as strings ("3"); accept plain numbers too.
+fn param_usize(v: &Value, name: &str, fmt: &'static str) -> Result<usize> {
+    let parsed = match v {
+        Value::Str(s) => s.trim().parse::<usize>().ok(),
+        Value::Int(i) => usize::try_from(*i).ok(),
+        _ => None,
+    };
+    parsed.ok_or_else(|| Error::format(fmt, format!("{name} is not a non-negative integer")))
+}
+
+fn base_score(v: &Value, fmt: &'static str) -> Result<Vec<f64>> {
+    let bad = || {
+        Error::format(
+            fmt,
+            "learner_model_param.base_score is not a number or a list",
+        )
+    };
+    match v {
+        Value::Str(s) => {
+            let s = s.trim();
+            let inner = s
+                .strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .unwrap_or(s);
+            inner
+                .split(',')
+                .map(|p| p.trim().parse::<f64>().map_err(|_| bad()))
+                .collect()
+        }
+        other => other.as_f64().map(|x| vec![x]).ok_or_else(bad),
+    }
+}
+
+fn build(doc: &Value, fmt: &'static str) -> Result<TreeEnsemble> {
+    let err = |m: String| Error::format(fmt, m);
+    let learner = path(doc, &["learner"], fmt)?;
+    let lmp = path(learner, &["learner_model_param"], fmt)
+        .map_err(|_| err("missing key learner.learner_model_param".into()))?;
+    let n_features = param_usize(
+        path(lmp, &["num_feature"], fmt)?,
+        "learner_model_param.num_feature",
+        fmt,
+    )?;
+    let opt_param = |key: &str, default: usize| -> Result<usize> {
+        lmp.get(key).map_or(Ok(default), |v| {
+            param_usize(v, &format!("learner_model_param.{key}"), fmt)
+        })
+    };
+    let n_outputs = opt_param("num_class", 0)?
+        .max(opt_param("num_target", 1)?)
+        .max(1);
+
+    let objective = path(learner, &["objective", "name"], fmt)?
+        .as_str()
+        .ok_or_else(|| err("learner.objective.name is not a string".into()))?
+        .to_string();
+    let (transform, link) = objective_kind(&objective)
+        .ok_or_else(|| Error::Unsupported(format!("XGBoost objective '{objective}'")))?;
+
+    let mut base = match lmp.get("base_score") {
+        Some(v) => base_score(v, fmt)?,
+        None => vec![0.5],
+    };
+    if base.len() == 1 {
+        base = vec![base[0]; n_outputs];
+    }
+    if base.len() != n_outputs {
+        return Err(err(format!(
+            "base_score has {} entries for {n_outputs} outputs",
+            base.len()
+        )));
+    }
+    let base_offset: Vec<f64> = base.iter().map(|&p| transform.apply(p)).collect();
+    if let Some(i) = base_offset.iter().position(|b| !b.is_finite()) {
+        return Err(err(format!(
+            "base_score {} has no finite margin under objective {objective}",
+            base[i]
+        )));
+    }
+
+    let booster = path(learner, &["gradient_booster"], fmt)?;
+    let name = path(booster, &["name"], fmt)?.as_str().unwrap_or("");
+    // DART up to 3.3: {name: "dart", gbtree: {model}, weight_drop}; 3.4: gbtree with model.weight_drop.
+    let (model, weight_drop) = match name {
+        "gbtree" => {
+            let model = path(booster, &["model"], fmt)
+                .map_err(|_| err("missing key learner.gradient_booster.model".into()))?;
+            (model, model.get("weight_drop"))
+        }
+        "dart" => {
+            let model = path(booster, &["gbtree", "model"], fmt)
+                .map_err(|_| err("missing key learner.gradient_booster.gbtree.model".into()))?;
+            (model, booster.get("weight_drop"))
+        }
+        "gblinear" => {
+            return Err(Error::Unsupported(
+                "XGBoost gblinear models have no trees".into(),
+            ));
+        }
+        other => {
+            return Err(Error::Unsupported(format!("XGBoost booster '{other}'")));
+        }
+    };
+    let trees = path(model, &["trees"], fmt)?
+        .as_array()
+        .ok_or_else(|| err("gradient_booster model.trees is not an array".into()))?;
+    let tree_info = path(model, &["tree_info"], fmt)?
+        .as_ints()
+        .ok_or_else(|| err("tree_info is not an integer array".into()))?;
+    if tree_info.len() != trees.len() {
+        return Err(err(format!(
+            "tree_info has {} entries for {} trees",
+            tree_info.len(),
+            trees.len()
+        )));
+    }
+    let weights = match weight_drop {
+        Some(w) => {
+            let w = w
+                .as_f32s()
+                .ok_or_else(|| err("weight_drop is not a number array".into()))?;
+            if w.len() != trees.len() {
+                return Err(err(format!(
+                    "weight_drop has {} entries for {} trees",
+                    w.len(),
+                    trees.len()
+                )));
+            }
+            Some(w)
+        }
+        None => None,
+    };
+
+    let feature_names = match learner.get("feature_names") {
+        Some(v) => string_list(v, "learner.feature_names", fmt)?,
+        None => Vec::new(),
+    };
+    let feature_types = match learner.get("feature_types") {
+        Some(v) => string_list(v, "learner.feature_types", fmt)?,
+        None => Vec::new(),
+    };
+    for (what, len) in [
+        ("feature_names", feature_names.len()),
+        ("feature_types", feature_types.len()),
+    ] {
+        if len != 0 && len != n_features {
+            return Err(err(format!(
+                "learner.{what} has {len} entries for {n_features} features"
+            )));
+        }
+    }
+    let mut categorical: Vec<bool> = feature_types.iter().map(|t| t == "c").collect();
+    categorical.resize(n_features, false);
+
+    let mut raw_trees = Vec::with_capacity(trees.len());
+    for (t, tree) in trees.iter().enumerate() {
+        let output = usize::try_from(tree_info[t])
+            .map_err(|_| err(format!("tree_info[{t}] = {} is negative", tree_info[t])))?;
+        let weight = weights.as_ref().map_or(1.0, |w| w[t] as f64);
+        let raw = read_tree(tree, output, weight, fmt).map_err(|e| match e {
+            Error::Format { message, .. } => err(format!("tree {t}: {message}")),
+            other => other,
+        })?;
+        for (i, c) in raw.categories.iter().enumerate() {
+            if c.is_some()
+                && let Some(flag) = usize::try_from(raw.feature[i])
+                    .ok()
+                    .and_then(|f| categorical.get_mut(f))
+            {
+                *flag = true;
+            }
+        }
+        raw_trees.push(raw);
+    }
+    if !categorical.iter().any(|&c| c) {
+        categorical.clear();
+    }
+
+    TreeEnsemble::new(
+        EnsembleSpec {
+            n_features,
+            n_outputs,
+            leaf_width: 1,
+            base_offset,
+            rules: SplitRules::XGBOOST,
+            link,
+            objective,
+            feature_names: (!feature_names.is_empty()).then_some(feature_names),
+            categorical_features: categorical,
+        },
+        raw_trees,
+    )
+}
+
+fn string_list(v: &Value, what: &str, fmt: &'static str) -> Result<Vec<String>> {
+    v.as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .ok_or_else(|| Error::format(fmt, format!("{what} is not a list of strings")))
+}
+
+/// One tree's arrays into a [`RawTree`] (the ensemble validates the structure).
+fn read_tree(tree: &Value, output: usize, weight: f64, fmt: &'static str) -> Result<RawTree> {
+    let err = |m: String| Error::format(fmt, m);
+    let param = path(tree, &["tree_param"], fmt)?;
+    if let Some(v) = param.get("size_leaf_vector")
+        && param_usize(v, "tree_param.size_leaf_vector", fmt)? > 1
+    {
+        return Err(Error::Unsupported(
+            "XGBoost vector-leaf trees (multi_strategy=\"multi_output_tree\")".into(),
+        ));
+    }
+    let n = param_usize(
+        path(param, &["num_nodes"], fmt)?,
+        "tree_param.num_nodes",
+        fmt,
+    )?;
+    let ints = |key: &str| -> Result<Vec<i64>> {
+        let v = path(tree, &[key], fmt)?
+            .as_ints()
+            .ok_or_else(|| err(format!("array {key} is not an integer array")))?;
+        if v.len() != n {
+            return Err(err(format!(
+                "array {key} has {} entries, expected {n}",
+                v.len()
+            )));
+        }
+        Ok(v.into_owned())
+    };
+    let floats = |key: &str| -> Result<Vec<f32>> {
+        let v = path(tree, &[key], fmt)?
+            .as_f32s()
+            .ok_or_else(|| err(format!("array {key} is not a number array")))?;
+        if v.len() != n {
+            return Err(err(format!(
+                "array {key} has {} entries, expected {n}",
+                v.len()
+            )));
+        }
+        Ok(v.into_owned())
+    };
+    let left = ints("left_children")?;
+    let right = ints("right_children")?;
+    let feature = ints("split_indices")?;
+    let split = floats("split_conditions")?;
+    let default_left = ints("default_left")?;
+    let cover = floats("sum_hessian")?;
+    let split_type = match tree.get("split_type") {
+        Some(_) => ints("split_type")?,
+        None => vec![0; n],
+    };
+
+    let mut categories: Vec<Option<Vec<u32>>> = Vec::new();
+    if split_type.contains(&1) {
+        categories = vec![None; n];
+        let list = |key: &str| -> Result<Vec<i64>> {
+            Ok(path(tree, &[key], fmt)?
+                .as_ints()
+                .ok_or_else(|| err(format!("array {key} is not an integer array")))?
+                .into_owned())
+        };
+        let nodes = list("categories_nodes")?;
+        let segments = list("categories_segments")?;
+        let sizes = list("categories_sizes")?;
+        let cats = list("categories")?;
+        if segments.len() != nodes.len() || sizes.len() != nodes.len() {
+            return Err(err(
+                "categories_nodes, categories_segments and categories_sizes differ in length"
+                    .into(),
+            ));
+        }
+        for k in 0..nodes.len() {
+            let node = usize::try_from(nodes[k])
+                .ok()
+                .filter(|&i| i < n)
+                .ok_or_else(|| {
+                    err(format!(
+                        "categories_nodes[{k}] = {} is not a node",
+                        nodes[k]
+                    ))
+                })?;
+            let (seg, size) = (segments[k], sizes[k]);
+            let range = usize::try_from(seg)
+                .ok()
+                .zip(usize::try_from(size).ok())
+                .and_then(|(s, z)| Some(s..s.checked_add(z)?))
+                .filter(|r| r.end <= cats.len())
+                .ok_or_else(|| {
+                    err(format!(
+                        "category segment {seg}+{size} is outside the {} categories",
+                        cats.len()
+                    ))
+                })?;
+            let set = cats[range]
+                .iter()
+                .map(|&c| {
+                    u32::try_from(c)
+                        .ok()
+                        .filter(|&c| c < 1 << 24)
+                        .ok_or_else(|| err(format!("category {c} is out of range")))
+                })
+                .collect::<Result<Vec<u32>>>()?;
+            categories[node] = Some(set);
+        }
+        for i in 0..n {
+            if split_type[i] == 1 && left[i] >= 0 && categories[i].is_none() {
+                // A categorical split with no stored categories sends everything left.
+                categories[i] = Some(Vec::new());
+            } else if split_type[i] != 1 {
+                categories[i] = None;
+            }
+        }
+    }
+
+    let mut threshold = vec![0.0; n];
+    let mut value = vec![0.0; n];
+    for i in 0..n {
+        let c = split[i] as f64;
+        if left[i] < 0 {
+            value[i] = c * weight;
+        } else if categories.get(i).is_none_or(Option::is_none) {
+            threshold[i] = next_down(c);
+        }
+    }
+    Ok(RawTree {
+        left,
+        right,
+        feature,
+        threshold,
+        default_left: default_left.iter().map(|&d| d != 0).collect(),
+        zero_is_missing: Vec::new(),
+        categories,
+        categories_go_left: false,
+        cover: cover.iter().map(|&c| c as f64).collect(),
+        value,
+        output,
+    })
+}
+
+/// The largest f64 below `x` (`f64::next_down`, which needs Rust 1.86).
+fn next_down(x: f64) -> f64 {
+    if x.is_nan() || x == f64::NEG_INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return -f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits - 1 } else { bits + 1 })
+}
+
+/// A strict JSON reader into [`Value`]. Numbers keep both their correctly rounded f64 and f32
+/// values (XGBoost prints float32 in shortest form; going through f64 could round twice).
+struct JsonReader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl JsonReader<'_> {
+    fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::format(JSON, format!("{message} (at byte {})", self.pos))
+    }
+
+    fn document(mut self) -> Result<Value> {
+        let v = self.value(0)?;
+        self.skip_ws();
+        if self.pos != self.b.len() {
+            return Err(self.error("unexpected text after the document"));
+        }
+        Ok(v)
+    }
+
+    fn skip_ws(&mut self) {
+        while self.pos < self.b.len() && matches!(self.b[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Result<u8> {
+        self.skip_ws();
+        self.b
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| self.error("truncated document"))
+    }
+
+    fn expect(&mut self, c: u8) -> Result<()> {
+        if self.peek()? != c {
+            return Err(self.error(format!("expected '{}'", c as char)));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("containers nested too deep"));
+        }
+        match self.peek()? {
+            b'{' => {
+                self.pos += 1;
+                let mut members = Vec::new();
+                if self.peek()? == b'}' {
+                    self.pos += 1;
+                    return Ok(Value::Object(members));
+                }
+                loop {
+                    if self.peek()? != b'"' {
+                        return Err(self.error("expected a string key"));
+                    }
+                    let key = self.string()?;
+                    self.expect(b':')?;
+                    members.push((key, self.value(depth + 1)?));
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b'}' => {
+                            self.pos += 1;
+                            return Ok(Value::Object(members));
+                        }
+                        _ => return Err(self.error("expected ',' or '}'")),
+                    }
+                }
+            }
+            b'[' => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    match self.peek()? {
+                        b',' => self.pos += 1,
+                        b']' => {
+                            self.pos += 1;
+                            return Ok(Value::Array(items));
+                        }
+                        _ => return Err(self.error("expected ',' or ']'")),
+                    }
+                }
+            }
+            b'"' => Ok(Value::Str(self.string()?)),
+            b't' => self.literal("true", Value::Bool(true)),
+            b'f' => self.literal("false", Value::Bool(false)),
+            b'n' => self.literal("null", Value::Null),
+            b'N' => self.literal("NaN", Value::Float(f64::NAN, f32::NAN)),
+            b'I' => self.literal("Infinity", Value::Float(f64::INFINITY, f32::INFINITY)),
+            _ => self.number(),
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value> {
+        if self.b[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(self.error("unexpected token"))
+        }
+    }
+
+    fn number(&mut self) -> Result<Value> {
+        let start = self.pos;
+        if self.b[start..].starts_with(b"-Infinity") {
+            self.pos += 9;
+            return Ok(Value::Float(f64::NEG_INFINITY, f32::NEG_INFINITY));
+        }
+        while self.pos < self.b.len()
+            && matches!(
+                self.b[self.pos],
+                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
+            )
+        {
+            self.pos += 1;
+        }
+        // Only ASCII bytes were consumed, so this cannot fail.
+        let text = std::str::from_utf8(&self.b[start..self.pos]).unwrap_or("");
+        if text.is_empty() {
+            self.pos = start;
+            return Err(self.error("unexpected character"));
+        }
+        if !text.contains(['.', 'e', 'E'])
+            && let Ok(i) = text.parse::<i64>()
+        {
+            return Ok(Value::Int(i));
+        }
+        match (text.parse::<f64>(), text.parse::<f32>()) {
+            (Ok(d), Ok(f)) if text.bytes().next().is_some_and(|c| c != b'+') => {
+                Ok(Value::Float(d, f))
+            }
+            _ => {
+                self.pos = start;
+                Err(self.error(format!("bad number {text:?}")))
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String> {
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            let run_start = self.pos;
+            while self.pos < self.b.len() && !matches!(self.b[self.pos], b'"' | b'\\') {
+                if self.b[self.pos] < 0x20 {
+                    return Err(self.error("control character in string"));
+                }
+                self.pos += 1;
+            }
+            let run = std::str::from_utf8(&self.b[run_start..self.pos])
+                .map_err(|_| self.error("string is not UTF-8"))?;
+            out.push_str(run);
+            match self.b.get(self.pos) {
+                None => return Err(self.error("truncated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                _ => {
+                    let esc = *self
+                        .b
+                        .get(self.pos + 1)
+                        .ok_or_else(|| self.error("truncated string"))?;
+                    self.pos += 2;
+                    out.push(match esc {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return Err(self.error("bad escape in string")),
+                    });
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32> {
+        let digits = self
+            .b
+            .get(self.pos..self.pos + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .ok_or_else(|| self.error("bad \\u escape"))?;
+        self.pos += 4;
+        Ok(digits)
+    }
+
+    fn unicode_escape(&mut self) -> Result<char> {
+        let hi = self.hex4()?;
+        let code = if (0xD800..0xDC00).contains(&hi) && self.b[self.pos..].starts_with(b"\\u") {
+            self.pos += 2;
+            let lo = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&lo) {
+                return Err(self.error("bad surrogate pair"));
+            }
+            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+        } else {
+            hi
+        };
+        char::from_u32(code).ok_or_else(|| self.error("bad \\u escape"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_down_is_the_f64_just_below() {
+        let t = 0.95f32 as f64;
+        let d = next_down(t);
+        assert!(d < t && f64::from_bits(d.to_bits() + 1) == t);
+        assert!(next_down(0.0) < 0.0 && next_down(-1.0) < -1.0);
+    }
+
+    #[test]
+    fn json_numbers_round_once_to_f32() {
+        let v = JsonReader {
+            b: br#"{"a": [1.5E-1, -3, 8.0813E2], "s": "x\u00e9\n"}"#,
+            pos: 0,
+        }
+        .document()
+        .unwrap();
+        let a = v.get("a").and_then(Value::as_f32s).unwrap();
+        assert_eq!(&a[..], &[0.15f32, -3.0, 808.13]);
+        assert_eq!(v.get("s").and_then(Value::as_str), Some("xé\n"));
+    }
+
+    #[test]
+    fn base_score_scalar_and_vector() {
+        let s = |t: &str| base_score(&Value::Str(t.into()), JSON).unwrap();
+        assert_eq!(s("5E-1"), vec![0.5]);
+        assert_eq!(s("[5E-1,2E-1]"), vec![0.5, 0.2]);
+        assert!(base_score(&Value::Str("[oops]".into()), JSON).is_err());
+    }
 }

@@ -1,1 +1,2 @@
 mod oracle;
+mod formats;
