@@ -405,7 +405,7 @@ fn read_tree(tree: &Value, output: usize, weight: f64, fmt: &'static str) -> Res
             threshold[i] = next_down(c);
         }
     }
-    Ok(RawTree {
+    Ok(drop_unreachable(RawTree {
         left,
         right,
         feature,
@@ -417,7 +417,57 @@ fn read_tree(tree: &Value, output: usize, weight: f64, fmt: &'static str) -> Res
         cover: cover.iter().map(|&c| c as f64).collect(),
         value,
         output,
-    })
+    }))
+}
+
+/// Pruning (`tree_method="exact"`, the `prune` updater) leaves deleted nodes in the saved
+/// arrays, unreachable from the root: keep only the reachable nodes, renumbered. A tree whose
+/// walk finds a bad child index or a node reached twice is returned unchanged, for the
+/// ensemble's validation to report.
+fn drop_unreachable(raw: RawTree) -> RawTree {
+    let n = raw.left.len();
+    let mut new_index = vec![usize::MAX; n];
+    let mut order = Vec::with_capacity(n);
+    let mut stack = vec![0usize];
+    while let Some(node) = stack.pop() {
+        if node >= n || new_index[node] != usize::MAX {
+            return raw;
+        }
+        new_index[node] = order.len();
+        order.push(node);
+        if raw.left[node] >= 0 {
+            for child in [raw.right[node], raw.left[node]] {
+                match usize::try_from(child) {
+                    Ok(c) => stack.push(c),
+                    Err(_) => return raw,
+                }
+            }
+        }
+    }
+    if order.len() == n {
+        return raw;
+    }
+    let remap = |c: i64| match usize::try_from(c) {
+        Ok(c) => new_index[c] as i64,
+        Err(_) => c,
+    };
+    let pick = |v: &[f64]| order.iter().map(|&i| v[i]).collect::<Vec<_>>();
+    RawTree {
+        left: order.iter().map(|&i| remap(raw.left[i])).collect(),
+        right: order.iter().map(|&i| remap(raw.right[i])).collect(),
+        feature: order.iter().map(|&i| raw.feature[i]).collect(),
+        threshold: pick(&raw.threshold),
+        default_left: order.iter().map(|&i| raw.default_left[i]).collect(),
+        zero_is_missing: Vec::new(),
+        categories: match raw.categories.is_empty() {
+            true => Vec::new(),
+            false => order.iter().map(|&i| raw.categories[i].clone()).collect(),
+        },
+        categories_go_left: raw.categories_go_left,
+        cover: pick(&raw.cover),
+        value: pick(&raw.value),
+        output: raw.output,
+    }
 }
 
 /// The largest f64 below `x` (`f64::next_down`, which needs Rust 1.86).
