@@ -90,12 +90,12 @@ impl SplitRules {
     #[inline]
     pub fn category(&self, x: f64) -> Option<u32> {
         match self.category {
-            CategoryRule::XGBoost => (0.0..16_777_216.0).contains(&x).then(|| x as u32),
+            CategoryRule::XGBoost => (0.0..16_777_216.0).contains(&x).then_some(x as u32),
             CategoryRule::LightGBM => {
                 let t = x.trunc();
                 (0.0..=i32::MAX as f64).contains(&t).then_some(t as u32)
             }
-            CategoryRule::Sklearn => (0.0..256.0).contains(&x).then(|| x as u32),
+            CategoryRule::Sklearn => (0.0..256.0).contains(&x).then_some(x as u32),
         }
     }
 }

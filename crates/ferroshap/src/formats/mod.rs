@@ -27,13 +27,18 @@ impl ModelFormat {
         let head = &bytes[start..];
         if head.starts_with(b"{") {
             // JSON continues with whitespace or a quoted key; UBJSON with a length marker.
-            return match head.get(1..).and_then(|r| r.iter().find(|b| !b.is_ascii_whitespace())) {
+            return match head
+                .get(1..)
+                .and_then(|r| r.iter().find(|b| !b.is_ascii_whitespace()))
+            {
                 Some(b'"') | Some(b'}') => Some(ModelFormat::XGBoostJson),
                 Some(_) => Some(ModelFormat::XGBoostUbjson),
                 None => Some(ModelFormat::XGBoostJson),
             };
         }
-        if head.starts_with(b"tree\n") || head.starts_with(b"tree\r\n") || head.starts_with(b"version=")
+        if head.starts_with(b"tree\n")
+            || head.starts_with(b"tree\r\n")
+            || head.starts_with(b"version=")
         {
             return Some(ModelFormat::LightGBMText);
         }
@@ -72,7 +77,10 @@ impl TreeEnsemble {
             path: path.display().to_string(),
             source,
         })?;
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
         let format = match ext.as_deref() {
             Some("json") => Some(ModelFormat::XGBoostJson),
             Some("ubj") | Some("ubjson") => Some(ModelFormat::XGBoostUbjson),
