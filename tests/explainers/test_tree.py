@@ -254,9 +254,9 @@ def test_gil_is_released_while_computing():
         "output": 0,
     }
     ensemble = _core.TreeEnsemble.from_arrays(
-        [tree] * 40, n_features=20, n_outputs=1, leaf_width=1, base_offset=[0.0], rules="xgboost"
+        [tree] * 10, n_features=20, n_outputs=1, leaf_width=1, base_offset=[0.0], rules="xgboost"
     )
-    X = rng.normal(size=(2000, 20))
+    X = rng.normal(size=(200, 20))
     counter = [0]
     done = threading.Event()
 
