@@ -95,7 +95,7 @@ class TreeEnsemble:
     def predict_margin(
         self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
     ) -> npt.NDArray[np.float64]:
-        """Raw margin prediction, shape ``(n_rows, n_outputs)``. X: 2-D float32/float64, any order."""
+        """Raw margin prediction, shape ``(n_rows, n_outputs)``; X is 2-D float32/float64."""
     def shap_values(
         self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
     ) -> npt.NDArray[np.float64]:

@@ -1,2 +1,2 @@
-mod oracle;
 mod formats;
+mod oracle;
