@@ -1,6 +1,8 @@
 //! Exact Tree SHAP algorithms over a [`TreeEnsemble`](crate::TreeEnsemble).
 
+mod classic;
 pub mod path_dependent;
+mod quadrature;
 
 use ndarray::Array3;
 

@@ -435,3 +435,28 @@ fn wrong_feature_count_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn quadrature_matches_the_classic_recursion_on_deep_wide_trees() {
+    // Too many features for brute force: check the fast pass against the classic algorithm,
+    // an independent implementation of the same game. Depth up to 18 needs 9 quadrature
+    // points; 1e-9 relative to the largest |value| allows for rounding in both.
+    let mut rng = Rng::new(13);
+    for (depth, n_features) in [(10, 30), (14, 12), (18, 40), (16, 3)] {
+        let shape = TreeShape {
+            max_depth: depth,
+            n_features,
+            leaf_width: 2,
+            categorical: true,
+            zero_covers: true,
+        };
+        let model = random_ensemble(&mut rng, &shape, 4, 2, SplitRules::XGBOOST);
+        let x = random_rows(&mut rng, 20, n_features);
+        let fast = path_dependent::shap_values(&model, x.view()).unwrap();
+        let reference = path_dependent::shap_values_reference(&model, x.view()).unwrap();
+        let scale = reference.values.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+        for (a, b) in fast.values.iter().zip(reference.values.iter()) {
+            assert!((a - b).abs() <= 1e-9 * scale, "depth {depth}: {a} vs {b}");
+        }
+    }
+}
