@@ -24,7 +24,10 @@
 pub mod ensemble;
 mod error;
 pub mod formats;
+pub mod game;
+pub mod linalg;
 mod parallel;
+pub mod rng;
 pub mod tree_shap;
 
 pub use ensemble::{EnsembleSpec, Link, RawTree, SplitRules, Tree, TreeEnsemble};

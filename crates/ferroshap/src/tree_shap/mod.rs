@@ -1,6 +1,7 @@
 //! Exact Tree SHAP algorithms over a [`TreeEnsemble`](crate::TreeEnsemble).
 
 mod classic;
+pub mod interventional;
 pub mod path_dependent;
 mod quadrature;
 

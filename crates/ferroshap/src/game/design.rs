@@ -1,0 +1,320 @@
+//! Kernel SHAP's coalition design, exactly as shap's `KernelExplainer` builds it: coalition
+//! sizes are enumerated completely from the outside in (size 1 with its complements M−1,
+//! then size 2 with M−2, ...) while the budget allows, with the Shapley kernel weights; the
+//! rest of the budget is spent on paired samples, duplicates merged into weights.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// Coalitions over `M` features and their regression weights.
+#[derive(Clone, Debug)]
+pub struct KernelDesign {
+    n_features: usize,
+    /// `n_coalitions × n_features`, 1 where the feature is in the coalition.
+    masks: Vec<u8>,
+    weights: Vec<f64>,
+    budget: usize,
+    max_coalitions: usize,
+    exhaustive: bool,
+}
+
+/// The default budget of shap's `nsamples="auto"`: `2M + 2048`.
+pub fn auto_budget(n_features: usize) -> usize {
+    2 * n_features + 2048
+}
+
+/// The number of distinct proper, non-empty coalitions, capped at 2^30 as shap does.
+pub fn max_coalitions(n_features: usize) -> usize {
+    if n_features <= 30 {
+        (1usize << n_features) - 2
+    } else {
+        1 << 30
+    }
+}
+
+/// The fewest coalitions a design over `m` features may use: the efficiency-constrained
+/// regression has `m − 1` free values, so fewer than `m` coalitions (or all of them, when
+/// there are fewer) cannot identify it.
+pub fn min_budget(n_features: usize) -> usize {
+    n_features.min(max_coalitions(n_features))
+}
+
+fn binomial(n: usize, k: usize) -> f64 {
+    let k = k.min(n - k);
+    let mut r = 1.0f64;
+    for i in 0..k {
+        r = r * (n - i) as f64 / (i + 1) as f64;
+    }
+    r.round()
+}
+
+impl KernelDesign {
+    /// Builds the design for `n_features ≥ 2` features with at most `nsamples` coalitions
+    /// (`None`: shap's `"auto"`, 2M + 2048), clipped to all 2^M − 2 coalitions.
+    pub fn new(n_features: usize, nsamples: Option<usize>, rng: &mut Rng) -> Result<Self> {
+        let m = n_features;
+        if m < 2 {
+            return Err(Error::Parameter(format!(
+                "a Kernel SHAP design needs at least 2 varying features, got {m}"
+            )));
+        }
+        let max = max_coalitions(m);
+        let budget = nsamples.unwrap_or_else(|| auto_budget(m)).min(max);
+        if budget < min_budget(m) {
+            return Err(Error::Parameter(format!(
+                "nsamples={budget} is too small: {m} varying features need at least {} \
+                 coalitions to identify their values",
+                min_budget(m)
+            )));
+        }
+        let n_sizes = (m - 1).div_ceil(2);
+        let n_paired = (m - 1) / 2;
+        // Shapley kernel mass of each coalition size s (and its complement M − s).
+        let mut size_weight: Vec<f64> = (1..=n_sizes)
+            .map(|s| (m as f64 - 1.0) / (s as f64 * (m - s) as f64))
+            .collect();
+        for w in size_weight.iter_mut().take(n_paired) {
+            *w *= 2.0;
+        }
+        let total: f64 = size_weight.iter().sum();
+        for w in &mut size_weight {
+            *w /= total;
+        }
+
+        let mut design = KernelDesign {
+            n_features: m,
+            masks: Vec::with_capacity(budget.min(1 << 16) * m),
+            weights: Vec::with_capacity(budget.min(1 << 16)),
+            budget,
+            max_coalitions: max,
+            exhaustive: false,
+        };
+
+        // Exhaustive phase: whole sizes, from the outside in, while the budget covers them.
+        let mut n_full = 0;
+        let mut left = budget as f64;
+        let mut remaining = size_weight.clone();
+        let mut mask = vec![0u8; m];
+        for s in 1..=n_sizes {
+            let paired = s <= n_paired;
+            let mut n_subsets = binomial(m, s);
+            if paired {
+                n_subsets *= 2.0;
+            }
+            if left * remaining[s - 1] / n_subsets < 1.0 - 1e-8 {
+                break;
+            }
+            n_full += 1;
+            left -= n_subsets;
+            if remaining[s - 1] < 1.0 {
+                let scale = 1.0 - remaining[s - 1];
+                for r in &mut remaining {
+                    *r /= scale;
+                }
+            }
+            let mut w = size_weight[s - 1] / binomial(m, s);
+            if paired {
+                w /= 2.0;
+            }
+            for_each_combination(m, s, |members| {
+                mask.fill(0);
+                for &j in members {
+                    mask[j] = 1;
+                }
+                design.push(&mask, w);
+                if paired {
+                    for b in &mut mask {
+                        *b ^= 1;
+                    }
+                    design.push(&mask, w);
+                }
+            });
+        }
+        design.exhaustive = n_full == n_sizes;
+
+        // Sampling phase: the rest of the budget, paired, duplicates merged.
+        let n_fixed = design.weights.len();
+        let mut samples_left = budget.saturating_sub(n_fixed);
+        if !design.exhaustive && samples_left > 0 {
+            let mut probs: Vec<f64> = size_weight.clone();
+            for p in probs.iter_mut().take(n_paired) {
+                *p /= 2.0; // each draw of a paired size adds two coalitions
+            }
+            let probs = &probs[n_full..];
+            let total: f64 = probs.iter().sum();
+            let mut cumulative = Vec::with_capacity(probs.len());
+            let mut acc = 0.0;
+            for p in probs {
+                acc += p / total;
+                cumulative.push(acc);
+            }
+            let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+            let mut perm: Vec<usize> = (0..m).collect();
+            let max_draws = 4 * samples_left;
+            let mut draws = 0;
+            while samples_left > 0 && draws < max_draws {
+                draws += 1;
+                let u = rng.next_f64();
+                let idx = cumulative
+                    .iter()
+                    .position(|&c| u < c)
+                    .unwrap_or(cumulative.len() - 1);
+                let s = idx + n_full + 1;
+                // Partial Fisher–Yates: a uniform random subset of size s.
+                for i in 0..s {
+                    let j = i + rng.below((m - i) as u64) as usize;
+                    perm.swap(i, j);
+                }
+                mask.fill(0);
+                for &j in &perm[..s] {
+                    mask[j] = 1;
+                }
+                let paired = s <= n_paired;
+                let existing = seen.get(&mask).copied();
+                match existing {
+                    None => {
+                        seen.insert(mask.clone(), design.weights.len());
+                        design.push(&mask, 1.0);
+                        samples_left -= 1;
+                        if samples_left > 0 && paired {
+                            for b in &mut mask {
+                                *b ^= 1;
+                            }
+                            design.push(&mask, 1.0);
+                            samples_left -= 1;
+                        }
+                    }
+                    Some(at) => {
+                        design.weights[at] += 1.0;
+                        if paired && samples_left > 0 && at + 1 < design.weights.len() {
+                            design.weights[at + 1] += 1.0;
+                        }
+                    }
+                }
+            }
+            // The sampled coalitions share the kernel mass of the sizes not enumerated.
+            let mass: f64 = size_weight[n_full..].iter().sum();
+            let sampled: f64 = design.weights[n_fixed..].iter().sum();
+            if sampled > 0.0 {
+                for w in &mut design.weights[n_fixed..] {
+                    *w *= mass / sampled;
+                }
+            }
+        }
+        Ok(design)
+    }
+
+    fn push(&mut self, mask: &[u8], weight: f64) {
+        self.masks.extend_from_slice(mask);
+        self.weights.push(weight);
+    }
+
+    /// Number of features `M` the coalitions are over.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Number of distinct coalitions in the design.
+    pub fn n_coalitions(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Coalition `c`: one byte per feature, 1 when present.
+    pub fn mask(&self, c: usize) -> &[u8] {
+        &self.masks[c * self.n_features..(c + 1) * self.n_features]
+    }
+
+    /// Regression weight of each coalition.
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// Every coalition size was enumerated completely (no sampling).
+    pub fn is_exhaustive(&self) -> bool {
+        self.exhaustive
+    }
+
+    /// The budget after clipping, as a fraction of all coalitions (shap's
+    /// `nsamples / max_samples`, which decides its deprecated `l1_reg="auto"`).
+    pub fn fraction_evaluated(&self) -> f64 {
+        self.budget as f64 / self.max_coalitions as f64
+    }
+}
+
+/// Calls `f` with every `k`-subset of `0..n` in lexicographic order (Python's
+/// `itertools.combinations` order).
+fn for_each_combination(n: usize, k: usize, mut f: impl FnMut(&[usize])) {
+    if k > n {
+        return;
+    }
+    let mut idx: Vec<usize> = (0..k).collect();
+    loop {
+        f(&idx);
+        let mut i = k;
+        loop {
+            if i == 0 {
+                return;
+            }
+            i -= 1;
+            if idx[i] != i + n - k {
+                break;
+            }
+            if i == 0 {
+                return;
+            }
+        }
+        idx[i] += 1;
+        for j in i + 1..k {
+            idx[j] = idx[j - 1] + 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_in_itertools_order() {
+        let mut all = Vec::new();
+        for_each_combination(4, 2, |c| all.push(c.to_vec()));
+        assert_eq!(
+            all,
+            vec![
+                vec![0, 1],
+                vec![0, 2],
+                vec![0, 3],
+                vec![1, 2],
+                vec![1, 3],
+                vec![2, 3]
+            ]
+        );
+    }
+
+    #[test]
+    fn exhaustive_design_holds_every_coalition_once() {
+        for m in 2..=9 {
+            let d = KernelDesign::new(m, None, &mut Rng::stream(0, 0)).unwrap();
+            assert!(d.is_exhaustive(), "m={m}");
+            assert_eq!(d.n_coalitions(), (1 << m) - 2);
+            let mut seen = std::collections::HashSet::new();
+            for c in 0..d.n_coalitions() {
+                assert!(seen.insert(d.mask(c).to_vec()));
+            }
+            let total: f64 = d.weights().iter().sum();
+            assert!((total - 1.0).abs() < 1e-12, "m={m}: {total}");
+        }
+    }
+
+    #[test]
+    fn sampled_design_respects_the_budget() {
+        let d = KernelDesign::new(16, Some(200), &mut Rng::stream(3, 1)).unwrap();
+        assert!(!d.is_exhaustive());
+        assert!(d.n_coalitions() <= 200);
+        let total: f64 = d.weights().iter().sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        assert!(KernelDesign::new(16, Some(5), &mut Rng::stream(3, 1)).is_err());
+    }
+}

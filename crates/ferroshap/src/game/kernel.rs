@@ -1,0 +1,546 @@
+//! Kernel SHAP (Lundberg & Lee 2017) as shap's `KernelExplainer` computes it: per explained
+//! row, detect the features that vary from the background, build the coalition design
+//! ([`KernelDesign`]), evaluate the model on the masked rows, and solve the
+//! efficiency-constrained weighted least squares.
+//!
+//! The model is evaluated by the caller: a [`KernelJob`] plans a block of rows, writes their
+//! masked rows into batches of any size ([`KernelJob::masked_rows`]), takes the model outputs
+//! back in order ([`KernelJob::add_outputs`]) and reduces them ([`KernelJob::finish`]).
+//! [`shap_values`] runs the whole loop for a Rust closure.
+
+use ndarray::{Array2, Array3, ArrayView2};
+use rayon::prelude::*;
+
+use super::design::KernelDesign;
+use super::masking::write_masked_row;
+use crate::error::{Error, Result};
+use crate::linalg::{SolveKind, solve_symmetric};
+use crate::rng::Rng;
+
+/// Values with a magnitude below this are set to exactly 0, as shap does.
+const ZERO_CLAMP: f64 = 1e-10;
+/// The logit link clips probabilities to `[EPS, 1 − EPS]`, as shap does.
+const LOGIT_EPS: f64 = 1e-15;
+
+/// The scale on which values are additive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelLink {
+    /// Model outputs as they are.
+    Identity,
+    /// Log-odds of probabilities, clipped to `[1e-15, 1 − 1e-15]`; applied to the weighted
+    /// mean probability over background rows (not the mean of the log-odds).
+    Logit,
+}
+
+impl KernelLink {
+    /// Applies the link to one value.
+    #[inline]
+    pub fn apply(self, p: f64) -> f64 {
+        match self {
+            KernelLink::Identity => p,
+            KernelLink::Logit => {
+                let p = p.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
+                (p / (1.0 - p)).ln()
+            }
+        }
+    }
+}
+
+/// Parameters of a Kernel SHAP run.
+#[derive(Clone, Debug)]
+pub struct KernelOptions {
+    /// Coalitions per row; `None` is shap's `"auto"` (2M + 2048, M = varying features),
+    /// clipped to 2^M − 2.
+    pub nsamples: Option<usize>,
+    /// The link.
+    pub link: KernelLink,
+    /// Seed of the per-row random streams (only sampled designs use them).
+    pub seed: u64,
+}
+
+impl Default for KernelOptions {
+    fn default() -> Self {
+        KernelOptions {
+            nsamples: None,
+            link: KernelLink::Identity,
+            seed: 0,
+        }
+    }
+}
+
+/// SHAP values from Kernel SHAP.
+#[derive(Clone, Debug)]
+pub struct KernelValues {
+    /// `(n_rows, n_features, n_outputs)`.
+    pub values: Array3<f64>,
+    /// `link(Σ wᵢ f(bᵢ))` per output.
+    pub expected_value: Vec<f64>,
+    /// Rows (indices within the block) whose regression was singular or ill-conditioned and
+    /// was solved by minimum-norm least squares instead.
+    pub ill_conditioned_rows: Vec<usize>,
+}
+
+/// Whether `x_j` differs from some background value, as `not np.allclose(x_j, bg_j,
+/// equal_nan=True)` decides (rtol 1e-5, atol 1e-8, relative to the background value).
+#[inline]
+fn differs(x: f64, b: f64) -> bool {
+    if x.is_nan() || b.is_nan() {
+        return !(x.is_nan() && b.is_nan());
+    }
+    if x == b {
+        return false;
+    }
+    if x.is_infinite() || b.is_infinite() {
+        return true;
+    }
+    (x - b).abs() > 1e-8 + 1e-5 * b.abs()
+}
+
+/// The features of `x` that vary from the background (row-major, `n_columns` wide).
+pub fn varying_features(x: &[f64], background: &[f64], n_columns: usize) -> Vec<usize> {
+    (0..n_columns)
+        .filter(|&j| {
+            background
+                .chunks_exact(n_columns)
+                .any(|row| differs(x[j], row[j]))
+        })
+        .collect()
+}
+
+/// The plan for one explained row.
+#[derive(Clone, Debug)]
+struct RowPlan {
+    varying: Vec<usize>,
+    /// `None` when fewer than two features vary (no model evaluations needed).
+    design: Option<KernelDesign>,
+}
+
+impl RowPlan {
+    fn n_coalitions(&self) -> usize {
+        self.design.as_ref().map_or(0, KernelDesign::n_coalitions)
+    }
+}
+
+/// A block of explained rows: coalition designs, masked-row batches, and the reduction.
+#[derive(Clone, Debug)]
+pub struct KernelJob {
+    n_columns: usize,
+    n_outputs: usize,
+    n_background: usize,
+    x: Vec<f64>,
+    background: Vec<f64>,
+    weights: Vec<f64>,
+    fnull: Vec<f64>,
+    link: KernelLink,
+    plans: Vec<RowPlan>,
+    /// `offsets[i]`: index of row i's first masked row; `offsets[n]` = total.
+    offsets: Vec<usize>,
+    /// Per row: weighted mean model output per coalition, `n_coalitions × n_outputs`.
+    ey: Vec<Vec<f64>>,
+    added: usize,
+}
+
+impl KernelJob {
+    /// Plans Kernel SHAP for the rows of `x` against `background` (with row `weights`,
+    /// normalised here; `None` is uniform) and the background's mean model output `fnull`
+    /// (one value per output, before the link). Row `i` draws from the random stream
+    /// `(options.seed, row_offset + i)`.
+    pub fn new(
+        x: ArrayView2<'_, f64>,
+        background: ArrayView2<'_, f64>,
+        weights: Option<&[f64]>,
+        fnull: &[f64],
+        options: &KernelOptions,
+        row_offset: u64,
+    ) -> Result<Self> {
+        let (n_rows, n_columns) = x.dim();
+        let n_background = background.nrows();
+        if background.ncols() != n_columns {
+            return Err(Error::Shape(format!(
+                "X has {n_columns} columns but the background data has {}",
+                background.ncols()
+            )));
+        }
+        if n_background == 0 {
+            return Err(Error::Parameter("the background data has no rows".into()));
+        }
+        if fnull.is_empty() {
+            return Err(Error::Parameter("the model has no outputs".into()));
+        }
+        let weights = normalised_weights(weights, n_background)?;
+        let x: Vec<f64> = x.iter().copied().collect();
+        let background: Vec<f64> = background.iter().copied().collect();
+        let plans = (0..n_rows)
+            .into_par_iter()
+            .map(|i| {
+                let row = &x[i * n_columns..(i + 1) * n_columns];
+                let varying = varying_features(row, &background, n_columns);
+                let design = if varying.len() >= 2 {
+                    let mut rng = Rng::stream(options.seed, row_offset + i as u64);
+                    Some(KernelDesign::new(
+                        varying.len(),
+                        options.nsamples,
+                        &mut rng,
+                    )?)
+                } else {
+                    None
+                };
+                Ok(RowPlan { varying, design })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut offsets = Vec::with_capacity(n_rows + 1);
+        let mut total = 0usize;
+        offsets.push(0);
+        for plan in &plans {
+            total += plan.n_coalitions() * n_background;
+            offsets.push(total);
+        }
+        let n_outputs = fnull.len();
+        let ey = plans
+            .iter()
+            .map(|p| vec![0.0; p.n_coalitions() * n_outputs])
+            .collect();
+        Ok(KernelJob {
+            n_columns,
+            n_outputs,
+            n_background,
+            x,
+            background,
+            weights,
+            fnull: fnull.to_vec(),
+            link: options.link,
+            plans,
+            offsets,
+            ey,
+            added: 0,
+        })
+    }
+
+    /// Total masked rows the model must evaluate for this block.
+    pub fn n_evaluations(&self) -> usize {
+        *self.offsets.last().unwrap_or(&0)
+    }
+
+    /// Number of explained rows.
+    pub fn n_rows(&self) -> usize {
+        self.plans.len()
+    }
+
+    /// Whether every row's design enumerated all coalitions (rows with fewer than two
+    /// varying features count as exhaustive).
+    pub fn all_exhaustive(&self) -> bool {
+        self.plans
+            .iter()
+            .all(|p| p.design.as_ref().is_none_or(KernelDesign::is_exhaustive))
+    }
+
+    /// The smallest budget fraction (`nsamples / (2^M − 2)`) over rows with a design.
+    pub fn min_fraction_evaluated(&self) -> f64 {
+        self.plans
+            .iter()
+            .filter_map(|p| p.design.as_ref().map(KernelDesign::fraction_evaluated))
+            .fold(1.0, f64::min)
+    }
+
+    /// Number of varying features of each row.
+    pub fn n_varying(&self) -> Vec<usize> {
+        self.plans.iter().map(|p| p.varying.len()).collect()
+    }
+
+    /// The masked rows `start..stop` (`(stop − start) × n_columns`), built in parallel.
+    /// Masked row `r` of row `i` is coalition `(r − offset_i) / N` masked onto background
+    /// row `(r − offset_i) % N`.
+    pub fn masked_rows(&self, start: usize, stop: usize) -> Result<Array2<f64>> {
+        if start > stop || stop > self.n_evaluations() {
+            return Err(Error::Parameter(format!(
+                "masked row range {start}..{stop} is outside 0..{}",
+                self.n_evaluations()
+            )));
+        }
+        let p = self.n_columns;
+        let mut out = vec![0.0; (stop - start) * p];
+        const CHUNK: usize = 256;
+        if p > 0 {
+            out.par_chunks_mut(CHUNK * p)
+                .enumerate()
+                .for_each(|(chunk, buf)| {
+                    let first = start + chunk * CHUNK;
+                    for (k, dst) in buf.chunks_exact_mut(p).enumerate() {
+                        self.write_row(first + k, dst);
+                    }
+                });
+        }
+        Array2::from_shape_vec((stop - start, p), out)
+            .map_err(|e| Error::Shape(format!("masked rows: {e}")))
+    }
+
+    fn locate(&self, r: usize) -> (usize, usize, usize) {
+        let i = self.offsets.partition_point(|&o| o <= r) - 1;
+        let local = r - self.offsets[i];
+        (i, local / self.n_background, local % self.n_background)
+    }
+
+    fn write_row(&self, r: usize, dst: &mut [f64]) {
+        let p = self.n_columns;
+        let (i, c, b) = self.locate(r);
+        let plan = &self.plans[i];
+        let design = plan
+            .design
+            .as_ref()
+            .expect("rows with evaluations have a design");
+        write_masked_row(
+            &self.x[i * p..(i + 1) * p],
+            &self.background[b * p..(b + 1) * p],
+            &plan.varying,
+            design.mask(c),
+            dst,
+        );
+    }
+
+    /// Takes the model's outputs (`rows × n_outputs`) for the masked rows starting at
+    /// `start`, which must be where the previous call stopped (so sums over background rows
+    /// always run in the same order, whatever the batch size).
+    pub fn add_outputs(&mut self, start: usize, outputs: ArrayView2<'_, f64>) -> Result<()> {
+        if start != self.added {
+            return Err(Error::Parameter(format!(
+                "outputs must arrive in order: expected masked row {}, got {start}",
+                self.added
+            )));
+        }
+        let (n, k) = outputs.dim();
+        if k != self.n_outputs {
+            return Err(Error::Shape(format!(
+                "the model returned {k} outputs per row on the masked data, but {} on the \
+                 background data",
+                self.n_outputs
+            )));
+        }
+        if start + n > self.n_evaluations() {
+            return Err(Error::Shape(format!(
+                "{n} outputs from masked row {start} run past the {} masked rows",
+                self.n_evaluations()
+            )));
+        }
+        if outputs.iter().any(|v| v.is_nan()) {
+            return Err(Error::Parameter(
+                "the model returned NaN on masked data (explained values combined with \
+                 background rows)"
+                    .into(),
+            ));
+        }
+        let mut r = start;
+        while r < start + n {
+            let (i, c, b) = self.locate(r);
+            let end = (self.offsets[i + 1]).min(start + n);
+            let (mut c, mut b) = (c, b);
+            let ey = &mut self.ey[i];
+            for rr in r..end {
+                let w = self.weights[b];
+                let out = outputs.row(rr - start);
+                for (o, v) in out.iter().enumerate() {
+                    ey[c * k + o] += w * v;
+                }
+                b += 1;
+                if b == self.n_background {
+                    b = 0;
+                    c += 1;
+                }
+            }
+            r = end;
+        }
+        self.added = start + n;
+        Ok(())
+    }
+
+    /// Solves every row's regression from the model outputs at the explained rows `fx`
+    /// (`n_rows × n_outputs`, before the link).
+    pub fn finish(&self, fx: ArrayView2<'_, f64>) -> Result<KernelValues> {
+        if self.added != self.n_evaluations() {
+            return Err(Error::Parameter(format!(
+                "only {} of {} masked rows have model outputs",
+                self.added,
+                self.n_evaluations()
+            )));
+        }
+        let (n_rows, k) = (self.plans.len(), self.n_outputs);
+        if fx.dim() != (n_rows, k) {
+            return Err(Error::Shape(format!(
+                "model outputs at the explained rows have shape {:?}, expected ({n_rows}, {k})",
+                fx.dim()
+            )));
+        }
+        if fx.iter().any(|v| v.is_nan()) {
+            return Err(Error::Parameter(
+                "the model returned NaN on the explained rows".into(),
+            ));
+        }
+        let link = self.link;
+        let rows: Vec<(Vec<f64>, bool)> = (0..n_rows)
+            .into_par_iter()
+            .map(|i| {
+                let plan = &self.plans[i];
+                let mut phi = vec![0.0; self.n_columns * k];
+                let mut ill = false;
+                for o in 0..k {
+                    let delta = link.apply(fx[[i, o]]) - link.apply(self.fnull[o]);
+                    match (&plan.design, plan.varying.as_slice()) {
+                        (_, []) => {}
+                        (_, [j]) => phi[j * k + o] = delta,
+                        (Some(design), varying) => {
+                            let (values, kind) =
+                                solve_row(design, &self.ey[i], o, k, link, self.fnull[o], delta);
+                            ill |= kind != SolveKind::Cholesky;
+                            for (&j, v) in varying.iter().zip(values) {
+                                phi[j * k + o] = v;
+                            }
+                        }
+                        (None, _) => unreachable!("rows with 2+ varying features have a design"),
+                    }
+                }
+                (phi, ill)
+            })
+            .collect();
+        let mut values = Array3::zeros((n_rows, self.n_columns, k));
+        let mut ill_conditioned_rows = Vec::new();
+        for (i, (phi, ill)) in rows.into_iter().enumerate() {
+            for (dst, v) in values
+                .index_axis_mut(ndarray::Axis(0), i)
+                .iter_mut()
+                .zip(phi)
+            {
+                *dst = v;
+            }
+            if ill {
+                ill_conditioned_rows.push(i);
+            }
+        }
+        Ok(KernelValues {
+            values,
+            expected_value: self.fnull.iter().map(|&f| link.apply(f)).collect(),
+            ill_conditioned_rows,
+        })
+    }
+}
+
+fn normalised_weights(weights: Option<&[f64]>, n: usize) -> Result<Vec<f64>> {
+    let Some(w) = weights else {
+        return Ok(vec![1.0 / n as f64; n]);
+    };
+    if w.len() != n {
+        return Err(Error::Shape(format!(
+            "{} background weights for {n} background rows",
+            w.len()
+        )));
+    }
+    if w.iter().any(|v| !v.is_finite() || *v < 0.0) {
+        return Err(Error::Parameter(
+            "background weights must be finite and non-negative".into(),
+        ));
+    }
+    let total: f64 = w.iter().sum();
+    if total <= 0.0 {
+        return Err(Error::Parameter(
+            "background weights must not all be zero".into(),
+        ));
+    }
+    Ok(w.iter().map(|v| v / total).collect())
+}
+
+/// The efficiency-constrained weighted least squares of one row and output, as shap solves
+/// it: the last feature is eliminated through `Σφ = Δ`, the other `M − 1` values solve the
+/// normal equations, and magnitudes below 1e-10 become 0.
+fn solve_row(
+    design: &KernelDesign,
+    ey: &[f64],
+    output: usize,
+    n_outputs: usize,
+    link: KernelLink,
+    fnull: f64,
+    delta: f64,
+) -> (Vec<f64>, SolveKind) {
+    let m = design.n_features();
+    let last = m - 1;
+    let base = link.apply(fnull);
+    let n = m - 1;
+    let mut a = vec![0.0; n * n];
+    let mut rhs = vec![0.0; n];
+    let mut row = vec![0.0; n];
+    for (c, &w) in design.weights().iter().enumerate() {
+        let mask = design.mask(c);
+        let z_last = mask[last] as f64;
+        let y = link.apply(ey[c * n_outputs + output]) - base - z_last * delta;
+        for j in 0..n {
+            row[j] = mask[j] as f64 - z_last;
+        }
+        for p in 0..n {
+            if row[p] == 0.0 {
+                continue;
+            }
+            let wp = w * row[p];
+            rhs[p] += wp * y;
+            for q in 0..=p {
+                a[p * n + q] += wp * row[q];
+            }
+        }
+    }
+    for p in 0..n {
+        for q in 0..p {
+            a[q * n + p] = a[p * n + q];
+        }
+    }
+    let (mut phi, kind) = solve_symmetric(&a, &rhs, n);
+    let rest: f64 = phi.iter().sum();
+    phi.push(delta - rest);
+    for v in &mut phi {
+        if v.abs() < ZERO_CLAMP {
+            *v = 0.0;
+        }
+    }
+    (phi, kind)
+}
+
+/// Kernel SHAP values of the rows of `x` for a model given as a closure from a batch of rows
+/// to its outputs (`rows × n_outputs`). The model is called once on the background, once on
+/// `x`, and then on batches of at most `batch_rows` masked rows (at least one coalition's).
+pub fn shap_values<F>(
+    mut model: F,
+    x: ArrayView2<'_, f64>,
+    background: ArrayView2<'_, f64>,
+    weights: Option<&[f64]>,
+    options: &KernelOptions,
+    batch_rows: usize,
+) -> Result<KernelValues>
+where
+    F: FnMut(ArrayView2<'_, f64>) -> Result<Array2<f64>>,
+{
+    let null_out = model(background)?;
+    if null_out.nrows() != background.nrows() {
+        return Err(Error::Shape(format!(
+            "the model returned {} rows for {} background rows",
+            null_out.nrows(),
+            background.nrows()
+        )));
+    }
+    let w = normalised_weights(weights, background.nrows())?;
+    let fnull: Vec<f64> = (0..null_out.ncols())
+        .map(|o| {
+            w.iter()
+                .zip(null_out.column(o))
+                .map(|(wi, yi)| wi * yi)
+                .sum()
+        })
+        .collect();
+    let mut job = KernelJob::new(x, background, Some(&w), &fnull, options, 0)?;
+    let fx = model(x)?;
+    let step = batch_rows.max(background.nrows()).max(1);
+    let total = job.n_evaluations();
+    let mut start = 0;
+    while start < total {
+        let stop = (start + step).min(total);
+        let batch = job.masked_rows(start, stop)?;
+        let out = model(batch.view())?;
+        job.add_outputs(start, out.view())?;
+        start = stop;
+    }
+    job.finish(fx.view())
+}

@@ -1,0 +1,13 @@
+//! Model-agnostic machinery: coalition designs, masking explained rows with background rows
+//! into large model batches, and the estimators that reduce model outputs to SHAP values.
+//!
+//! The model itself is never called here: an estimator plans its coalitions, the caller
+//! evaluates the masked rows it builds (in as few, as large, model calls as memory allows),
+//! and hands the outputs back for the reduction.
+
+pub mod design;
+pub mod kernel;
+pub mod masking;
+
+pub use design::KernelDesign;
+pub use kernel::{KernelJob, KernelLink, KernelOptions, KernelValues};

@@ -1,0 +1,191 @@
+//! Small dense linear algebra in f64 for the regression estimators: the normal equations of
+//! a weighted least-squares problem, solved by Cholesky, with a rank-revealing fallback.
+
+/// Above this condition number a normal-equation solve is treated as rank-deficient: its
+/// solution would carry errors of order `cond · 1e-16` relative, i.e. none of its digits.
+pub const MAX_CONDITION: f64 = 1e12;
+
+/// How a symmetric system was solved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SolveKind {
+    /// Cholesky factorisation: the matrix was positive definite and well conditioned.
+    Cholesky,
+    /// The matrix was singular or ill-conditioned (condition number estimate attached);
+    /// the minimum-norm least-squares solution was returned instead.
+    PseudoInverse {
+        /// Estimated condition number (infinite when singular).
+        condition: f64,
+    },
+}
+
+/// Solves `a x = b` for a symmetric positive semi-definite `n × n` matrix `a` (row-major).
+///
+/// Uses Cholesky when `a` is positive definite with a condition number below
+/// [`MAX_CONDITION`]; otherwise returns the minimum-norm solution through a symmetric
+/// eigendecomposition, discarding eigenvalues below `max_eigenvalue / MAX_CONDITION`.
+pub fn solve_symmetric(a: &[f64], b: &[f64], n: usize) -> (Vec<f64>, SolveKind) {
+    debug_assert_eq!(a.len(), n * n);
+    debug_assert_eq!(b.len(), n);
+    if let Some(x) = cholesky_solve(a, b, n) {
+        return (x, SolveKind::Cholesky);
+    }
+    let (values, vectors) = symmetric_eigen(a, n);
+    let max = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let min = values.iter().fold(f64::INFINITY, |m, v| m.min(*v));
+    let condition = if min > 0.0 { max / min } else { f64::INFINITY };
+    let cutoff = max / MAX_CONDITION;
+    let mut x = vec![0.0; n];
+    for (k, &lambda) in values.iter().enumerate() {
+        if lambda <= cutoff {
+            continue;
+        }
+        // Projection of b on eigenvector k (column k of `vectors`).
+        let coef: f64 = (0..n).map(|i| vectors[i * n + k] * b[i]).sum::<f64>() / lambda;
+        for i in 0..n {
+            x[i] += coef * vectors[i * n + k];
+        }
+    }
+    (x, SolveKind::PseudoInverse { condition })
+}
+
+/// Cholesky solve; `None` if `a` is not positive definite or its condition number (estimated
+/// from the factor's diagonal, a lower bound) exceeds [`MAX_CONDITION`].
+fn cholesky_solve(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; n * n];
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= l[j * n + k] * l[j * n + k];
+        }
+        if d.is_nan() || d <= 0.0 {
+            return None;
+        }
+        let djj = d.sqrt();
+        l[j * n + j] = djj;
+        for i in j + 1..n {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= l[i * n + k] * l[j * n + k];
+            }
+            l[i * n + j] = s / djj;
+        }
+    }
+    let (lo, hi) = (0..n).fold((f64::INFINITY, 0.0f64), |(lo, hi), i| {
+        (lo.min(l[i * n + i]), hi.max(l[i * n + i]))
+    });
+    if (hi / lo).powi(2) > MAX_CONDITION {
+        return None;
+    }
+    let mut y = b.to_vec();
+    for i in 0..n {
+        for k in 0..i {
+            y[i] -= l[i * n + k] * y[k];
+        }
+        y[i] /= l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        for k in i + 1..n {
+            y[i] -= l[k * n + i] * y[k];
+        }
+        y[i] /= l[i * n + i];
+    }
+    Some(y)
+}
+
+/// Eigendecomposition of a symmetric matrix by cyclic Jacobi rotations: returns the
+/// eigenvalues and the eigenvectors as the columns of a row-major `n × n` matrix.
+pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut m = a.to_vec();
+    let mut v = vec![0.0; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    let norm: f64 = m.iter().map(|x| x * x).sum::<f64>().sqrt();
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| m[i * n + j] * m[i * n + j])
+            .sum::<f64>()
+            .sqrt();
+        if off <= 1e-300 || off <= f64::EPSILON * 1e-3 * norm {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = m[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (m[q * n + q] - m[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let mkp = m[k * n + p];
+                    let mkq = m[k * n + q];
+                    m[k * n + p] = c * mkp - s * mkq;
+                    m[k * n + q] = s * mkp + c * mkq;
+                }
+                for k in 0..n {
+                    let mpk = m[p * n + k];
+                    let mqk = m[q * n + k];
+                    m[p * n + k] = c * mpk - s * mqk;
+                    m[q * n + k] = s * mpk + c * mqk;
+                }
+                for k in 0..n {
+                    let vkp = v[k * n + p];
+                    let vkq = v[k * n + q];
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    let values = (0..n).map(|i| m[i * n + i]).collect();
+    (values, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cholesky_solves_a_positive_definite_system() {
+        let a = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
+        let x_true = [1.0, -2.0, 0.5];
+        let b: Vec<f64> = (0..3)
+            .map(|i| (0..3).map(|j| a[i * 3 + j] * x_true[j]).sum())
+            .collect();
+        let (x, kind) = solve_symmetric(&a, &b, 3);
+        assert_eq!(kind, SolveKind::Cholesky);
+        for i in 0..3 {
+            assert!((x[i] - x_true[i]).abs() < 1e-14);
+        }
+    }
+
+    #[test]
+    fn singular_system_gives_the_minimum_norm_solution() {
+        // a = [[1, 1], [1, 1]], b = [2, 2]: solutions x0 + x1 = 2; min norm is (1, 1).
+        let (x, kind) = solve_symmetric(&[1.0, 1.0, 1.0, 1.0], &[2.0, 2.0], 2);
+        assert!(matches!(kind, SolveKind::PseudoInverse { .. }));
+        assert!(
+            (x[0] - 1.0).abs() < 1e-12 && (x[1] - 1.0).abs() < 1e-12,
+            "{x:?}"
+        );
+    }
+
+    #[test]
+    fn jacobi_reconstructs_the_matrix() {
+        let a = [2.0, -1.0, 0.0, -1.0, 2.0, -1.0, 0.0, -1.0, 2.0];
+        let (values, v) = symmetric_eigen(&a, 3);
+        for i in 0..3 {
+            for j in 0..3 {
+                let r: f64 = (0..3)
+                    .map(|k| v[i * 3 + k] * values[k] * v[j * 3 + k])
+                    .sum();
+                assert!((r - a[i * 3 + j]).abs() < 1e-12);
+            }
+        }
+    }
+}

@@ -1,0 +1,777 @@
+//! Interventional ("independent") Tree SHAP: exact Shapley values of the value function
+//! v(S) = mean over background rows r of f(x_S, r_rest), the model evaluated on hybrid rows
+//! that take the features in S from x and the others from r.
+//!
+//! # Algorithm
+//!
+//! Each leaf contributes a game of its own. For a leaf whose root path splits on d distinct
+//! features, a row is summarised by a d-bit pattern: bit s is set when the row satisfies every
+//! condition the path puts on its s-th feature (a feature met several times on a path is one
+//! per-feature condition). A hybrid row reaches the leaf iff each feature's condition is met
+//! by whichever of x and r the feature is taken from. For one pair (x, r), with P the features
+//! x satisfies and r does not and N the reverse, the pair's game is non-zero only when every
+//! feature is satisfied by x or r, and then
+//! `phi_i = +(|P|-1)! |N|! / (|P|+|N|)! * v` for i in P and
+//! `phi_j = -|P|! (|N|-1)! / (|P|+|N|)! * v` for j in N.
+//!
+//! With c the pattern of x and u the set of features r fails, the pair counts iff u is a
+//! subset of c, and then P = u and N = not c: the only thing that matters about r is u. So the
+//! background is aggregated once per leaf into the weight W(u) of each failure set, and every
+//! explained row combines its own pattern with that table:
+//!
+//! - *dense* leaves (d <= [`DENSE_MAX`]): a table over all 2^d patterns c, built with
+//!   subset-sum (zeta) transforms. The coefficients are Beta integrals,
+//!   `(p-1)! n! / (p+n)! = integral of t^(p-1) (1-t)^n over [0, 1]`, evaluated exactly by
+//!   Gauss-Legendre quadrature with ceil(d/2) nodes, so one transform per node serves every
+//!   |u|: O(d^2 2^d) per leaf, then O(d) per explained row;
+//! - *sparse* leaves: the distinct failure sets with their weights; each explained row loops
+//!   over them, O(distinct sets x d) per row. Used for deep paths and when few rows are
+//!   explained.
+//!
+//! Per tree, the cost is O(background x nodes) to aggregate, a table build that depends on
+//! neither, and O(rows x (nodes + leaves x depth)) to explain: it grows as rows + background,
+//! not rows x background. Rows are routed by [`Tree::next`], so missing values, categorical
+//! splits and input precision follow the source library exactly. Memory: the prepared
+//! background, the output, and the tables of one block of trees (about 64 MiB at most).
+
+use ndarray::{Array3, ArrayView1, ArrayView2};
+use rayon::prelude::*;
+
+use super::ShapValues;
+use crate::Scalar;
+use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
+use crate::error::{Error, Result};
+use crate::parallel::ROW_BLOCK;
+
+/// Paths with at most this many distinct features get a dense table over all 2^d patterns.
+pub const DENSE_MAX: usize = 10;
+/// A leaf pattern is a u64: at most this many distinct features on one root-to-leaf path.
+const MAX_PATH_FEATURES: usize = 64;
+/// Tables of one block of trees are kept in memory at once, up to about this many bytes.
+const BLOCK_BYTES: usize = 64 << 20;
+
+/// How each leaf combines explained rows with the aggregated background.
+///
+/// [`Strategy::Auto`] picks, per leaf, whichever of the two exact methods is cheaper; the
+/// others exist to test and benchmark them against each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Dense tables where they are cheaper than looping over background patterns.
+    Auto,
+    /// Dense tables wherever the path has at most [`DENSE_MAX`] distinct features.
+    Dense,
+    /// Background patterns looped over for every row, everywhere.
+    Sparse,
+}
+
+/// Interventional SHAP values of every row of `x`, every row of `background` weighing the same.
+///
+/// Returns values of shape `(n_rows, n_features, n_outputs)` and, as base value, the mean
+/// margin over the background: for every row and output,
+/// `values[row, .., output].sum() + base_values[output]` is the margin of the row.
+/// Every background row is used. Parallel over rows and trees; the result does not depend on
+/// the number of threads.
+pub fn shap_values<F: Scalar, G: Scalar>(
+    model: &TreeEnsemble,
+    x: ArrayView2<'_, F>,
+    background: ArrayView2<'_, G>,
+) -> Result<ShapValues> {
+    shap_values_with(model, x, background, None, Strategy::Auto)
+}
+
+/// Like [`shap_values`], with a non-negative weight per background row (for example the sizes
+/// of the clusters a summarised background stands for): v(S) is the weighted mean.
+pub fn shap_values_weighted<F: Scalar, G: Scalar>(
+    model: &TreeEnsemble,
+    x: ArrayView2<'_, F>,
+    background: ArrayView2<'_, G>,
+    weights: Option<ArrayView1<'_, f64>>,
+) -> Result<ShapValues> {
+    shap_values_with(model, x, background, weights, Strategy::Auto)
+}
+
+/// [`shap_values_weighted`] with an explicit per-leaf [`Strategy`].
+pub fn shap_values_with<F: Scalar, G: Scalar>(
+    model: &TreeEnsemble,
+    x: ArrayView2<'_, F>,
+    background: ArrayView2<'_, G>,
+    weights: Option<ArrayView1<'_, f64>>,
+    strategy: Strategy,
+) -> Result<ShapValues> {
+    model.check_features(x.ncols())?;
+    let bg = Background::new(model, background, weights)?;
+    let (n, m, k) = (x.nrows(), model.n_features(), model.n_outputs());
+    let row_len = m * k;
+    let mut values = Array3::<f64>::zeros((n, m, k));
+    let out = values.as_slice_mut().expect("fresh array is contiguous");
+    let consts = Constants::new();
+    let trees = model.trees();
+    let layouts = trees
+        .iter()
+        .enumerate()
+        .map(|(t, tree)| Layout::new(tree, t))
+        .collect::<Result<Vec<_>>>()?;
+    let max_nodes = trees.iter().map(Tree::n_nodes).max().unwrap_or(0);
+
+    let mut base = model.base_offset().to_vec();
+    for block in tree_blocks(&layouts, bg.weights.len()) {
+        let tables: Vec<Tables> = block
+            .clone()
+            .into_par_iter()
+            .map(|t| {
+                Tables::new(
+                    &trees[t],
+                    &layouts[t],
+                    model.rules(),
+                    &bg,
+                    n,
+                    strategy,
+                    &consts,
+                )
+            })
+            .collect();
+        for (t, table) in block.clone().zip(&tables) {
+            add_base(&mut base, &trees[t], &layouts[t], &table.reach, bg.total);
+        }
+        if row_len == 0 {
+            continue;
+        }
+        out.par_chunks_mut(ROW_BLOCK * row_len)
+            .enumerate()
+            .for_each(|(b, chunk)| {
+                let mut buf = vec![0.0; m];
+                let mut pat = vec![0u64; max_nodes];
+                for (r, phi) in chunk.chunks_mut(row_len).enumerate() {
+                    model.prepare_row(&x, b * ROW_BLOCK + r, &mut buf);
+                    for (t, table) in block.clone().zip(&tables) {
+                        let tree = &trees[t];
+                        let layout = &layouts[t];
+                        layout.patterns(tree, model.rules(), &buf, &mut pat);
+                        table.explain(tree, layout, &pat, phi, k, &consts);
+                    }
+                }
+            });
+    }
+    Ok(ShapValues {
+        values,
+        base_values: base,
+    })
+}
+
+/// The base value of interventional Tree SHAP: the (weighted) mean margin of the model over
+/// the background rows, per output. Equal, bit for bit, to the `base_values` of
+/// [`shap_values_weighted`] with the same background.
+pub fn expected_value<G: Scalar>(
+    model: &TreeEnsemble,
+    background: ArrayView2<'_, G>,
+    weights: Option<ArrayView1<'_, f64>>,
+) -> Result<Vec<f64>> {
+    let bg = Background::new(model, background, weights)?;
+    let trees = model.trees();
+    let layouts = trees
+        .iter()
+        .enumerate()
+        .map(|(t, tree)| Layout::new(tree, t))
+        .collect::<Result<Vec<_>>>()?;
+    let m = model.n_features();
+    let reaches: Vec<Vec<f64>> = trees
+        .par_iter()
+        .zip(&layouts)
+        .map(|(tree, layout)| {
+            // Per-leaf weight sums in background-row order, as `Tables::new` accumulates them.
+            let mut slot_of = vec![u32::MAX; tree.n_nodes()];
+            for (i, leaf) in layout.leaves.iter().enumerate() {
+                slot_of[leaf.node as usize] = i as u32;
+            }
+            let mut reach = vec![0.0; layout.leaves.len()];
+            for (row, &w) in bg.rows.chunks(m.max(1)).zip(&bg.weights) {
+                reach[slot_of[tree.leaf_for(row, model.rules())] as usize] += w;
+            }
+            reach
+        })
+        .collect();
+    let mut base = model.base_offset().to_vec();
+    for ((tree, layout), reach) in trees.iter().zip(&layouts).zip(&reaches) {
+        add_base(&mut base, tree, layout, reach, bg.total);
+    }
+    Ok(base)
+}
+
+/// Adds a tree's mean leaf value over the background to `base`, leaf by leaf in layout order.
+fn add_base(base: &mut [f64], tree: &Tree, layout: &Layout, reach: &[f64], total: f64) {
+    for (leaf, &w) in layout.leaves.iter().zip(reach) {
+        if w == 0.0 {
+            continue;
+        }
+        let share = w / total;
+        for (o, v) in base[tree.output()..]
+            .iter_mut()
+            .zip(tree.leaf_value(leaf.node as usize))
+        {
+            *o += share * v;
+        }
+    }
+}
+
+/// Consecutive blocks of trees whose tables fit in [`BLOCK_BYTES`] (by an upper bound that
+/// depends only on the model and the background size, so blocks never depend on threads).
+fn tree_blocks(layouts: &[Layout], n_background: usize) -> Vec<std::ops::Range<usize>> {
+    let mut blocks = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (t, layout) in layouts.iter().enumerate() {
+        let estimate = layout.table_bytes(n_background);
+        if t > start && bytes + estimate > BLOCK_BYTES {
+            blocks.push(start..t);
+            start = t;
+            bytes = 0;
+        }
+        bytes += estimate;
+    }
+    if start < layouts.len() {
+        blocks.push(start..layouts.len());
+    }
+    blocks
+}
+
+/// The background, read as the model reads inputs, with its weights.
+struct Background {
+    /// Prepared rows, `n_features` values each.
+    rows: Vec<f64>,
+    weights: Vec<f64>,
+    total: f64,
+}
+
+impl Background {
+    fn new<G: Scalar>(
+        model: &TreeEnsemble,
+        data: ArrayView2<'_, G>,
+        weights: Option<ArrayView1<'_, f64>>,
+    ) -> Result<Background> {
+        let m = model.n_features();
+        if data.ncols() != m {
+            return Err(Error::Shape(format!(
+                "background data has {} features, but the model was trained on {m} features",
+                data.ncols()
+            )));
+        }
+        let n = data.nrows();
+        if n == 0 {
+            return Err(Error::Shape("background data has no rows".into()));
+        }
+        let weights = match weights {
+            None => vec![1.0; n],
+            Some(w) => {
+                if w.len() != n {
+                    return Err(Error::Shape(format!(
+                        "{} background weights for {n} background rows",
+                        w.len()
+                    )));
+                }
+                if let Some(bad) = w.iter().find(|w| !w.is_finite() || **w < 0.0) {
+                    return Err(Error::Parameter(format!(
+                        "background weights must be finite and >= 0, got {bad}"
+                    )));
+                }
+                w.to_vec()
+            }
+        };
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 || !total.is_finite() {
+            return Err(Error::Parameter(format!(
+                "background weights must have a positive finite sum, got {total}"
+            )));
+        }
+        let mut rows = vec![0.0; n * m];
+        for (i, row) in rows.chunks_mut(m.max(1)).enumerate().take(n) {
+            model.prepare_row(&data, i, row);
+        }
+        Ok(Background {
+            rows,
+            weights,
+            total,
+        })
+    }
+}
+
+/// Per-tree facts that do not depend on any data: the order to compute patterns in, the
+/// pattern bit each split sets, and each leaf's distinct path features.
+struct Layout {
+    /// Internal nodes, every parent before its children.
+    order: Vec<u32>,
+    /// Per node: the bit (slot) of the node's feature in the patterns of the leaves below it.
+    slot: Vec<u8>,
+    leaves: Vec<Leaf>,
+    /// Distinct path features of every leaf, slot by slot, leaf after leaf.
+    features: Vec<u32>,
+}
+
+struct Leaf {
+    node: u32,
+    /// Number of distinct features on the path.
+    d: u32,
+    /// Start of the leaf's features in `Layout::features`.
+    features: u32,
+}
+
+impl Leaf {
+    fn mask(&self) -> u64 {
+        if self.d as usize == MAX_PATH_FEATURES {
+            u64::MAX
+        } else {
+            (1u64 << self.d) - 1
+        }
+    }
+}
+
+impl Layout {
+    fn new(tree: &Tree, t: usize) -> Result<Layout> {
+        let n = tree.n_nodes();
+        let mut layout = Layout {
+            order: Vec::new(),
+            slot: vec![0; n],
+            leaves: Vec::new(),
+            features: Vec::new(),
+        };
+        // Depth-first, carrying the distinct features met so far on the path.
+        let mut stack: Vec<(usize, Vec<u32>)> = vec![(0, Vec::new())];
+        while let Some((node, mut path)) = stack.pop() {
+            if tree.is_leaf(node) {
+                layout.leaves.push(Leaf {
+                    node: node as u32,
+                    d: path.len() as u32,
+                    features: layout.features.len() as u32,
+                });
+                layout.features.extend_from_slice(&path);
+                continue;
+            }
+            let f = tree.feature(node) as u32;
+            let slot = match path.iter().position(|&g| g == f) {
+                Some(s) => s,
+                None => {
+                    if path.len() == MAX_PATH_FEATURES {
+                        return Err(Error::Unsupported(format!(
+                            "tree {t} has a path that splits on more than {MAX_PATH_FEATURES} \
+                             different features; interventional Tree SHAP supports at most \
+                             {MAX_PATH_FEATURES}"
+                        )));
+                    }
+                    path.push(f);
+                    path.len() - 1
+                }
+            };
+            layout.slot[node] = slot as u8;
+            layout.order.push(node as u32);
+            let (l, r) = tree.children(node);
+            stack.push((r, path.clone()));
+            stack.push((l, path));
+        }
+        Ok(layout)
+    }
+
+    /// Upper bound of the bytes [`Tables`] takes for this tree.
+    fn table_bytes(&self, n_background: usize) -> usize {
+        let entries: usize = self
+            .leaves
+            .iter()
+            .map(|leaf| {
+                let d = leaf.d as usize;
+                if d <= DENSE_MAX {
+                    (1usize << d) * (d + 1)
+                } else {
+                    2 * n_background
+                }
+            })
+            .sum();
+        entries * 8
+    }
+
+    /// Writes into `pat[node]`, for every node, the pattern of `row` on the path to the node:
+    /// bit s is cleared when the row fails a condition on the path's s-th distinct feature.
+    #[inline]
+    fn patterns(&self, tree: &Tree, rules: &SplitRules, row: &[f64], pat: &mut [u64]) {
+        pat[0] = u64::MAX;
+        for &node in &self.order {
+            let node = node as usize;
+            let c = pat[node];
+            let (l, r) = tree.children(node);
+            let miss = c & !(1u64 << self.slot[node]);
+            if tree.next(node, row[tree.feature(node)], rules) == l {
+                pat[l] = c;
+                pat[r] = miss;
+            } else {
+                pat[l] = miss;
+                pat[r] = c;
+            }
+        }
+    }
+}
+
+/// How one leaf combines explained rows with its background.
+enum LeafTable {
+    /// Offset in `Tables::dense`: `neg[2^d]` then `pos[2^d][d]`.
+    Dense(usize),
+    /// Range in `Tables::sparse`: distinct failure sets with their weights (as fractions).
+    Sparse(usize, usize),
+}
+
+/// The aggregated background of one tree, leaf by leaf.
+struct Tables {
+    leaves: Vec<LeafTable>,
+    dense: Vec<f64>,
+    sparse: Vec<(u64, f64)>,
+    /// Total weight of the background rows reaching each leaf, summed in row order.
+    reach: Vec<f64>,
+}
+
+impl Tables {
+    fn new(
+        tree: &Tree,
+        layout: &Layout,
+        rules: &SplitRules,
+        bg: &Background,
+        n_rows: usize,
+        strategy: Strategy,
+        consts: &Constants,
+    ) -> Tables {
+        let m = bg.rows.len() / bg.weights.len();
+        // Aggregate: weight per failure set, dense for short paths, a list for long ones.
+        let mut agg_off = Vec::with_capacity(layout.leaves.len());
+        let mut agg_len = 0usize;
+        for leaf in &layout.leaves {
+            let d = leaf.d as usize;
+            agg_off.push(agg_len);
+            if d <= DENSE_MAX {
+                agg_len += 1 << d;
+            }
+        }
+        let mut agg = vec![0.0; agg_len];
+        let mut lists: Vec<Vec<(u64, f64)>> = layout
+            .leaves
+            .iter()
+            .map(|leaf| {
+                if leaf.d as usize > DENSE_MAX {
+                    Vec::with_capacity(bg.weights.len())
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let mut pat = vec![0u64; tree.n_nodes()];
+        for (row, &w) in bg.rows.chunks(m.max(1)).zip(&bg.weights) {
+            layout.patterns(tree, rules, row, &mut pat);
+            for (i, leaf) in layout.leaves.iter().enumerate() {
+                let u = !pat[leaf.node as usize] & leaf.mask();
+                if leaf.d as usize <= DENSE_MAX {
+                    agg[agg_off[i] + u as usize] += w;
+                } else {
+                    lists[i].push((u, w));
+                }
+            }
+        }
+
+        let inv_total = 1.0 / bg.total;
+        let mut tables = Tables {
+            leaves: Vec::with_capacity(layout.leaves.len()),
+            dense: Vec::new(),
+            sparse: Vec::new(),
+            reach: Vec::with_capacity(layout.leaves.len()),
+        };
+        for (i, leaf) in layout.leaves.iter().enumerate() {
+            let d = leaf.d as usize;
+            let mut list = if d <= DENSE_MAX {
+                let w = &agg[agg_off[i]..agg_off[i] + (1 << d)];
+                tables.reach.push(w[0]);
+                let distinct = w.iter().filter(|&&w| w != 0.0).count();
+                let dense = match strategy {
+                    Strategy::Dense => true,
+                    Strategy::Sparse => false,
+                    Strategy::Auto => {
+                        let q = quadrature_points(d);
+                        let build = (1usize << d) * d * (2 * q + 1);
+                        build <= n_rows.saturating_mul(distinct).saturating_mul(2)
+                    }
+                };
+                if dense {
+                    let off = tables.dense.len();
+                    tables.dense.resize(off + (1 << d) * (d + 1), 0.0);
+                    dense_table(w, inv_total, d, consts, &mut tables.dense[off..]);
+                    tables.leaves.push(LeafTable::Dense(off));
+                    continue;
+                }
+                w.iter()
+                    .enumerate()
+                    .filter(|(_, w)| **w != 0.0)
+                    .map(|(u, &w)| (u as u64, w))
+                    .collect()
+            } else {
+                let mut list = std::mem::take(&mut lists[i]);
+                // Stable: equal failure sets keep background-row order, so sums are too.
+                list.sort_by_key(|&(u, _)| u);
+                let mut merged: Vec<(u64, f64)> = Vec::new();
+                for (u, w) in list {
+                    match merged.last_mut() {
+                        Some(last) if last.0 == u => last.1 += w,
+                        _ => merged.push((u, w)),
+                    }
+                }
+                tables
+                    .reach
+                    .push(merged.first().filter(|e| e.0 == 0).map_or(0.0, |e| e.1));
+                merged
+            };
+            for e in &mut list {
+                e.1 *= inv_total;
+            }
+            let start = tables.sparse.len();
+            tables.sparse.extend(list);
+            tables
+                .leaves
+                .push(LeafTable::Sparse(start, tables.sparse.len() - start));
+        }
+        tables
+    }
+
+    /// Adds the tree's contribution to the SHAP values `phi` (`n_features x k`) of the row
+    /// whose node patterns are `pat`.
+    #[inline]
+    fn explain(
+        &self,
+        tree: &Tree,
+        layout: &Layout,
+        pat: &[u64],
+        phi: &mut [f64],
+        k: usize,
+        consts: &Constants,
+    ) {
+        let mut coef = [0.0f64; MAX_PATH_FEATURES];
+        for (leaf, table) in layout.leaves.iter().zip(&self.leaves) {
+            let d = leaf.d as usize;
+            if d == 0 {
+                continue;
+            }
+            let c = pat[leaf.node as usize] & leaf.mask();
+            let (pos, neg): (&[f64], f64) = match *table {
+                LeafTable::Dense(off) => {
+                    let size = 1usize << d;
+                    let start = off + size + c as usize * d;
+                    (&self.dense[start..start + d], self.dense[off + c as usize])
+                }
+                LeafTable::Sparse(start, len) => {
+                    let neg = sparse_coefficients(
+                        &self.sparse[start..start + len],
+                        c,
+                        d,
+                        consts,
+                        &mut coef[..d],
+                    );
+                    (&coef[..d], neg)
+                }
+            };
+            let features = &layout.features[leaf.features as usize..][..d];
+            let value = tree.leaf_value(leaf.node as usize);
+            for (s, &f) in features.iter().enumerate() {
+                let w = if c >> s & 1 == 1 { pos[s] } else { -neg };
+                if w == 0.0 {
+                    continue;
+                }
+                let base = f as usize * k + tree.output();
+                for (p, v) in phi[base..base + value.len()].iter_mut().zip(value) {
+                    *p += w * v;
+                }
+            }
+        }
+    }
+}
+
+/// Coefficients of a sparse leaf for the row pattern `c`: writes the positive weight of each
+/// satisfied slot into `coef` and returns the (positive) weight subtracted from each failed one.
+#[inline]
+fn sparse_coefficients(
+    list: &[(u64, f64)],
+    c: u64,
+    d: usize,
+    consts: &Constants,
+    coef: &mut [f64],
+) -> f64 {
+    coef.fill(0.0);
+    let n = d - c.count_ones() as usize;
+    let mut neg = 0.0;
+    for &(u, w) in list {
+        if u & !c != 0 {
+            continue; // r fails a condition x fails too: no hybrid row reaches the leaf.
+        }
+        let p = u.count_ones() as usize;
+        if p > 0 {
+            let a = w * consts.pos(p, n);
+            let mut bits = u;
+            while bits != 0 {
+                coef[bits.trailing_zeros() as usize] += a;
+                bits &= bits - 1;
+            }
+        }
+        if n > 0 {
+            neg += w * consts.neg(p, n);
+        }
+    }
+    neg
+}
+
+/// Fills a dense leaf table from the weights `w[u]` of each failure set u:
+/// `out[c]` = weight subtracted from each slot x fails, for the pattern c of x;
+/// `out[2^d + c*d + s]` = weight added to slot s when c has bit s.
+fn dense_table(w: &[f64], inv_total: f64, d: usize, consts: &Constants, out: &mut [f64]) {
+    let size = 1usize << d;
+    let (neg, pos) = out.split_at_mut(size);
+    let mut h = vec![0.0; size];
+    let mut pow = vec![0.0; d + 1];
+    for &(t, weight) in consts.nodes(quadrature_points(d)) {
+        // h[c] = sum over u within c of W(u) t^|u|: the zeta transform of W(u) t^|u|.
+        for (u, (h, &w)) in h.iter_mut().zip(w).enumerate() {
+            *h = w * inv_total * t.powi(u.count_ones() as i32);
+        }
+        for bit in 0..d {
+            let b = 1usize << bit;
+            for c in 0..size {
+                if c & b != 0 {
+                    h[c] += h[c ^ b];
+                }
+            }
+        }
+        // (1-t)^n for every n.
+        pow[0] = 1.0;
+        for i in 1..=d {
+            pow[i] = pow[i - 1] * (1.0 - t);
+        }
+        for c in 0..size {
+            let n = d - c.count_ones() as usize;
+            if n > 0 {
+                // sum over u of W(u) |u|! (n-1)! / (|u|+n)! = integral of h_t[c] (1-t)^(n-1).
+                neg[c] += weight * pow[n - 1] * h[c];
+            }
+            // sum over u containing s of W(u) (|u|-1)! n! / (|u|+n)!
+            //   = integral of (h_t[c] - h_t[c without s]) (1-t)^n / t.
+            let a = weight * pow[n] / t;
+            let row = &mut pos[c * d..(c + 1) * d];
+            let mut bits = c;
+            while bits != 0 {
+                let s = bits.trailing_zeros() as usize;
+                row[s] += a * (h[c] - h[c ^ (1 << s)]);
+                bits &= bits - 1;
+            }
+        }
+    }
+}
+
+/// Gauss-Legendre nodes needed to integrate the leaf coefficients exactly: polynomials of
+/// degree at most d-1 need ceil(d/2) nodes.
+fn quadrature_points(d: usize) -> usize {
+    d.div_ceil(2).max(1)
+}
+
+/// Quadrature rules and exact Shapley coefficients, computed once per call.
+struct Constants {
+    /// `rules[q-1]`: the q-node Gauss-Legendre rule on [0, 1], as (node, weight).
+    rules: Vec<Vec<(f64, f64)>>,
+    /// `1 / C(p+n, n)` for p, n <= 64, row p.
+    inv_binom: Vec<f64>,
+}
+
+impl Constants {
+    fn new() -> Constants {
+        let rules = (1..=quadrature_points(DENSE_MAX))
+            .map(gauss_legendre)
+            .collect();
+        let w = MAX_PATH_FEATURES + 1;
+        let mut inv_binom = vec![0.0; w * w];
+        for p in 0..w {
+            for n in 0..w {
+                // C(p+n, n) as a running product; exact for small values, 1 ulp-ish beyond 2^53.
+                let mut c = 1.0f64;
+                for i in 1..=n {
+                    c = c * (p + i) as f64 / i as f64;
+                }
+                inv_binom[p * w + n] = 1.0 / c;
+            }
+        }
+        Constants { rules, inv_binom }
+    }
+
+    fn nodes(&self, q: usize) -> &[(f64, f64)] {
+        &self.rules[q - 1]
+    }
+
+    /// (p-1)! n! / (p+n)! for p >= 1.
+    #[inline]
+    fn pos(&self, p: usize, n: usize) -> f64 {
+        self.inv_binom[p * (MAX_PATH_FEATURES + 1) + n] / p as f64
+    }
+
+    /// p! (n-1)! / (p+n)! for n >= 1.
+    #[inline]
+    fn neg(&self, p: usize, n: usize) -> f64 {
+        self.inv_binom[p * (MAX_PATH_FEATURES + 1) + n] / n as f64
+    }
+}
+
+/// The q-node Gauss-Legendre rule mapped to [0, 1], by Newton's method on the Legendre
+/// polynomial P_q (converges to machine precision from the classical starting points).
+fn gauss_legendre(q: usize) -> Vec<(f64, f64)> {
+    // P_q(x) and P_q'(x) by the three-term recurrence.
+    let legendre = |x: f64| {
+        let (mut p0, mut p1) = (1.0, x);
+        for k in 2..=q {
+            let p2 = ((2 * k - 1) as f64 * x * p1 - (k - 1) as f64 * p0) / k as f64;
+            p0 = p1;
+            p1 = p2;
+        }
+        let dp = q as f64 * (x * p1 - p0) / (x * x - 1.0);
+        (p1, dp)
+    };
+    (0..q)
+        .map(|i| {
+            let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (q as f64 + 0.5)).cos();
+            for _ in 0..100 {
+                let (p, dp) = legendre(x);
+                let step = p / dp;
+                x -= step;
+                if step.abs() <= 1e-16 {
+                    break;
+                }
+            }
+            let (_, dp) = legendre(x);
+            let w = 2.0 / ((1.0 - x * x) * dp * dp);
+            ((x + 1.0) / 2.0, w / 2.0)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gauss_legendre_integrates_polynomials_exactly() {
+        for q in 1..=quadrature_points(DENSE_MAX) {
+            let rule = gauss_legendre(q);
+            for deg in 0..2 * q {
+                let got: f64 = rule.iter().map(|&(t, w)| w * t.powi(deg as i32)).sum();
+                let want = 1.0 / (deg + 1) as f64;
+                assert!(
+                    (got - want).abs() < 1e-15,
+                    "q={q} degree {deg}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shapley_coefficients() {
+        let c = Constants::new();
+        // (p-1)! n! / (p+n)!: p=2, n=1 -> 1! 1! / 3! = 1/6; p=1, n=0 -> 1.
+        assert!((c.pos(2, 1) - 1.0 / 6.0).abs() < 1e-16);
+        assert_eq!(c.pos(1, 0), 1.0);
+        // p! (n-1)! / (p+n)!: p=0, n=3 -> 2!/3! = 1/3.
+        assert!((c.neg(0, 3) - 1.0 / 3.0).abs() < 1e-16);
+        assert!(c.pos(64, 64).is_finite() && c.pos(64, 64) > 0.0);
+    }
+}

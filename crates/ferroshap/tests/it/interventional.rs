@@ -1,0 +1,284 @@
+//! Brute-force oracle for interventional Tree SHAP: Shapley values by subset enumeration of
+//! v(S) = weighted mean over background rows r of the model's margin on the hybrid row
+//! (x on S, r elsewhere), computed with `predict_margin` on every hybrid row. Random trees with
+//! repeated features along paths, missing values, categorical splits, several outputs and
+//! vector leaves. ferroshap must match to 1e-10: both sides are f64 sums of terms of order 1
+//! and differ only in summation order and in the quadrature's rounding (about 1e-15).
+
+use ferroshap::tree_shap::interventional::{self, Strategy};
+use ferroshap::{SplitRules, TreeEnsemble};
+use ndarray::{Array1, Array2, ArrayView1, s};
+
+use crate::oracle::{Rng, TreeShape, random_ensemble, random_rows};
+
+/// Shapley values (M, K) of one row under the interventional game, by enumerating subsets.
+fn brute_force(
+    model: &TreeEnsemble,
+    row: &[f64],
+    background: &Array2<f64>,
+    weights: Option<&Array1<f64>>,
+) -> Array2<f64> {
+    let (m, k, nb) = (model.n_features(), model.n_outputs(), background.nrows());
+    let w: Vec<f64> = match weights {
+        Some(w) => w.to_vec(),
+        None => vec![1.0; nb],
+    };
+    let total: f64 = w.iter().sum();
+    // Every hybrid row for every subset, predicted in one call.
+    let mut hybrids = Array2::<f64>::zeros(((1 << m) * nb, m));
+    for set in 0..1usize << m {
+        for r in 0..nb {
+            for f in 0..m {
+                hybrids[[set * nb + r, f]] = if set >> f & 1 == 1 {
+                    row[f]
+                } else {
+                    background[[r, f]]
+                };
+            }
+        }
+    }
+    let margins = model.predict_margin(hybrids.view()).unwrap();
+    let v: Vec<Vec<f64>> = (0..1usize << m)
+        .map(|set| {
+            (0..k)
+                .map(|o| {
+                    (0..nb)
+                        .map(|r| w[r] * margins[[set * nb + r, o]])
+                        .sum::<f64>()
+                        / total
+                })
+                .collect()
+        })
+        .collect();
+    let fact = |n: usize| (1..=n).product::<usize>() as f64;
+    let mut phi = Array2::<f64>::zeros((m, k));
+    for i in 0..m {
+        for set in 0..1usize << m {
+            if set >> i & 1 == 1 {
+                continue;
+            }
+            let size = set.count_ones() as usize;
+            let coef = fact(size) * fact(m - size - 1) / fact(m);
+            for o in 0..k {
+                phi[[i, o]] += coef * (v[set | 1 << i][o] - v[set][o]);
+            }
+        }
+    }
+    phi
+}
+
+fn check(
+    model: &TreeEnsemble,
+    x: &Array2<f64>,
+    background: &Array2<f64>,
+    weights: Option<&Array1<f64>>,
+) {
+    let w: Option<ArrayView1<f64>> = weights.map(|w| w.view());
+    let margin = model.predict_margin(x.view()).unwrap();
+    let results = [Strategy::Auto, Strategy::Dense, Strategy::Sparse].map(|strategy| {
+        interventional::shap_values_with(model, x.view(), background.view(), w, strategy).unwrap()
+    });
+    let base = interventional::expected_value(model, background.view(), w).unwrap();
+    for (strategy, explanation) in ["auto", "dense", "sparse"].iter().zip(&results) {
+        assert_eq!(
+            explanation.base_values, base,
+            "expected_value is the base of shap_values, bit for bit"
+        );
+        for r in 0..x.nrows() {
+            let want = brute_force(model, x.row(r).as_slice().unwrap(), background, weights);
+            for f in 0..model.n_features() {
+                for o in 0..model.n_outputs() {
+                    let got = explanation.values[[r, f, o]];
+                    assert!(
+                        (got - want[[f, o]]).abs() < 1e-10,
+                        "{strategy}: row {r} feature {f} output {o}: {got} vs oracle {}",
+                        want[[f, o]]
+                    );
+                }
+            }
+            for o in 0..model.n_outputs() {
+                let total = explanation.values.slice(s![r, .., o]).sum() + base[o];
+                assert!(
+                    (total - margin[[r, o]]).abs() < 1e-10,
+                    "{strategy}: row {r} output {o}: values + base {total} vs margin {}",
+                    margin[[r, o]]
+                );
+            }
+        }
+    }
+}
+
+const ALL_RULES: [SplitRules; 4] = [
+    SplitRules::XGBOOST,
+    SplitRules::LIGHTGBM,
+    SplitRules::SKLEARN_TREE,
+    SplitRules::SKLEARN_HIST,
+];
+
+#[test]
+fn interventional_matches_brute_force_on_random_trees() {
+    let mut rng = Rng::new(17);
+    for case in 0..60 {
+        let shape = TreeShape {
+            max_depth: 1 + case % 7,
+            n_features: 1 + case % 6,
+            leaf_width: 1,
+            categorical: case % 2 == 0,
+            zero_covers: false,
+        };
+        let model = random_ensemble(
+            &mut rng,
+            &shape,
+            1 + case % 5,
+            1 + case % 3,
+            ALL_RULES[case % 4],
+        );
+        let x = random_rows(&mut rng, 6, shape.n_features);
+        let background = random_rows(&mut rng, 1 + case % 9, shape.n_features);
+        check(&model, &x, &background, None);
+    }
+}
+
+#[test]
+fn interventional_matches_brute_force_with_weights_and_vector_leaves() {
+    let mut rng = Rng::new(23);
+    for case in 0..20 {
+        let shape = TreeShape {
+            max_depth: 2 + case % 5,
+            n_features: 2 + case % 5,
+            leaf_width: 3,
+            categorical: case % 2 == 1,
+            zero_covers: false,
+        };
+        let model = random_ensemble(&mut rng, &shape, 1 + case % 4, 3, SplitRules::SKLEARN_TREE);
+        let x = random_rows(&mut rng, 5, shape.n_features);
+        let background = random_rows(&mut rng, 7, shape.n_features);
+        // Some zero weights: those rows must not count at all.
+        let weights = Array1::from_shape_fn(7, |i| if i % 3 == 0 { 0.0 } else { rng.uniform() });
+        check(&model, &x, &background, Some(&weights));
+    }
+}
+
+#[test]
+fn deep_trees_with_repeated_features_match_brute_force() {
+    // Depth 12 over 5 features: every feature repeats along each path and must be merged
+    // into one per-feature condition.
+    let mut rng = Rng::new(29);
+    let shape = TreeShape {
+        max_depth: 12,
+        n_features: 5,
+        leaf_width: 1,
+        categorical: true,
+        zero_covers: false,
+    };
+    let model = random_ensemble(&mut rng, &shape, 3, 2, SplitRules::LIGHTGBM);
+    let x = random_rows(&mut rng, 8, 5);
+    let background = random_rows(&mut rng, 12, 5);
+    check(&model, &x, &background, None);
+}
+
+#[test]
+fn paths_with_many_features_match_brute_force() {
+    // Depth 12 over 11 features: paths have more than DENSE_MAX distinct features, so the
+    // sparse method runs even under Strategy::Dense.
+    let mut rng = Rng::new(31);
+    let shape = TreeShape {
+        max_depth: 12,
+        n_features: 11,
+        leaf_width: 1,
+        categorical: false,
+        zero_covers: false,
+    };
+    let model = random_ensemble(&mut rng, &shape, 2, 1, SplitRules::XGBOOST);
+    assert!(model.max_depth() > interventional::DENSE_MAX);
+    let x = random_rows(&mut rng, 2, 11);
+    let background = random_rows(&mut rng, 3, 11);
+    check(&model, &x, &background, None);
+}
+
+#[test]
+fn interventional_does_not_depend_on_thread_count_or_layout() {
+    let mut rng = Rng::new(37);
+    let shape = TreeShape {
+        max_depth: 6,
+        n_features: 5,
+        leaf_width: 1,
+        categorical: true,
+        zero_covers: false,
+    };
+    let model = random_ensemble(&mut rng, &shape, 40, 2, SplitRules::XGBOOST);
+    let background = random_rows(&mut rng, 300, 5);
+    for n_rows in [3, 200] {
+        let x = random_rows(&mut rng, n_rows, 5);
+        let run = |threads| {
+            ferroshap::with_threads(Some(threads), || {
+                interventional::shap_values(&model, x.view(), background.view())
+            })
+            .unwrap()
+            .unwrap()
+        };
+        let one = run(1);
+        let three = run(3);
+        assert_eq!(
+            one.values, three.values,
+            "bitwise identical across thread counts"
+        );
+        assert_eq!(one.base_values, three.base_values);
+        let fortran = x.t().as_standard_layout().into_owned();
+        let f = interventional::shap_values(&model, fortran.t(), background.view()).unwrap();
+        assert_eq!(
+            one.values, f.values,
+            "Fortran-ordered input gives the same values"
+        );
+        let x32 = x.mapv(|v| v as f32);
+        let a = interventional::shap_values(&model, x32.view(), background.view()).unwrap();
+        let b = interventional::shap_values(&model, x32.mapv(f64::from).view(), background.view())
+            .unwrap();
+        assert_eq!(
+            a.values, b.values,
+            "f32 input is read exactly as its f64 widening"
+        );
+    }
+}
+
+#[test]
+fn bad_background_is_an_error() {
+    let mut rng = Rng::new(41);
+    let shape = TreeShape {
+        max_depth: 3,
+        n_features: 3,
+        leaf_width: 1,
+        categorical: false,
+        zero_covers: false,
+    };
+    let model = random_ensemble(&mut rng, &shape, 2, 1, SplitRules::XGBOOST);
+    let x = random_rows(&mut rng, 2, 3);
+    let err = |bg: Array2<f64>, w: Option<Array1<f64>>| {
+        interventional::shap_values_weighted(
+            &model,
+            x.view(),
+            bg.view(),
+            w.as_ref().map(|w| w.view()),
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let msg = err(Array2::zeros((4, 2)), None);
+    assert!(
+        msg.contains("background") && msg.contains("2 features"),
+        "{msg}"
+    );
+    let msg = err(Array2::zeros((0, 3)), None);
+    assert!(msg.contains("no rows"), "{msg}");
+    let msg = err(Array2::zeros((2, 3)), Some(Array1::from(vec![1.0])));
+    assert!(msg.contains("1 background weights for 2"), "{msg}");
+    let msg = err(Array2::zeros((2, 3)), Some(Array1::from(vec![1.0, -1.0])));
+    assert!(msg.contains(">= 0"), "{msg}");
+    let msg = err(Array2::zeros((2, 3)), Some(Array1::from(vec![0.0, 0.0])));
+    assert!(msg.contains("positive"), "{msg}");
+    let wrong_x = Array2::<f64>::zeros((1, 4));
+    let msg = interventional::shap_values(&model, wrong_x.view(), x.view())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("4 features"), "{msg}");
+}
