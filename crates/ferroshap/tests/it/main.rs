@@ -1,3 +1,4 @@
 mod formats;
+mod interventional;
 mod kernel;
 mod oracle;
