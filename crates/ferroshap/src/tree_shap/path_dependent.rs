@@ -27,6 +27,10 @@ const TREE_BLOCK: usize = 16;
 /// Parallel over rows (or over blocks of trees for small batches); the result does not depend
 /// on the number of threads.
 pub fn shap_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Result<ShapValues> {
+    if model.max_depth() > 2 * quadrature::MAX_POINTS {
+        // Deeper than the quadrature tables go: the classic recursion has no depth limit.
+        return shap_values_reference(model, x);
+    }
     let prepared: Vec<quadrature::PreparedTree> = model
         .trees()
         .par_iter()
@@ -74,15 +78,19 @@ where
     let trees = model.trees();
 
     if n >= FEW_ROWS || trees.len() <= TREE_BLOCK {
+        // Trees outer, rows inner: a tree's nodes stay in cache for the whole block of rows.
         out.par_chunks_mut(ROW_BLOCK * row_len)
             .enumerate()
             .for_each(|(block, chunk)| {
-                let mut buf = vec![0.0; m];
+                let rows = chunk.len() / row_len;
+                let mut buf = vec![0.0; rows * m];
+                for (r, row) in buf.chunks_mut(m.max(1)).enumerate().take(rows) {
+                    model.prepare_row(&x, block * ROW_BLOCK + r, row);
+                }
                 let mut ws = workspace();
-                for (r, phi) in chunk.chunks_mut(row_len).enumerate() {
-                    model.prepare_row(&x, block * ROW_BLOCK + r, &mut buf);
-                    for (t, tree) in trees.iter().enumerate() {
-                        explain(&mut ws, t, tree, &buf, phi, k);
+                for (t, tree) in trees.iter().enumerate() {
+                    for (r, phi) in chunk.chunks_mut(row_len).enumerate() {
+                        explain(&mut ws, t, tree, &buf[r * m..(r + 1) * m], phi, k);
                     }
                 }
             });

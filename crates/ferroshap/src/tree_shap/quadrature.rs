@@ -20,6 +20,10 @@
 
 use crate::ensemble::{SplitRules, Tree};
 
+/// Most quadrature points used: exact for trees up to depth 2 x 64 (deeper trees go to the
+/// classic recursion).
+pub(crate) const MAX_POINTS: usize = 64;
+
 /// Gauss–Legendre nodes and weights on [0, 1].
 #[derive(Debug, Clone)]
 pub(crate) struct GaussLegendre {
@@ -106,8 +110,9 @@ impl PreparedTree {
             stack.push((l, depth + 1));
         }
         let depth = tree.max_depth();
+        let rule = GaussLegendre::new(depth.div_ceil(2).max(1));
         PreparedTree {
-            rule: GaussLegendre::new(depth.div_ceil(2).max(1)),
+            rule,
             repeats_below,
             depth,
         }
@@ -122,8 +127,9 @@ pub(crate) struct Workspace {
     seen: Vec<u32>,
     /// Per feature, Q x W: leaf sums below later occurrences, to subtract at the earlier one.
     acc: Vec<f64>,
-    /// Per depth: P (Q values), S (Q x W), saved acc (Q x W).
+    /// Per depth: P (Q values), w_q / f for the credit (Q), S (Q x W), saved acc (Q x W).
     p: Vec<f64>,
+    credit: Vec<f64>,
     s: Vec<f64>,
     saved: Vec<f64>,
     qw_max: usize,
@@ -141,6 +147,7 @@ impl Workspace {
             seen: vec![0; n_features],
             acc: vec![0.0; n_features * qw_max],
             p: vec![0.0; levels * q_max],
+            credit: vec![0.0; levels * q_max],
             s: vec![0.0; levels * qw_max],
             saved: vec![0.0; levels * qw_max],
             qw_max,
@@ -193,84 +200,151 @@ impl Pass<'_> {
     /// the sum of v * P over the leaves below `node`.
     fn visit(&mut self, node: usize, d: usize) {
         let (q, w) = (self.q, self.w);
+        let qw = q * w;
         let (qm, qwm) = (self.ws.q_max, self.ws.qw_max);
         let tree = self.tree;
         let s_at = d * qwm;
         if tree.is_leaf(node) {
             let value = tree.leaf_value(node);
-            for j in 0..q {
-                let p = self.ws.p[d * qm + j];
-                for (c, v) in value.iter().enumerate() {
-                    self.ws.s[s_at + j * w + c] = v * p;
+            let p = &self.ws.p[d * qm..d * qm + q];
+            let s = &mut self.ws.s[s_at..s_at + qw];
+            if w == 1 {
+                let v = value[0];
+                for (s, p) in s.iter_mut().zip(p) {
+                    *s = v * p;
+                }
+            } else {
+                for (s_q, p) in s.chunks_exact_mut(w).zip(p) {
+                    for (s, v) in s_q.iter_mut().zip(value) {
+                        *s = v * p;
+                    }
                 }
             }
             return;
         }
-        self.ws.s[s_at..s_at + q * w].fill(0.0);
         let feature = tree.feature(node);
         let hot = tree.next(node, self.row[feature], self.rules);
         let (o_old, z_old) = (self.ws.one[feature], self.ws.zero[feature]);
         let had = self.ws.seen[feature] > 0;
         let repeats = self.prepared.repeats_below[node];
-        let nodes = &self.prepared.rule.nodes;
-        let weights = &self.prepared.rule.weights;
         let (l, r) = tree.children(node);
+        let mut first = true;
         for child in [l, r] {
             let o_c = if child == hot { o_old } else { 0.0 };
             let z_c = z_old * tree.cover_ratio(child);
             if o_c == 0.0 && z_c == 0.0 {
                 continue; // no subset reaches this child: it adds nothing
             }
-            for j in 0..q {
-                let p = nodes[j];
-                let f_old = p * o_old + (1.0 - p) * z_old;
-                let f_c = p * o_c + (1.0 - p) * z_c;
-                self.ws.p[(d + 1) * qm + j] = self.ws.p[d * qm + j] / f_old * f_c;
-            }
-            self.ws.one[feature] = o_c;
-            self.ws.zero[feature] = z_c;
-            self.ws.seen[feature] += 1;
-            let acc_at = feature * qwm;
-            if repeats {
-                let saved_at = d * qwm;
-                self.ws.saved[saved_at..saved_at + q * w]
-                    .copy_from_slice(&self.ws.acc[acc_at..acc_at + q * w]);
-                self.ws.acc[acc_at..acc_at + q * w].fill(0.0);
-            }
-            self.visit(child, d + 1);
-            let child_at = (d + 1) * qwm;
-            let coef = o_c - z_c;
-            for c in 0..w {
-                let mut total = 0.0;
-                for j in 0..q {
-                    let p = nodes[j];
-                    let f_c = p * o_c + (1.0 - p) * z_c;
-                    let mut sum = self.ws.s[child_at + j * w + c];
-                    if repeats {
-                        sum -= self.ws.acc[acc_at + j * w + c];
-                    }
-                    total += weights[j] * sum / f_c;
+            self.descend(child, d, feature, (o_old, z_old), (o_c, z_c), had, repeats);
+            // Fold the child's leaf sums into this node's.
+            let (parent_s, child_s) = self.ws.s.split_at_mut(s_at + qwm);
+            let (parent_s, child_s) = (&mut parent_s[s_at..s_at + qw], &child_s[..qw]);
+            if first {
+                // Element-wise: these slices hold a handful of values, too few for memcpy.
+                for (a, b) in parent_s.iter_mut().zip(child_s) {
+                    *a = *b;
                 }
-                self.phi[feature * self.k + tree.output + c] += coef * total;
+            } else {
+                for (a, b) in parent_s.iter_mut().zip(child_s) {
+                    *a += b;
+                }
             }
-            for x in 0..q * w {
-                self.ws.s[s_at + x] += self.ws.s[child_at + x];
-            }
-            if repeats {
-                let saved_at = d * qwm;
-                self.ws.acc[acc_at..acc_at + q * w]
-                    .copy_from_slice(&self.ws.saved[saved_at..saved_at + q * w]);
-            }
-            self.ws.one[feature] = o_old;
-            self.ws.zero[feature] = z_old;
-            self.ws.seen[feature] -= 1;
+            first = false;
+        }
+        if first {
+            self.ws.s[s_at..s_at + qw].fill(0.0);
         }
         if had {
             let acc_at = feature * qwm;
-            for x in 0..q * w {
-                self.ws.acc[acc_at + x] += self.ws.s[s_at + x];
+            let (acc, s) = (
+                &mut self.ws.acc[acc_at..acc_at + qw],
+                &self.ws.s[s_at..s_at + qw],
+            );
+            for (a, b) in acc.iter_mut().zip(s) {
+                *a += b;
             }
         }
+    }
+
+    /// Visits `child` of a node at depth `d` splitting on `feature`, whose merged condition
+    /// goes from `old` to `new` (o, z), and credits the feature with the child's leaves.
+    #[allow(clippy::too_many_arguments)]
+    fn descend(
+        &mut self,
+        child: usize,
+        d: usize,
+        feature: usize,
+        old: (f64, f64),
+        new: (f64, f64),
+        had: bool,
+        repeats: bool,
+    ) {
+        let (q, w) = (self.q, self.w);
+        let qw = q * w;
+        let (qm, qwm) = (self.ws.q_max, self.ws.qw_max);
+        let nodes = &self.prepared.rule.nodes[..q];
+        let weights = &self.prepared.rule.weights[..q];
+        let (o_old, z_old) = old;
+        let (o_c, z_c) = new;
+        {
+            // P for the child, and w_q / f(p_q) kept at this level for the credit below.
+            let (parent_p, child_p) = self.ws.p.split_at_mut((d + 1) * qm);
+            let parent_p = &parent_p[d * qm..d * qm + q];
+            let child_p = &mut child_p[..q];
+            let credit = &mut self.ws.credit[d * qm..d * qm + q];
+            for j in 0..q {
+                let p = nodes[j];
+                let f_c = p * o_c + (1.0 - p) * z_c;
+                let step = if had {
+                    f_c / (p * o_old + (1.0 - p) * z_old)
+                } else {
+                    f_c
+                };
+                child_p[j] = parent_p[j] * step;
+                credit[j] = weights[j] / f_c;
+            }
+        }
+        self.ws.one[feature] = o_c;
+        self.ws.zero[feature] = z_c;
+        self.ws.seen[feature] += 1;
+        let acc_at = feature * qwm;
+        let saved_at = d * qwm;
+        if repeats {
+            let (acc, saved) = (&mut self.ws.acc, &mut self.ws.saved);
+            saved[saved_at..saved_at + qw].copy_from_slice(&acc[acc_at..acc_at + qw]);
+            acc[acc_at..acc_at + qw].fill(0.0);
+        }
+        self.visit(child, d + 1);
+        let child_s = &self.ws.s[(d + 1) * qwm..(d + 1) * qwm + qw];
+        let credit = &self.ws.credit[d * qm..d * qm + q];
+        let coef = o_c - z_c;
+        let phi_at = feature * self.k + self.tree.output;
+        if repeats {
+            let acc = &self.ws.acc[acc_at..acc_at + qw];
+            for c in 0..w {
+                let mut total = 0.0;
+                for j in 0..q {
+                    total += credit[j] * (child_s[j * w + c] - acc[j * w + c]);
+                }
+                self.phi[phi_at + c] += coef * total;
+            }
+            let (acc, saved) = (&mut self.ws.acc, &self.ws.saved);
+            acc[acc_at..acc_at + qw].copy_from_slice(&saved[saved_at..saved_at + qw]);
+        } else if w == 1 {
+            let total: f64 = credit.iter().zip(child_s).map(|(a, b)| a * b).sum();
+            self.phi[phi_at] += coef * total;
+        } else {
+            for c in 0..w {
+                let mut total = 0.0;
+                for j in 0..q {
+                    total += credit[j] * child_s[j * w + c];
+                }
+                self.phi[phi_at + c] += coef * total;
+            }
+        }
+        self.ws.one[feature] = o_old;
+        self.ws.zero[feature] = z_old;
+        self.ws.seen[feature] -= 1;
     }
 }
 
