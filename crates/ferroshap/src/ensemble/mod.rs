@@ -151,7 +151,8 @@ pub struct EnsembleSpec {
     pub objective: String,
     /// Feature names, when the model stores them.
     pub feature_names: Option<Vec<String>>,
-    /// Which features are categorical (empty when none are).
+    /// Which features are categorical (empty when none are). Features with a categorical
+    /// split are marked as categorical in any case.
     pub categorical_features: Vec<bool>,
 }
 
@@ -201,6 +202,7 @@ impl TreeEnsemble {
                 "categorical feature flags do not match the number of features".into(),
             ));
         }
+        let mut categorical_features = categorical_features;
         let mut trees = Vec::with_capacity(raw_trees.len());
         for (t, raw) in raw_trees.into_iter().enumerate() {
             if raw.output + leaf_width > n_outputs {
@@ -211,7 +213,17 @@ impl TreeEnsemble {
             }
             let tree = Tree::from_raw(raw, n_features, leaf_width)
                 .map_err(|e| Error::InvalidModel(format!("tree {t}: {}", strip_prefix(&e))))?;
+            // A feature with a categorical split is categorical, whatever the model's metadata says.
+            for node in 0..tree.n_nodes() {
+                if tree.is_categorical(node) {
+                    categorical_features.resize(n_features, false);
+                    categorical_features[tree.feature(node)] = true;
+                }
+            }
             trees.push(tree);
+        }
+        if !categorical_features.iter().any(|&c| c) {
+            categorical_features.clear();
         }
         Ok(TreeEnsemble {
             trees,

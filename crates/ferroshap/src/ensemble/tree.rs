@@ -275,6 +275,12 @@ impl Tree {
         self.left[node] == LEAF
     }
 
+    /// Whether `node` is a categorical split.
+    #[inline]
+    pub fn is_categorical(&self, node: usize) -> bool {
+        self.flags[node] & CATEGORICAL != 0
+    }
+
     /// Split feature of an internal node.
     #[inline]
     pub fn feature(&self, node: usize) -> usize {

@@ -102,19 +102,7 @@ pub fn from_text(text: &str) -> Result<TreeEnsemble> {
             Error::Format { message, .. } => err(format!("tree {t}: {message}")),
             other => other,
         })?;
-        for (i, c) in raw.categories.iter().enumerate() {
-            if c.is_some()
-                && let Some(flag) = usize::try_from(raw.feature[i])
-                    .ok()
-                    .and_then(|f| categorical.get_mut(f))
-            {
-                *flag = true;
-            }
-        }
         raw_trees.push(raw);
-    }
-    if !categorical.iter().any(|&c| c) {
-        categorical.clear();
     }
 
     TreeEnsemble::new(

@@ -240,19 +240,7 @@ fn build(doc: &Value, fmt: &'static str) -> Result<TreeEnsemble> {
             Error::Format { message, .. } => err(format!("tree {t}: {message}")),
             other => other,
         })?;
-        for (i, c) in raw.categories.iter().enumerate() {
-            if c.is_some()
-                && let Some(flag) = usize::try_from(raw.feature[i])
-                    .ok()
-                    .and_then(|f| categorical.get_mut(f))
-            {
-                *flag = true;
-            }
-        }
         raw_trees.push(raw);
-    }
-    if !categorical.iter().any(|&c| c) {
-        categorical.clear();
     }
 
     TreeEnsemble::new(
