@@ -14,13 +14,14 @@ from ferroshap._core import (
     UnsupportedModelError,
     __version__,
 )
-from ferroshap.explainers import TreeExplainer
+from ferroshap.explainers import KernelExplainer, TreeExplainer
 from ferroshap.explanation import Explanation
 
 __all__ = [
     "Explanation",
     "FerroshapError",
     "InvalidModelError",
+    "KernelExplainer",
     "ModelFormatError",
     "TreeExplainer",
     "UnsupportedModelError",

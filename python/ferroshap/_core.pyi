@@ -102,3 +102,39 @@ class TreeEnsemble:
         """Exact path-dependent SHAP values, shape ``(n_rows, n_features, n_outputs)``."""
     def expected_value(self) -> npt.NDArray[np.float64]:
         """Base value per output (margin space), shape ``(n_outputs,)``."""
+
+class KernelJob:
+    """Kernel SHAP for a block of explained rows (used by ``ferroshap.KernelExplainer``).
+
+    Plans each row's coalitions, builds masked rows for the model in batches, takes the
+    model's outputs back in order and solves the regressions.
+    """
+
+    def __init__(
+        self,
+        X: npt.NDArray[np.float64],
+        background: npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64],
+        fnull: npt.NDArray[np.float64],
+        *,
+        link: str = "identity",
+        nsamples: int | None = None,
+        seed: int = 0,
+        row_offset: int = 0,
+        n_threads: int | None = None,
+    ) -> None: ...
+    @property
+    def n_evaluations(self) -> int: ...
+    @property
+    def all_exhaustive(self) -> bool: ...
+    @property
+    def min_fraction_evaluated(self) -> float: ...
+    @property
+    def n_varying(self) -> list[int]: ...
+    def masked_rows(
+        self, start: int, stop: int, n_threads: int | None = None
+    ) -> npt.NDArray[np.float64]: ...
+    def add_outputs(self, start: int, outputs: npt.NDArray[np.float64]) -> None: ...
+    def finish(
+        self, fx: npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> tuple[npt.NDArray[np.float64], list[float], list[int]]: ...

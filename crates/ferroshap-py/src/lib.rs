@@ -2,6 +2,7 @@
 //! algorithm lives in the `ferroshap` crate.
 
 mod error;
+mod kernel;
 mod tree;
 
 use pyo3::prelude::*;
@@ -74,5 +75,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         },
     );
     m.add_class::<tree::PyTreeEnsemble>()?;
+    m.add_class::<kernel::PyKernelJob>()?;
     Ok(())
 }

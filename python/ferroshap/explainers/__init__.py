@@ -1,5 +1,6 @@
 """shap-compatible explainers."""
 
+from ferroshap.explainers.kernel import KernelExplainer
 from ferroshap.explainers.tree import TreeExplainer
 
-__all__ = ["TreeExplainer"]
+__all__ = ["KernelExplainer", "TreeExplainer"]

@@ -1,0 +1,129 @@
+//! `ferroshap._core.KernelJob`: Kernel SHAP for a block of explained rows. Python calls the
+//! user's model on the masked batches this builds; everything else runs here with the GIL
+//! released.
+
+use ferroshap::game::{KernelJob, KernelLink, KernelOptions};
+use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::compute;
+
+fn parse_link(link: &str) -> PyResult<KernelLink> {
+    match link {
+        "identity" => Ok(KernelLink::Identity),
+        "logit" => Ok(KernelLink::Logit),
+        other => Err(PyValueError::new_err(format!(
+            "unknown link {other:?}; expected 'identity' or 'logit'"
+        ))),
+    }
+}
+
+/// Kernel SHAP for a block of rows: coalition designs, masked-row batches, and the solve.
+#[pyclass(name = "KernelJob", module = "ferroshap._core")]
+pub(crate) struct PyKernelJob {
+    inner: KernelJob,
+}
+
+#[pymethods]
+impl PyKernelJob {
+    #[new]
+    #[pyo3(signature = (X, background, weights, fnull, *, link="identity", nsamples=None,
+        seed=0, row_offset=0, n_threads=None))]
+    #[allow(non_snake_case)]
+    fn new(
+        py: Python<'_>,
+        X: PyReadonlyArray2<'_, f64>,
+        background: PyReadonlyArray2<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        fnull: PyReadonlyArray1<'_, f64>,
+        link: &str,
+        nsamples: Option<usize>,
+        seed: u64,
+        row_offset: u64,
+        n_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let options = KernelOptions {
+            nsamples,
+            link: parse_link(link)?,
+            seed,
+        };
+        let (x, bg) = (X.as_array(), background.as_array());
+        let w = weights.as_array().to_vec();
+        let f = fnull.as_array().to_vec();
+        let inner = compute(py, n_threads, || {
+            KernelJob::new(x, bg, Some(&w), &f, &options, row_offset)
+        })?;
+        Ok(PyKernelJob { inner })
+    }
+
+    /// Total masked rows the model must evaluate.
+    #[getter]
+    fn n_evaluations(&self) -> usize {
+        self.inner.n_evaluations()
+    }
+
+    /// Whether every row's coalitions were all enumerated.
+    #[getter]
+    fn all_exhaustive(&self) -> bool {
+        self.inner.all_exhaustive()
+    }
+
+    /// Smallest `nsamples / (2^M - 2)` over the rows.
+    #[getter]
+    fn min_fraction_evaluated(&self) -> f64 {
+        self.inner.min_fraction_evaluated()
+    }
+
+    /// Varying features per row.
+    #[getter]
+    fn n_varying(&self) -> Vec<usize> {
+        self.inner.n_varying()
+    }
+
+    /// The masked rows `start..stop` as a float64 array.
+    #[pyo3(signature = (start, stop, n_threads=None))]
+    fn masked_rows<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        stop: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let job = &self.inner;
+        let out = compute(py, n_threads, || job.masked_rows(start, stop))?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Hands over the model outputs (`rows × n_outputs`, float64) from masked row `start`.
+    fn add_outputs(
+        &mut self,
+        py: Python<'_>,
+        start: usize,
+        outputs: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<()> {
+        let out = outputs.as_array();
+        let job = &mut self.inner;
+        compute(py, Some(1), || job.add_outputs(start, out))
+    }
+
+    /// Solves every row: returns `(values (n_rows, n_features, n_outputs), expected_value,
+    /// ill_conditioned_rows)`.
+    #[pyo3(signature = (fx, n_threads=None))]
+    #[allow(clippy::type_complexity)]
+    fn finish<'py>(
+        &self,
+        py: Python<'py>,
+        fx: PyReadonlyArray2<'_, f64>,
+        n_threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyArray3<f64>>, Vec<f64>, Vec<usize>)> {
+        let fx = fx.as_array();
+        let job = &self.inner;
+        let out = compute(py, n_threads, || job.finish(fx))?;
+        Ok((
+            out.values.into_pyarray(py),
+            out.expected_value,
+            out.ill_conditioned_rows,
+        ))
+    }
+}

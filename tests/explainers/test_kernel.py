@@ -1,0 +1,241 @@
+"""KernelExplainer: parity with shap 0.51 where shap is exact, brute-force Shapley oracles
+where shap is not, and clear errors on bad input.
+
+Tolerances: with every coalition enumerated both libraries solve the same well-conditioned
+weighted least squares in f64 (shap with LU, ferroshap with Cholesky) on the same model
+outputs, so they agree to rounding; 1e-8 on values of order 1 leaves a wide margin.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import ferroshap
+
+shap = pytest.importorskip("shap")
+datasets = pytest.importorskip("sklearn.datasets")
+linear_model = pytest.importorskip("sklearn.linear_model")
+ensemble = pytest.importorskip("sklearn.ensemble")
+neural_network = pytest.importorskip("sklearn.neural_network")
+
+
+def _shap_values(model, background, X, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explainer = shap.KernelExplainer(model, background, link=kwargs.pop("link", "identity"))
+        return explainer, explainer.shap_values(X, silent=True, **kwargs)
+
+
+def _brute_force(f, x, background, link="identity"):
+    """Shapley values of v(S) = link(mean_b f(x_S, b)) by subset enumeration."""
+    m = len(x)
+    cache = {}
+
+    def v(subset):
+        if subset not in cache:
+            rows = background.copy()
+            rows[:, list(subset)] = x[list(subset)]
+            p = np.asarray(f(rows), dtype=float).mean(axis=0)
+            cache[subset] = np.log(p / (1 - p)) if link == "logit" else p
+        return cache[subset]
+
+    phi = []
+    for j in range(m):
+        others = [i for i in range(m) if i != j]
+        total = 0.0
+        for size in range(m):
+            coef = math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m)
+            for s in itertools.combinations(others, size):
+                total = total + coef * (v(tuple(sorted(s + (j,)))) - v(s))
+        phi.append(total)
+    return np.array(phi)
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = datasets.load_diabetes(return_X_y=True)
+    return X, y
+
+
+def test_exhaustive_parity_with_shap_regression(diabetes):
+    X, y = diabetes  # 10 features: "auto" enumerates all 1022 coalitions
+    model = ensemble.GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0)
+    model.fit(X, y)
+    background, rows = X[:12], X[100:106]
+    shap_explainer, want = _shap_values(model.predict, background, rows, l1_reg=False)
+    explainer = ferroshap.KernelExplainer(model.predict, background)
+    got = explainer.shap_values(rows, silent=True)
+    assert got.shape == want.shape == (6, 10)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
+    assert explainer.expected_value == pytest.approx(shap_explainer.expected_value, abs=1e-10)
+    # Efficiency against the model itself.
+    np.testing.assert_allclose(
+        got.sum(axis=1) + explainer.expected_value, model.predict(rows), atol=1e-8
+    )
+
+
+def test_exhaustive_parity_with_shap_logit_multi_output():
+    X, y = datasets.load_breast_cancer(return_X_y=True)
+    X = X[:, :8]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    model = linear_model.LogisticRegression(max_iter=1000).fit(X, y)
+    background, rows = X[:10], X[200:205]
+    shap_explainer, want = _shap_values(
+        model.predict_proba, background, rows, l1_reg=False, link="logit"
+    )
+    explainer = ferroshap.KernelExplainer(model, background, link="logit")  # uses predict_proba
+    got = explainer.shap_values(rows, silent=True)
+    assert got.shape == want.shape == (5, 8, 2)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(explainer.expected_value, shap_explainer.expected_value, atol=1e-10)
+
+
+def test_exhaustive_parity_with_shap_multiclass_and_frames():
+    pd = pytest.importorskip("pandas")
+    data = datasets.load_iris(as_frame=True)
+    X, y = data.data, data.target
+    model = neural_network.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2000, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X.to_numpy(), y)
+    background, rows = X.iloc[::15], X.iloc[[3, 60, 120]]
+    _, want = _shap_values(
+        model.predict_proba, background.to_numpy(), rows.to_numpy(), l1_reg=False
+    )
+    explainer = ferroshap.KernelExplainer(model.predict_proba, background)
+    got = explainer.shap_values(rows, silent=True)
+    assert got.shape == (3, 4, 3)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
+    explanation = explainer(rows)
+    assert explanation.feature_names == list(X.columns)
+    np.testing.assert_allclose(explanation.values, got)
+    assert explanation.base_values.shape == (3, 3)
+    assert isinstance(rows, pd.DataFrame)
+
+
+def test_shap_default_zeroes_features_on_an_exhaustive_design():
+    # 11 features: "auto" (2*11 + 2048 = 2070) covers all 2046 coalitions, yet shap's default
+    # l1_reg="num_features(10)" keeps only 10 features and refits, so one feature gets 0 and
+    # the others absorb its effect. With no selection the enumeration is exact.
+    X, y = datasets.load_diabetes(return_X_y=True)
+    rng = np.random.default_rng(0)
+    X = np.column_stack([X, X[:, 2] * X[:, 8] * 10 + 0.01 * rng.standard_normal(len(X))])
+    model = neural_network.MLPRegressor(hidden_layer_sizes=(16,), max_iter=500, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    background, x = X[:5], X[300]
+    exact = _brute_force(model.predict, x, background)
+    _, shap_default = _shap_values(model.predict, background, x[None, :])
+    got = ferroshap.KernelExplainer(model.predict, background).shap_values(x, silent=True)
+    assert np.count_nonzero(shap_default[0]) == 10
+    assert np.max(np.abs(shap_default[0] - exact)) > 1e-3
+    np.testing.assert_allclose(got, exact, rtol=0, atol=1e-8)
+
+
+def test_seed_gives_reproducible_sampled_values():
+    X, y = datasets.load_diabetes(return_X_y=True)
+    X = np.column_stack([X, X[:, :6] ** 2])  # 16 features: sampled design
+    model = linear_model.Ridge().fit(X, y)
+    background, rows = X[:8], X[50:53]
+    a = ferroshap.KernelExplainer(model.predict, background, seed=7)
+    b = ferroshap.KernelExplainer(model.predict, background, seed=7)
+    va = a.shap_values(rows, nsamples=100, silent=True)
+    np.testing.assert_array_equal(va, b.shap_values(rows, nsamples=100, silent=True))
+    # A linear model is recovered exactly by any full-rank design.
+    want = model.coef_ * (rows - background.mean(axis=0))
+    np.testing.assert_allclose(va, want, atol=1e-8)
+    # Row i's stream depends only on (seed, i), and outputs are summed in a fixed order, so
+    # the batch size does not matter (for a model that computes each row on its own: BLAS
+    # products such as Ridge.predict may round a row differently in another batch).
+    rowwise = lambda Z: np.tanh(Z).sum(axis=1) + Z[:, 0] * Z[:, 1]  # noqa: E731
+    c = ferroshap.KernelExplainer(rowwise, background, seed=7)
+    np.testing.assert_array_equal(
+        c.shap_values(rows, nsamples=100, silent=True),
+        c.shap_values(rows, nsamples=100, silent=True, batch_size=37),
+    )
+
+
+def test_nonvarying_features_get_zero():
+    f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
+    background = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]])
+    x = np.array([[5.0, 1.0, 4.0]])
+    got = ferroshap.KernelExplainer(f, background).shap_values(x, silent=True)
+    assert got[0, 1] == 0.0
+    assert got.sum() + np.mean(f(background)) == pytest.approx(f(x)[0], abs=1e-12)
+
+
+def test_bad_model_outputs_are_clear_errors():
+    background = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="shape"):
+        ferroshap.KernelExplainer(lambda X: np.zeros((len(X) + 1,)), background)
+    with pytest.raises(ValueError, match="NaN on the background"):
+        ferroshap.KernelExplainer(lambda X: np.full(len(X), np.nan), background)
+
+    def nan_off_background(X):
+        out = X.sum(axis=1)
+        out[X[:, 0] == 1.0] = np.nan
+        return out
+
+    explainer = ferroshap.KernelExplainer(nan_off_background, background)
+    with pytest.raises(ValueError, match="NaN"):
+        explainer.shap_values(np.array([[1.0, 2.0, 3.0, 4.0]]), silent=True)
+
+    calls = []
+
+    def changing_shape(X):
+        calls.append(len(X))
+        return X[:, :2] if len(calls) > 1 else X[:, 0]
+
+    explainer = ferroshap.KernelExplainer(changing_shape, background)
+    with pytest.raises(ValueError, match="one output"):
+        explainer.shap_values(np.ones((1, 4)), silent=True)
+    with pytest.raises(TypeError, match="predict"):
+        ferroshap.KernelExplainer(object(), background)
+
+
+def test_bad_inputs_are_clear_errors():
+    pd = pytest.importorskip("pandas")
+    f = lambda X: X.sum(axis=1)  # noqa: E731
+    background = pd.DataFrame(np.zeros((3, 4)), columns=list("abcd"))
+    explainer = ferroshap.KernelExplainer(f, background)
+    with pytest.raises(ValueError, match="feature"):
+        explainer.shap_values(np.ones((2, 5)), silent=True)
+    with pytest.raises(ValueError):
+        explainer.shap_values(pd.DataFrame(np.ones((2, 4)), columns=list("abce")), silent=True)
+    for bad in ("num_features(x)", "num_features(0)", "lasso", -1.0, True, float("nan")):
+        with pytest.raises(ValueError, match="l1_reg"):
+            explainer.shap_values(np.ones((1, 4)), l1_reg=bad, silent=True)
+    for unsupported in ("num_features(3)", "aic", "bic", 0.01):
+        with pytest.raises(NotImplementedError, match="lasso"):
+            explainer.shap_values(np.ones((1, 4)), l1_reg=unsupported, silent=True)
+    # shap's deprecated "auto" selects nothing when the design is exhaustive.
+    np.testing.assert_allclose(
+        explainer.shap_values(np.ones((1, 4)), l1_reg="auto", silent=True), np.ones((1, 4))
+    )
+    with pytest.raises(ValueError, match="nsamples=3 is too small"):
+        explainer.shap_values(np.arange(4.0)[None, :] + 1, nsamples=3, silent=True)
+    for bad in (0, "many", 2.5, True):
+        with pytest.raises(ValueError, match="nsamples"):
+            explainer.shap_values(np.ones((1, 4)), nsamples=bad, silent=True)
+    with pytest.raises(TypeError, match="nsamples"):
+        ferroshap.KernelExplainer(f, background, nsamples=100)
+    with pytest.raises(ValueError, match="link"):
+        ferroshap.KernelExplainer(f, background, link="probit")
+
+
+def test_ill_conditioned_regressions_warn():
+    f = lambda X: np.sin(X).sum(axis=1) + X[:, 0] * X[:, 1]  # noqa: E731
+    rng = np.random.default_rng(1)
+    background = rng.standard_normal((4, 20))
+    explainer = ferroshap.KernelExplainer(f, background, seed=3)
+    x = rng.standard_normal((1, 20))
+    with pytest.warns(RuntimeWarning, match="ill-conditioned"):
+        values = explainer.shap_values(x, nsamples=20, silent=True)
+    assert np.all(np.isfinite(values))
+    assert values.sum() + explainer.expected_value == pytest.approx(f(x)[0], abs=1e-9)
