@@ -102,6 +102,27 @@ class TreeEnsemble:
         """Exact path-dependent SHAP values, shape ``(n_rows, n_features, n_outputs)``."""
     def expected_value(self) -> npt.NDArray[np.float64]:
         """Base value per output (margin space), shape ``(n_outputs,)``."""
+    def interventional_shap_values(
+        self,
+        X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64] | None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Exact interventional SHAP values, shape ``(n_rows, n_features, n_outputs)``.
+
+        The value of a coalition S is the (weighted) mean margin over every background row r
+        of the hybrid row taking S from X and the other features from r. Every background row
+        is used; ``weights`` (one non-negative float per background row) weight the mean.
+        """
+    def interventional_expected_value(
+        self,
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64] | None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Base value of interventional SHAP: the (weighted) mean margin over ``background``,
+        shape ``(n_outputs,)``."""
 
 class KernelJob:
     """Kernel SHAP for a block of explained rows (used by ``ferroshap.KernelExplainer``).

@@ -208,9 +208,8 @@ def test_wrong_number_of_features_is_a_clear_error():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"data": np.zeros((3, 3))}, "interventional"),
-        ({"feature_perturbation": "interventional"}, "interventional"),
         ({"model_output": "probability"}, "model_output"),
+        ({"model_output": "probability", "data": np.zeros((3, 3))}, "model_output"),
         ({"model_output": "log_loss"}, "model_output"),
     ],
 )

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use ferroshap::ensemble::{CategoryRule, InputPrecision};
 use ferroshap::formats::ModelFormat;
-use ferroshap::tree_shap::path_dependent;
+use ferroshap::tree_shap::{interventional, path_dependent};
 use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use ndarray::ArrayView2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
@@ -324,6 +324,49 @@ impl PyTreeEnsemble {
 
     fn expected_value<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.inner.expected_value().into_pyarray(py)
+    }
+
+    /// Interventional SHAP values against every row of `background`, shape (N, M, K).
+    #[pyo3(signature = (X, background, weights=None, n_threads=None))]
+    #[allow(non_snake_case)]
+    fn interventional_shap_values<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        background: &Bound<'py, PyAny>,
+        weights: Option<PyReadonlyArray1<'py, f64>>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray3<f64>>> {
+        let x = FloatMatrix::extract(X)?;
+        let bg = FloatMatrix::extract(background).map_err(|_| {
+            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
+        })?;
+        let w = weights.as_ref().map(|w| w.as_array());
+        let model = &self.inner;
+        let out = with_view!(x, |v| with_view!(bg, |b| compute(py, n_threads, || {
+            interventional::shap_values_weighted(model, v, b, w)
+        })))?;
+        Ok(out.values.into_pyarray(py))
+    }
+
+    /// Base value of interventional SHAP: the (weighted) mean margin over `background`.
+    #[pyo3(signature = (background, weights=None, n_threads=None))]
+    fn interventional_expected_value<'py>(
+        &self,
+        py: Python<'py>,
+        background: &Bound<'py, PyAny>,
+        weights: Option<PyReadonlyArray1<'py, f64>>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let bg = FloatMatrix::extract(background).map_err(|_| {
+            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
+        })?;
+        let w = weights.as_ref().map(|w| w.as_array());
+        let model = &self.inner;
+        let out = with_view!(bg, |b| compute(py, n_threads, || {
+            interventional::expected_value(model, b, w)
+        }))?;
+        Ok(out.into_pyarray(py))
     }
 
     fn __repr__(&self) -> String {

@@ -21,8 +21,9 @@ class TreeExplainer:
     """Exact SHAP values for XGBoost, LightGBM and scikit-learn tree ensembles.
 
     A drop-in for ``shap.TreeExplainer``: same constructor, same ``shap_values`` shapes,
-    same ``expected_value``; computed in f64 by a parallel Rust implementation of
-    path-dependent Tree SHAP that routes every row exactly as the source library does.
+    same ``expected_value``; computed in f64 by a parallel Rust implementation of exact
+    path-dependent or interventional Tree SHAP that routes every row exactly as the source
+    library does (categorical splits and missing values included).
 
     Parameters
     ----------
@@ -31,15 +32,23 @@ class TreeExplainer:
         ``LGBMModel``, a scikit-learn tree, forest or (hist) gradient-boosting model, or a
         ``ferroshap._core.TreeEnsemble``.
     data
-        Background data. With ``feature_perturbation="tree_path_dependent"`` the node covers
-        are counted from it (as shap does); interventional Tree SHAP, which ``"auto"``
-        chooses when data is given, is not available yet and raises ``NotImplementedError``.
+        Background data (numpy, pandas, polars or pyarrow; categorical columns are read like
+        ``X``). With interventional Tree SHAP (``"auto"`` chooses it when data is given, as
+        shap >= 0.47 does) the value of a coalition S is the mean model output over the
+        background rows with the features in S taken from the explained row, and
+        ``expected_value`` is the mean margin over the background. **Every background row is
+        used**: unlike shap, which silently keeps a random 100 rows, nothing is subsampled.
+        The cost grows as rows + background rows (not their product), so a large background
+        is affordable; summarise it yourself if you want fewer rows. With
+        ``feature_perturbation="tree_path_dependent"`` the node covers are counted from the
+        data instead (as shap does).
     model_output
         ``"raw"`` explains the margin (log-odds for binary classifiers, the sum of tree
         outputs for regressors, class probabilities for scikit-learn forest classifiers).
         Other outputs are not available yet.
     feature_perturbation
-        ``"auto"`` (path-dependent without data) or ``"tree_path_dependent"``.
+        ``"auto"`` (interventional with data, path-dependent without),
+        ``"interventional"`` (needs ``data``) or ``"tree_path_dependent"``.
     n_jobs
         Threads to use; ``None`` or ``-1`` use every core.
 
@@ -71,37 +80,45 @@ class TreeExplainer:
         interventional = feature_perturbation == "interventional" or (
             feature_perturbation == "auto" and data is not None
         )
-        if interventional:
-            raise NotImplementedError(
-                "interventional Tree SHAP (feature_perturbation='interventional', or 'auto' "
-                "with background data) is not available in ferroshap yet; use "
-                "TreeExplainer(model) for exact path-dependent values, or "
-                "feature_perturbation='tree_path_dependent' to weight the trees by your data"
+        if interventional and data is None:
+            raise ValueError(
+                "feature_perturbation='interventional' needs background data: pass "
+                "data=<background rows> (every row is used), or use "
+                "feature_perturbation='tree_path_dependent' to explain without data"
             )
         if not isinstance(model_output, str) or model_output != "raw":
             raise NotImplementedError(
                 f"model_output={model_output!r} is not available in ferroshap yet; "
-                "only model_output='raw' (the margin) is supported"
+                "only model_output='raw' (the margin) is supported, for both "
+                "interventional and path-dependent Tree SHAP"
             )
         self.model_output = model_output
-        self.feature_perturbation = "tree_path_dependent"
+        self.feature_perturbation = "interventional" if interventional else "tree_path_dependent"
         self.n_jobs = _threads(n_jobs)
         if isinstance(model, TreeModel):
             self._model = model
         else:
             self._model = _wrap_ensemble(model) or load_tree_model(model)
         self.data = data
-        if data is not None:
-            # shap's tree_path_dependent with data: node covers are counted from the data.
-            background = self._matrix(data)
-            ensemble = self._model.ensemble.with_covers_from_data(
-                background.values, n_threads=self.n_jobs
+        self._background: np.ndarray | None = None
+        if interventional:
+            # Every row, in the model's encoding (categories mapped like X), no subsampling.
+            self._background = self._matrix(data).values
+            base = self._model.ensemble.interventional_expected_value(
+                self._background, n_threads=self.n_jobs
             )
-            self._model = dataclasses.replace(self._model, ensemble=ensemble)
+        else:
+            if data is not None:
+                # shap's tree_path_dependent with data: node covers are counted from the data.
+                background = self._matrix(data)
+                ensemble = self._model.ensemble.with_covers_from_data(
+                    background.values, n_threads=self.n_jobs
+                )
+                self._model = dataclasses.replace(self._model, ensemble=ensemble)
+            base = self._model.ensemble.expected_value()
         self.model = model
         names = feature_names if feature_names is not None else self._model.feature_names
         self.feature_names = list(names) if names is not None else None
-        base = self._model.ensemble.expected_value()
         self._base = base
         self.expected_value: float | np.ndarray = (
             float(base[0]) if self._model.single_output else base.copy()
@@ -128,7 +145,12 @@ class TreeExplainer:
 
     def _values(self, matrix, check_additivity: bool) -> np.ndarray:
         ensemble = self._model.ensemble
-        values = ensemble.shap_values(matrix.values, n_threads=self.n_jobs)
+        if self._background is not None:
+            values = ensemble.interventional_shap_values(
+                matrix.values, self._background, n_threads=self.n_jobs
+            )
+        else:
+            values = ensemble.shap_values(matrix.values, n_threads=self.n_jobs)
         if check_additivity and len(values):
             margin = ensemble.predict_margin(matrix.values, n_threads=self.n_jobs)
             total = values.sum(axis=1) + self._base
