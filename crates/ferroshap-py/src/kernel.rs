@@ -104,7 +104,7 @@ impl PyKernelJob {
     ) -> PyResult<()> {
         let out = outputs.as_array();
         let job = &mut self.inner;
-        compute(py, Some(1), || job.add_outputs(start, out))
+        compute(py, None, || job.add_outputs(start, out))
     }
 
     /// Solves every row: returns `(values (n_rows, n_features, n_outputs), expected_value,

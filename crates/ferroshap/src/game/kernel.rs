@@ -12,7 +12,7 @@ use ndarray::{Array2, Array3, ArrayView2};
 use rayon::prelude::*;
 
 use super::design::KernelDesign;
-use super::masking::write_masked_row;
+use super::masking::write_masked_rows;
 use crate::error::{Error, Result};
 use crate::linalg::{SolveKind, solve_symmetric};
 use crate::rng::Rng;
@@ -259,15 +259,12 @@ impl KernelJob {
         }
         let p = self.n_columns;
         let mut out = vec![0.0; (stop - start) * p];
-        const CHUNK: usize = 256;
+        const CHUNK: usize = 2048;
         if p > 0 {
             out.par_chunks_mut(CHUNK * p)
                 .enumerate()
                 .for_each(|(chunk, buf)| {
-                    let first = start + chunk * CHUNK;
-                    for (k, dst) in buf.chunks_exact_mut(p).enumerate() {
-                        self.write_row(first + k, dst);
-                    }
+                    self.write_rows(start + chunk * CHUNK, buf);
                 });
         }
         Array2::from_shape_vec((stop - start, p), out)
@@ -280,21 +277,50 @@ impl KernelJob {
         (i, local / self.n_background, local % self.n_background)
     }
 
-    fn write_row(&self, r: usize, dst: &mut [f64]) {
+    /// Writes the masked rows from `first` on into `buf` (whole rows of `n_columns`): one
+    /// copy of the background rows per coalition, then the coalition's columns from x.
+    fn write_rows(&self, first: usize, buf: &mut [f64]) {
         let p = self.n_columns;
-        let (i, c, b) = self.locate(r);
-        let plan = &self.plans[i];
-        let design = plan
-            .design
-            .as_ref()
-            .expect("rows with evaluations have a design");
-        write_masked_row(
-            &self.x[i * p..(i + 1) * p],
-            &self.background[b * p..(b + 1) * p],
-            &plan.varying,
-            design.mask(c),
-            dst,
-        );
+        let n_bg = self.n_background;
+        let (mut i, mut c, mut b) = self.locate(first);
+        let mut columns: Vec<(usize, f64)> = Vec::with_capacity(p);
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let plan = &self.plans[i];
+            let design = plan
+                .design
+                .as_ref()
+                .expect("rows with evaluations have a design");
+            let rows = (n_bg - b).min(rest.len() / p);
+            let (segment, tail) = rest.split_at_mut(rows * p);
+            columns.clear();
+            let x = &self.x[i * p..(i + 1) * p];
+            for (&j, &present) in plan.varying.iter().zip(design.mask(c)) {
+                if present == 1 {
+                    columns.push((j, x[j]));
+                }
+            }
+            write_masked_rows(
+                segment,
+                &self.background[b * p..(b + rows) * p],
+                p,
+                &columns,
+            );
+            rest = tail;
+            b += rows;
+            if b == n_bg {
+                b = 0;
+                c += 1;
+                if c == design.n_coalitions() {
+                    c = 0;
+                    i += 1;
+                    // Skip rows that need no evaluations.
+                    while i < self.plans.len() && self.plans[i].n_coalitions() == 0 {
+                        i += 1;
+                    }
+                }
+            }
+        }
     }
 
     /// Takes the model's outputs (`rows × n_outputs`) for the masked rows starting at
@@ -328,17 +354,20 @@ impl KernelJob {
                     .into(),
             ));
         }
+        let contiguous = outputs.as_standard_layout();
+        let flat = contiguous
+            .as_slice()
+            .expect("standard layout arrays are contiguous");
         let mut r = start;
         while r < start + n {
             let (i, c, b) = self.locate(r);
             let end = (self.offsets[i + 1]).min(start + n);
             let (mut c, mut b) = (c, b);
             let ey = &mut self.ey[i];
-            for rr in r..end {
+            for out in flat[(r - start) * k..(end - start) * k].chunks_exact(k) {
                 let w = self.weights[b];
-                let out = outputs.row(rr - start);
-                for (o, v) in out.iter().enumerate() {
-                    ey[c * k + o] += w * v;
+                for (acc, v) in ey[c * k..(c + 1) * k].iter_mut().zip(out) {
+                    *acc += w * v;
                 }
                 b += 1;
                 if b == self.n_background {

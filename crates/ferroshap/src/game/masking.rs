@@ -1,20 +1,23 @@
-//! Masked rows for the model: the explained row's values on a coalition, a background row's
+//! Masked rows for the model: the explained row's values on a coalition, background rows'
 //! values everywhere else.
 
-/// Writes one masked row into `dst`: `background_row` with the features `varying[j]` for
-/// which `mask[j] == 1` replaced by `x`'s values.
+/// Fills `out` (whole rows of `n_columns`) with `background` (the same number of rows), then
+/// sets each `(column, value)` of `present` in every row: one block copy per coalition and a
+/// few scattered writes, rather than a decision per value.
 #[inline]
-pub fn write_masked_row(
-    x: &[f64],
-    background_row: &[f64],
-    varying: &[usize],
-    mask: &[u8],
-    dst: &mut [f64],
+pub fn write_masked_rows(
+    out: &mut [f64],
+    background: &[f64],
+    n_columns: usize,
+    present: &[(usize, f64)],
 ) {
-    dst.copy_from_slice(background_row);
-    for (&j, &present) in varying.iter().zip(mask) {
-        if present == 1 {
-            dst[j] = x[j];
+    out.copy_from_slice(background);
+    if present.is_empty() {
+        return;
+    }
+    for row in out.chunks_exact_mut(n_columns) {
+        for &(j, v) in present {
+            row[j] = v;
         }
     }
 }
@@ -25,14 +28,9 @@ mod tests {
 
     #[test]
     fn coalition_features_come_from_x() {
-        let mut out = [9.0; 3];
-        write_masked_row(
-            &[5.0, 6.0, 7.0],
-            &[1.0, 1.0, 1.0],
-            &[0, 2],
-            &[0, 1],
-            &mut out,
-        );
-        assert_eq!(out, [1.0, 1.0, 7.0]);
+        let mut out = [9.0; 6];
+        let background = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+        write_masked_rows(&mut out, &background, 3, &[(2, 7.0)]);
+        assert_eq!(out, [0.0, 0.0, 7.0, 1.0, 1.0, 7.0]);
     }
 }
