@@ -142,6 +142,7 @@ class KernelJob:
         nsamples: int | None = None,
         seed: int = 0,
         row_offset: int = 0,
+        num_features: int | None = None,
         n_threads: int | None = None,
     ) -> None: ...
     @property

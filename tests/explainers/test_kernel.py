@@ -79,6 +79,24 @@ def test_exhaustive_parity_with_shap_regression(diabetes):
     )
 
 
+@pytest.mark.parametrize("k", [1, 3, 7, 10])
+def test_num_features_parity_with_shap(diabetes, k):
+    # shap keeps the first k features to enter scikit-learn's LAR path of its augmented
+    # problem and refits on them; ferroshap's own LAR must choose the same features in the
+    # same order (the last one entered is the one eliminated by the efficiency constraint).
+    X, y = diabetes
+    model = ensemble.GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0)
+    model.fit(X, y)
+    background, rows = X[:12], X[100:108]
+    l1_reg = f"num_features({k})"
+    _, want = _shap_values(model.predict, background, rows, l1_reg=l1_reg)
+    got = ferroshap.KernelExplainer(model.predict, background).shap_values(
+        rows, l1_reg=l1_reg, silent=True
+    )
+    assert np.all(np.count_nonzero(got, axis=1) == k)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
+
+
 def test_exhaustive_parity_with_shap_logit_multi_output():
     X, y = datasets.load_breast_cancer(return_X_y=True)
     X = X[:, :8]
@@ -93,6 +111,11 @@ def test_exhaustive_parity_with_shap_logit_multi_output():
     assert got.shape == want.shape == (5, 8, 2)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
     np.testing.assert_allclose(explainer.expected_value, shap_explainer.expected_value, atol=1e-10)
+    _, want = _shap_values(
+        model.predict_proba, background, rows, l1_reg="num_features(4)", link="logit"
+    )
+    got = explainer.shap_values(rows, l1_reg="num_features(4)", silent=True)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
 
 
 def test_exhaustive_parity_with_shap_multiclass_and_frames():
@@ -136,6 +159,10 @@ def test_shap_default_zeroes_features_on_an_exhaustive_design():
     assert np.count_nonzero(shap_default[0]) == 10
     assert np.max(np.abs(shap_default[0] - exact)) > 1e-3
     np.testing.assert_allclose(got, exact, rtol=0, atol=1e-8)
+    # Asked for explicitly, ferroshap reproduces shap's selection (and its error).
+    explainer = ferroshap.KernelExplainer(model.predict, background)
+    same = explainer.shap_values(x, l1_reg="num_features(10)", silent=True)
+    np.testing.assert_allclose(same, shap_default[0], rtol=0, atol=1e-8)
 
 
 def test_seed_gives_reproducible_sampled_values():
@@ -211,7 +238,7 @@ def test_bad_inputs_are_clear_errors():
     for bad in ("num_features(x)", "num_features(0)", "lasso", -1.0, True, float("nan")):
         with pytest.raises(ValueError, match="l1_reg"):
             explainer.shap_values(np.ones((1, 4)), l1_reg=bad, silent=True)
-    for unsupported in ("num_features(3)", "aic", "bic", 0.01):
+    for unsupported in ("aic", "bic", 0.01):
         with pytest.raises(NotImplementedError, match="lasso"):
             explainer.shap_values(np.ones((1, 4)), l1_reg=unsupported, silent=True)
     # shap's deprecated "auto" selects nothing when the design is exhaustive.

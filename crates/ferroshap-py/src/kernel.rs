@@ -29,7 +29,7 @@ pub(crate) struct PyKernelJob {
 impl PyKernelJob {
     #[new]
     #[pyo3(signature = (X, background, weights, fnull, *, link="identity", nsamples=None,
-        seed=0, row_offset=0, n_threads=None))]
+        seed=0, row_offset=0, num_features=None, n_threads=None))]
     #[allow(non_snake_case)]
     fn new(
         py: Python<'_>,
@@ -41,12 +41,14 @@ impl PyKernelJob {
         nsamples: Option<usize>,
         seed: u64,
         row_offset: u64,
+        num_features: Option<usize>,
         n_threads: Option<usize>,
     ) -> PyResult<Self> {
         let options = KernelOptions {
             nsamples,
             link: parse_link(link)?,
             seed,
+            num_features,
         };
         let (x, bg) = (X.as_array(), background.as_array());
         let w = weights.as_array().to_vec();

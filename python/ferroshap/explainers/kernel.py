@@ -48,7 +48,8 @@ class KernelExplainer:
     - ``l1_reg`` defaults to ``False`` (no feature selection). shap's default
       ``"num_features(10)"`` zeroes all but 10 features even when every coalition was
       enumerated, and leaves a bias floor in sampled mode; the plain regression is exact in
-      the first case and consistent in the second. Lasso selection is not available yet.
+      the first case and consistent in the second. ``"num_features(k)"`` is available;
+      AIC/BIC/alpha lasso selection is not yet.
     - A singular or ill-conditioned regression (condition number above 1e12) is solved by
       minimum-norm least squares and reported with a warning, where shap can silently
       return values of 1e14.
@@ -177,10 +178,12 @@ class KernelExplainer:
             Coalitions per row: ``"auto"`` is ``2 * M + 2048`` (``M`` the features that differ
             from the background in that row), clipped to all ``2**M - 2``.
         l1_reg
-            Feature selection: ``False`` or ``0`` (the default; none). ``"auto"`` follows
-            shap (none when at least 20% of the coalitions are evaluated). Lasso selection
-            (``"num_features(k)"``, ``"aic"``, ``"bic"``, a float) is not available yet and
-            raises ``NotImplementedError``.
+            Feature selection: ``False`` or ``0`` (the default; none).
+            ``"num_features(k)"`` keeps the first ``k`` features to enter the least angle
+            regression path of shap's augmented problem (as shap does with scikit-learn's
+            ``lars_path``) and solves over those. ``"auto"`` follows shap (no selection when
+            at least 20% of the coalitions are evaluated). ``"aic"``, ``"bic"`` and a float
+            alpha (lasso) are not available yet and raise ``NotImplementedError``.
         silent
             Hide the progress bar (shown over blocks of rows when ``tqdm`` is installed).
         batch_size
@@ -246,6 +249,7 @@ class KernelExplainer:
                 nsamples=budget,
                 seed=seed,
                 row_offset=start,
+                num_features=selection if isinstance(selection, int) else None,
             )
             _check_selection(selection, job)
             fx = self._call(block, "explained rows").reshape(len(block), -1)
@@ -301,8 +305,9 @@ def _budget(nsamples: Any) -> int | None:
     raise ValueError(f"nsamples must be 'auto' or a positive int, got {nsamples!r}")
 
 
-def _selection(l1_reg: Any) -> str | None:
-    """Validates ``l1_reg``; returns None (no selection), "auto", or the option's description."""
+def _selection(l1_reg: Any) -> int | str | None:
+    """Validates ``l1_reg``: None (no selection), k for ``"num_features(k)"``, "auto", or a
+    description of an option that is not available yet."""
     if l1_reg is False or (
         isinstance(l1_reg, (int, float, np.number)) and not isinstance(l1_reg, bool) and l1_reg == 0
     ):
@@ -314,12 +319,8 @@ def _selection(l1_reg: Any) -> str | None:
             return f"l1_reg={l1_reg!r}"
         m = _NUM_FEATURES.fullmatch(l1_reg)
         if m and int(m.group(1)) >= 1:
-            return f"l1_reg={l1_reg!r}"
-        raise ValueError(
-            f"l1_reg={l1_reg!r} is not understood; expected False, 0, 'auto', 'aic', 'bic', "
-            "'num_features(k)' with an integer k >= 1, or a positive float alpha"
-        )
-    if (
+            return int(m.group(1))
+    elif (
         isinstance(l1_reg, (float, np.floating, int, np.integer))
         and not isinstance(l1_reg, bool)
         and np.isfinite(l1_reg)
@@ -332,8 +333,8 @@ def _selection(l1_reg: Any) -> str | None:
     )
 
 
-def _check_selection(selection: str | None, job: Any) -> None:
-    if selection is None:
+def _check_selection(selection: int | str | None, job: Any) -> None:
+    if selection is None or isinstance(selection, int):
         return
     if selection == "auto":
         # shap's deprecated "auto" selects with AIC only below 20% of the coalitions.
@@ -341,8 +342,9 @@ def _check_selection(selection: str | None, job: Any) -> None:
             return
         selection = "l1_reg='auto' (AIC lasso selection below 20% of the coalitions)"
     raise NotImplementedError(
-        f"{selection}: lasso feature selection is not available in ferroshap yet; "
-        "use l1_reg=False (the default) for the plain efficiency-constrained regression"
+        f"{selection}: lasso feature selection by information criterion or alpha is not "
+        "available in ferroshap yet; use l1_reg=False (the default) for the plain "
+        "efficiency-constrained regression, or 'num_features(k)'"
     )
 
 

@@ -12,6 +12,7 @@ use ndarray::{Array2, Array3, ArrayView2};
 use rayon::prelude::*;
 
 use super::design::KernelDesign;
+use super::lars::lar_active_set;
 use super::masking::write_masked_rows;
 use crate::error::{Error, Result};
 use crate::linalg::{SolveKind, solve_symmetric};
@@ -56,6 +57,10 @@ pub struct KernelOptions {
     pub link: KernelLink,
     /// Seed of the per-row random streams (only sampled designs use them).
     pub seed: u64,
+    /// shap's `l1_reg="num_features(k)"`: keep only the first `k` features to enter the LAR
+    /// path of the augmented kernel regression, then solve over those; `None` (the default)
+    /// selects nothing.
+    pub num_features: Option<usize>,
 }
 
 impl Default for KernelOptions {
@@ -64,6 +69,7 @@ impl Default for KernelOptions {
             nsamples: None,
             link: KernelLink::Identity,
             seed: 0,
+            num_features: None,
         }
     }
 }
@@ -132,6 +138,7 @@ pub struct KernelJob {
     weights: Vec<f64>,
     fnull: Vec<f64>,
     link: KernelLink,
+    num_features: Option<usize>,
     plans: Vec<RowPlan>,
     /// `offsets[i]`: index of row i's first masked row; `offsets[n]` = total.
     offsets: Vec<usize>,
@@ -209,6 +216,7 @@ impl KernelJob {
             weights,
             fnull: fnull.to_vec(),
             link: options.link,
+            num_features: options.num_features,
             plans,
             offsets,
             ey,
@@ -416,8 +424,16 @@ impl KernelJob {
                         (_, []) => {}
                         (_, [j]) => phi[j * k + o] = delta,
                         (Some(design), varying) => {
-                            let (values, kind) =
-                                solve_row(design, &self.ey[i], o, k, link, self.fnull[o], delta);
+                            let (values, kind) = solve_row(
+                                design,
+                                &self.ey[i],
+                                o,
+                                k,
+                                link,
+                                self.fnull[o],
+                                delta,
+                                self.num_features,
+                            );
                             ill |= kind != SolveKind::Cholesky;
                             for (&j, v) in varying.iter().zip(values) {
                                 phi[j * k + o] = v;
@@ -476,8 +492,8 @@ fn normalised_weights(weights: Option<&[f64]>, n: usize) -> Result<Vec<f64>> {
 }
 
 /// The efficiency-constrained weighted least squares of one row and output, as shap solves
-/// it: the last feature is eliminated through `Σφ = Δ`, the other `M − 1` values solve the
-/// normal equations, and magnitudes below 1e-10 become 0.
+/// it: optionally select features (LAR), eliminate the last selected feature through
+/// `Σφ = Δ`, solve the normal equations for the others, and set magnitudes below 1e-10 to 0.
 fn solve_row(
     design: &KernelDesign,
     ey: &[f64],
@@ -486,20 +502,31 @@ fn solve_row(
     link: KernelLink,
     fnull: f64,
     delta: f64,
+    num_features: Option<usize>,
 ) -> (Vec<f64>, SolveKind) {
     let m = design.n_features();
-    let last = m - 1;
     let base = link.apply(fnull);
-    let n = m - 1;
+    let targets: Vec<f64> = (0..design.n_coalitions())
+        .map(|c| link.apply(ey[c * n_outputs + output]) - base)
+        .collect();
+    let selected: Vec<usize> = match num_features {
+        None => (0..m).collect(),
+        Some(k) => select_lar(design, &targets, delta, k),
+    };
+    let mut phi = vec![0.0; m];
+    let Some((&last, free)) = selected.split_last() else {
+        return (phi, SolveKind::Cholesky);
+    };
+    let n = free.len();
     let mut a = vec![0.0; n * n];
     let mut rhs = vec![0.0; n];
     let mut row = vec![0.0; n];
     for (c, &w) in design.weights().iter().enumerate() {
         let mask = design.mask(c);
         let z_last = mask[last] as f64;
-        let y = link.apply(ey[c * n_outputs + output]) - base - z_last * delta;
-        for j in 0..n {
-            row[j] = mask[j] as f64 - z_last;
+        let y = targets[c] - z_last * delta;
+        for (r, &j) in row.iter_mut().zip(free) {
+            *r = mask[j] as f64 - z_last;
         }
         for p in 0..n {
             if row[p] == 0.0 {
@@ -517,15 +544,42 @@ fn solve_row(
             a[q * n + p] = a[p * n + q];
         }
     }
-    let (mut phi, kind) = solve_symmetric(&a, &rhs, n);
-    let rest: f64 = phi.iter().sum();
-    phi.push(delta - rest);
+    let (values, kind) = solve_symmetric(&a, &rhs, n);
+    let rest: f64 = values.iter().sum();
+    for (&j, v) in free.iter().zip(values) {
+        phi[j] = v;
+    }
+    phi[last] = delta - rest;
     for v in &mut phi {
         if v.abs() < ZERO_CLAMP {
             *v = 0.0;
         }
     }
     (phi, kind)
+}
+
+/// shap's feature selection for `num_features(k)`: LAR on the augmented problem whose rows
+/// `[Z; Z − 1]` carry weights `[w·(M − |z|); w·|z|]` and targets `[t; t − Δ]`, all scaled by
+/// the square roots of the weights (so that the selection respects efficiency).
+fn select_lar(design: &KernelDesign, targets: &[f64], delta: f64, k: usize) -> Vec<usize> {
+    let m = design.n_features();
+    let n_coal = design.n_coalitions();
+    let mut x = vec![0.0; 2 * n_coal * m];
+    let mut y = vec![0.0; 2 * n_coal];
+    for (c, &w) in design.weights().iter().enumerate() {
+        let mask = design.mask(c);
+        let size: f64 = mask.iter().map(|&b| b as f64).sum();
+        let w_in = (w * (m as f64 - size)).sqrt();
+        let w_out = (w * size).sqrt();
+        y[c] = w_in * targets[c];
+        y[n_coal + c] = w_out * (targets[c] - delta);
+        for j in 0..m {
+            let z = mask[j] as f64;
+            x[c * m + j] = w_in * z;
+            x[(n_coal + c) * m + j] = w_out * (z - 1.0);
+        }
+    }
+    lar_active_set(&x, &y, 2 * n_coal, m, k)
 }
 
 /// Kernel SHAP values of the rows of `x` for a model given as a closure from a batch of rows

@@ -7,6 +7,7 @@
 
 pub mod design;
 pub mod kernel;
+pub mod lars;
 pub mod masking;
 
 pub use design::KernelDesign;

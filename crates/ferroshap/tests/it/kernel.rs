@@ -154,6 +154,7 @@ fn efficiency_holds_in_sampled_designs() {
             nsamples: Some(nsamples),
             link,
             seed: 9,
+            num_features: None,
         };
         let got = run(model, &x, &background, None, &options, 1000);
         let fx = model(x.view());
@@ -319,4 +320,46 @@ fn bad_inputs_are_refused_with_clear_errors() {
             .to_string()
             .contains("outputs")
     );
+}
+
+#[test]
+fn num_features_selects_the_features_that_matter() {
+    // Only features 1 and 4 matter; LAR on an exhaustive design must pick exactly them, and the
+    // refit over them is then exact. Asking for every feature reproduces brute force.
+    let mut rng = Rng::new(21);
+    let m = 7;
+    let model = |x: ArrayView2<'_, f64>| {
+        Array2::from_shape_fn((x.nrows(), 1), |(i, _)| {
+            2.0 * x[[i, 1]] - x[[i, 4]] + 0.5 * x[[i, 1]] * x[[i, 4]]
+        })
+    };
+    let background = random_matrix(&mut rng, 4, m);
+    let weights = vec![0.25; 4];
+    let x = random_matrix(&mut rng, 3, m);
+    for (k, expect_nonzero) in [(2, 2), (m, m)] {
+        let options = KernelOptions {
+            num_features: Some(k),
+            ..KernelOptions::default()
+        };
+        let got = run(model, &x, &background, None, &options, 100);
+        for i in 0..3 {
+            let want = brute_force(
+                model,
+                &x.row(i).to_vec(),
+                &background,
+                &weights,
+                KernelLink::Identity,
+            );
+            for j in 0..m {
+                let g = got.values[[i, j, 0]];
+                assert!(
+                    (g - want[[j, 0]]).abs() < 1e-10,
+                    "k={k} row {i} φ[{j}]: {g} vs {}",
+                    want[[j, 0]]
+                );
+            }
+            let nonzero = (0..m).filter(|&j| got.values[[i, j, 0]] != 0.0).count();
+            assert!(nonzero <= expect_nonzero);
+        }
+    }
 }
