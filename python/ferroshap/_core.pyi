@@ -143,6 +143,7 @@ class KernelJob:
         seed: int = 0,
         row_offset: int = 0,
         num_features: int | None = None,
+        lasso_alpha: float | None = None,
         n_threads: int | None = None,
     ) -> None: ...
     @property

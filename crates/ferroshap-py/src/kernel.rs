@@ -2,7 +2,7 @@
 //! user's model on the masked batches this builds; everything else runs here with the GIL
 //! released.
 
-use ferroshap::game::{KernelJob, KernelLink, KernelOptions};
+use ferroshap::game::{FeatureSelection, KernelJob, KernelLink, KernelOptions};
 use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -29,7 +29,7 @@ pub(crate) struct PyKernelJob {
 impl PyKernelJob {
     #[new]
     #[pyo3(signature = (X, background, weights, fnull, *, link="identity", nsamples=None,
-        seed=0, row_offset=0, num_features=None, n_threads=None))]
+        seed=0, row_offset=0, num_features=None, lasso_alpha=None, n_threads=None))]
     #[allow(non_snake_case)]
     fn new(
         py: Python<'_>,
@@ -42,13 +42,29 @@ impl PyKernelJob {
         seed: u64,
         row_offset: u64,
         num_features: Option<usize>,
+        lasso_alpha: Option<f64>,
         n_threads: Option<usize>,
     ) -> PyResult<Self> {
+        let selection = match (num_features, lasso_alpha) {
+            (None, None) => FeatureSelection::None,
+            (Some(k), None) => FeatureSelection::NumFeatures(k),
+            (None, Some(a)) if a.is_finite() && a > 0.0 => FeatureSelection::LassoAlpha(a),
+            (None, Some(a)) => {
+                return Err(PyValueError::new_err(format!(
+                    "the lasso alpha must be positive and finite, got {a}"
+                )));
+            }
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "give num_features or lasso_alpha, not both",
+                ));
+            }
+        };
         let options = KernelOptions {
             nsamples,
             link: parse_link(link)?,
             seed,
-            num_features,
+            selection,
         };
         let (x, bg) = (X.as_array(), background.as_array());
         let w = weights.as_array().to_vec();

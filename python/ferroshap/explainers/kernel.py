@@ -48,8 +48,8 @@ class KernelExplainer:
     - ``l1_reg`` defaults to ``False`` (no feature selection). shap's default
       ``"num_features(10)"`` zeroes all but 10 features even when every coalition was
       enumerated, and leaves a bias floor in sampled mode; the plain regression is exact in
-      the first case and consistent in the second. ``"num_features(k)"`` is available;
-      AIC/BIC/alpha lasso selection is not yet.
+      the first case and consistent in the second. ``"num_features(k)"`` and a float alpha
+      are available; AIC/BIC selection is not yet.
     - A singular or ill-conditioned regression (condition number above 1e12) is solved by
       minimum-norm least squares and reported with a warning, where shap can silently
       return values of 1e14.
@@ -182,8 +182,10 @@ class KernelExplainer:
             ``"num_features(k)"`` keeps the first ``k`` features to enter the least angle
             regression path of shap's augmented problem (as shap does with scikit-learn's
             ``lars_path``) and solves over those. ``"auto"`` follows shap (no selection when
-            at least 20% of the coalitions are evaluated). ``"aic"``, ``"bic"`` and a float
-            alpha (lasso) are not available yet and raise ``NotImplementedError``.
+            at least 20% of the coalitions are evaluated). A positive float keeps the features
+            with nonzero coefficients in scikit-learn's ``Lasso(alpha)`` fit of that problem
+            (coordinate descent, same defaults). ``"aic"`` and ``"bic"`` are not available
+            yet and raise ``NotImplementedError``.
         silent
             Hide the progress bar (shown over blocks of rows when ``tqdm`` is installed).
         batch_size
@@ -249,7 +251,8 @@ class KernelExplainer:
                 nsamples=budget,
                 seed=seed,
                 row_offset=start,
-                num_features=selection if isinstance(selection, int) else None,
+                num_features=_option(selection, "num_features"),
+                lasso_alpha=_option(selection, "alpha"),
             )
             _check_selection(selection, job)
             fx = self._call(block, "explained rows").reshape(len(block), -1)
@@ -305,9 +308,9 @@ def _budget(nsamples: Any) -> int | None:
     raise ValueError(f"nsamples must be 'auto' or a positive int, got {nsamples!r}")
 
 
-def _selection(l1_reg: Any) -> int | str | None:
-    """Validates ``l1_reg``: None (no selection), k for ``"num_features(k)"``, "auto", or a
-    description of an option that is not available yet."""
+def _selection(l1_reg: Any) -> tuple[str, Any] | str | None:
+    """Validates ``l1_reg``: None (no selection), ``("num_features", k)``, ``("alpha", a)``,
+    "auto", or a description of an option that is not available yet."""
     if l1_reg is False or (
         isinstance(l1_reg, (int, float, np.number)) and not isinstance(l1_reg, bool) and l1_reg == 0
     ):
@@ -319,22 +322,22 @@ def _selection(l1_reg: Any) -> int | str | None:
             return f"l1_reg={l1_reg!r}"
         m = _NUM_FEATURES.fullmatch(l1_reg)
         if m and int(m.group(1)) >= 1:
-            return int(m.group(1))
+            return ("num_features", int(m.group(1)))
     elif (
         isinstance(l1_reg, (float, np.floating, int, np.integer))
         and not isinstance(l1_reg, bool)
         and np.isfinite(l1_reg)
         and l1_reg > 0
     ):
-        return f"l1_reg={l1_reg!r}"
+        return ("alpha", float(l1_reg))
     raise ValueError(
         f"l1_reg={l1_reg!r} is not understood; expected False, 0, 'auto', 'aic', 'bic', "
         "'num_features(k)' with an integer k >= 1, or a positive float alpha"
     )
 
 
-def _check_selection(selection: int | str | None, job: Any) -> None:
-    if selection is None or isinstance(selection, int):
+def _check_selection(selection: tuple[str, Any] | str | None, job: Any) -> None:
+    if selection is None or isinstance(selection, tuple):
         return
     if selection == "auto":
         # shap's deprecated "auto" selects with AIC only below 20% of the coalitions.
@@ -342,10 +345,16 @@ def _check_selection(selection: int | str | None, job: Any) -> None:
             return
         selection = "l1_reg='auto' (AIC lasso selection below 20% of the coalitions)"
     raise NotImplementedError(
-        f"{selection}: lasso feature selection by information criterion or alpha is not "
+        f"{selection}: lasso feature selection by information criterion (LassoLarsIC) is not "
         "available in ferroshap yet; use l1_reg=False (the default) for the plain "
-        "efficiency-constrained regression, or 'num_features(k)'"
+        "efficiency-constrained regression, 'num_features(k)', or a float lasso alpha"
     )
+
+
+def _option(selection: tuple[str, Any] | str | None, kind: str) -> Any:
+    if isinstance(selection, tuple) and selection[0] == kind:
+        return selection[1]
+    return None
 
 
 def _batch_size(batch_size: Any, n_background: int, n_features: int) -> int:

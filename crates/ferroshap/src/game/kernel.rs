@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::design::KernelDesign;
 use super::lars::lar_active_set;
+use super::lasso::lasso_support;
 use super::masking::write_masked_rows;
 use crate::error::{Error, Result};
 use crate::linalg::{SolveKind, solve_symmetric};
@@ -57,10 +58,21 @@ pub struct KernelOptions {
     pub link: KernelLink,
     /// Seed of the per-row random streams (only sampled designs use them).
     pub seed: u64,
-    /// shap's `l1_reg="num_features(k)"`: keep only the first `k` features to enter the LAR
-    /// path of the augmented kernel regression, then solve over those; `None` (the default)
-    /// selects nothing.
-    pub num_features: Option<usize>,
+    /// Feature selection before the regression (shap's `l1_reg`); none by default.
+    pub selection: FeatureSelection,
+}
+
+/// Which features the regression keeps (shap's `l1_reg`); the others get 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum FeatureSelection {
+    /// All varying features (`l1_reg=False`).
+    #[default]
+    None,
+    /// The first `k` features to enter the LAR path of shap's augmented problem
+    /// (`"num_features(k)"`).
+    NumFeatures(usize),
+    /// Features with nonzero lasso coefficients at this alpha (`l1_reg=<float>`).
+    LassoAlpha(f64),
 }
 
 impl Default for KernelOptions {
@@ -69,7 +81,7 @@ impl Default for KernelOptions {
             nsamples: None,
             link: KernelLink::Identity,
             seed: 0,
-            num_features: None,
+            selection: FeatureSelection::None,
         }
     }
 }
@@ -138,7 +150,7 @@ pub struct KernelJob {
     weights: Vec<f64>,
     fnull: Vec<f64>,
     link: KernelLink,
-    num_features: Option<usize>,
+    selection: FeatureSelection,
     plans: Vec<RowPlan>,
     /// `offsets[i]`: index of row i's first masked row; `offsets[n]` = total.
     offsets: Vec<usize>,
@@ -216,7 +228,7 @@ impl KernelJob {
             weights,
             fnull: fnull.to_vec(),
             link: options.link,
-            num_features: options.num_features,
+            selection: options.selection,
             plans,
             offsets,
             ey,
@@ -432,7 +444,7 @@ impl KernelJob {
                                 link,
                                 self.fnull[o],
                                 delta,
-                                self.num_features,
+                                self.selection,
                             );
                             ill |= kind != SolveKind::Cholesky;
                             for (&j, v) in varying.iter().zip(values) {
@@ -502,16 +514,23 @@ fn solve_row(
     link: KernelLink,
     fnull: f64,
     delta: f64,
-    num_features: Option<usize>,
+    selection: FeatureSelection,
 ) -> (Vec<f64>, SolveKind) {
     let m = design.n_features();
     let base = link.apply(fnull);
     let targets: Vec<f64> = (0..design.n_coalitions())
         .map(|c| link.apply(ey[c * n_outputs + output]) - base)
         .collect();
-    let selected: Vec<usize> = match num_features {
-        None => (0..m).collect(),
-        Some(k) => select_lar(design, &targets, delta, k),
+    let selected: Vec<usize> = match selection {
+        FeatureSelection::None => (0..m).collect(),
+        FeatureSelection::NumFeatures(k) => {
+            let (x, y) = augmented_problem(design, &targets, delta);
+            lar_active_set(&x, &y, y.len(), m, k)
+        }
+        FeatureSelection::LassoAlpha(alpha) => {
+            let (x, y) = augmented_problem(design, &targets, delta);
+            lasso_support(&x, &y, y.len(), m, alpha)
+        }
     };
     let mut phi = vec![0.0; m];
     let Some((&last, free)) = selected.split_last() else {
@@ -558,10 +577,10 @@ fn solve_row(
     (phi, kind)
 }
 
-/// shap's feature selection for `num_features(k)`: LAR on the augmented problem whose rows
-/// `[Z; Z − 1]` carry weights `[w·(M − |z|); w·|z|]` and targets `[t; t − Δ]`, all scaled by
-/// the square roots of the weights (so that the selection respects efficiency).
-fn select_lar(design: &KernelDesign, targets: &[f64], delta: f64, k: usize) -> Vec<usize> {
+/// shap's problem for feature selection: rows `[Z; Z − 1]` with weights
+/// `[w·(M − |z|); w·|z|]` and targets `[t; t − Δ]`, all scaled by the square roots of the
+/// weights (so that the selection respects efficiency). Returns `(X row-major, y)`.
+fn augmented_problem(design: &KernelDesign, targets: &[f64], delta: f64) -> (Vec<f64>, Vec<f64>) {
     let m = design.n_features();
     let n_coal = design.n_coalitions();
     let mut x = vec![0.0; 2 * n_coal * m];
@@ -579,7 +598,7 @@ fn select_lar(design: &KernelDesign, targets: &[f64], delta: f64, k: usize) -> V
             x[(n_coal + c) * m + j] = w_out * (z - 1.0);
         }
     }
-    lar_active_set(&x, &y, 2 * n_coal, m, k)
+    (x, y)
 }
 
 /// Kernel SHAP values of the rows of `x` for a model given as a closure from a batch of rows

@@ -8,7 +8,8 @@
 pub mod design;
 pub mod kernel;
 pub mod lars;
+pub mod lasso;
 pub mod masking;
 
 pub use design::KernelDesign;
-pub use kernel::{KernelJob, KernelLink, KernelOptions, KernelValues};
+pub use kernel::{FeatureSelection, KernelJob, KernelLink, KernelOptions, KernelValues};

@@ -5,7 +5,7 @@
 //! value is Δ minus the others), and a linear model is recovered exactly by any full-rank
 //! design, so both are checked to 1e-10 with sampled designs too.
 
-use ferroshap::game::kernel::{self, KernelJob, KernelLink, KernelOptions};
+use ferroshap::game::kernel::{self, FeatureSelection, KernelJob, KernelLink, KernelOptions};
 use ferroshap::with_threads;
 use ndarray::{Array2, ArrayView2};
 
@@ -154,7 +154,7 @@ fn efficiency_holds_in_sampled_designs() {
             nsamples: Some(nsamples),
             link,
             seed: 9,
-            num_features: None,
+            selection: FeatureSelection::None,
         };
         let got = run(model, &x, &background, None, &options, 1000);
         let fx = model(x.view());
@@ -338,7 +338,7 @@ fn num_features_selects_the_features_that_matter() {
     let x = random_matrix(&mut rng, 3, m);
     for (k, expect_nonzero) in [(2, 2), (m, m)] {
         let options = KernelOptions {
-            num_features: Some(k),
+            selection: FeatureSelection::NumFeatures(k),
             ..KernelOptions::default()
         };
         let got = run(model, &x, &background, None, &options, 100);
