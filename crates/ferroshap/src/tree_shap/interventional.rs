@@ -41,14 +41,15 @@ use super::ShapValues;
 use crate::Scalar;
 use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
 use crate::error::{Error, Result};
-use crate::parallel::ROW_BLOCK;
 
 /// Paths with at most this many distinct features get a dense table over all 2^d patterns.
 pub const DENSE_MAX: usize = 10;
 /// A leaf pattern is a u64: at most this many distinct features on one root-to-leaf path.
 const MAX_PATH_FEATURES: usize = 64;
+/// Rows per unit of parallel work (a multiple of the crate's row block, independent of threads).
+const ROWS_PER_TASK: usize = 256;
 /// Tables of one block of trees are kept in memory at once, up to about this many bytes.
-const BLOCK_BYTES: usize = 64 << 20;
+const BLOCK_BYTES: usize = 16 << 20;
 
 /// How each leaf combines explained rows with the aggregated background.
 ///
@@ -136,19 +137,31 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
         if row_len == 0 {
             continue;
         }
-        out.par_chunks_mut(ROW_BLOCK * row_len)
+        // Trees outer, rows inner: a tree's tables stay in cache while a block of rows uses
+        // them (rows reaching a leaf often share its pattern). Each row still adds the trees
+        // in model order, so the sums do not depend on how rows are split.
+        out.par_chunks_mut(ROWS_PER_TASK * row_len)
             .enumerate()
             .for_each(|(b, chunk)| {
-                let mut buf = vec![0.0; m];
+                let rows = chunk.len() / row_len;
+                let mut buf = vec![0.0; rows * m];
+                for (r, row) in buf.chunks_mut(m.max(1)).enumerate().take(rows) {
+                    model.prepare_row(&x, b * ROWS_PER_TASK + r, row);
+                }
                 let mut pat = vec![0u64; max_nodes];
-                for (r, phi) in chunk.chunks_mut(row_len).enumerate() {
-                    model.prepare_row(&x, b * ROW_BLOCK + r, &mut buf);
-                    for (t, table) in block.clone().zip(&tables) {
-                        let tree = &trees[t];
-                        let layout = &layouts[t];
-                        layout.patterns(tree, model.rules(), &buf, &mut pat);
-                        table.explain(tree, layout, &pat, phi, k, &consts);
+                let mut leaf_pats = Vec::new();
+                for (t, table) in block.clone().zip(&tables) {
+                    let tree = &trees[t];
+                    let layout = &layouts[t];
+                    let n_leaves = layout.leaves.len();
+                    leaf_pats.resize(rows * n_leaves, 0);
+                    for (row, pats) in buf.chunks(m.max(1)).zip(leaf_pats.chunks_mut(n_leaves)) {
+                        layout.patterns(tree, model.rules(), row, &mut pat);
+                        for (p, leaf) in pats.iter_mut().zip(&layout.leaves) {
+                            *p = pat[leaf.node as usize] & leaf.mask();
+                        }
                     }
+                    table.explain(tree, layout, &leaf_pats, chunk, row_len, k, &consts);
                 }
             });
     }
@@ -376,7 +389,7 @@ impl Layout {
             .map(|leaf| {
                 let d = leaf.d as usize;
                 if d <= DENSE_MAX {
-                    (1usize << d) * (d + 1)
+                    (1usize << d) * record_stride(d) + 8
                 } else {
                     2 * n_background
                 }
@@ -408,7 +421,7 @@ impl Layout {
 
 /// How one leaf combines explained rows with its background.
 enum LeafTable {
-    /// Offset in `Tables::dense`: `neg[2^d]` then `pos[2^d][d]`.
+    /// Offset in `Tables::dense` of `2^d` records of `d` signed weights, one per pattern.
     Dense(usize),
     /// Range in `Tables::sparse`: distinct failure sets with their weights (as fractions).
     Sparse(usize, usize),
@@ -476,6 +489,7 @@ impl Tables {
             sparse: Vec::new(),
             reach: Vec::with_capacity(layout.leaves.len()),
         };
+        let mut dense_len = 0usize;
         for (i, leaf) in layout.leaves.iter().enumerate() {
             let d = leaf.d as usize;
             let mut list = if d <= DENSE_MAX {
@@ -492,10 +506,10 @@ impl Tables {
                     }
                 };
                 if dense {
-                    let off = tables.dense.len();
-                    tables.dense.resize(off + (1 << d) * (d + 1), 0.0);
-                    dense_table(w, inv_total, d, consts, &mut tables.dense[off..]);
-                    tables.leaves.push(LeafTable::Dense(off));
+                    // Filled below, once the whole table is allocated (cache-line aligned).
+                    dense_len = dense_len.next_multiple_of(8);
+                    tables.leaves.push(LeafTable::Dense(dense_len));
+                    dense_len += (1 << d) * record_stride(d);
                     continue;
                 }
                 w.iter()
@@ -528,63 +542,72 @@ impl Tables {
                 .leaves
                 .push(LeafTable::Sparse(start, tables.sparse.len() - start));
         }
+        // Records start on 64-byte lines, so that one row's lookup touches one line; the
+        // alignment changes where values live, never what they are.
+        tables.dense = Vec::with_capacity(dense_len + 8);
+        let skip = tables.dense.as_ptr().align_offset(64).min(8);
+        tables.dense.resize(skip + dense_len, 0.0);
+        for ((i, leaf), table) in layout.leaves.iter().enumerate().zip(&mut tables.leaves) {
+            if let LeafTable::Dense(off) = table {
+                *off += skip;
+                let d = leaf.d as usize;
+                let w = &agg[agg_off[i]..agg_off[i] + (1 << d)];
+                let out = &mut tables.dense[*off..*off + (1 << d) * record_stride(d)];
+                dense_table(w, inv_total, d, consts, out);
+            }
+        }
         tables
     }
 
-    /// Adds the tree's contribution to the SHAP values `phi` (`n_features x k`) of the row
-    /// whose node patterns are `pat`.
+    /// Adds the tree's contribution to the SHAP values `phis` (`row_len` = `n_features x k`
+    /// per row) of a block of rows, whose leaf patterns are `leaf_pats` (leaf after leaf,
+    /// row after row). Leaf by leaf, so that a leaf's table stays in cache for every row;
+    /// each row still receives the leaves in the same order.
     #[inline]
     fn explain(
         &self,
         tree: &Tree,
         layout: &Layout,
-        pat: &[u64],
-        phi: &mut [f64],
+        leaf_pats: &[u64],
+        phis: &mut [f64],
+        row_len: usize,
         k: usize,
         consts: &Constants,
     ) {
+        let n_leaves = layout.leaves.len();
         let mut coef = [0.0f64; MAX_PATH_FEATURES];
-        for (leaf, table) in layout.leaves.iter().zip(&self.leaves) {
+        for (i, (leaf, table)) in layout.leaves.iter().zip(&self.leaves).enumerate() {
             let d = leaf.d as usize;
             if d == 0 {
                 continue;
             }
-            let c = pat[leaf.node as usize] & leaf.mask();
-            let (pos, neg): (&[f64], f64) = match *table {
-                LeafTable::Dense(off) => {
-                    let size = 1usize << d;
-                    let start = off + size + c as usize * d;
-                    (&self.dense[start..start + d], self.dense[off + c as usize])
-                }
-                LeafTable::Sparse(start, len) => {
-                    let neg = sparse_coefficients(
-                        &self.sparse[start..start + len],
-                        c,
-                        d,
-                        consts,
-                        &mut coef[..d],
-                    );
-                    (&coef[..d], neg)
-                }
-            };
             let features = &layout.features[leaf.features as usize..][..d];
             let value = tree.leaf_value(leaf.node as usize);
-            for (s, &f) in features.iter().enumerate() {
-                let w = if c >> s & 1 == 1 { pos[s] } else { -neg };
-                if w == 0.0 {
-                    continue;
-                }
-                let base = f as usize * k + tree.output();
-                for (p, v) in phi[base..base + value.len()].iter_mut().zip(value) {
-                    *p += w * v;
+            for (phi, pats) in phis.chunks_mut(row_len).zip(leaf_pats.chunks(n_leaves)) {
+                let c = pats[i];
+                let weights: &[f64] = match *table {
+                    LeafTable::Dense(off) => {
+                        &self.dense[off + c as usize * record_stride(d)..][..d]
+                    }
+                    LeafTable::Sparse(start, len) => {
+                        let list = &self.sparse[start..start + len];
+                        sparse_coefficients(list, c, d, consts, &mut coef[..d]);
+                        &coef[..d]
+                    }
+                };
+                for (&f, &w) in features.iter().zip(weights) {
+                    let base = f as usize * k + tree.output();
+                    for (p, v) in phi[base..base + value.len()].iter_mut().zip(value) {
+                        *p += w * v;
+                    }
                 }
             }
         }
     }
 }
 
-/// Coefficients of a sparse leaf for the row pattern `c`: writes the positive weight of each
-/// satisfied slot into `coef` and returns the (positive) weight subtracted from each failed one.
+/// Signed weights of a sparse leaf for the row pattern `c`, one per slot: what each path
+/// feature gains (slots x satisfies) or loses (slots x fails), per unit of leaf value.
 #[inline]
 fn sparse_coefficients(
     list: &[(u64, f64)],
@@ -592,7 +615,7 @@ fn sparse_coefficients(
     d: usize,
     consts: &Constants,
     coef: &mut [f64],
-) -> f64 {
+) {
     coef.fill(0.0);
     let n = d - c.count_ones() as usize;
     let mut neg = 0.0;
@@ -613,15 +636,22 @@ fn sparse_coefficients(
             neg += w * consts.neg(p, n);
         }
     }
-    neg
+    if n > 0 {
+        for (s, coef) in coef.iter_mut().enumerate() {
+            if c >> s & 1 == 0 {
+                *coef = -neg;
+            }
+        }
+    }
 }
 
-/// Fills a dense leaf table from the weights `w[u]` of each failure set u:
-/// `out[c]` = weight subtracted from each slot x fails, for the pattern c of x;
-/// `out[2^d + c*d + s]` = weight added to slot s when c has bit s.
+/// Fills a dense leaf table from the weights `w[u]` of each failure set u: for every pattern c
+/// of x, `out[c*d + s]` is the signed weight of slot s (as [`sparse_coefficients`] gives it).
 fn dense_table(w: &[f64], inv_total: f64, d: usize, consts: &Constants, out: &mut [f64]) {
+    if d == 0 {
+        return; // a leaf at the root: nothing to attribute.
+    }
     let size = 1usize << d;
-    let (neg, pos) = out.split_at_mut(size);
     let mut h = vec![0.0; size];
     let mut pow = vec![0.0; d + 1];
     for &(t, weight) in consts.nodes(quadrature_points(d)) {
@@ -642,24 +672,34 @@ fn dense_table(w: &[f64], inv_total: f64, d: usize, consts: &Constants, out: &mu
         for i in 1..=d {
             pow[i] = pow[i - 1] * (1.0 - t);
         }
-        for c in 0..size {
+        for (c, record) in out.chunks_mut(record_stride(d)).enumerate().take(size) {
             let n = d - c.count_ones() as usize;
-            if n > 0 {
-                // sum over u of W(u) |u|! (n-1)! / (|u|+n)! = integral of h_t[c] (1-t)^(n-1).
-                neg[c] += weight * pow[n - 1] * h[c];
-            }
-            // sum over u containing s of W(u) (|u|-1)! n! / (|u|+n)!
+            // Failed slots lose sum over u of W(u) |u|! (n-1)! / (|u|+n)!
+            //   = integral of h_t[c] (1-t)^(n-1).
+            let neg = if n > 0 {
+                weight * pow[n - 1] * h[c]
+            } else {
+                0.0
+            };
+            // Satisfied slots s gain sum over u containing s of W(u) (|u|-1)! n! / (|u|+n)!
             //   = integral of (h_t[c] - h_t[c without s]) (1-t)^n / t.
             let a = weight * pow[n] / t;
-            let row = &mut pos[c * d..(c + 1) * d];
-            let mut bits = c;
-            while bits != 0 {
-                let s = bits.trailing_zeros() as usize;
-                row[s] += a * (h[c] - h[c ^ (1 << s)]);
-                bits &= bits - 1;
+            for (s, r) in record[..d].iter_mut().enumerate() {
+                if c >> s & 1 == 1 {
+                    *r += a * (h[c] - h[c ^ (1 << s)]);
+                } else {
+                    *r -= neg;
+                }
             }
         }
     }
+}
+
+/// Values per record of a dense table: d, padded to a power of two up to a cache line, so
+/// that no record straddles two lines.
+#[inline]
+fn record_stride(d: usize) -> usize {
+    if d <= 8 { d.next_power_of_two() } else { d }
 }
 
 /// Gauss-Legendre nodes needed to integrate the leaf coefficients exactly: polynomials of

@@ -1,5 +1,6 @@
 //! Exact Tree SHAP algorithms over a [`TreeEnsemble`](crate::TreeEnsemble).
 
+mod block;
 mod classic;
 pub mod interventional;
 pub mod path_dependent;

@@ -10,7 +10,7 @@ use ndarray::{Array3, ArrayView2};
 use rayon::prelude::*;
 
 use super::ShapValues;
-use super::{classic, quadrature};
+use super::{block, classic, quadrature};
 use crate::Scalar;
 use crate::ensemble::{Tree, TreeEnsemble};
 use crate::error::Result;
@@ -40,8 +40,10 @@ pub fn shap_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Res
     run(
         model,
         x,
-        || quadrature::Workspace::new(model.n_features(), model.max_depth(), leaf_width),
-        |ws, t, tree, row, phi, k| ws.explain_tree(tree, &prepared[t], model.rules(), row, phi, k),
+        || block::BlockWorkspace::new(model.n_features(), model.max_depth(), leaf_width, ROW_BLOCK),
+        |ws, t, tree, rows, n, phi, k| {
+            ws.explain_tree(tree, &prepared[t], model.rules(), rows, n, phi, k)
+        },
     )
 }
 
@@ -54,12 +56,19 @@ pub fn shap_values_reference<F: Scalar>(
         model,
         x,
         || classic::Workspace::new(model),
-        |ws, _, tree, row, phi, k| ws.explain_tree(tree, model.rules(), row, phi, k),
+        |ws, _, tree, rows, n, phi, k| {
+            let m = model.n_features();
+            let row_len = m * k;
+            for r in 0..n {
+                let phi = &mut phi[r * row_len..(r + 1) * row_len];
+                ws.explain_tree(tree, model.rules(), &rows[r * m..(r + 1) * m], phi, k);
+            }
+        },
     )
 }
 
-/// Runs `explain(workspace, tree_index, tree, prepared_row, phi_row, n_outputs)` over every
-/// row and tree, in blocks whose boundaries depend only on the input sizes.
+/// Runs `explain(workspace, tree_index, tree, prepared_rows, n_rows, phi_rows, n_outputs)` over
+/// every tree and block of rows; block boundaries depend only on the input sizes.
 fn run<F, W, E>(
     model: &TreeEnsemble,
     x: ArrayView2<'_, F>,
@@ -68,7 +77,7 @@ fn run<F, W, E>(
 ) -> Result<ShapValues>
 where
     F: Scalar,
-    E: Fn(&mut W, usize, &Tree, &[f64], &mut [f64], usize) + Sync,
+    E: Fn(&mut W, usize, &Tree, &[f64], usize, &mut [f64], usize) + Sync,
 {
     model.check_features(x.ncols())?;
     let (n, m, k) = (x.nrows(), model.n_features(), model.n_outputs());
@@ -83,15 +92,10 @@ where
             .enumerate()
             .for_each(|(block, chunk)| {
                 let rows = chunk.len() / row_len;
-                let mut buf = vec![0.0; rows * m];
-                for (r, row) in buf.chunks_mut(m.max(1)).enumerate().take(rows) {
-                    model.prepare_row(&x, block * ROW_BLOCK + r, row);
-                }
+                let buf = prepare_rows(model, &x, block * ROW_BLOCK, rows);
                 let mut ws = workspace();
                 for (t, tree) in trees.iter().enumerate() {
-                    for (r, phi) in chunk.chunks_mut(row_len).enumerate() {
-                        explain(&mut ws, t, tree, &buf[r * m..(r + 1) * m], phi, k);
-                    }
+                    explain(&mut ws, t, tree, &buf, rows, chunk, k);
                 }
             });
     } else {
@@ -102,12 +106,12 @@ where
                 let first = b * TREE_BLOCK;
                 let block = &trees[first..(first + TREE_BLOCK).min(trees.len())];
                 let mut part = vec![0.0; n * row_len];
-                let mut buf = vec![0.0; m];
                 let mut ws = workspace();
-                for (r, phi) in part.chunks_mut(row_len).enumerate() {
-                    model.prepare_row(&x, r, &mut buf);
+                for (b, chunk) in part.chunks_mut(ROW_BLOCK * row_len).enumerate() {
+                    let rows = chunk.len() / row_len;
+                    let buf = prepare_rows(model, &x, b * ROW_BLOCK, rows);
                     for (t, tree) in block.iter().enumerate() {
-                        explain(&mut ws, first + t, tree, &buf, phi, k);
+                        explain(&mut ws, first + t, tree, &buf, rows, chunk, k);
                     }
                 }
                 part
@@ -123,4 +127,21 @@ where
         values,
         base_values: model.expected_value(),
     })
+}
+
+/// Rows `start..start + n` of `x`, read as the source library reads them, row-major.
+fn prepare_rows<F: Scalar>(
+    model: &TreeEnsemble,
+    x: &ArrayView2<'_, F>,
+    start: usize,
+    n: usize,
+) -> Vec<f64> {
+    let m = model.n_features();
+    let mut buf = vec![0.0; n * m];
+    if m > 0 {
+        for (r, row) in buf.chunks_mut(m).enumerate() {
+            model.prepare_row(x, start + r, row);
+        }
+    }
+    buf
 }

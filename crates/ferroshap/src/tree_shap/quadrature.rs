@@ -17,8 +17,11 @@
 //! `(o - z) sum_q w_q S_q / f(p_q)` for its feature. A feature met again deeper on a path
 //! merges its conditions (o and z multiply); the leaves below the deeper split are credited
 //! there with the merged factor and subtracted from the shallower split's sum.
+//!
+//! This module holds the quadrature rule and the per-tree tables; the `block` module runs
+//! the pass over a block of rows at once.
 
-use crate::ensemble::{SplitRules, Tree};
+use crate::ensemble::Tree;
 
 /// Most quadrature points used: exact for trees up to depth 2 x 64 (deeper trees go to the
 /// classic recursion).
@@ -82,10 +85,27 @@ pub(crate) struct PreparedTree {
     rule: GaussLegendre,
     /// Per node: its split feature appears again somewhere below it.
     repeats_below: Vec<bool>,
-    depth: usize,
 }
 
 impl PreparedTree {
+    /// Number of quadrature points for this tree.
+    #[inline]
+    pub(crate) fn points(&self) -> usize {
+        self.rule.nodes.len()
+    }
+
+    /// The quadrature rule.
+    #[inline]
+    pub(crate) fn rule(&self) -> &GaussLegendre {
+        &self.rule
+    }
+
+    /// Whether the split feature of `node` appears again below it.
+    #[inline]
+    pub(crate) fn repeats_below(&self, node: usize) -> bool {
+        self.repeats_below[node]
+    }
+
     pub(crate) fn new(tree: &Tree) -> PreparedTree {
         let n = tree.n_nodes();
         let mut repeats_below = vec![false; n];
@@ -114,237 +134,7 @@ impl PreparedTree {
         PreparedTree {
             rule,
             repeats_below,
-            depth,
         }
-    }
-}
-
-/// Per-thread scratch space, sized for the largest tree and the model's feature count.
-pub(crate) struct Workspace {
-    /// Per feature: merged `o` and `z` of the conditions on the current path (1, 1 if none).
-    one: Vec<f64>,
-    zero: Vec<f64>,
-    seen: Vec<u32>,
-    /// Per feature, Q x W: leaf sums below later occurrences, to subtract at the earlier one.
-    acc: Vec<f64>,
-    /// Per depth: P (Q values), w_q / f for the credit (Q), S (Q x W), saved acc (Q x W).
-    p: Vec<f64>,
-    credit: Vec<f64>,
-    s: Vec<f64>,
-    saved: Vec<f64>,
-    qw_max: usize,
-    q_max: usize,
-}
-
-impl Workspace {
-    pub(crate) fn new(n_features: usize, max_depth: usize, leaf_width: usize) -> Workspace {
-        let q_max = max_depth.div_ceil(2).max(1);
-        let qw_max = q_max * leaf_width;
-        let levels = max_depth + 2;
-        Workspace {
-            one: vec![1.0; n_features],
-            zero: vec![1.0; n_features],
-            seen: vec![0; n_features],
-            acc: vec![0.0; n_features * qw_max],
-            p: vec![0.0; levels * q_max],
-            credit: vec![0.0; levels * q_max],
-            s: vec![0.0; levels * qw_max],
-            saved: vec![0.0; levels * qw_max],
-            qw_max,
-            q_max,
-        }
-    }
-
-    /// Adds this tree's SHAP values for one prepared row to `phi` (n_features x k).
-    pub(crate) fn explain_tree(
-        &mut self,
-        tree: &Tree,
-        prepared: &PreparedTree,
-        rules: &SplitRules,
-        row: &[f64],
-        phi: &mut [f64],
-        k: usize,
-    ) {
-        debug_assert!(prepared.depth.div_ceil(2).max(1) <= self.q_max);
-        let q = prepared.rule.nodes.len();
-        self.p[..q].fill(1.0);
-        let mut pass = Pass {
-            ws: self,
-            tree,
-            prepared,
-            rules,
-            row,
-            phi,
-            k,
-            q,
-            w: tree.leaf_width,
-        };
-        pass.visit(0, 0);
-    }
-}
-
-struct Pass<'a> {
-    ws: &'a mut Workspace,
-    tree: &'a Tree,
-    prepared: &'a PreparedTree,
-    rules: &'a SplitRules,
-    row: &'a [f64],
-    phi: &'a mut [f64],
-    k: usize,
-    q: usize,
-    w: usize,
-}
-
-impl Pass<'_> {
-    /// On entry the level-`d` P holds the product for `node`; on return the level-`d` S holds
-    /// the sum of v * P over the leaves below `node`.
-    fn visit(&mut self, node: usize, d: usize) {
-        let (q, w) = (self.q, self.w);
-        let qw = q * w;
-        let (qm, qwm) = (self.ws.q_max, self.ws.qw_max);
-        let tree = self.tree;
-        let s_at = d * qwm;
-        if tree.is_leaf(node) {
-            let value = tree.leaf_value(node);
-            let p = &self.ws.p[d * qm..d * qm + q];
-            let s = &mut self.ws.s[s_at..s_at + qw];
-            if w == 1 {
-                let v = value[0];
-                for (s, p) in s.iter_mut().zip(p) {
-                    *s = v * p;
-                }
-            } else {
-                for (s_q, p) in s.chunks_exact_mut(w).zip(p) {
-                    for (s, v) in s_q.iter_mut().zip(value) {
-                        *s = v * p;
-                    }
-                }
-            }
-            return;
-        }
-        let feature = tree.feature(node);
-        let hot = tree.next(node, self.row[feature], self.rules);
-        let (o_old, z_old) = (self.ws.one[feature], self.ws.zero[feature]);
-        let had = self.ws.seen[feature] > 0;
-        let repeats = self.prepared.repeats_below[node];
-        let (l, r) = tree.children(node);
-        let mut first = true;
-        for child in [l, r] {
-            let o_c = if child == hot { o_old } else { 0.0 };
-            let z_c = z_old * tree.cover_ratio(child);
-            if o_c == 0.0 && z_c == 0.0 {
-                continue; // no subset reaches this child: it adds nothing
-            }
-            self.descend(child, d, feature, (o_old, z_old), (o_c, z_c), had, repeats);
-            // Fold the child's leaf sums into this node's.
-            let (parent_s, child_s) = self.ws.s.split_at_mut(s_at + qwm);
-            let (parent_s, child_s) = (&mut parent_s[s_at..s_at + qw], &child_s[..qw]);
-            if first {
-                // Element-wise: these slices hold a handful of values, too few for memcpy.
-                for (a, b) in parent_s.iter_mut().zip(child_s) {
-                    *a = *b;
-                }
-            } else {
-                for (a, b) in parent_s.iter_mut().zip(child_s) {
-                    *a += b;
-                }
-            }
-            first = false;
-        }
-        if first {
-            self.ws.s[s_at..s_at + qw].fill(0.0);
-        }
-        if had {
-            let acc_at = feature * qwm;
-            let (acc, s) = (
-                &mut self.ws.acc[acc_at..acc_at + qw],
-                &self.ws.s[s_at..s_at + qw],
-            );
-            for (a, b) in acc.iter_mut().zip(s) {
-                *a += b;
-            }
-        }
-    }
-
-    /// Visits `child` of a node at depth `d` splitting on `feature`, whose merged condition
-    /// goes from `old` to `new` (o, z), and credits the feature with the child's leaves.
-    #[allow(clippy::too_many_arguments)]
-    fn descend(
-        &mut self,
-        child: usize,
-        d: usize,
-        feature: usize,
-        old: (f64, f64),
-        new: (f64, f64),
-        had: bool,
-        repeats: bool,
-    ) {
-        let (q, w) = (self.q, self.w);
-        let qw = q * w;
-        let (qm, qwm) = (self.ws.q_max, self.ws.qw_max);
-        let nodes = &self.prepared.rule.nodes[..q];
-        let weights = &self.prepared.rule.weights[..q];
-        let (o_old, z_old) = old;
-        let (o_c, z_c) = new;
-        {
-            // P for the child, and w_q / f(p_q) kept at this level for the credit below.
-            let (parent_p, child_p) = self.ws.p.split_at_mut((d + 1) * qm);
-            let parent_p = &parent_p[d * qm..d * qm + q];
-            let child_p = &mut child_p[..q];
-            let credit = &mut self.ws.credit[d * qm..d * qm + q];
-            for j in 0..q {
-                let p = nodes[j];
-                let f_c = p * o_c + (1.0 - p) * z_c;
-                let step = if had {
-                    f_c / (p * o_old + (1.0 - p) * z_old)
-                } else {
-                    f_c
-                };
-                child_p[j] = parent_p[j] * step;
-                credit[j] = weights[j] / f_c;
-            }
-        }
-        self.ws.one[feature] = o_c;
-        self.ws.zero[feature] = z_c;
-        self.ws.seen[feature] += 1;
-        let acc_at = feature * qwm;
-        let saved_at = d * qwm;
-        if repeats {
-            let (acc, saved) = (&mut self.ws.acc, &mut self.ws.saved);
-            saved[saved_at..saved_at + qw].copy_from_slice(&acc[acc_at..acc_at + qw]);
-            acc[acc_at..acc_at + qw].fill(0.0);
-        }
-        self.visit(child, d + 1);
-        let child_s = &self.ws.s[(d + 1) * qwm..(d + 1) * qwm + qw];
-        let credit = &self.ws.credit[d * qm..d * qm + q];
-        let coef = o_c - z_c;
-        let phi_at = feature * self.k + self.tree.output;
-        if repeats {
-            let acc = &self.ws.acc[acc_at..acc_at + qw];
-            for c in 0..w {
-                let mut total = 0.0;
-                for j in 0..q {
-                    total += credit[j] * (child_s[j * w + c] - acc[j * w + c]);
-                }
-                self.phi[phi_at + c] += coef * total;
-            }
-            let (acc, saved) = (&mut self.ws.acc, &self.ws.saved);
-            acc[acc_at..acc_at + qw].copy_from_slice(&saved[saved_at..saved_at + qw]);
-        } else if w == 1 {
-            let total: f64 = credit.iter().zip(child_s).map(|(a, b)| a * b).sum();
-            self.phi[phi_at] += coef * total;
-        } else {
-            for c in 0..w {
-                let mut total = 0.0;
-                for j in 0..q {
-                    total += credit[j] * child_s[j * w + c];
-                }
-                self.phi[phi_at + c] += coef * total;
-            }
-        }
-        self.ws.one[feature] = o_old;
-        self.ws.zero[feature] = z_old;
-        self.ws.seen[feature] -= 1;
     }
 }
 
