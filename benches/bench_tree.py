@@ -80,23 +80,37 @@ class Timing:
         return n / self.best_s if self.best_s > 0 else float("inf")
 
 
-def time_call(fn: Callable[[], Any], repeats: int, slow_s: float) -> tuple[Timing, Any]:
-    """Best of ``repeats`` after one warm-up; returns the timing and the warm-up's result.
+def time_interleaved(
+    calls: dict[str, Callable[[], Any]], repeats: int, slow_s: float
+) -> tuple[dict[str, Timing], dict[str, Any]]:
+    """Time several calls in rounds: one warm-up each, then ``repeats`` rounds of one call each.
 
-    A call slower than ``slow_s`` is timed by its warm-up alone (``repeats`` = 1): start-up
-    costs vanish at that length, and the full run has to fit in minutes on 2 cores.
+    Interleaving spreads load from other processes on a shared machine over all contenders
+    instead of penalising whichever ran during a busy spell. A call slower than ``slow_s`` is
+    timed by its warm-up alone (start-up costs vanish at that length, and the full run has to
+    fit in minutes on 2 cores). A call that raises is reported in the results as the exception.
     """
-    t0 = time.perf_counter()
-    result = fn()
-    warm = time.perf_counter() - t0
-    if warm > slow_s:
-        return Timing(warm, 1, [warm]), result
-    times = []
-    for _ in range(repeats):
+    results: dict[str, Any] = {}
+    times: dict[str, list[float]] = {}
+    for name, fn in calls.items():
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return Timing(min(times), repeats, [warm, *times]), result
+        try:
+            results[name] = fn()
+        except Exception as exc:  # reported by the caller; the other calls go on
+            results[name] = exc
+            continue
+        times[name] = [time.perf_counter() - t0]
+    repeat = [name for name in times if times[name][0] <= slow_s]
+    for _ in range(repeats):
+        for name in repeat:
+            t0 = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - t0)
+    timings = {}
+    for name, ts in times.items():
+        measured = ts[1:] if name in repeat else ts
+        timings[name] = Timing(min(measured), len(measured), ts)
+    return timings, results
 
 
 def make_data(rows: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -275,9 +289,7 @@ def run_case(case: Case, args, ferroshap, threads: int) -> dict[str, Any]:
         flush=True,
     )
     anchor_name, anchor_threads, anchor = anchor_for(case, model, threads)
-    anchor_t, (anchor_values, anchor_base) = time_call(anchor, args.repeats, args.slow)
-    # Output scale: the largest |model output| over the rows (values sum + base value).
-    scale = float(np.max(np.abs(anchor_values.sum(axis=1) + anchor_base)))
+    calls: dict[str, Callable[[], Any]] = {"anchor": anchor}
     result: dict[str, Any] = {
         "case": case.key,
         "name": case.name,
@@ -289,51 +301,72 @@ def run_case(case: Case, args, ferroshap, threads: int) -> dict[str, Any]:
         "train_s": train_s,
         "anchor": anchor_name,
         "anchor_threads": anchor_threads,
-        "anchor_s": anchor_t.best_s,
-        "anchor_repeats": anchor_t.repeats,
-        "anchor_all_s": anchor_t.all_s,
-        "anchor_rows_per_s": anchor_t.rows_per_s(n),
-        "output_scale": scale,
     }
-    print(
-        f"    anchor {anchor_name} ({anchor_threads}): best {anchor_t.best_s:.4f}s "
-        f"of {anchor_t.repeats} -> {anchor_t.rows_per_s(n):,.1f} rows/s",
-        flush=True,
-    )
     if args.with_shap and case.family != "sklearn":
         import shap
 
         t0 = time.perf_counter()
         shap_explainer = shap.TreeExplainer(model)
         result["shap_construct_s"] = time.perf_counter() - t0
-        shap_t, _ = time_call(lambda: shap_explainer.shap_values(X), args.repeats, args.slow)
+        calls["shap"] = lambda: shap_explainer.shap_values(X)
+    explainer = None
+    if ferroshap is not None:
+        try:
+            t0 = time.perf_counter()
+            explainer = ferroshap.TreeExplainer(model)
+            result["ferroshap_construct_s"] = time.perf_counter() - t0
+        except Exception as exc:
+            result["ferroshap_error"] = f"{type(exc).__name__}: {exc}"
+        else:
+            calls["ferroshap"] = lambda: explainer.shap_values(X)
+            if args.nocheck:
+                calls["ferroshap_nocheck"] = lambda: explainer.shap_values(
+                    X, check_additivity=False
+                )
+
+    timings, outputs = time_interleaved(calls, args.repeats, args.slow)
+    if isinstance(outputs["anchor"], Exception):
+        raise outputs["anchor"]
+    anchor_t = timings["anchor"]
+    anchor_values, anchor_base = outputs["anchor"]
+    # Output scale: the largest |model output| over the rows (values sum + base value).
+    scale = float(np.max(np.abs(anchor_values.sum(axis=1) + anchor_base)))
+    result.update(
+        {
+            "anchor_s": anchor_t.best_s,
+            "anchor_repeats": anchor_t.repeats,
+            "anchor_all_s": anchor_t.all_s,
+            "anchor_rows_per_s": anchor_t.rows_per_s(n),
+            "output_scale": scale,
+        }
+    )
+    print(
+        f"    anchor {anchor_name} ({anchor_threads}): best {anchor_t.best_s:.4f}s "
+        f"of {anchor_t.repeats} -> {anchor_t.rows_per_s(n):,.1f} rows/s",
+        flush=True,
+    )
+    if "shap" in timings:
+        shap_t = timings["shap"]
         result["shap_s"] = shap_t.best_s
         result["shap_rows_per_s"] = shap_t.rows_per_s(n)
         print(
-            f"    shap {shap.__version__} TreeExplainer (native underneath): construct "
+            f"    shap TreeExplainer (native underneath): construct "
             f"{result['shap_construct_s']:.3f}s, best {shap_t.best_s:.4f}s "
             f"of {shap_t.repeats}",
             flush=True,
         )
     if ferroshap is None:
         return result
-
-    try:
-        t0 = time.perf_counter()
-        explainer = ferroshap.TreeExplainer(model)
-        result["ferroshap_construct_s"] = time.perf_counter() - t0
-        fs_t, fs_values = time_call(lambda: explainer.shap_values(X), args.repeats, args.slow)
-        if args.nocheck:
-            fs_nocheck_t, _ = time_call(
-                lambda: explainer.shap_values(X, check_additivity=False),
-                args.repeats,
-                args.slow,
-            )
-    except Exception as exc:  # report and go on to the next case
-        result["ferroshap_error"] = f"{type(exc).__name__}: {exc}"
+    for name in ("ferroshap", "ferroshap_nocheck"):
+        if isinstance(outputs.get(name), Exception) and "ferroshap_error" not in result:
+            exc = outputs[name]
+            result["ferroshap_error"] = f"{type(exc).__name__}: {exc}"
+    if "ferroshap_error" in result:
         print(f"    ferroshap FAILED: {result['ferroshap_error']}", flush=True)
         return result
-    fs_values = np.asarray(fs_values)
+
+    fs_t = timings["ferroshap"]
+    fs_values = np.asarray(outputs["ferroshap"])
     max_abs = float(np.max(np.abs(fs_values - anchor_values)))
     base_diff = float(np.max(np.abs(np.ravel(explainer.expected_value)[0] - anchor_base)))
     result.update(
@@ -350,7 +383,8 @@ def run_case(case: Case, args, ferroshap, threads: int) -> dict[str, Any]:
         }
     )
     nocheck = ""
-    if args.nocheck:
+    if "ferroshap_nocheck" in timings:
+        fs_nocheck_t = timings["ferroshap_nocheck"]
         result["ferroshap_nocheck_s"] = fs_nocheck_t.best_s
         result["ratio_nocheck"] = anchor_t.best_s / fs_nocheck_t.best_s
         nocheck = f" (check_additivity=False: {fs_nocheck_t.best_s:.4f}s)"
@@ -486,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ferroshap {env['ferroshap']} ({env['ferroshap_path']})\n"
         f"train rows {args.rows} x {N_FEATURES} features ({args.dtype}), explain "
         f"{min(args.explain_rows or args.rows, args.rows)} rows; best of {args.repeats} after "
-        f"one warm-up (calls over {args.slow:g}s: the warm-up alone)\n",
+        f"one warm-up each, interleaved (calls over {args.slow:g}s: the warm-up alone)\n",
         flush=True,
     )
     results = [run_case(case, args, ferroshap, threads) for case in selected]
