@@ -208,7 +208,8 @@ fn interventional_does_not_depend_on_thread_count_or_layout() {
     };
     let model = random_ensemble(&mut rng, &shape, 40, 2, SplitRules::XGBOOST);
     let background = random_rows(&mut rng, 300, 5);
-    for n_rows in [3, 200] {
+    // 600 rows: several units of parallel work.
+    for n_rows in [3, 600] {
         let x = random_rows(&mut rng, n_rows, 5);
         let run = |threads| {
             ferroshap::with_threads(Some(threads), || {
