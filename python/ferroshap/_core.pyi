@@ -144,6 +144,7 @@ class KernelJob:
         row_offset: int = 0,
         num_features: int | None = None,
         lasso_alpha: float | None = None,
+        criterion: str | None = None,
         n_threads: int | None = None,
     ) -> None: ...
     @property

@@ -79,21 +79,27 @@ def test_exhaustive_parity_with_shap_regression(diabetes):
     )
 
 
-@pytest.mark.parametrize("k", [1, 3, 7, 10])
-def test_num_features_parity_with_shap(diabetes, k):
+@pytest.mark.parametrize(
+    "l1_reg",
+    ["num_features(1)", "num_features(3)", "num_features(7)", "num_features(10)", "aic", "bic"],
+)
+def test_lars_selection_parity_with_shap(diabetes, l1_reg):
     # shap keeps the first k features to enter scikit-learn's LAR path of its augmented
-    # problem and refits on them; ferroshap's own LAR must choose the same features in the
-    # same order (the last one entered is the one eliminated by the efficiency constraint).
+    # problem ("num_features(k)"), or the nonzero coefficients of LassoLarsIC's best knot
+    # ("aic", "bic"), and refits on them; ferroshap's own LARS must choose the same features
+    # in the same order (the last one is the one eliminated by the efficiency constraint).
     X, y = diabetes
     model = ensemble.GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0)
-    model.fit(X, y)
-    background, rows = X[:12], X[100:108]
-    l1_reg = f"num_features({k})"
+    model.fit(X, y / 100)
+    background, rows = X[:12], X[100:110]
     _, want = _shap_values(model.predict, background, rows, l1_reg=l1_reg)
     got = ferroshap.KernelExplainer(model.predict, background).shap_values(
         rows, l1_reg=l1_reg, silent=True
     )
-    assert np.all(np.count_nonzero(got, axis=1) == k)
+    if l1_reg.startswith("num_features"):
+        # At most k (a row may have fewer varying features than k).
+        assert np.all(np.count_nonzero(got, axis=1) <= int(l1_reg[13:-1]))
+    np.testing.assert_array_equal(got != 0, want != 0)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
 
 
@@ -130,11 +136,10 @@ def test_exhaustive_parity_with_shap_logit_multi_output():
     assert got.shape == want.shape == (5, 8, 2)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
     np.testing.assert_allclose(explainer.expected_value, shap_explainer.expected_value, atol=1e-10)
-    _, want = _shap_values(
-        model.predict_proba, background, rows, l1_reg="num_features(4)", link="logit"
-    )
-    got = explainer.shap_values(rows, l1_reg="num_features(4)", silent=True)
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
+    for l1_reg in ("num_features(4)", "aic", "bic"):
+        _, want = _shap_values(model.predict_proba, background, rows, l1_reg=l1_reg, link="logit")
+        got = explainer.shap_values(rows, l1_reg=l1_reg, silent=True)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
 
 
 def test_exhaustive_parity_with_shap_multiclass_and_frames():
@@ -207,6 +212,22 @@ def test_seed_gives_reproducible_sampled_values():
     )
 
 
+def test_auto_selects_with_aic_only_below_a_fifth_of_the_coalitions(diabetes):
+    X, y = diabetes
+    X = np.column_stack([X, X[:, :6] ** 2])  # 16 features: 65,534 coalitions
+    model = ensemble.GradientBoostingRegressor(n_estimators=20, random_state=0).fit(X, y)
+    explainer = ferroshap.KernelExplainer(model.predict, X[:6], seed=5)
+    rows = X[40:43]
+    auto = explainer.shap_values(rows, nsamples=500, l1_reg="auto", silent=True)
+    aic = explainer.shap_values(rows, nsamples=500, l1_reg="aic", silent=True)
+    none = explainer.shap_values(rows, nsamples=500, silent=True)
+    np.testing.assert_array_equal(auto, aic)
+    assert not np.array_equal(auto, none)
+    # Efficiency holds whatever was selected.
+    total = auto.sum(axis=1) + explainer.expected_value
+    np.testing.assert_allclose(total, model.predict(rows), atol=1e-8)
+
+
 def test_nonvarying_features_get_zero():
     f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
     background = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]])
@@ -257,9 +278,6 @@ def test_bad_inputs_are_clear_errors():
     for bad in ("num_features(x)", "num_features(0)", "lasso", -1.0, True, float("nan")):
         with pytest.raises(ValueError, match="l1_reg"):
             explainer.shap_values(np.ones((1, 4)), l1_reg=bad, silent=True)
-    for unsupported in ("aic", "bic"):
-        with pytest.raises(NotImplementedError, match="lasso"):
-            explainer.shap_values(np.ones((1, 4)), l1_reg=unsupported, silent=True)
     # shap's deprecated "auto" selects nothing when the design is exhaustive.
     np.testing.assert_allclose(
         explainer.shap_values(np.ones((1, 4)), l1_reg="auto", silent=True), np.ones((1, 4))

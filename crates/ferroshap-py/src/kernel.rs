@@ -2,7 +2,7 @@
 //! user's model on the masked batches this builds; everything else runs here with the GIL
 //! released.
 
-use ferroshap::game::{FeatureSelection, KernelJob, KernelLink, KernelOptions};
+use ferroshap::game::{Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions};
 use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -29,7 +29,7 @@ pub(crate) struct PyKernelJob {
 impl PyKernelJob {
     #[new]
     #[pyo3(signature = (X, background, weights, fnull, *, link="identity", nsamples=None,
-        seed=0, row_offset=0, num_features=None, lasso_alpha=None, n_threads=None))]
+        seed=0, row_offset=0, num_features=None, lasso_alpha=None, criterion=None, n_threads=None))]
     #[allow(non_snake_case)]
     fn new(
         py: Python<'_>,
@@ -43,20 +43,29 @@ impl PyKernelJob {
         row_offset: u64,
         num_features: Option<usize>,
         lasso_alpha: Option<f64>,
+        criterion: Option<&str>,
         n_threads: Option<usize>,
     ) -> PyResult<Self> {
-        let selection = match (num_features, lasso_alpha) {
-            (None, None) => FeatureSelection::None,
-            (Some(k), None) => FeatureSelection::NumFeatures(k),
-            (None, Some(a)) if a.is_finite() && a > 0.0 => FeatureSelection::LassoAlpha(a),
-            (None, Some(a)) => {
+        let selection = match (num_features, lasso_alpha, criterion) {
+            (None, None, None) => FeatureSelection::None,
+            (Some(k), None, None) => FeatureSelection::NumFeatures(k),
+            (None, None, Some("aic")) => FeatureSelection::InformationCriterion(Criterion::Aic),
+            (None, None, Some("bic")) => FeatureSelection::InformationCriterion(Criterion::Bic),
+            (None, None, Some("auto")) => FeatureSelection::Auto,
+            (None, None, Some(other)) => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown criterion {other:?}; expected 'aic', 'bic' or 'auto'"
+                )));
+            }
+            (None, Some(a), None) if a.is_finite() && a > 0.0 => FeatureSelection::LassoAlpha(a),
+            (None, Some(a), None) => {
                 return Err(PyValueError::new_err(format!(
                     "the lasso alpha must be positive and finite, got {a}"
                 )));
             }
-            (Some(_), Some(_)) => {
+            _ => {
                 return Err(PyValueError::new_err(
-                    "give num_features or lasso_alpha, not both",
+                    "give at most one of num_features, lasso_alpha and criterion",
                 ));
             }
         };

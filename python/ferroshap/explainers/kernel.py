@@ -48,8 +48,8 @@ class KernelExplainer:
     - ``l1_reg`` defaults to ``False`` (no feature selection). shap's default
       ``"num_features(10)"`` zeroes all but 10 features even when every coalition was
       enumerated, and leaves a bias floor in sampled mode; the plain regression is exact in
-      the first case and consistent in the second. ``"num_features(k)"`` and a float alpha
-      are available; AIC/BIC selection is not yet.
+      the first case and consistent in the second. Every shap ``l1_reg`` option is
+      available when asked for.
     - A singular or ill-conditioned regression (condition number above 1e12) is solved by
       minimum-norm least squares and reported with a warning, where shap can silently
       return values of 1e14.
@@ -182,10 +182,11 @@ class KernelExplainer:
             ``"num_features(k)"`` keeps the first ``k`` features to enter the least angle
             regression path of shap's augmented problem (as shap does with scikit-learn's
             ``lars_path``) and solves over those. ``"auto"`` follows shap (no selection when
-            at least 20% of the coalitions are evaluated). A positive float keeps the features
-            with nonzero coefficients in scikit-learn's ``Lasso(alpha)`` fit of that problem
-            (coordinate descent, same defaults). ``"aic"`` and ``"bic"`` are not available
-            yet and raise ``NotImplementedError``.
+            at least 20% of the coalitions are evaluated, else ``"aic"``). A positive float
+            keeps the features with nonzero coefficients in scikit-learn's ``Lasso(alpha)``
+            fit of that problem; ``"aic"`` / ``"bic"`` those of ``LassoLarsIC`` after
+            standardising the columns. All run in Rust, following scikit-learn's algorithms
+            (scikit-learn is not needed).
         silent
             Hide the progress bar (shown over blocks of rows when ``tqdm`` is installed).
         batch_size
@@ -253,8 +254,8 @@ class KernelExplainer:
                 row_offset=start,
                 num_features=_option(selection, "num_features"),
                 lasso_alpha=_option(selection, "alpha"),
+                criterion=_option(selection, "criterion"),
             )
-            _check_selection(selection, job)
             fx = self._call(block, "explained rows").reshape(len(block), -1)
             total = job.n_evaluations
             done = 0
@@ -308,18 +309,16 @@ def _budget(nsamples: Any) -> int | None:
     raise ValueError(f"nsamples must be 'auto' or a positive int, got {nsamples!r}")
 
 
-def _selection(l1_reg: Any) -> tuple[str, Any] | str | None:
-    """Validates ``l1_reg``: None (no selection), ``("num_features", k)``, ``("alpha", a)``,
-    "auto", or a description of an option that is not available yet."""
+def _selection(l1_reg: Any) -> tuple[str, Any] | None:
+    """Validates ``l1_reg``: None (no selection), ``("num_features", k)``, ``("alpha", a)``
+    or ``("criterion", "aic" | "bic" | "auto")``."""
     if l1_reg is False or (
         isinstance(l1_reg, (int, float, np.number)) and not isinstance(l1_reg, bool) and l1_reg == 0
     ):
         return None
     if isinstance(l1_reg, str):
-        if l1_reg == "auto":
-            return "auto"
-        if l1_reg in ("aic", "bic"):
-            return f"l1_reg={l1_reg!r}"
+        if l1_reg in ("aic", "bic", "auto"):
+            return ("criterion", l1_reg)
         m = _NUM_FEATURES.fullmatch(l1_reg)
         if m and int(m.group(1)) >= 1:
             return ("num_features", int(m.group(1)))
@@ -336,23 +335,8 @@ def _selection(l1_reg: Any) -> tuple[str, Any] | str | None:
     )
 
 
-def _check_selection(selection: tuple[str, Any] | str | None, job: Any) -> None:
-    if selection is None or isinstance(selection, tuple):
-        return
-    if selection == "auto":
-        # shap's deprecated "auto" selects with AIC only below 20% of the coalitions.
-        if job.min_fraction_evaluated >= 0.2:
-            return
-        selection = "l1_reg='auto' (AIC lasso selection below 20% of the coalitions)"
-    raise NotImplementedError(
-        f"{selection}: lasso feature selection by information criterion (LassoLarsIC) is not "
-        "available in ferroshap yet; use l1_reg=False (the default) for the plain "
-        "efficiency-constrained regression, 'num_features(k)', or a float lasso alpha"
-    )
-
-
-def _option(selection: tuple[str, Any] | str | None, kind: str) -> Any:
-    if isinstance(selection, tuple) and selection[0] == kind:
+def _option(selection: tuple[str, Any] | None, kind: str) -> Any:
+    if selection is not None and selection[0] == kind:
         return selection[1]
     return None
 

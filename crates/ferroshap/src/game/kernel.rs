@@ -12,7 +12,7 @@ use ndarray::{Array2, Array3, ArrayView2};
 use rayon::prelude::*;
 
 use super::design::KernelDesign;
-use super::lars::lar_active_set;
+use super::lars::{Criterion, lar_active_set, lasso_lars_ic};
 use super::lasso::lasso_support;
 use super::masking::write_masked_rows;
 use crate::error::{Error, Result};
@@ -73,6 +73,12 @@ pub enum FeatureSelection {
     NumFeatures(usize),
     /// Features with nonzero lasso coefficients at this alpha (`l1_reg=<float>`).
     LassoAlpha(f64),
+    /// Features with nonzero coefficients at the lasso-LARS knot with the smallest
+    /// information criterion, as scikit-learn's `LassoLarsIC` (`"aic"`, `"bic"`).
+    InformationCriterion(Criterion),
+    /// shap's deprecated `"auto"`: AIC when less than 20% of the coalitions are evaluated,
+    /// no selection otherwise.
+    Auto,
 }
 
 impl Default for KernelOptions {
@@ -530,6 +536,16 @@ fn solve_row(
         FeatureSelection::LassoAlpha(alpha) => {
             let (x, y) = augmented_problem(design, &targets, delta);
             lasso_support(&x, &y, y.len(), m, alpha)
+        }
+        FeatureSelection::Auto if design.fraction_evaluated() >= 0.2 => (0..m).collect(),
+        FeatureSelection::InformationCriterion(_) | FeatureSelection::Auto => {
+            let criterion = match selection {
+                FeatureSelection::InformationCriterion(c) => c,
+                _ => Criterion::Aic,
+            };
+            let (x, y) = augmented_problem(design, &targets, delta);
+            // Too few coalitions to estimate the noise variance: no selection.
+            lasso_lars_ic(&x, &y, y.len(), m, criterion).unwrap_or_else(|| (0..m).collect())
         }
     };
     let mut phi = vec![0.0; m];

@@ -13,3 +13,4 @@ pub mod masking;
 
 pub use design::KernelDesign;
 pub use kernel::{FeatureSelection, KernelJob, KernelLink, KernelOptions, KernelValues};
+pub use lars::Criterion;
