@@ -421,8 +421,10 @@ impl Layout {
 
 /// How one leaf combines explained rows with its background.
 enum LeafTable {
-    /// Offset in `Tables::dense` of `2^d` records of `d` signed weights, one per pattern.
-    Dense(usize),
+    /// Offset in `Tables::dense` of `2^d` records of `d` signed weights, one per pattern,
+    /// and offset in `Tables::nonzero` of a bit per pattern: set when its record is not all
+    /// zeros (often most are zeros: no background row satisfies what x fails).
+    Dense(usize, usize),
     /// Range in `Tables::sparse`: distinct failure sets with their weights (as fractions).
     Sparse(usize, usize),
 }
@@ -431,6 +433,7 @@ enum LeafTable {
 struct Tables {
     leaves: Vec<LeafTable>,
     dense: Vec<f64>,
+    nonzero: Vec<u64>,
     sparse: Vec<(u64, f64)>,
     /// Total weight of the background rows reaching each leaf, summed in row order.
     reach: Vec<f64>,
@@ -486,6 +489,7 @@ impl Tables {
         let mut tables = Tables {
             leaves: Vec::with_capacity(layout.leaves.len()),
             dense: Vec::new(),
+            nonzero: Vec::new(),
             sparse: Vec::new(),
             reach: Vec::with_capacity(layout.leaves.len()),
         };
@@ -508,7 +512,7 @@ impl Tables {
                 if dense {
                     // Filled below, once the whole table is allocated (cache-line aligned).
                     dense_len = dense_len.next_multiple_of(8);
-                    tables.leaves.push(LeafTable::Dense(dense_len));
+                    tables.leaves.push(LeafTable::Dense(dense_len, 0));
                     dense_len += (1 << d) * record_stride(d);
                     continue;
                 }
@@ -548,12 +552,20 @@ impl Tables {
         let skip = tables.dense.as_ptr().align_offset(64).min(8);
         tables.dense.resize(skip + dense_len, 0.0);
         for ((i, leaf), table) in layout.leaves.iter().enumerate().zip(&mut tables.leaves) {
-            if let LeafTable::Dense(off) = table {
+            if let LeafTable::Dense(off, bits) = table {
                 *off += skip;
                 let d = leaf.d as usize;
                 let w = &agg[agg_off[i]..agg_off[i] + (1 << d)];
-                let out = &mut tables.dense[*off..*off + (1 << d) * record_stride(d)];
+                let stride = record_stride(d);
+                let out = &mut tables.dense[*off..*off + (1 << d) * stride];
                 dense_table(w, inv_total, d, consts, out);
+                *bits = tables.nonzero.len();
+                tables.nonzero.resize(*bits + (1usize << d).div_ceil(64), 0);
+                for (c, record) in out.chunks(stride).enumerate() {
+                    if record.iter().any(|&v| v != 0.0) {
+                        tables.nonzero[*bits + c / 64] |= 1 << (c % 64);
+                    }
+                }
             }
         }
         tables
@@ -586,8 +598,12 @@ impl Tables {
             for (phi, pats) in phis.chunks_mut(row_len).zip(leaf_pats.chunks(n_leaves)) {
                 let c = pats[i];
                 let weights: &[f64] = match *table {
-                    LeafTable::Dense(off) => {
-                        &self.dense[off + c as usize * record_stride(d)..][..d]
+                    LeafTable::Dense(off, bits) => {
+                        let c = c as usize;
+                        if self.nonzero[bits + c / 64] >> (c % 64) & 1 == 0 {
+                            continue;
+                        }
+                        &self.dense[off + c * record_stride(d)..][..d]
                     }
                     LeafTable::Sparse(start, len) => {
                         let list = &self.sparse[start..start + len];
