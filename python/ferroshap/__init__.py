@@ -14,7 +14,7 @@ from ferroshap._core import (
     UnsupportedModelError,
     __version__,
 )
-from ferroshap.explainers import KernelExplainer, TreeExplainer
+from ferroshap.explainers import KernelExplainer, TreeExplainer, kmeans, sample
 from ferroshap.explanation import Explanation
 
 __all__ = [
@@ -26,4 +26,6 @@ __all__ = [
     "TreeExplainer",
     "UnsupportedModelError",
     "__version__",
+    "kmeans",
+    "sample",
 ]

@@ -31,16 +31,21 @@ def _shap_values(model, background, X, **kwargs):
         return explainer, explainer.shap_values(X, silent=True, **kwargs)
 
 
-def _brute_force(f, x, background, link="identity"):
-    """Shapley values of v(S) = link(mean_b f(x_S, b)) by subset enumeration."""
+def _brute_force(f, x, background, link="identity", weights=None):
+    """Shapley values of v(S) = link(Σ_b w_b f(x_S, b)) by subset enumeration."""
     m = len(x)
+    w = (
+        np.full(len(background), 1 / len(background))
+        if weights is None
+        else weights / weights.sum()
+    )
     cache = {}
 
     def v(subset):
         if subset not in cache:
             rows = background.copy()
             rows[:, list(subset)] = x[list(subset)]
-            p = np.asarray(f(rows), dtype=float).mean(axis=0)
+            p = w @ np.asarray(f(rows), dtype=float)
             cache[subset] = np.log(p / (1 - p)) if link == "logit" else p
         return cache[subset]
 
@@ -226,6 +231,40 @@ def test_auto_selects_with_aic_only_below_a_fifth_of_the_coalitions(diabetes):
     # Efficiency holds whatever was selected.
     total = auto.sum(axis=1) + explainer.expected_value
     np.testing.assert_allclose(total, model.predict(rows), atol=1e-8)
+
+
+def test_kmeans_background_weights_are_carried_into_the_estimator(diabetes):
+    X, y = diabetes
+    model = ensemble.GradientBoostingRegressor(n_estimators=20, random_state=0).fit(X, y)
+    summary = ferroshap.kmeans(X, 6)
+    assert summary.data.shape == (6, 10) and summary.weights.sum() == len(X)
+    # Every centre coordinate is a value observed in its column.
+    assert all(np.isin(summary.data[:, j], X[:, j]).all() for j in range(10))
+    explainer = ferroshap.KernelExplainer(model.predict, summary)
+    w = summary.weights / summary.weights.sum()
+    assert explainer.expected_value == pytest.approx(w @ model.predict(summary.data), abs=1e-12)
+    x = X[7]
+    got = explainer.shap_values(x, silent=True)
+    exact = _brute_force(model.predict, x, summary.data, weights=summary.weights)
+    np.testing.assert_allclose(got, exact, rtol=0, atol=1e-9)
+    assert ferroshap.kmeans(X, 6).weights.tolist() == summary.weights.tolist()  # seeded
+
+
+def test_sample_keeps_the_type_and_is_seeded():
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    X = np.arange(40.0).reshape(20, 2)
+    a = ferroshap.sample(X, 5, random_state=1)
+    assert a.shape == (5, 2) and np.array_equal(a, ferroshap.sample(X, 5, random_state=1))
+    assert ferroshap.sample(X, 50) is X
+    frame = pd.DataFrame(X, columns=["u", "v"])
+    assert list(ferroshap.sample(frame, 5, random_state=1).columns) == ["u", "v"]
+    np.testing.assert_array_equal(ferroshap.sample(frame, 5, random_state=1).to_numpy(), a)
+    np.testing.assert_array_equal(
+        ferroshap.sample(pl.DataFrame(frame), 5, random_state=1).to_numpy(), a
+    )
+    with pytest.raises(ValueError, match="nsamples"):
+        ferroshap.sample(X, 0)
 
 
 def test_nonvarying_features_get_zero():
