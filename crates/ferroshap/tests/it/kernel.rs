@@ -363,3 +363,46 @@ fn num_features_selects_the_features_that_matter() {
         }
     }
 }
+
+#[test]
+fn efficiency_holds_under_every_feature_selection() {
+    use ferroshap::game::Criterion;
+    let mut rng = Rng::new(31);
+    let m = 12;
+    let background = random_matrix(&mut rng, 5, m);
+    let x = random_matrix(&mut rng, 4, m);
+    let fx = nonlinear(x.view());
+    for selection in [
+        FeatureSelection::NumFeatures(4),
+        FeatureSelection::LassoAlpha(1e-4),
+        FeatureSelection::InformationCriterion(Criterion::Aic),
+        FeatureSelection::InformationCriterion(Criterion::Bic),
+        FeatureSelection::Auto,
+    ] {
+        for nsamples in [Some(300), None] {
+            let options = KernelOptions {
+                nsamples,
+                seed: 2,
+                selection,
+                ..KernelOptions::default()
+            };
+            let got = run(nonlinear, &x, &background, None, &options, 4096);
+            for i in 0..4 {
+                for o in 0..2 {
+                    let delta = fx[[i, o]] - got.expected_value[o];
+                    let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
+                    assert!(
+                        (total - delta).abs() < 1e-10 * delta.abs().max(1.0),
+                        "{selection:?} {nsamples:?} row {i}: Σφ={total} Δ={delta}"
+                    );
+                }
+            }
+            if let FeatureSelection::NumFeatures(k) = selection {
+                for i in 0..4 {
+                    let kept = (0..m).filter(|&j| got.values[[i, j, 0]] != 0.0).count();
+                    assert!(kept <= k);
+                }
+            }
+        }
+    }
+}
