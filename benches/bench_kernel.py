@@ -1,13 +1,17 @@
 """Side-by-side Kernel SHAP benchmark: ferroshap.KernelExplainer against shap.KernelExplainer.
 
-Case (issue 5): 12 features, 100 background rows, 2,048 coalitions per row, 100 explained
-rows, a cheap numpy model. Both explainers run back to back in one process on the same
+Cases (issue 5): 12 features, 100 background rows, 2,048 coalitions per row, 100 explained
+rows, (a) a cheap numpy model; with ``--hgb``, on fewer rows, (b) a scikit-learn
+HistGradientBoosting model called through ``predict`` by both, and (c) the same model converted
+to a ferroshap tree ensemble, whose masked batches ferroshap evaluates in Rust (native path)
+while shap calls ``predict``. Both explainers run back to back in one process on the same
 inputs; the model is wrapped to time its own calls, and the figure of merit is the time
 *beyond* the model (overhead: planning, masking, bookkeeping, regression). Both use
 ``l1_reg=False`` so they solve the same problem. Run from the repository root:
 
     python benches/bench_kernel.py            # the case above
     python benches/bench_kernel.py --quick    # 10 rows, seconds
+    python benches/bench_kernel.py --hgb      # also cases (b) and (c), 20 rows
 
 BLAS is pinned to one thread (unless OPENBLAS_NUM_THREADS etc. are set): on a small shared
 machine a multi-threaded BLAS matvec for a cheap model spins against the explainer's own
@@ -73,6 +77,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 explained rows")
     parser.add_argument("--rows", type=int, default=100, help="explained rows (default 100)")
+    parser.add_argument("--hgb", action="store_true", help="HistGradientBoosting cases")
+    parser.add_argument("--hgb-rows", type=int, default=20, help="rows for --hgb (20)")
     args = parser.parse_args()
     n_rows = 10 if args.quick else args.rows
 
@@ -115,6 +121,43 @@ def main() -> None:
     # Sanity: both are unbiased estimates of the same values (sampled designs differ).
     err = np.abs(ours["values"] - theirs["values"]).max()
     print(f"max |ferroshap - shap| (sampling noise of two estimates): {err:.3g}")
+    if args.hgb:
+        hgb_cases(background, rng, 3 if args.quick else args.hgb_rows)
+
+
+def hgb_cases(background: np.ndarray, rng: np.random.Generator, n_rows: int) -> None:
+    import shap
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    import ferroshap
+
+    X_train = rng.standard_normal((2000, N_FEATURES))
+    y_train = X_train[:, 0] * X_train[:, 1] + np.sin(X_train[:, 2]) + X_train[:, 3]
+    model = HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(X_train, y_train)
+    X = rng.standard_normal((n_rows, N_FEATURES))
+    ensemble = ferroshap.TreeExplainer(model).ensemble
+
+    def timed(explain) -> tuple[float, np.ndarray]:
+        t0 = time.perf_counter()
+        values = explain()
+        return time.perf_counter() - t0, values
+
+    kw = dict(nsamples=N_COALITIONS, l1_reg=False, silent=True)
+    t_fs, _ = timed(
+        lambda: ferroshap.KernelExplainer(model.predict, background, seed=0).shap_values(X, **kw)
+    )
+    t_native, _ = timed(
+        lambda: ferroshap.KernelExplainer(ensemble, background, seed=0).shap_values(X, **kw)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_shap, _ = timed(
+            lambda: shap.KernelExplainer(model.predict, background).shap_values(X, **kw)
+        )
+    print(f"\nHistGradientBoosting (100 iterations), {n_rows} explained rows, whole run:")
+    print(f"  shap (predict)                {t_shap:8.2f} s")
+    print(f"  ferroshap (predict)           {t_fs:8.2f} s   {t_shap / t_fs:5.1f}x faster")
+    print(f"  ferroshap (native ensemble)   {t_native:8.2f} s   {t_shap / t_native:5.1f}x faster")
 
 
 if __name__ == "__main__":

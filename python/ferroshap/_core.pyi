@@ -162,3 +162,20 @@ class KernelJob:
     def finish(
         self, fx: npt.NDArray[np.float64], n_threads: int | None = None
     ) -> tuple[npt.NDArray[np.float64], list[float], list[int]]: ...
+
+def kernel_shap_tree_ensemble(
+    model: TreeEnsemble,
+    X: npt.NDArray[np.float64],
+    background: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    *,
+    link: str = "identity",
+    nsamples: int | None = None,
+    seed: int = 0,
+    num_features: int | None = None,
+    lasso_alpha: float | None = None,
+    criterion: str | None = None,
+    batch_rows: int = 65536,
+    n_threads: int | None = None,
+) -> tuple[npt.NDArray[np.float64], list[float], list[int]]:
+    """Kernel SHAP of a tree ensemble's margin with the whole loop in Rust."""

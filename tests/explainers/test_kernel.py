@@ -267,6 +267,30 @@ def test_sample_keeps_the_type_and_is_seeded():
         ferroshap.sample(X, 0)
 
 
+def test_native_tree_ensemble_path(diabetes):
+    # A ferroshap TreeEnsemble runs the whole loop in Rust; it must give what the Python loop
+    # gives for the same model as a plain function, and, with every coalition enumerated,
+    # exact interventional Tree SHAP values for the same background.
+    X, y = diabetes
+    model = ensemble.GradientBoostingRegressor(n_estimators=20, random_state=0).fit(X, y)
+    tree = ferroshap.TreeExplainer(model)
+    ens = tree.ensemble
+    background, rows = X[:8], X[60:70]
+    native = ferroshap.KernelExplainer(ens, background, seed=4)
+    python = ferroshap.KernelExplainer(lambda Z: ens.predict_margin(Z)[:, 0], background, seed=4)
+    got = native.shap_values(rows, silent=True)
+    np.testing.assert_allclose(got, python.shap_values(rows, silent=True), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        native.shap_values(rows, nsamples=300, silent=True),
+        python.shap_values(rows, nsamples=300, silent=True),
+        rtol=0,
+        atol=1e-12,
+    )
+    exact = ferroshap.TreeExplainer(model, data=background).shap_values(rows)
+    np.testing.assert_allclose(got, exact, rtol=0, atol=1e-9)
+    assert native.expected_value == pytest.approx(python.expected_value, abs=1e-12)
+
+
 def test_nonvarying_features_get_zero():
     f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
     background = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]])

@@ -2,12 +2,14 @@
 //! user's model on the masked batches this builds; everything else runs here with the GIL
 //! released.
 
+use ferroshap::game::kernel;
 use ferroshap::game::{Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions};
 use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::compute;
+use crate::tree::PyTreeEnsemble;
 
 fn parse_link(link: &str) -> PyResult<KernelLink> {
     match link {
@@ -46,29 +48,7 @@ impl PyKernelJob {
         criterion: Option<&str>,
         n_threads: Option<usize>,
     ) -> PyResult<Self> {
-        let selection = match (num_features, lasso_alpha, criterion) {
-            (None, None, None) => FeatureSelection::None,
-            (Some(k), None, None) => FeatureSelection::NumFeatures(k),
-            (None, None, Some("aic")) => FeatureSelection::InformationCriterion(Criterion::Aic),
-            (None, None, Some("bic")) => FeatureSelection::InformationCriterion(Criterion::Bic),
-            (None, None, Some("auto")) => FeatureSelection::Auto,
-            (None, None, Some(other)) => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown criterion {other:?}; expected 'aic', 'bic' or 'auto'"
-                )));
-            }
-            (None, Some(a), None) if a.is_finite() && a > 0.0 => FeatureSelection::LassoAlpha(a),
-            (None, Some(a), None) => {
-                return Err(PyValueError::new_err(format!(
-                    "the lasso alpha must be positive and finite, got {a}"
-                )));
-            }
-            _ => {
-                return Err(PyValueError::new_err(
-                    "give at most one of num_features, lasso_alpha and criterion",
-                ));
-            }
-        };
+        let selection = selection_of(num_features, lasso_alpha, criterion)?;
         let options = KernelOptions {
             nsamples,
             link: parse_link(link)?,
@@ -153,4 +133,82 @@ impl PyKernelJob {
             out.ill_conditioned_rows,
         ))
     }
+}
+
+fn selection_of(
+    num_features: Option<usize>,
+    lasso_alpha: Option<f64>,
+    criterion: Option<&str>,
+) -> PyResult<FeatureSelection> {
+    Ok(match (num_features, lasso_alpha, criterion) {
+        (None, None, None) => FeatureSelection::None,
+        (Some(k), None, None) => FeatureSelection::NumFeatures(k),
+        (None, None, Some("aic")) => FeatureSelection::InformationCriterion(Criterion::Aic),
+        (None, None, Some("bic")) => FeatureSelection::InformationCriterion(Criterion::Bic),
+        (None, None, Some("auto")) => FeatureSelection::Auto,
+        (None, None, Some(other)) => {
+            return Err(PyValueError::new_err(format!(
+                "unknown criterion {other:?}; expected 'aic', 'bic' or 'auto'"
+            )));
+        }
+        (None, Some(a), None) if a.is_finite() && a > 0.0 => FeatureSelection::LassoAlpha(a),
+        (None, Some(a), None) => {
+            return Err(PyValueError::new_err(format!(
+                "the lasso alpha must be positive and finite, got {a}"
+            )));
+        }
+        _ => {
+            return Err(PyValueError::new_err(
+                "give at most one of num_features, lasso_alpha and criterion",
+            ));
+        }
+    })
+}
+
+/// Kernel SHAP of a ferroshap tree ensemble's margin with the whole loop in Rust: masked
+/// batches are evaluated by the ensemble itself, in parallel, with the GIL released.
+/// Returns `(values (n_rows, n_features, n_outputs), expected_value, ill_conditioned_rows)`.
+#[pyfunction]
+#[pyo3(signature = (model, X, background, weights, *, link="identity", nsamples=None, seed=0,
+    num_features=None, lasso_alpha=None, criterion=None, batch_rows=65536, n_threads=None))]
+#[allow(non_snake_case, clippy::type_complexity)]
+pub(crate) fn kernel_shap_tree_ensemble<'py>(
+    py: Python<'py>,
+    model: PyRef<'_, PyTreeEnsemble>,
+    X: PyReadonlyArray2<'_, f64>,
+    background: PyReadonlyArray2<'_, f64>,
+    weights: PyReadonlyArray1<'_, f64>,
+    link: &str,
+    nsamples: Option<usize>,
+    seed: u64,
+    num_features: Option<usize>,
+    lasso_alpha: Option<f64>,
+    criterion: Option<&str>,
+    batch_rows: usize,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray3<f64>>, Vec<f64>, Vec<usize>)> {
+    let options = KernelOptions {
+        nsamples,
+        link: parse_link(link)?,
+        seed,
+        selection: selection_of(num_features, lasso_alpha, criterion)?,
+    };
+    let ensemble = &model.inner;
+    let (x, bg) = (X.as_array(), background.as_array());
+    let w = weights.as_array().to_vec();
+    let out = compute(py, n_threads, || {
+        kernel::shap_values(
+            |rows| ensemble.predict_margin(rows),
+            x,
+            bg,
+            Some(&w),
+            &options,
+            batch_rows,
+        )
+    })?;
+    Ok((
+        out.values.into_pyarray(py),
+        out.expected_value,
+        out.ill_conditioned_rows,
+    ))
 }

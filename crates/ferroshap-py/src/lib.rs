@@ -76,5 +76,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     );
     m.add_class::<tree::PyTreeEnsemble>()?;
     m.add_class::<kernel::PyKernelJob>()?;
+    m.add_function(wrap_pyfunction!(kernel::kernel_shap_tree_ensemble, m)?)?;
     Ok(())
 }

@@ -164,7 +164,8 @@ class KernelExplainer:
     model
         A function from a 2-D float array ``(n, n_features)`` to outputs ``(n,)`` or
         ``(n, n_outputs)``; or an object with ``predict_proba`` (used when present) or
-        ``predict``.
+        ``predict``; or a ``ferroshap._core.TreeEnsemble`` (its margin is explained and the
+        whole loop, model evaluations included, runs in Rust in parallel).
     data
         Background rows (numpy, pandas or polars), ``(n_background, n_features)``. Missing
         features are filled from these rows; keep them few (shap suggests at most 100), as
@@ -351,6 +352,23 @@ class KernelExplainer:
         x = np.ascontiguousarray(matrix.values, dtype=np.float64)
         n_rows = x.shape[0]
         seed = self.seed if self.seed is not None else secrets.randbits(64)
+        if isinstance(self.model, _core.TreeEnsemble):
+            # The whole loop in Rust: the ensemble evaluates the masked batches itself.
+            values, _, ill = _core.kernel_shap_tree_ensemble(
+                self.model,
+                x,
+                self.data,
+                self.weights,
+                link=self.link,
+                nsamples=budget,
+                seed=seed,
+                num_features=_option(selection, "num_features"),
+                lasso_alpha=_option(selection, "alpha"),
+                criterion=_option(selection, "criterion"),
+                batch_rows=batch,
+            )
+            _warn_ill_conditioned(list(ill))
+            return values, matrix
         values = np.zeros((n_rows, self.n_features, self._n_outputs))
         ill: list[int] = []
         starts = range(0, n_rows, _BLOCK_ROWS)
@@ -380,19 +398,28 @@ class KernelExplainer:
             block_values, _, block_ill = job.finish(fx)
             values[start : start + len(block)] = block_values
             ill.extend(start + i for i in block_ill)
-        if ill:
-            shown = ", ".join(map(str, ill[:10])) + (", ..." if len(ill) > 10 else "")
-            warnings.warn(
-                f"the Kernel SHAP regression was singular or ill-conditioned for {len(ill)} "
-                f"row(s) ({shown}); minimum-norm least-squares values were returned. Increase "
-                "nsamples for more reliable values.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        _warn_ill_conditioned(ill)
         return values, matrix
 
 
+def _warn_ill_conditioned(ill: list[int]) -> None:
+    if not ill:
+        return
+    shown = ", ".join(map(str, ill[:10])) + (", ..." if len(ill) > 10 else "")
+    warnings.warn(
+        f"the Kernel SHAP regression was singular or ill-conditioned for {len(ill)} "
+        f"row(s) ({shown}); minimum-norm least-squares values were returned. Increase "
+        "nsamples for more reliable values.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
 def _model_function(model: Any) -> Callable[[np.ndarray], Any]:
+    if isinstance(model, _core.TreeEnsemble):
+        if model.n_outputs == 1:
+            return lambda X: model.predict_margin(X)[:, 0]
+        return model.predict_margin
     for name in ("predict_proba", "predict"):
         method = getattr(model, name, None)
         if callable(method):
