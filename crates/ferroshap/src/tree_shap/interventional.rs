@@ -407,14 +407,11 @@ impl Layout {
             let node = node as usize;
             let c = pat[node];
             let (l, r) = tree.children(node);
-            let miss = c & !(1u64 << self.slot[node]);
-            if tree.next(node, row[tree.feature(node)], rules) == l {
-                pat[l] = c;
-                pat[r] = miss;
-            } else {
-                pat[l] = miss;
-                pat[r] = c;
-            }
+            // Branch-free: which way a row goes is data here, and unpredictable.
+            let right = (tree.next(node, row[tree.feature(node)], rules) != l) as u64;
+            let bit = 1u64 << self.slot[node];
+            pat[l] = c & !(bit * right);
+            pat[r] = c & !(bit * (1 - right));
         }
     }
 }
