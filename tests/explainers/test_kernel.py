@@ -334,9 +334,9 @@ def test_bad_inputs_are_clear_errors():
     f = lambda X: X.sum(axis=1)  # noqa: E731
     background = pd.DataFrame(np.zeros((3, 4)), columns=list("abcd"))
     explainer = ferroshap.KernelExplainer(f, background)
-    with pytest.raises(ValueError, match="feature"):
+    with pytest.raises(ValueError, match="background data .4 columns: a, b, c, d.*5 features"):
         explainer.shap_values(np.ones((2, 5)), silent=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="background data.*'e'"):
         explainer.shap_values(pd.DataFrame(np.ones((2, 4)), columns=list("abce")), silent=True)
     for bad in ("num_features(x)", "num_features(0)", "lasso", -1.0, True, float("nan")):
         with pytest.raises(ValueError, match="l1_reg"):

@@ -348,7 +348,17 @@ class KernelExplainer:
         budget = _budget(nsamples)
         selection = _selection(l1_reg)
         batch = _batch_size(batch_size, len(self.data), self.n_features)
-        matrix = to_matrix(X, n_features=self.n_features, feature_names=self.feature_names)
+        try:
+            matrix = to_matrix(X, n_features=self.n_features, feature_names=self.feature_names)
+        except ValueError as e:
+            # The "model" here is the background data: X must have its columns.
+            names = self.feature_names or []
+            shown = ", ".join(map(str, names[:5])) + (", ..." if len(names) > 5 else "")
+            raise ValueError(
+                f"X does not match the background data ({self.n_features} columns"
+                + (f": {shown}" if shown else "")
+                + f"): {e}"
+            ) from None
         x = np.ascontiguousarray(matrix.values, dtype=np.float64)
         n_rows = x.shape[0]
         seed = self.seed if self.seed is not None else secrets.randbits(64)
