@@ -291,6 +291,31 @@ def test_native_tree_ensemble_path(diabetes):
     assert native.expected_value == pytest.approx(python.expected_value, abs=1e-12)
 
 
+def test_rows_with_zero_one_and_two_varying_features_match_shap():
+    def f(X):
+        return np.column_stack([X.sum(axis=1), X[:, 0] * X[:, 1]])
+
+    background = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 2.0]])
+    X = np.array([[0.5, 1.0, 2.0], [0.0, 1.0, 2.0], [3.0, 4.0, 2.0]])
+    _, want = _shap_values(f, background, X, l1_reg=False)
+    got = ferroshap.KernelExplainer(f, background).shap_values(X, silent=True)
+    assert got.shape == (3, 3, 2)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    same = ferroshap.KernelExplainer(f, X[1:2]).shap_values(X[1:2], silent=True)
+    np.testing.assert_array_equal(same, np.zeros((1, 3, 2)))
+
+
+def test_polars_frames_and_explanations():
+    pl = pytest.importorskip("polars")
+    explainer = ferroshap.KernelExplainer(
+        lambda X: 2 * X[:, 0], pl.DataFrame({"a": [0.0, 1.0], "b": [1.0, 2.0]})
+    )
+    explanation = explainer(pl.DataFrame({"a": [3.0], "b": [5.0]}))
+    assert explanation.feature_names == ["a", "b"]
+    np.testing.assert_allclose(explanation.values, [[5.0, 0.0]])
+    np.testing.assert_allclose(explanation.base_values, [1.0])
+
+
 def test_nonvarying_features_get_zero():
     f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
     background = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]])
