@@ -161,7 +161,7 @@ class KernelJob:
     def add_outputs(self, start: int, outputs: npt.NDArray[np.float64]) -> None: ...
     def finish(
         self, fx: npt.NDArray[np.float64], n_threads: int | None = None
-    ) -> tuple[npt.NDArray[np.float64], list[float], list[int]]: ...
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[float], list[int]]: ...
 
 def kernel_shap_tree_ensemble(
     model: TreeEnsemble,
@@ -177,5 +177,5 @@ def kernel_shap_tree_ensemble(
     criterion: str | None = None,
     batch_rows: int = 65536,
     n_threads: int | None = None,
-) -> tuple[npt.NDArray[np.float64], list[float], list[int]]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[float], list[int]]:
     """Kernel SHAP of a tree ensemble's margin with the whole loop in Rust."""

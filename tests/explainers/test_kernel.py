@@ -316,6 +316,21 @@ def test_polars_frames_and_explanations():
     np.testing.assert_allclose(explanation.base_values, [1.0])
 
 
+def test_sampled_explanations_carry_confidence_bounds():
+    X, y = datasets.load_diabetes(return_X_y=True)
+    X = np.column_stack([X, X[:, :6] ** 2])  # 16 features: sampled
+    model = linear_model.Ridge().fit(X, y)
+    f = lambda Z: model.predict(Z) + 50 * np.tanh(Z[:, 0] * Z[:, 1] * 100)  # noqa: E731
+    explainer = ferroshap.KernelExplainer(f, X[:5], seed=1)
+    explanation = explainer(X[20:22], nsamples=200)
+    assert explanation.lower_bounds.shape == explanation.values.shape == (2, 16)
+    assert np.all(explanation.lower_bounds <= explanation.values)
+    assert np.all(explanation.upper_bounds > explanation.lower_bounds)
+    g = lambda Z: Z.sum(axis=1) * Z[:, 0]  # noqa: E731
+    exhaustive = ferroshap.KernelExplainer(g, X[:5, :8])
+    assert exhaustive(X[20:22, :8]).lower_bounds is None
+
+
 def test_nonvarying_features_get_zero():
     f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
     background = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]])

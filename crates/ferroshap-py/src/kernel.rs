@@ -11,6 +11,14 @@ use pyo3::prelude::*;
 use crate::compute;
 use crate::tree::PyTreeEnsemble;
 
+/// `(values, standard errors, expected value, ill-conditioned rows)`.
+type KernelResult<'py> = (
+    Bound<'py, PyArray3<f64>>,
+    Bound<'py, PyArray3<f64>>,
+    Vec<f64>,
+    Vec<usize>,
+);
+
 fn parse_link(link: &str) -> PyResult<KernelLink> {
     match link {
         "identity" => Ok(KernelLink::Identity),
@@ -114,8 +122,8 @@ impl PyKernelJob {
         compute(py, None, || job.add_outputs(start, out))
     }
 
-    /// Solves every row: returns `(values (n_rows, n_features, n_outputs), expected_value,
-    /// ill_conditioned_rows)`.
+    /// Solves every row: returns `(values (n_rows, n_features, n_outputs), standard errors
+    /// (same shape), expected_value, ill_conditioned_rows)`.
     #[pyo3(signature = (fx, n_threads=None))]
     #[allow(clippy::type_complexity)]
     fn finish<'py>(
@@ -123,12 +131,13 @@ impl PyKernelJob {
         py: Python<'py>,
         fx: PyReadonlyArray2<'_, f64>,
         n_threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray3<f64>>, Vec<f64>, Vec<usize>)> {
+    ) -> PyResult<KernelResult<'py>> {
         let fx = fx.as_array();
         let job = &self.inner;
         let out = compute(py, n_threads, || job.finish(fx))?;
         Ok((
             out.values.into_pyarray(py),
+            out.standard_errors.into_pyarray(py),
             out.expected_value,
             out.ill_conditioned_rows,
         ))
@@ -167,7 +176,8 @@ fn selection_of(
 
 /// Kernel SHAP of a ferroshap tree ensemble's margin with the whole loop in Rust: masked
 /// batches are evaluated by the ensemble itself, in parallel, with the GIL released.
-/// Returns `(values (n_rows, n_features, n_outputs), expected_value, ill_conditioned_rows)`.
+/// Returns `(values (n_rows, n_features, n_outputs), standard errors, expected_value,
+/// ill_conditioned_rows)`.
 #[pyfunction]
 #[pyo3(signature = (model, X, background, weights, *, link="identity", nsamples=None, seed=0,
     num_features=None, lasso_alpha=None, criterion=None, batch_rows=65536, n_threads=None))]
@@ -186,7 +196,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     criterion: Option<&str>,
     batch_rows: usize,
     n_threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray3<f64>>, Vec<f64>, Vec<usize>)> {
+) -> PyResult<KernelResult<'py>> {
     let options = KernelOptions {
         nsamples,
         link: parse_link(link)?,
@@ -208,6 +218,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     })?;
     Ok((
         out.values.into_pyarray(py),
+        out.standard_errors.into_pyarray(py),
         out.expected_value,
         out.ill_conditioned_rows,
     ))

@@ -313,7 +313,7 @@ class KernelExplainer:
             ``(n_rows, n_features)`` for single-output models, ``(n_rows, n_features,
             n_outputs)`` otherwise (shap >= 0.45 shapes); without the first axis for one row.
         """
-        values, matrix = self._explain(X, nsamples, l1_reg, silent, batch_size, kwargs)
+        values, _, matrix = self._explain(X, nsamples, l1_reg, silent, batch_size, kwargs)
         if self._single:
             values = values[:, :, 0]
         return values[0] if matrix.was_1d else values
@@ -326,11 +326,18 @@ class KernelExplainer:
         nsamples: int | str = "auto",
         batch_size: int | None = None,
     ) -> Explanation:
-        """Explain ``X`` and return an :class:`~ferroshap.Explanation`."""
-        values, matrix = self._explain(X, nsamples, l1_reg, silent, batch_size, {})
+        """Explain ``X`` and return an :class:`~ferroshap.Explanation`.
+
+        When coalitions were sampled, ``lower_bounds`` / ``upper_bounds`` hold approximate
+        95% intervals, ``values ± 1.96 × standard error``: the standard error of each value
+        is a sandwich estimate over the sampled coalition pairs (Covert & Lee 2021); it is 0
+        for values from an exhaustive design, and conditional on the selected features when
+        ``l1_reg`` selects.
+        """
+        values, errors, matrix = self._explain(X, nsamples, l1_reg, silent, batch_size, {})
         n = values.shape[0]
         if self._single:
-            values = values[:, :, 0]
+            values, errors = values[:, :, 0], errors[:, :, 0]
             base = np.full(n, float(self.expected_value))
         else:
             base = np.tile(np.asarray(self.expected_value), (n, 1))
@@ -339,8 +346,16 @@ class KernelExplainer:
             names = [f"Feature {i}" for i in range(self.n_features)]
         data = np.asarray(matrix.values)
         if matrix.was_1d:
-            values, base, data = values[0], base[0], data[0]
-        return Explanation(values, base_values=base, data=data, feature_names=list(names))
+            values, errors, base, data = values[0], errors[0], base[0], data[0]
+        sampled = bool(np.any(errors > 0))
+        return Explanation(
+            values,
+            base_values=base,
+            data=data,
+            feature_names=list(names),
+            lower_bounds=values - 1.96 * errors if sampled else None,
+            upper_bounds=values + 1.96 * errors if sampled else None,
+        )
 
     def _explain(self, X, nsamples, l1_reg, silent, batch_size, kwargs):
         if kwargs:
@@ -364,7 +379,7 @@ class KernelExplainer:
         seed = self.seed if self.seed is not None else secrets.randbits(64)
         if isinstance(self.model, _core.TreeEnsemble):
             # The whole loop in Rust: the ensemble evaluates the masked batches itself.
-            values, _, ill = _core.kernel_shap_tree_ensemble(
+            values, errors, _, ill = _core.kernel_shap_tree_ensemble(
                 self.model,
                 x,
                 self.data,
@@ -378,8 +393,9 @@ class KernelExplainer:
                 batch_rows=batch,
             )
             _warn_ill_conditioned(list(ill))
-            return values, matrix
+            return values, errors, matrix
         values = np.zeros((n_rows, self.n_features, self._n_outputs))
+        errors = np.zeros_like(values)
         ill: list[int] = []
         starts = range(0, n_rows, _BLOCK_ROWS)
         for start in _progress(starts, silent or n_rows <= _BLOCK_ROWS):
@@ -405,11 +421,12 @@ class KernelExplainer:
                 out = self._call(job.masked_rows(done, stop), "masked data")
                 job.add_outputs(done, out.reshape(stop - done, -1))
                 done = stop
-            block_values, _, block_ill = job.finish(fx)
+            block_values, block_errors, _, block_ill = job.finish(fx)
             values[start : start + len(block)] = block_values
+            errors[start : start + len(block)] = block_errors
             ill.extend(start + i for i in block_ill)
         _warn_ill_conditioned(ill)
-        return values, matrix
+        return values, errors, matrix
 
 
 def _warn_ill_conditioned(ill: list[int]) -> None:

@@ -18,6 +18,13 @@ pub struct KernelDesign {
     budget: usize,
     max_coalitions: usize,
     exhaustive: bool,
+    /// Index of the first sampled coalition (the ones before were enumerated).
+    n_fixed: usize,
+    /// Per sampled coalition: the index of its sampling unit (the first coalition of its
+    /// complementary pair), for variance estimates.
+    units: Vec<usize>,
+    /// Sampled weight per draw: each sampled coalition's weight is its draw count times this.
+    draw_weight: f64,
 }
 
 /// The default budget of shap's `nsamples="auto"`: `2M + 2048`.
@@ -90,6 +97,9 @@ impl KernelDesign {
             budget,
             max_coalitions: max,
             exhaustive: false,
+            n_fixed: 0,
+            units: Vec::new(),
+            draw_weight: 0.0,
         };
 
         // Exhaustive phase: whole sizes, from the outside in, while the budget covers them.
@@ -136,6 +146,7 @@ impl KernelDesign {
 
         // Sampling phase: the rest of the budget, paired, duplicates merged.
         let n_fixed = design.weights.len();
+        design.n_fixed = n_fixed;
         let mut samples_left = budget.saturating_sub(n_fixed);
         if !design.exhaustive && samples_left > 0 {
             let mut probs: Vec<f64> = size_weight.clone();
@@ -175,13 +186,16 @@ impl KernelDesign {
                 let existing = seen.get(&mask).copied();
                 match existing {
                     None => {
-                        seen.insert(mask.clone(), design.weights.len());
+                        let unit = design.weights.len();
+                        seen.insert(mask.clone(), unit);
+                        design.units.push(unit);
                         design.push(&mask, 1.0);
                         samples_left -= 1;
                         if samples_left > 0 && paired {
                             for b in &mut mask {
                                 *b ^= 1;
                             }
+                            design.units.push(unit);
                             design.push(&mask, 1.0);
                             samples_left -= 1;
                         }
@@ -198,6 +212,7 @@ impl KernelDesign {
             let mass: f64 = size_weight[n_full..].iter().sum();
             let sampled: f64 = design.weights[n_fixed..].iter().sum();
             if sampled > 0.0 {
+                design.draw_weight = mass / sampled;
                 for w in &mut design.weights[n_fixed..] {
                     *w *= mass / sampled;
                 }
@@ -234,6 +249,25 @@ impl KernelDesign {
     /// Every coalition size was enumerated completely (no sampling).
     pub fn is_exhaustive(&self) -> bool {
         self.exhaustive
+    }
+
+    /// Index of the first sampled coalition; coalitions before it were enumerated.
+    pub fn n_fixed(&self) -> usize {
+        self.n_fixed
+    }
+
+    /// Sampling unit of sampled coalition `c ≥ n_fixed` (its pair's first coalition).
+    pub fn unit(&self, c: usize) -> usize {
+        self.units[c - self.n_fixed]
+    }
+
+    /// How many times sampled coalition `c ≥ n_fixed` was drawn.
+    pub fn draws(&self, c: usize) -> f64 {
+        if self.draw_weight > 0.0 {
+            (self.weights[c] / self.draw_weight).round()
+        } else {
+            0.0
+        }
     }
 
     /// The budget after clipping, as a fraction of all coalitions (shap's

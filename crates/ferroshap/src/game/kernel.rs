@@ -97,6 +97,10 @@ impl Default for KernelOptions {
 pub struct KernelValues {
     /// `(n_rows, n_features, n_outputs)`.
     pub values: Array3<f64>,
+    /// Estimated standard errors of `values` from the coalition sampling (a sandwich
+    /// estimate over sampled coalition pairs; 0 where every coalition was enumerated, and
+    /// conditional on the selected features when `l1_reg` selects), same shape.
+    pub standard_errors: Array3<f64>,
     /// `link(Σ wᵢ f(bᵢ))` per output.
     pub expected_value: Vec<f64>,
     /// Rows (indices within the block) whose regression was singular or ill-conditioned and
@@ -430,11 +434,12 @@ impl KernelJob {
             ));
         }
         let link = self.link;
-        let rows: Vec<(Vec<f64>, bool)> = (0..n_rows)
+        let rows: Vec<(Vec<f64>, Vec<f64>, bool)> = (0..n_rows)
             .into_par_iter()
             .map(|i| {
                 let plan = &self.plans[i];
                 let mut phi = vec![0.0; self.n_columns * k];
+                let mut se = vec![0.0; self.n_columns * k];
                 let mut ill = false;
                 for o in 0..k {
                     let delta = link.apply(fx[[i, o]]) - link.apply(self.fnull[o]);
@@ -442,7 +447,7 @@ impl KernelJob {
                         (_, []) => {}
                         (_, [j]) => phi[j * k + o] = delta,
                         (Some(design), varying) => {
-                            let (values, kind) = solve_row(
+                            let (values, errors, kind) = solve_row(
                                 design,
                                 &self.ey[i],
                                 o,
@@ -453,23 +458,32 @@ impl KernelJob {
                                 self.selection,
                             );
                             ill |= kind != SolveKind::Cholesky;
-                            for (&j, v) in varying.iter().zip(values) {
+                            for ((&j, v), e) in varying.iter().zip(values).zip(errors) {
                                 phi[j * k + o] = v;
+                                se[j * k + o] = e;
                             }
                         }
                         (None, _) => unreachable!("rows with 2+ varying features have a design"),
                     }
                 }
-                (phi, ill)
+                (phi, se, ill)
             })
             .collect();
         let mut values = Array3::zeros((n_rows, self.n_columns, k));
+        let mut standard_errors = Array3::zeros((n_rows, self.n_columns, k));
         let mut ill_conditioned_rows = Vec::new();
-        for (i, (phi, ill)) in rows.into_iter().enumerate() {
+        for (i, (phi, se, ill)) in rows.into_iter().enumerate() {
             for (dst, v) in values
                 .index_axis_mut(ndarray::Axis(0), i)
                 .iter_mut()
                 .zip(phi)
+            {
+                *dst = v;
+            }
+            for (dst, v) in standard_errors
+                .index_axis_mut(ndarray::Axis(0), i)
+                .iter_mut()
+                .zip(se)
             {
                 *dst = v;
             }
@@ -479,6 +493,7 @@ impl KernelJob {
         }
         Ok(KernelValues {
             values,
+            standard_errors,
             expected_value: self.fnull.iter().map(|&f| link.apply(f)).collect(),
             ill_conditioned_rows,
         })
@@ -521,7 +536,7 @@ fn solve_row(
     fnull: f64,
     delta: f64,
     selection: FeatureSelection,
-) -> (Vec<f64>, SolveKind) {
+) -> (Vec<f64>, Vec<f64>, SolveKind) {
     let m = design.n_features();
     let base = link.apply(fnull);
     let targets: Vec<f64> = (0..design.n_coalitions())
@@ -549,8 +564,9 @@ fn solve_row(
         }
     };
     let mut phi = vec![0.0; m];
+    let mut se = vec![0.0; m];
     let Some((&last, free)) = selected.split_last() else {
-        return (phi, SolveKind::Cholesky);
+        return (phi, se, SolveKind::Cholesky);
     };
     let n = free.len();
     let mut a = vec![0.0; n * n];
@@ -580,17 +596,100 @@ fn solve_row(
         }
     }
     let (values, kind) = solve_symmetric(&a, &rhs, n);
+    let variance = sampling_covariance(design, &targets, delta, free, last, &a, &values);
     let rest: f64 = values.iter().sum();
-    for (&j, v) in free.iter().zip(values) {
-        phi[j] = v;
+    for (p, (&j, v)) in free.iter().zip(&values).enumerate() {
+        phi[j] = *v;
+        se[j] = variance[p * n + p].max(0.0).sqrt();
     }
     phi[last] = delta - rest;
+    se[last] = variance.iter().sum::<f64>().max(0.0).sqrt();
     for v in &mut phi {
         if v.abs() < ZERO_CLAMP {
             *v = 0.0;
         }
     }
-    (phi, kind)
+    (phi, se, kind)
+}
+
+/// Sandwich estimate of the covariance of the free values due to coalition sampling:
+/// `A⁻¹ S A⁻¹`, where `S` is the empirical covariance of the per-draw contributions
+/// `w·x·(y − xᵀβ)` of the sampling units (a coalition with its complement), scaled by the
+/// number of draws. Enumerated coalitions add no variance; an exhaustive design gives 0.
+fn sampling_covariance(
+    design: &KernelDesign,
+    targets: &[f64],
+    delta: f64,
+    free: &[usize],
+    last: usize,
+    a: &[f64],
+    beta: &[f64],
+) -> Vec<f64> {
+    let n = free.len();
+    let n_fixed = design.n_fixed();
+    let n_coal = design.n_coalitions();
+    if n_fixed >= n_coal || n == 0 {
+        return vec![0.0; n * n];
+    }
+    // Per-draw contribution of each unit, indexed by the unit's first coalition.
+    let mut contribution: Vec<f64> = vec![0.0; (n_coal - n_fixed) * n];
+    let mut x = vec![0.0; n];
+    let draw_weight = design.weights()[n_fixed] / design.draws(n_fixed).max(1.0);
+    for c in n_fixed..n_coal {
+        let mask = design.mask(c);
+        let z_last = mask[last] as f64;
+        for (xp, &j) in x.iter_mut().zip(free) {
+            *xp = mask[j] as f64 - z_last;
+        }
+        let fit: f64 = x.iter().zip(beta).map(|(p, q)| p * q).sum();
+        let residual = targets[c] - z_last * delta - fit;
+        let unit = design.unit(c) - n_fixed;
+        for p in 0..n {
+            contribution[unit * n + p] += draw_weight * x[p] * residual;
+        }
+    }
+    let units: Vec<(usize, f64)> = (n_fixed..n_coal)
+        .filter(|&c| design.unit(c) == c)
+        .map(|c| (c - n_fixed, design.draws(c)))
+        .collect();
+    let total: f64 = units.iter().map(|(_, d)| d).sum();
+    if total < 2.0 {
+        return vec![0.0; n * n];
+    }
+    let mut mean = vec![0.0; n];
+    for &(u, d) in &units {
+        for p in 0..n {
+            mean[p] += d * contribution[u * n + p] / total;
+        }
+    }
+    let mut meat = vec![0.0; n * n];
+    for &(u, d) in &units {
+        for p in 0..n {
+            let dp = contribution[u * n + p] - mean[p];
+            for q in 0..n {
+                meat[p * n + q] += d * dp * (contribution[u * n + q] - mean[q]);
+            }
+        }
+    }
+    let correction = total / (total - 1.0);
+    // A⁻¹ S A⁻¹, column by column.
+    let mut left = vec![0.0; n * n]; // A⁻¹ S
+    for q in 0..n {
+        let column: Vec<f64> = (0..n).map(|p| meat[p * n + q]).collect();
+        let (solved, _) = solve_symmetric(a, &column, n);
+        for p in 0..n {
+            left[p * n + q] = solved[p];
+        }
+    }
+    let mut cov = vec![0.0; n * n];
+    for p in 0..n {
+        let row: Vec<f64> = (0..n).map(|q| left[p * n + q]).collect();
+        let (solved, _) = solve_symmetric(a, &row, n); // (A⁻¹ S A⁻¹)ᵀ row p = A⁻¹ (A⁻¹ S)ᵀ
+        for q in 0..n {
+            cov[p * n + q] = solved[q] * correction;
+        }
+    }
+    cov
 }
 
 /// shap's problem for feature selection: rows `[Z; Z − 1]` with weights

@@ -406,3 +406,52 @@ fn efficiency_holds_under_every_feature_selection() {
         }
     }
 }
+
+#[test]
+fn standard_errors_match_the_spread_across_seeds() {
+    // The reported standard error of a sampled design should match the actual spread of the
+    // estimates over independent seeds (checked in aggregate: within 25% on average over
+    // features, for 300 seeds), and be exactly 0 for an exhaustive design.
+    let mut rng = Rng::new(41);
+    let m = 10;
+    let background = random_matrix(&mut rng, 4, m);
+    let x = random_matrix(&mut rng, 1, m);
+    let runs: Vec<kernel::KernelValues> = (0..300)
+        .map(|seed| {
+            let options = KernelOptions {
+                nsamples: Some(120),
+                seed,
+                ..KernelOptions::default()
+            };
+            run(nonlinear, &x, &background, None, &options, 4096)
+        })
+        .collect();
+    let mut ratios = Vec::new();
+    for j in 0..m {
+        let values: Vec<f64> = runs.iter().map(|r| r.values[[0, j, 0]]).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+            / (values.len() - 1) as f64)
+            .sqrt();
+        let se = runs
+            .iter()
+            .map(|r| r.standard_errors[[0, j, 0]])
+            .sum::<f64>()
+            / runs.len() as f64;
+        ratios.push(se / sd);
+    }
+    let mean_ratio = ratios.iter().sum::<f64>() / m as f64;
+    assert!(
+        (0.75..1.25).contains(&mean_ratio),
+        "SE / SD per feature: {ratios:?}"
+    );
+    let exhaustive = run(
+        nonlinear,
+        &x,
+        &background,
+        None,
+        &KernelOptions::default(),
+        4096,
+    );
+    assert!(exhaustive.standard_errors.iter().all(|&e| e == 0.0));
+}
