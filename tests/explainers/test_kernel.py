@@ -331,6 +331,24 @@ def test_sampled_explanations_carry_confidence_bounds():
     assert exhaustive(X[20:22, :8]).lower_bounds is None
 
 
+def test_stopping_rule_doubles_the_budget_until_errors_are_small():
+    rng = np.random.default_rng(3)
+    background, X = rng.standard_normal((5, 16)), rng.standard_normal((3, 16))
+    f = lambda Z: np.tanh(Z).sum(axis=1) + Z[:, 0] * Z[:, 1] * Z[:, 2]  # noqa: E731
+    explainer = ferroshap.KernelExplainer(f, background, seed=2)
+    tol = 0.02
+    explanation = explainer(X, nsamples=100, tol=tol)
+    errors = (explanation.upper_bounds - explanation.values) / 1.96
+    spread = explanation.values.max(axis=1) - explanation.values.min(axis=1)
+    assert np.all(errors.max(axis=1) <= tol * spread + 1e-12)
+    once = explainer(X, nsamples=100)
+    assert np.any((once.upper_bounds - once.values).max(axis=1) / 1.96 > tol * spread)
+    values = explainer.shap_values(X, nsamples=100, tol=tol, silent=True)
+    np.testing.assert_allclose(values.sum(axis=1) + explainer.expected_value, f(X), atol=1e-9)
+    with pytest.raises(ValueError, match="tol"):
+        explainer.shap_values(X, tol=2.0, silent=True)
+
+
 def test_nonvarying_features_get_zero():
     f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
     background = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]])

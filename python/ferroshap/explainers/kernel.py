@@ -303,6 +303,11 @@ class KernelExplainer:
             (scikit-learn is not needed).
         silent
             Hide the progress bar (shown over blocks of rows when ``tqdm`` is installed).
+        tol, max_nsamples (keyword arguments)
+            Optional stopping rule (Covert & Lee 2021): rows whose largest standard error
+            exceeds ``tol`` times the range of their values are explained again with twice
+            the coalitions, until the rule holds, every coalition is enumerated, or the budget
+            would pass ``max_nsamples`` (default 65,536). ``tol=0.01`` is their choice.
         batch_size
             Rows of model input per model call (default ``2**19 // n_features``, about
             4 MiB); memory use is about ``batch_size * n_features * 8`` bytes.
@@ -325,6 +330,8 @@ class KernelExplainer:
         silent: bool = False,
         nsamples: int | str = "auto",
         batch_size: int | None = None,
+        tol: float | None = None,
+        max_nsamples: int = 1 << 16,
     ) -> Explanation:
         """Explain ``X`` and return an :class:`~ferroshap.Explanation`.
 
@@ -334,7 +341,9 @@ class KernelExplainer:
         for values from an exhaustive design, and conditional on the selected features when
         ``l1_reg`` selects.
         """
-        values, errors, matrix = self._explain(X, nsamples, l1_reg, silent, batch_size, {})
+        values, errors, matrix = self._explain(
+            X, nsamples, l1_reg, silent, batch_size, {"tol": tol, "max_nsamples": max_nsamples}
+        )
         n = values.shape[0]
         if self._single:
             values, errors = values[:, :, 0], errors[:, :, 0]
@@ -358,8 +367,12 @@ class KernelExplainer:
         )
 
     def _explain(self, X, nsamples, l1_reg, silent, batch_size, kwargs):
+        tol = kwargs.pop("tol", None)
+        max_nsamples = kwargs.pop("max_nsamples", 1 << 16)
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        if tol is not None and not (isinstance(tol, (float, int)) and 0 < tol < 1):
+            raise ValueError(f"tol must be a float in (0, 1) or None, got {tol!r}")
         budget = _budget(nsamples)
         selection = _selection(l1_reg)
         batch = _batch_size(batch_size, len(self.data), self.n_features)
@@ -375,8 +388,30 @@ class KernelExplainer:
                 + f"): {e}"
             ) from None
         x = np.ascontiguousarray(matrix.values, dtype=np.float64)
-        n_rows = x.shape[0]
         seed = self.seed if self.seed is not None else secrets.randbits(64)
+        values, errors, ill = self._estimate(x, budget, selection, seed, batch, silent)
+        if tol is not None:
+            # Covert & Lee's stopping rule: double the budget of the rows whose largest
+            # standard error exceeds tol times the range of their values, until it holds,
+            # every coalition is enumerated, or max_nsamples is reached.
+            current = budget if budget is not None else 2 * self.n_features + 2048
+            for round_ in range(1, 64):
+                spread = values.max(axis=1) - values.min(axis=1)
+                unsettled = np.any(errors.max(axis=1) > tol * spread, axis=1)
+                current *= 2
+                if not unsettled.any() or current > max_nsamples:
+                    break
+                rows = np.flatnonzero(unsettled)
+                round_seed = (seed + round_ * 0x9E3779B97F4A7C15) % (1 << 64)
+                v, e, i = self._estimate(x[rows], current, selection, round_seed, batch, True)
+                values[rows], errors[rows] = v, e
+                ill = sorted(set(ill) - set(rows.tolist()) | {int(rows[j]) for j in i})
+        _warn_ill_conditioned(ill)
+        return values, errors, matrix
+
+    def _estimate(self, x, budget, selection, seed, batch, silent):
+        """Values, standard errors and ill-conditioned rows for the rows of ``x``."""
+        n_rows = x.shape[0]
         if isinstance(self.model, _core.TreeEnsemble):
             # The whole loop in Rust: the ensemble evaluates the masked batches itself.
             values, errors, _, ill = _core.kernel_shap_tree_ensemble(
@@ -392,8 +427,7 @@ class KernelExplainer:
                 criterion=_option(selection, "criterion"),
                 batch_rows=batch,
             )
-            _warn_ill_conditioned(list(ill))
-            return values, errors, matrix
+            return values, errors, list(ill)
         values = np.zeros((n_rows, self.n_features, self._n_outputs))
         errors = np.zeros_like(values)
         ill: list[int] = []
@@ -425,8 +459,7 @@ class KernelExplainer:
             values[start : start + len(block)] = block_values
             errors[start : start + len(block)] = block_errors
             ill.extend(start + i for i in block_ill)
-        _warn_ill_conditioned(ill)
-        return values, errors, matrix
+        return values, errors, ill
 
 
 def _warn_ill_conditioned(ill: list[int]) -> None:
