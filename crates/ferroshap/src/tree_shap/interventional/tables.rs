@@ -197,10 +197,16 @@ impl Tables {
                         &coef[..d]
                     }
                 };
-                for (&f, &w) in features.iter().zip(weights) {
-                    let base = f as usize * k + tree.output();
-                    for (p, v) in phi[base..base + value.len()].iter_mut().zip(value) {
-                        *p += w * v;
+                if let [v] = value {
+                    for (&f, &w) in features.iter().zip(weights) {
+                        phi[f as usize * k + tree.output()] += w * v;
+                    }
+                } else {
+                    for (&f, &w) in features.iter().zip(weights) {
+                        let base = f as usize * k + tree.output();
+                        for (p, v) in phi[base..base + value.len()].iter_mut().zip(value) {
+                            *p += w * v;
+                        }
                     }
                 }
             }
