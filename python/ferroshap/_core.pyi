@@ -158,6 +158,9 @@ class KernelJob:
     def masked_rows(
         self, start: int, stop: int, n_threads: int | None = None
     ) -> npt.NDArray[np.float64]: ...
+    def fill_masked_rows(
+        self, start: int, out: npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> None: ...
     def add_outputs(self, start: int, outputs: npt.NDArray[np.float64]) -> None: ...
     def finish(
         self, fx: npt.NDArray[np.float64], n_threads: int | None = None

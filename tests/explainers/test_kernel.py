@@ -349,6 +349,17 @@ def test_stopping_rule_doubles_the_budget_until_errors_are_small():
         explainer.shap_values(X, tol=2.0, silent=True)
 
 
+def test_model_returning_a_view_of_its_input():
+    # Batches reuse one buffer; outputs that are views of it must be consumed before refills.
+    rng = np.random.default_rng(0)
+    background, X = rng.standard_normal((4, 5)), rng.standard_normal((3, 5))
+    explainer = ferroshap.KernelExplainer(lambda Z: Z[:, 0], background)
+    values = explainer.shap_values(X, batch_size=7, silent=True)
+    want = np.zeros_like(X)
+    want[:, 0] = X[:, 0] - background[:, 0].mean()
+    np.testing.assert_allclose(values, want, atol=1e-12)
+
+
 def test_nonvarying_features_get_zero():
     f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
     background = np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 3.0]])

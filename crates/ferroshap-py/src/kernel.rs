@@ -4,7 +4,9 @@
 
 use ferroshap::game::kernel;
 use ferroshap::game::{Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions};
-use numpy::{IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -108,6 +110,23 @@ impl PyKernelJob {
         let job = &self.inner;
         let out = compute(py, n_threads, || job.masked_rows(start, stop))?;
         Ok(out.into_pyarray(py))
+    }
+
+    /// Writes the masked rows from `start` into `out` (a C-contiguous float64 array of
+    /// `n_features` columns), reusing the caller's buffer.
+    #[pyo3(signature = (start, out, n_threads=None))]
+    fn fill_masked_rows(
+        &self,
+        py: Python<'_>,
+        start: usize,
+        mut out: PyReadwriteArray2<'_, f64>,
+        n_threads: Option<usize>,
+    ) -> PyResult<()> {
+        let job = &self.inner;
+        let buf = out
+            .as_slice_mut()
+            .map_err(|_| PyValueError::new_err("out must be a C-contiguous float64 array"))?;
+        compute(py, n_threads, || job.write_masked_rows(start, buf))
     }
 
     /// Hands over the model outputs (`rows × n_outputs`, float64) from masked row `start`.

@@ -430,6 +430,7 @@ class KernelExplainer:
             return values, errors, list(ill)
         values = np.zeros((n_rows, self.n_features, self._n_outputs))
         errors = np.zeros_like(values)
+        buffer = None
         ill: list[int] = []
         starts = range(0, n_rows, _BLOCK_ROWS)
         for start in _progress(starts, silent or n_rows <= _BLOCK_ROWS):
@@ -449,10 +450,15 @@ class KernelExplainer:
             )
             fx = self._call(block, "explained rows").reshape(len(block), -1)
             total = job.n_evaluations
+            if buffer is None and total:
+                # One buffer for every batch: outputs are consumed before it is refilled.
+                buffer = np.empty((min(batch, total), self.n_features))
             done = 0
             while done < total:
                 stop = min(done + batch, total)
-                out = self._call(job.masked_rows(done, stop), "masked data")
+                rows = buffer[: stop - done]
+                job.fill_masked_rows(done, rows)
+                out = self._call(rows, "masked data")
                 job.add_outputs(done, out.reshape(stop - done, -1))
                 done = stop
             block_values, block_errors, _, block_ill = job.finish(fx)

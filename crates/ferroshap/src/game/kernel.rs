@@ -281,14 +281,31 @@ impl KernelJob {
     /// Masked row `r` of row `i` is coalition `(r − offset_i) / N` masked onto background
     /// row `(r − offset_i) % N`.
     pub fn masked_rows(&self, start: usize, stop: usize) -> Result<Array2<f64>> {
-        if start > stop || stop > self.n_evaluations() {
+        if start > stop {
             return Err(Error::Parameter(format!(
-                "masked row range {start}..{stop} is outside 0..{}",
-                self.n_evaluations()
+                "masked row range {start}..{stop} is empty"
             )));
         }
         let p = self.n_columns;
         let mut out = vec![0.0; (stop - start) * p];
+        self.write_masked_rows(start, &mut out)?;
+        Array2::from_shape_vec((stop - start, p), out)
+            .map_err(|e| Error::Shape(format!("masked rows: {e}")))
+    }
+
+    /// Writes the masked rows from `start` on into `out` (whole rows, row-major), so that a
+    /// caller can reuse one buffer for every batch.
+    pub fn write_masked_rows(&self, start: usize, out: &mut [f64]) -> Result<()> {
+        let p = self.n_columns;
+        let rows = out.len().checked_div(p).unwrap_or(0);
+        if out.len() != rows * p || start + rows > self.n_evaluations() {
+            return Err(Error::Parameter(format!(
+                "a buffer of {} values from masked row {start} does not fit the {} masked rows \
+                 of {p} columns",
+                out.len(),
+                self.n_evaluations()
+            )));
+        }
         const CHUNK: usize = 2048;
         if p > 0 {
             out.par_chunks_mut(CHUNK * p)
@@ -297,8 +314,7 @@ impl KernelJob {
                     self.write_rows(start + chunk * CHUNK, buf);
                 });
         }
-        Array2::from_shape_vec((stop - start, p), out)
-            .map_err(|e| Error::Shape(format!("masked rows: {e}")))
+        Ok(())
     }
 
     fn locate(&self, r: usize) -> (usize, usize, usize) {
