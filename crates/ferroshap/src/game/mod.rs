@@ -10,6 +10,7 @@ pub mod kernel;
 pub mod lars;
 pub mod lasso;
 pub mod masking;
+mod regression;
 
 pub use design::KernelDesign;
 pub use kernel::{FeatureSelection, KernelJob, KernelLink, KernelOptions, KernelValues};
