@@ -32,7 +32,8 @@
 //! neither, and O(rows x (nodes + leaves x depth)) to explain: it grows as rows + background,
 //! not rows x background. Rows are routed by [`Tree::next`], so missing values, categorical
 //! splits and input precision follow the source library exactly. Memory: the prepared
-//! background, the output, and the tables of one block of trees (about 16 MiB at most).
+//! background, the output, the tables of one block of trees (about 16 MiB) and the partial
+//! sums of its groups of trees for one chunk of rows (about 64 MiB).
 
 use ndarray::{Array3, ArrayView1, ArrayView2};
 use rayon::prelude::*;
@@ -49,8 +50,13 @@ use tables::{Constants, Tables, record_stride};
 pub const DENSE_MAX: usize = 10;
 /// A leaf pattern is a u64: at most this many distinct features on one root-to-leaf path.
 const MAX_PATH_FEATURES: usize = 64;
-/// Rows per unit of parallel work (a multiple of the crate's row block, independent of threads).
-const ROWS_PER_TASK: usize = 256;
+/// Trees per unit of parallel work when explaining.
+const TREES_PER_TASK: usize = 4;
+/// Rows explained per pass over the tables: as many as the partial sums of every group of
+/// trees allow within about [`PARTIAL_BYTES`], between these bounds.
+const MIN_CHUNK_ROWS: usize = 64;
+const MAX_CHUNK_ROWS: usize = 8192;
+const PARTIAL_BYTES: usize = 64 << 20;
 /// Tables of one block of trees are kept in memory at once, up to about this many bytes.
 const BLOCK_BYTES: usize = 16 << 20;
 
@@ -140,33 +146,52 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
         if row_len == 0 {
             continue;
         }
-        // Trees outer, rows inner: a tree's tables stay in cache while a block of rows uses
-        // them (rows reaching a leaf often share its pattern). Each row still adds the trees
-        // in model order, so the sums do not depend on how rows are split.
-        out.par_chunks_mut(ROWS_PER_TASK * row_len)
-            .enumerate()
-            .for_each(|(b, chunk)| {
-                let rows = chunk.len() / row_len;
-                let mut buf = vec![0.0; rows * m];
-                for (r, row) in buf.chunks_mut(m.max(1)).enumerate().take(rows) {
-                    model.prepare_row(&x, b * ROWS_PER_TASK + r, row);
-                }
-                let mut pat = vec![0u64; max_nodes];
-                let mut leaf_pats = Vec::new();
-                for (t, table) in block.clone().zip(&tables) {
-                    let tree = &trees[t];
-                    let layout = &layouts[t];
-                    let n_leaves = layout.leaves.len();
-                    leaf_pats.resize(rows * n_leaves, 0);
-                    for (row, pats) in buf.chunks(m.max(1)).zip(leaf_pats.chunks_mut(n_leaves)) {
-                        layout.patterns(tree, model.rules(), row, &mut pat);
-                        for (p, leaf) in pats.iter_mut().zip(&layout.leaves) {
-                            *p = pat[leaf.node as usize] & leaf.mask();
+        // Rows in chunks, one after the other; within a chunk, groups of trees in parallel,
+        // each adding into its own partial sums, which are then added in group order. A
+        // tree's tables are read once per chunk (a leaf's records stay in cache across its
+        // rows), and the sums do not depend on the number of threads.
+        let groups: Vec<std::ops::Range<usize>> = block
+            .clone()
+            .step_by(TREES_PER_TASK)
+            .map(|s| s..(s + TREES_PER_TASK).min(block.end))
+            .collect();
+        let chunk_rows =
+            (PARTIAL_BYTES / (8 * row_len * groups.len())).clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
+        for (ci, chunk) in out.chunks_mut(chunk_rows * row_len).enumerate() {
+            let rows = chunk.len() / row_len;
+            let mut buf = vec![0.0; rows * m];
+            for (r, row) in buf.chunks_mut(m.max(1)).enumerate().take(rows) {
+                model.prepare_row(&x, ci * chunk_rows + r, row);
+            }
+            let partials: Vec<Vec<f64>> = groups
+                .par_iter()
+                .map(|group| {
+                    let mut part = vec![0.0; rows * row_len];
+                    let mut pat = vec![0u64; max_nodes];
+                    let mut leaf_pats = Vec::new();
+                    for t in group.clone() {
+                        let (tree, layout) = (&trees[t], &layouts[t]);
+                        let n_leaves = layout.leaves.len();
+                        leaf_pats.resize(rows * n_leaves, 0);
+                        for (row, pats) in buf.chunks(m.max(1)).zip(leaf_pats.chunks_mut(n_leaves))
+                        {
+                            layout.patterns(tree, model.rules(), row, &mut pat);
+                            for (p, leaf) in pats.iter_mut().zip(&layout.leaves) {
+                                *p = pat[leaf.node as usize] & leaf.mask();
+                            }
                         }
+                        let table = &tables[t - block.start];
+                        table.explain(tree, layout, &leaf_pats, &mut part, row_len, k, &consts);
                     }
-                    table.explain(tree, layout, &leaf_pats, chunk, row_len, k, &consts);
+                    part
+                })
+                .collect();
+            for part in partials {
+                for (o, p) in chunk.iter_mut().zip(part) {
+                    *o += p;
                 }
-            });
+            }
+        }
     }
     Ok(ShapValues {
         values,

@@ -265,8 +265,12 @@ fn dense_table(w: &[f64], inv_total: f64, d: usize, consts: &Constants, out: &mu
     let rule = consts.rule(quadrature_points(d));
     for (&t, &weight) in rule.nodes.iter().zip(&rule.weights) {
         // h[c] = sum over u within c of W(u) t^|u|: the zeta transform of W(u) t^|u|.
+        pow[0] = inv_total;
+        for i in 1..=d {
+            pow[i] = pow[i - 1] * t;
+        }
         for (u, (h, &w)) in h.iter_mut().zip(w).enumerate() {
-            *h = w * inv_total * t.powi(u.count_ones() as i32);
+            *h = w * pow[u.count_ones() as usize];
         }
         for bit in 0..d {
             let b = 1usize << bit;
