@@ -58,6 +58,8 @@ class TreeExplainer:
     >>> model = xgboost.XGBRegressor(n_estimators=10).fit(X, y)   # doctest: +SKIP
     >>> explainer = ferroshap.TreeExplainer(model)                  # doctest: +SKIP
     >>> values = explainer.shap_values(X)                           # (n_rows, n_features)
+    >>> interventional = ferroshap.TreeExplainer(model, data=X[:1000])  # doctest: +SKIP
+    >>> interventional.expected_value   # mean margin over all 1,000 background rows
     """
 
     def __init__(
