@@ -59,7 +59,7 @@ class TreeExplainer:
     >>> explainer = ferroshap.TreeExplainer(model)                  # doctest: +SKIP
     >>> values = explainer.shap_values(X)                           # (n_rows, n_features)
     >>> interventional = ferroshap.TreeExplainer(model, data=X[:1000])  # doctest: +SKIP
-    >>> interventional.expected_value   # mean margin over all 1,000 background rows
+    >>> interventional.expected_value  # mean margin over the 1,000 rows  # doctest: +SKIP
     """
 
     def __init__(
