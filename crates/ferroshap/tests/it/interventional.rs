@@ -9,7 +9,7 @@ use ferroshap::tree_shap::interventional::{self, Strategy};
 use ferroshap::{SplitRules, TreeEnsemble};
 use ndarray::{Array1, Array2, ArrayView1, s};
 
-use crate::oracle::{Rng, TreeShape, random_ensemble, random_rows};
+use crate::oracle::{Rng, TreeShape, random_ensemble, random_rows, shapley_by_enumeration};
 
 /// Shapley values (M, K) of one row under the interventional game, by enumerating subsets.
 fn brute_force(
@@ -50,21 +50,7 @@ fn brute_force(
                 .collect()
         })
         .collect();
-    let fact = |n: usize| (1..=n).product::<usize>() as f64;
-    let mut phi = Array2::<f64>::zeros((m, k));
-    for i in 0..m {
-        for set in 0..1usize << m {
-            if set >> i & 1 == 1 {
-                continue;
-            }
-            let size = set.count_ones() as usize;
-            let coef = fact(size) * fact(m - size - 1) / fact(m);
-            for o in 0..k {
-                phi[[i, o]] += coef * (v[set | 1 << i][o] - v[set][o]);
-            }
-        }
-    }
-    phi
+    shapley_by_enumeration(&v, m, k)
 }
 
 fn check(

@@ -146,17 +146,22 @@ pub fn brute_force(model: &TreeEnsemble, raw_row: &[f64]) -> Array2<f64> {
         v
     };
     let values: Vec<Vec<f64>> = (0..1u32 << m).map(value).collect();
+    shapley_by_enumeration(&values, m, k)
+}
+
+/// Shapley values (M, K) from the value of every subset (`values[set]`, sets as bitmasks).
+pub fn shapley_by_enumeration(values: &[Vec<f64>], m: usize, k: usize) -> Array2<f64> {
     let fact = |n: usize| (1..=n).product::<usize>() as f64;
     let mut phi = Array2::<f64>::zeros((m, k));
     for i in 0..m {
-        for s in 0..1u32 << m {
+        for s in 0..1usize << m {
             if s & (1 << i) != 0 {
                 continue;
             }
             let size = s.count_ones() as usize;
             let w = fact(size) * fact(m - size - 1) / fact(m);
             for o in 0..k {
-                phi[[i, o]] += w * (values[(s | (1 << i)) as usize][o] - values[s as usize][o]);
+                phi[[i, o]] += w * (values[s | (1 << i)][o] - values[s][o]);
             }
         }
     }
