@@ -113,7 +113,8 @@ def test_values_add_up_to_the_margin(name):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_parity_with_shap(name):
-    shap = pytest.importorskip("shap")
+    import shap
+
     model, X = MODELS[name]
     background, rows = X[:80], X[200:230]  # <= 100 rows: shap uses every one of them
     ours = ferroshap.TreeExplainer(model, data=background, feature_perturbation="interventional")
@@ -190,7 +191,8 @@ def _brute_force(predict, rows: pd.DataFrame, background: pd.DataFrame) -> np.nd
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
 def test_categorical_model_with_background_where_shap_fails(library):
-    shap = pytest.importorskip("shap")
+    import shap
+
     frame, y = _categorical_frame()
     if library == "lightgbm":
         model = lgb.LGBMRegressor(
@@ -230,7 +232,8 @@ def test_every_background_row_is_used():
 
 
 def test_background_from_data_frames():
-    pl = pytest.importorskip("polars")
+    import polars as pl
+
     model, X = MODELS["lgb_regressor"]
     background, rows = X[:30], X[50:55]
     expected = ferroshap.TreeExplainer(model, data=background).shap_values(rows)

@@ -14,14 +14,10 @@ import warnings
 
 import numpy as np
 import pytest
+import shap
+from sklearn import datasets, ensemble, linear_model, neural_network
 
 import ferroshap
-
-shap = pytest.importorskip("shap")
-datasets = pytest.importorskip("sklearn.datasets")
-linear_model = pytest.importorskip("sklearn.linear_model")
-ensemble = pytest.importorskip("sklearn.ensemble")
-neural_network = pytest.importorskip("sklearn.neural_network")
 
 
 def _shap_values(model, background, X, **kwargs):
@@ -148,7 +144,8 @@ def test_exhaustive_parity_with_shap_logit_multi_output():
 
 
 def test_exhaustive_parity_with_shap_multiclass_and_frames():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     data = datasets.load_iris(as_frame=True)
     X, y = data.data, data.target
     model = neural_network.MLPClassifier(hidden_layer_sizes=(8,), max_iter=2000, random_state=0)
@@ -251,7 +248,8 @@ def test_kmeans_background_weights_are_carried_into_the_estimator(diabetes):
 
 
 def test_sample_keeps_the_type_and_is_seeded():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     pl = pytest.importorskip("polars")
     X = np.arange(40.0).reshape(20, 2)
     a = ferroshap.sample(X, 5, random_state=1)
@@ -399,7 +397,8 @@ def test_bad_model_outputs_are_clear_errors():
 
 
 def test_bad_inputs_are_clear_errors():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     f = lambda X: X.sum(axis=1)  # noqa: E731
     background = pd.DataFrame(np.zeros((3, 4)), columns=list("abcd"))
     explainer = ferroshap.KernelExplainer(f, background)
