@@ -214,16 +214,24 @@ def _generated(names: Sequence[str]) -> bool:
     return False
 
 
+def name_key(name: Any) -> str:
+    """A feature name as models store it: LightGBM replaces each space with ``_`` when it
+    saves names, so ``"sepal length (cm)"`` comes back ``"sepal_length_(cm)"``."""
+    return str(name).replace(" ", "_")
+
+
 def _check_names(columns: list[str] | None, expected: Sequence[str] | None) -> None:
     if columns is None or expected is None or list(columns) == list(expected):
         return
     if _generated(expected):
         return
     expected = list(expected)
+    if [name_key(c) for c in columns] == [name_key(e) for e in expected]:
+        return
     mismatches = [
         f"column {i}: {got!r} (model: {want!r})"
         for i, (got, want) in enumerate(zip(columns, expected, strict=False))
-        if got != want
+        if name_key(got) != name_key(want)
     ]
     hint = ""
     if sorted(columns) == sorted(expected):

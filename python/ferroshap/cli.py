@@ -224,19 +224,23 @@ def _select_features(frame: Any, names: list[str] | None, data_name: str) -> Any
     """The model's features, by name and in the model's order, when the model names them."""
     if _unnamed(names):
         return frame
+    from ferroshap._data import name_key
+
     columns = list(frame.columns)
-    present = set(columns)
-    missing = [name for name in names if name not in present]
+    # Match by the name as the model stores it (LightGBM writes spaces as underscores).
+    by_key = {name_key(c): c for c in columns}
+    missing = [name for name in names if name_key(name) not in by_key]
     if missing:
         shown = ", ".join(repr(n) for n in missing[:8]) + (", ..." if len(missing) > 8 else "")
         raise CliError(
             f"{data_name} lacks {len(missing)} of the model's {len(names)} feature columns: {shown}"
         )
-    extra = [name for name in columns if name not in set(names)]
+    wanted = [by_key[name_key(name)] for name in names]
+    extra = [name for name in columns if name not in set(wanted)]
     if extra:
         shown = ", ".join(repr(n) for n in extra[:8]) + (", ..." if len(extra) > 8 else "")
         print(f"ferroshap: note: ignoring columns the model does not use: {shown}", file=sys.stderr)
-    return frame if columns == list(names) else frame.select(names)
+    return frame if columns == wanted else frame.select(wanted)
 
 
 def _unnamed(names: list[str] | None) -> bool:

@@ -270,3 +270,34 @@ def test_lightgbm_zero_threshold_is_the_float_1e35():
     )
     x = np.array([[-1.0000000180025095e-35], [-2e-35], [0.0]])
     np.testing.assert_array_equal(ensemble.predict_margin(x)[:, 0], [1.0, -1.0, 1.0])
+
+
+def test_column_names_with_spaces_match_lightgbms_stored_names():
+    # LightGBM saves "sepal length (cm)" as "sepal_length_(cm)"; the frame keeps its spaces.
+    import ferroshap
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["sepal length", "petal  width", "x"])
+    y = X["sepal length"] * 2 + rng.normal(size=200)
+    model = lgb.LGBMRegressor(n_estimators=10, verbose=-1).fit(X, y)
+    assert model.booster_.feature_name() == ["sepal_length", "petal__width", "x"]
+    explainer = ferroshap.TreeExplainer(model)
+    explanation = explainer(X)
+    assert explanation.feature_names == ["sepal length", "petal  width", "x"]
+    margin = model.predict(X, raw_score=True)
+    # 1e-9 of the output scale: both sides are f64 sums over the same trees.
+    np.testing.assert_allclose(
+        explanation.values.sum(axis=1) + explainer.expected_value, margin, atol=1e-9 * 10
+    )
+    # A tab inside a name survives LightGBM's save (it splits its names on spaces only).
+    tabbed = X.rename(columns={"x": "x\ty"})
+    model = lgb.LGBMRegressor(n_estimators=5, verbose=-1).fit(tabbed, y)
+    values = ferroshap.TreeExplainer(model).shap_values(tabbed)
+    np.testing.assert_allclose(
+        values.sum(axis=1) + ferroshap.TreeExplainer(model).expected_value,
+        model.predict(tabbed, raw_score=True),
+        atol=1e-9 * 10,
+    )
+    # A truly different column is still refused.
+    with pytest.raises(ValueError, match="do not match"):
+        explainer.shap_values(X.rename(columns={"x": "y"}))

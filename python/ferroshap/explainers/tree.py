@@ -203,7 +203,8 @@ class TreeExplainer:
             base = np.full(n, self._base[0])
         else:
             base = np.tile(self._base, (n, 1))
-        names = self.feature_names or matrix.feature_names
+        # The data's own column names where it has them (LightGBM stores "a b" as "a_b").
+        names = matrix.feature_names or self.feature_names
         if names is None:
             names = [f"Feature {i}" for i in range(values.shape[1])]
         data = np.asarray(matrix.values)

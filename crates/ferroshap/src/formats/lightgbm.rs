@@ -74,7 +74,13 @@ pub fn from_text(text: &str) -> Result<TreeEnsemble> {
 
     let feature_names = match header.get("feature_names") {
         Some(line) => {
-            let names: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            // LightGBM joins the names with single spaces (it has already turned spaces inside
+            // names into '_'); a tab inside a name survives, so split on ' ' only.
+            let names: Vec<String> = line
+                .trim_end_matches('\r')
+                .split(' ')
+                .map(str::to_string)
+                .collect();
             if names.len() != n_features {
                 return Err(err(format!(
                     "feature_names has {} names for {n_features} features",
