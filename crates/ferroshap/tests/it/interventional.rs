@@ -9,7 +9,9 @@ use ferroshap::tree_shap::interventional::{self, Strategy};
 use ferroshap::{SplitRules, TreeEnsemble};
 use ndarray::{Array1, Array2, ArrayView1, s};
 
-use crate::oracle::{Rng, TreeShape, random_ensemble, random_rows, shapley_by_enumeration};
+use crate::oracle::{
+    ALL_RULES, Rng, TreeShape, random_ensemble, random_rows, shapley_by_enumeration,
+};
 
 /// Shapley values (M, K) of one row under the interventional game, by enumerating subsets.
 fn brute_force(
@@ -93,13 +95,6 @@ fn check(
         }
     }
 }
-
-const ALL_RULES: [SplitRules; 4] = [
-    SplitRules::XGBOOST,
-    SplitRules::LIGHTGBM,
-    SplitRules::SKLEARN_TREE,
-    SplitRules::SKLEARN_HIST,
-];
 
 #[test]
 fn interventional_matches_brute_force_on_random_trees() {

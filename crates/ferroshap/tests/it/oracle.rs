@@ -229,7 +229,8 @@ fn check_against_oracle(model: &TreeEnsemble, x: &Array2<f64>) {
     }
 }
 
-const ALL_RULES: [SplitRules; 4] = [
+/// Every library's routing rules.
+pub const ALL_RULES: [SplitRules; 4] = [
     SplitRules::XGBOOST,
     SplitRules::LIGHTGBM,
     SplitRules::SKLEARN_TREE,
