@@ -310,6 +310,31 @@ impl Tree {
         self.cover_ratio[node]
     }
 
+    /// Number of values per leaf (1 except for vector-leaf trees).
+    #[inline]
+    pub fn leaf_width(&self) -> usize {
+        self.leaf_width
+    }
+
+    /// Whether `node` is a numeric split with no rule beyond `x <= threshold` and NaN to the
+    /// default child (not categorical, no zero-as-missing).
+    #[inline]
+    pub(crate) fn is_plain_numeric(&self, node: usize) -> bool {
+        self.flags[node] & (CATEGORICAL | ZERO_IS_MISSING) == 0
+    }
+
+    /// Threshold of a numeric split: left iff `x <= threshold`.
+    #[inline]
+    pub(crate) fn threshold(&self, node: usize) -> f64 {
+        self.threshold[node]
+    }
+
+    /// Whether NaN goes to the left child of `node`.
+    #[inline]
+    pub(crate) fn default_left(&self, node: usize) -> bool {
+        self.flags[node] & DEFAULT_LEFT != 0
+    }
+
     /// The child of internal `node` that a row with value `x` (already prepared by
     /// [`SplitRules::prepare`]) for the node's feature goes to.
     #[inline]
@@ -321,8 +346,9 @@ impl Tree {
         }
     }
 
+    /// Whether a prepared value `x` goes to the left child of internal `node`.
     #[inline]
-    fn goes_left(&self, node: usize, x: f64, rules: &SplitRules) -> bool {
+    pub(crate) fn goes_left(&self, node: usize, x: f64, rules: &SplitRules) -> bool {
         let flags = self.flags[node];
         if x.is_nan() {
             return flags & DEFAULT_LEFT != 0;

@@ -1,8 +1,8 @@
 //! Exact Tree SHAP algorithms over a [`TreeEnsemble`](crate::TreeEnsemble).
 
-mod block;
 mod classic;
 pub mod interventional;
+mod lanes;
 pub mod path_dependent;
 mod quadrature;
 

@@ -10,9 +10,10 @@ use ndarray::{Array3, ArrayView2};
 use rayon::prelude::*;
 
 use super::ShapValues;
-use super::{block, classic, quadrature};
+use super::lanes::LaneWorkspace;
+use super::{classic, quadrature};
 use crate::Scalar;
-use crate::ensemble::{Tree, TreeEnsemble};
+use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
 use crate::error::Result;
 use crate::parallel::ROW_BLOCK;
 
@@ -27,24 +28,31 @@ const TREE_BLOCK: usize = 16;
 /// Parallel over rows (or over blocks of trees for small batches); the result does not depend
 /// on the number of threads.
 pub fn shap_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Result<ShapValues> {
-    if model.max_depth() > 2 * quadrature::MAX_POINTS {
-        // Deeper than the quadrature tables go: the classic recursion has no depth limit.
-        return shap_values_reference(model, x);
-    }
-    let prepared: Vec<quadrature::PreparedTree> = model
+    let prepared: Option<Vec<quadrature::PreparedTree>> = model
         .trees()
         .par_iter()
-        .map(quadrature::PreparedTree::new)
+        .map(|tree| quadrature::PreparedTree::new(tree, model.n_features()))
         .collect();
-    let leaf_width = model.leaf_width();
-    run(
-        model,
-        x,
-        || block::BlockWorkspace::new(model.n_features(), model.max_depth(), leaf_width, ROW_BLOCK),
-        |ws, t, tree, rows, n, phi, k| {
-            ws.explain_tree(tree, &prepared[t], model.rules(), rows, n, phi, k)
-        },
-    )
+    let Some(prepared) = prepared else {
+        // Paths longer than the quadrature tables go: the classic recursion has no limit.
+        return shap_values_reference(model, x);
+    };
+    let points = prepared.iter().map(|p| p.points()).max().unwrap_or(1);
+    let (m, k, depth) = (model.n_features(), model.n_outputs(), model.max_depth());
+    if x.nrows() == 1 {
+        // One row: one lane, so no work is spent on padding.
+        run(model, x, || Lanes::<1> {
+            ws: LaneWorkspace::new(m, k, depth, points),
+            prepared: &prepared,
+            rules: model.rules(),
+        })
+    } else {
+        run(model, x, || Lanes::<ROW_BLOCK> {
+            ws: LaneWorkspace::new(m, k, depth, points),
+            prepared: &prepared,
+            rules: model.rules(),
+        })
+    }
 }
 
 /// The same values by the classic recursion of Lundberg et al. (slower; a reference).
@@ -52,32 +60,99 @@ pub fn shap_values_reference<F: Scalar>(
     model: &TreeEnsemble,
     x: ArrayView2<'_, F>,
 ) -> Result<ShapValues> {
-    run(
-        model,
-        x,
-        || classic::Workspace::new(model),
-        |ws, _, tree, rows, n, phi, k| {
-            let m = model.n_features();
-            let row_len = m * k;
-            for r in 0..n {
-                let phi = &mut phi[r * row_len..(r + 1) * row_len];
-                ws.explain_tree(tree, model.rules(), &rows[r * m..(r + 1) * m], phi, k);
-            }
-        },
-    )
+    run(model, x, || Classic {
+        ws: classic::Workspace::new(model),
+        rules: model.rules(),
+        m: model.n_features(),
+        k: model.n_outputs(),
+        rows: Vec::new(),
+        phi: Vec::new(),
+    })
 }
 
-/// Runs `explain(workspace, tree_index, tree, prepared_rows, n_rows, phi_rows, n_outputs)` over
-/// every tree and block of rows; block boundaries depend only on the input sizes.
-fn run<F, W, E>(
+/// A per-thread engine that explains a block of rows one tree at a time.
+trait BlockEngine {
+    /// Rows per block.
+    const ROWS: usize;
+    /// Starts a block: `n <= ROWS` prepared rows, row-major.
+    fn load(&mut self, rows: &[f64], n: usize);
+    /// Adds tree `t`'s values for the block.
+    fn add_tree(&mut self, t: usize, tree: &Tree);
+    /// Adds the block's values to `phi` (`n x n_features x n_outputs`, row-major).
+    fn store(&mut self, phi: &mut [f64]);
+}
+
+/// The quadrature pass over `R` rows in lanes.
+struct Lanes<'a, const R: usize> {
+    ws: LaneWorkspace<R>,
+    prepared: &'a [quadrature::PreparedTree],
+    rules: &'a SplitRules,
+}
+
+impl<const R: usize> BlockEngine for Lanes<'_, R> {
+    const ROWS: usize = R;
+
+    fn load(&mut self, rows: &[f64], n: usize) {
+        self.ws.load(rows, n);
+    }
+
+    fn add_tree(&mut self, t: usize, tree: &Tree) {
+        self.ws.add_tree(tree, &self.prepared[t], self.rules);
+    }
+
+    fn store(&mut self, phi: &mut [f64]) {
+        self.ws.store(phi);
+    }
+}
+
+/// The classic recursion, one row at a time.
+struct Classic<'a> {
+    ws: classic::Workspace,
+    rules: &'a SplitRules,
+    m: usize,
+    k: usize,
+    rows: Vec<f64>,
+    phi: Vec<f64>,
+}
+
+impl BlockEngine for Classic<'_> {
+    const ROWS: usize = ROW_BLOCK;
+
+    fn load(&mut self, rows: &[f64], n: usize) {
+        self.rows.clear();
+        self.rows.extend_from_slice(rows);
+        self.phi.clear();
+        self.phi.resize(n * self.m * self.k, 0.0);
+    }
+
+    fn add_tree(&mut self, _t: usize, tree: &Tree) {
+        let (m, row_len) = (self.m, self.m * self.k);
+        if row_len == 0 {
+            return;
+        }
+        for (row, phi) in self.rows.chunks(m.max(1)).zip(self.phi.chunks_mut(row_len)) {
+            self.ws.explain_tree(tree, self.rules, row, phi, self.k);
+        }
+    }
+
+    fn store(&mut self, phi: &mut [f64]) {
+        for (o, v) in phi.iter_mut().zip(&self.phi) {
+            *o += v;
+        }
+    }
+}
+
+/// Explains every block of rows with every tree; block boundaries depend only on the input
+/// sizes, and each row's values are added up in tree order, so the result does not depend on
+/// the number of threads.
+fn run<F, E>(
     model: &TreeEnsemble,
     x: ArrayView2<'_, F>,
-    workspace: impl Fn() -> W + Sync,
-    explain: E,
+    engine: impl Fn() -> E + Sync,
 ) -> Result<ShapValues>
 where
     F: Scalar,
-    E: Fn(&mut W, usize, &Tree, &[f64], usize, &mut [f64], usize) + Sync,
+    E: BlockEngine,
 {
     model.check_features(x.ncols())?;
     let (n, m, k) = (x.nrows(), model.n_features(), model.n_outputs());
@@ -85,18 +160,20 @@ where
     let mut values = Array3::<f64>::zeros((n, m, k));
     let out = values.as_slice_mut().expect("fresh array is contiguous");
     let trees = model.trees();
+    let rows_per_block = E::ROWS;
 
     if n >= FEW_ROWS || trees.len() <= TREE_BLOCK {
         // Trees outer, rows inner: a tree's nodes stay in cache for the whole block of rows.
-        out.par_chunks_mut(ROW_BLOCK * row_len)
+        out.par_chunks_mut(rows_per_block * row_len)
             .enumerate()
             .for_each(|(block, chunk)| {
                 let rows = chunk.len() / row_len;
-                let buf = prepare_rows(model, &x, block * ROW_BLOCK, rows);
-                let mut ws = workspace();
+                let mut engine = engine();
+                engine.load(&prepare_rows(model, &x, block * rows_per_block, rows), rows);
                 for (t, tree) in trees.iter().enumerate() {
-                    explain(&mut ws, t, tree, &buf, rows, chunk, k);
+                    engine.add_tree(t, tree);
                 }
+                engine.store(chunk);
             });
     } else {
         // Few rows: every block of trees explains all rows, then blocks are added in order.
@@ -106,13 +183,14 @@ where
                 let first = b * TREE_BLOCK;
                 let block = &trees[first..(first + TREE_BLOCK).min(trees.len())];
                 let mut part = vec![0.0; n * row_len];
-                let mut ws = workspace();
-                for (b, chunk) in part.chunks_mut(ROW_BLOCK * row_len).enumerate() {
+                let mut engine = engine();
+                for (b, chunk) in part.chunks_mut(rows_per_block * row_len).enumerate() {
                     let rows = chunk.len() / row_len;
-                    let buf = prepare_rows(model, &x, b * ROW_BLOCK, rows);
+                    engine.load(&prepare_rows(model, &x, b * rows_per_block, rows), rows);
                     for (t, tree) in block.iter().enumerate() {
-                        explain(&mut ws, first + t, tree, &buf, rows, chunk, k);
+                        engine.add_tree(first + t, tree);
                     }
+                    engine.store(chunk);
                 }
                 part
             })

@@ -23,8 +23,8 @@
 
 use crate::ensemble::Tree;
 
-/// Most quadrature points used: exact for trees up to depth 2 x 64 (deeper trees go to the
-/// classic recursion).
+/// Most quadrature points used: exact for paths with up to 2 x 64 distinct features (trees
+/// with longer paths go to the classic recursion).
 pub(crate) const MAX_POINTS: usize = 64;
 
 /// Gauss–Legendre nodes and weights on [0, 1].
@@ -80,6 +80,16 @@ fn legendre(n: usize, x: f64) -> (f64, f64) {
     (p1, dp)
 }
 
+/// Point counts with a compiled kernel (see the `lanes` module). A tree that needs `q` points
+/// uses the smallest count `>= q`: a rule with more points than needed is still exact.
+pub(crate) const POINT_COUNTS: [usize; 13] = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, MAX_POINTS];
+
+/// The compiled point count used for a tree that needs `needed` points (`None` beyond
+/// [`MAX_POINTS`]).
+pub(crate) fn point_count(needed: usize) -> Option<usize> {
+    POINT_COUNTS.iter().copied().find(|&c| c >= needed)
+}
+
 /// What the pass needs about one tree, computed once per call.
 pub(crate) struct PreparedTree {
     rule: GaussLegendre,
@@ -106,35 +116,54 @@ impl PreparedTree {
         self.repeats_below[node]
     }
 
-    pub(crate) fn new(tree: &Tree) -> PreparedTree {
+    /// The tables of `tree`, or `None` when a path has more than `2 * MAX_POINTS` distinct
+    /// features (the quadrature tables stop there).
+    pub(crate) fn new(tree: &Tree, n_features: usize) -> Option<PreparedTree> {
         let n = tree.n_nodes();
         let mut repeats_below = vec![false; n];
-        // Walk every root-to-node path keeping the ancestors; mark an ancestor when its
-        // feature reappears. Paths are at most `max_depth` long.
+        // Depth-first over every root-to-node path, keeping the ancestors and how often each
+        // feature occurs among them: an ancestor is marked when its feature reappears, and
+        // the number of distinct features on a path bounds the degree of its leaves'
+        // Shapley integrands.
         let mut path: Vec<usize> = Vec::new();
+        let mut count = vec![0u32; n_features];
+        let (mut distinct, mut most_distinct) = (0usize, 0usize);
         let mut stack = vec![(0usize, 0usize)];
         while let Some((node, depth)) = stack.pop() {
-            path.truncate(depth);
+            for a in path.drain(depth..) {
+                let f = tree.feature(a);
+                count[f] -= 1;
+                if count[f] == 0 {
+                    distinct -= 1;
+                }
+            }
             if tree.is_leaf(node) {
+                most_distinct = most_distinct.max(distinct);
                 continue;
             }
             let f = tree.feature(node);
-            for &a in &path {
-                if tree.feature(a) == f {
-                    repeats_below[a] = true;
+            if count[f] > 0 {
+                for &a in &path {
+                    if tree.feature(a) == f {
+                        repeats_below[a] = true;
+                    }
                 }
+            } else {
+                distinct += 1;
             }
+            count[f] += 1;
             path.push(node);
             let (l, r) = tree.children(node);
             stack.push((r, depth + 1));
             stack.push((l, depth + 1));
         }
-        let depth = tree.max_depth();
-        let rule = GaussLegendre::new(depth.div_ceil(2).max(1));
-        PreparedTree {
-            rule,
+        // A leaf with U distinct features has integrands of degree U - 1, which
+        // ceil(U / 2) Gauss-Legendre points integrate exactly.
+        let points = point_count(most_distinct.div_ceil(2).max(1))?;
+        Some(PreparedTree {
+            rule: GaussLegendre::new(points),
             repeats_below,
-        }
+        })
     }
 }
 
