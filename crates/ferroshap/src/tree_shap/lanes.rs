@@ -43,6 +43,15 @@ struct Frame {
     z_old: f64,
 }
 
+/// How moving to one child changes a row's path product (see [`LaneWorkspace::factors`]).
+struct Factors<const Q: usize> {
+    ratio_00: f64,
+    step_old: [f64; Q],
+    step_new: [f64; Q],
+    /// `1 / f(p)` for `o = 1` with the child's `z`.
+    inv_one: [f64; Q],
+}
+
 /// What to do next in the walk.
 #[derive(Clone, Copy)]
 enum Step {
@@ -77,8 +86,8 @@ pub(crate) struct LaneWorkspace<const R: usize> {
     left: Vec<[f64; R]>,
     old_one: Vec<[f64; R]>,
     child_one: Vec<[f64; R]>,
-    /// Per level x point: the feature's `inv_one` before this split, and the credit weights
-    /// for rows with `o = 0` and `o = 1`.
+    /// Per level x point: the feature's `inv_one` before this split, and the credit weights:
+    /// `credit_zero` for every row plus `credit_one` for rows with `o = 1`.
     saved_inv: Vec<f64>,
     credit_zero: Vec<f64>,
     credit_one: Vec<f64>,
@@ -295,9 +304,17 @@ impl<const R: usize> LaneWorkspace<R> {
                         continue; // no subset of features reaches this child for any row
                     }
                     self.child_one[d] = child_one;
-                    self.descend::<Q>(d, &frame, z_c, &nodes, &weights, &zero_credit);
-                    d += 1;
-                    step = Step::Enter(child);
+                    let factors = self.factors::<Q>(d, &frame, z_c, &nodes, &weights, &zero_credit);
+                    if tree.is_leaf(child) {
+                        // A leaf child is credited and folded in place.
+                        let v = tree.leaf_value(child)[column];
+                        self.leaf_child::<Q>(d, &frame, v, &factors, output);
+                        self.frames[d].first = false;
+                    } else {
+                        self.descend::<Q>(d, &frame, z_c, &factors);
+                        d += 1;
+                        step = Step::Enter(child);
+                    }
                 }
                 Step::Returned => {
                     let frame = self.frames[d];
@@ -319,13 +336,10 @@ impl<const R: usize> LaneWorkspace<R> {
             let threshold = tree.threshold(node);
             let nan_left = if tree.default_left(node) { 1.0 } else { 0.0 };
             for r in 0..R {
-                left[r] = if x[r] <= threshold {
-                    1.0
-                } else if x[r].is_nan() {
-                    nan_left
-                } else {
-                    0.0
-                };
+                // NaN fails the comparison and goes to the default side.
+                let below = f64::from(u8::from(x[r] <= threshold));
+                let nan = f64::from(u8::from(x[r].is_nan()));
+                left[r] = below + nan * nan_left;
             }
         } else {
             for r in 0..R {
@@ -338,10 +352,16 @@ impl<const R: usize> LaneWorkspace<R> {
         }
     }
 
-    /// Enters the child at level `d + 1` whose cover fraction (merged over the feature's
-    /// conditions) is `z_c`: its path product, the credit weights, and the feature's state.
+    /// The factors for the child of the split at level `d` whose cover fraction (merged over
+    /// the feature's conditions) is `z_c`, and the split's credit weights for that child.
+    ///
+    /// Moving to the child multiplies a row's `P` by `f_child / f_before`: `ratio_00` for rows
+    /// with `o = 0` before and after, plus `step_old` for rows with `o = 1` before, plus
+    /// `step_new` for rows with `o = 1` after. With `o` in {0, 1} (and `o` after <= `o`
+    /// before) that selects one of three ratios as arithmetic the compiler vectorises (exact
+    /// up to an ulp, and exactly 0 where the ratio is 0).
     #[inline(always)]
-    fn descend<const Q: usize>(
+    fn factors<const Q: usize>(
         &mut self,
         d: usize,
         frame: &Frame,
@@ -349,11 +369,9 @@ impl<const R: usize> LaneWorkspace<R> {
         nodes: &[f64; Q],
         weights: &[f64; Q],
         zero_credit: &[f64; Q],
-    ) {
+    ) -> Factors<Q> {
         let (f, stride) = (frame.feature, self.stride);
-        let inv_old: [f64; Q] = self.inv_one[f * stride..f * stride + Q]
-            .try_into()
-            .expect("Q points");
+        let inv_old: &[f64; Q] = level_scalars::<Q>(&self.inv_one, f, stride);
         // f(p) for o = 0 is (1 - p) z; its ratio to the same before the split is z_c / z_old
         // (0 when z_old = 0: such a row's P is already 0).
         let ratio_00 = if frame.z_old != 0.0 {
@@ -361,7 +379,12 @@ impl<const R: usize> LaneWorkspace<R> {
         } else {
             0.0
         };
-        let (mut r10, mut r11, mut inv_new) = ([0.0; Q], [0.0; Q], [0.0; Q]);
+        let mut factors = Factors {
+            ratio_00,
+            step_old: [0.0; Q],
+            step_new: [0.0; Q],
+            inv_one: [0.0; Q],
+        };
         let (credit_zero, credit_one) = (
             level_scalars_mut::<Q>(&mut self.credit_zero, d, stride),
             level_scalars_mut::<Q>(&mut self.credit_one, d, stride),
@@ -369,12 +392,23 @@ impl<const R: usize> LaneWorkspace<R> {
         for q in 0..Q {
             let (p, omp) = (nodes[q], 1.0 - nodes[q]);
             let f_one = p + omp * z_c;
-            inv_new[q] = 1.0 / f_one;
-            r11[q] = f_one * inv_old[q];
-            r10[q] = omp * z_c * inv_old[q];
-            credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q];
-            credit_zero[q] = if z_c != 0.0 { zero_credit[q] } else { 0.0 };
+            factors.inv_one[q] = 1.0 / f_one;
+            let r11 = f_one * inv_old[q];
+            let r10 = omp * z_c * inv_old[q];
+            factors.step_old[q] = r10 - ratio_00;
+            factors.step_new[q] = r11 - r10;
+            // Credit weights: rows with o = 0 take credit_zero, rows with o = 1 add the rest.
+            let zero = if z_c != 0.0 { zero_credit[q] } else { 0.0 };
+            credit_zero[q] = zero;
+            credit_one[q] = (1.0 - z_c) * weights[q] * factors.inv_one[q] - zero;
         }
+        factors
+    }
+
+    /// Enters the split child at level `d + 1`: its path product and the feature's state.
+    #[inline(always)]
+    fn descend<const Q: usize>(&mut self, d: usize, frame: &Frame, z_c: f64, factors: &Factors<Q>) {
+        let (f, stride) = (frame.feature, self.stride);
         let (o_old, o_new) = (self.old_one[d], self.child_one[d]);
         let (above, below) = self.p.split_at_mut((d + 1) * stride);
         let parent: &[[f64; R]; Q] = above[d * stride..d * stride + Q]
@@ -382,20 +416,15 @@ impl<const R: usize> LaneWorkspace<R> {
             .expect("Q points");
         let child: &mut [[f64; R]; Q] = (&mut below[..Q]).try_into().expect("Q points");
         for q in 0..Q {
+            let (step_old, step_new) = (factors.step_old[q], factors.step_new[q]);
             for r in 0..R {
-                let factor = if o_new[r] != 0.0 {
-                    r11[q]
-                } else if o_old[r] != 0.0 {
-                    r10[q]
-                } else {
-                    ratio_00
-                };
+                let factor = factors.ratio_00 + o_old[r] * step_old + o_new[r] * step_new;
                 child[q][r] = parent[q][r] * factor;
             }
         }
         self.saved_inv[d * stride..d * stride + Q]
             .copy_from_slice(&self.inv_one[f * stride..f * stride + Q]);
-        self.inv_one[f * stride..f * stride + Q].copy_from_slice(&inv_new);
+        self.inv_one[f * stride..f * stride + Q].copy_from_slice(&factors.inv_one);
         self.one[f] = o_new;
         self.zero[f] = z_c;
         self.last[f] = d as u32;
@@ -403,6 +432,42 @@ impl<const R: usize> LaneWorkspace<R> {
             for a in level_mut::<R, Q>(&mut self.a, d, stride) {
                 *a = [0.0; R];
             }
+        }
+    }
+
+    /// A leaf child with value `v` of the split at level `d`: its leaf sums `v P` credited to
+    /// the split's feature and added to the split's own sums, without a level of its own.
+    #[inline(always)]
+    fn leaf_child<const Q: usize>(
+        &mut self,
+        d: usize,
+        frame: &Frame,
+        v: f64,
+        factors: &Factors<Q>,
+        output: usize,
+    ) {
+        let stride = self.stride;
+        let (o_old, o_new) = (self.old_one[d], self.child_one[d]);
+        let parent = level::<R, Q>(&self.p, d, stride);
+        let credit_zero = level_scalars::<Q>(&self.credit_zero, d, stride);
+        let credit_one = level_scalars::<Q>(&self.credit_one, d, stride);
+        let sums = level_mut::<R, Q>(&mut self.s, d, stride);
+        if frame.first {
+            *sums = [[0.0; R]; Q];
+        }
+        let mut total = [0.0; R];
+        for q in 0..Q {
+            let (step_old, step_new) = (factors.step_old[q], factors.step_new[q]);
+            for r in 0..R {
+                let factor = factors.ratio_00 + o_old[r] * step_old + o_new[r] * step_new;
+                let leaf = v * (parent[q][r] * factor);
+                total[r] += (credit_zero[q] + o_new[r] * credit_one[q]) * leaf;
+                sums[q][r] += leaf;
+            }
+        }
+        let acc = &mut self.acc[frame.feature * self.n_outputs + output];
+        for r in 0..R {
+            acc[r] += total[r];
         }
     }
 
@@ -417,19 +482,18 @@ impl<const R: usize> LaneWorkspace<R> {
         let credit_one = level_scalars::<Q>(&self.credit_one, d, stride);
         let o = self.child_one[d];
         let mut total = [0.0; R];
-        for q in 0..Q {
-            for r in 0..R {
-                let weight = if o[r] != 0.0 {
-                    credit_one[q]
-                } else {
-                    credit_zero[q]
-                };
-                let sum = if frame.repeats {
-                    child_s[q][r] - a[q][r]
-                } else {
-                    child_s[q][r]
-                };
-                total[r] += weight * sum;
+        if frame.repeats {
+            for q in 0..Q {
+                for r in 0..R {
+                    let weight = credit_zero[q] + o[r] * credit_one[q];
+                    total[r] += weight * (child_s[q][r] - a[q][r]);
+                }
+            }
+        } else {
+            for q in 0..Q {
+                for r in 0..R {
+                    total[r] += (credit_zero[q] + o[r] * credit_one[q]) * child_s[q][r];
+                }
             }
         }
         let acc = &mut self.acc[frame.feature * self.n_outputs + output];
@@ -447,13 +511,13 @@ impl<const R: usize> LaneWorkspace<R> {
             .try_into()
             .expect("Q points");
         let child: &[[f64; R]; Q] = below[..Q].try_into().expect("Q points");
-        for q in 0..Q {
-            for r in 0..R {
-                parent[q][r] = if frame.first {
-                    child[q][r]
-                } else {
-                    parent[q][r] + child[q][r]
-                };
+        if frame.first {
+            *parent = *child;
+        } else {
+            for q in 0..Q {
+                for r in 0..R {
+                    parent[q][r] += child[q][r];
+                }
             }
         }
         let f = frame.feature;
