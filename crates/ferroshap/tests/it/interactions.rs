@@ -416,12 +416,12 @@ fn bad_requests_are_clear_errors() {
         features: None,
         max_output_bytes: Some(100_000),
     };
-    // 1000 x 4 x 4 x 1 x 8 bytes = 125 KiB > 100,000 bytes.
+    // 1000 x 4 x 4 x 1 x 8 bytes = 125 KiB > 100,000 bytes (97.7 KiB).
     let err = path_dependent::interaction_values(&model, x.view(), &limit).unwrap_err();
     assert!(matches!(err, Error::TooLarge(_)), "{err}");
     let text = err.to_string();
     assert!(
-        text.contains("1000 rows x 4 x 4 features") && text.contains("0.1 MiB"),
+        text.contains("1000 rows x 4 x 4 features") && text.contains("125.0 KiB"),
         "{text}"
     );
     assert!(
