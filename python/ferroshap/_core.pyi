@@ -102,6 +102,31 @@ class TreeEnsemble:
         """Exact path-dependent SHAP values, shape ``(n_rows, n_features, n_outputs)``."""
     def expected_value(self) -> npt.NDArray[np.float64]:
         """Base value per output (margin space), shape ``(n_outputs,)``."""
+    def shap_interaction_values(
+        self,
+        X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        features: Sequence[int] | None = None,
+        max_bytes: int | None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Exact path-dependent SHAP interaction values, shape ``(n_rows, F, F, n_outputs)``.
+
+        ``features``: indices of the features whose interactions to return (F of them;
+        default all). ``max_bytes``: raise ``MemoryError`` instead of allocating a larger
+        output (default: no limit).
+        """
+    def interventional_shap_interaction_values(
+        self,
+        X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64] | None = None,
+        features: Sequence[int] | None = None,
+        max_bytes: int | None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Exact interventional SHAP interaction values, shape ``(n_rows, F, F, n_outputs)``
+        (the Shapley interaction index of the game of :meth:`interventional_shap_values`,
+        halved off the diagonal)."""
     def interventional_shap_values(
         self,
         X: npt.NDArray[np.float32] | npt.NDArray[np.float64],

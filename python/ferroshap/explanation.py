@@ -14,6 +14,8 @@ import numpy as np
 __all__ = ["Explanation", "OpChain"]
 
 _ROW, _FEATURE, _OUTPUT = "row", "feature", "output"
+# The second feature axis of interaction values.
+_INTERACTION = "interaction feature"
 
 
 class OpChain:
@@ -523,3 +525,33 @@ def _check_unique(names: list[str]) -> None:
         seen: set[str] = set()
         dups = sorted({n for n in names if n in seen or seen.add(n)})
         raise ValueError(f"duplicate column names: {', '.join(map(repr, dups[:5]))}")
+
+
+def interaction_explanation(
+    values: np.ndarray,
+    base_values: np.ndarray,
+    data: np.ndarray | None,
+    feature_names: Sequence[str] | None,
+    output_names: Sequence[str] | None,
+    *,
+    rows: bool,
+    outputs: bool,
+) -> Explanation:
+    """An :class:`Explanation` of SHAP interaction values, whose ``values`` have the axes
+    (row, feature, interaction feature, output), without the row axis when ``rows`` is false
+    and without the output axis when ``outputs`` is false."""
+    axes = (_FEATURE, _INTERACTION)
+    if rows:
+        axes = (_ROW, *axes)
+    if outputs:
+        axes = (*axes, _OUTPUT)
+    if values.ndim != len(axes):
+        raise ValueError(f"interaction values of shape {values.shape} do not have axes {axes}")
+    return Explanation(np.zeros(0))._derive(
+        axes,
+        values=values,
+        base_values=base_values,
+        data=data,
+        feature_names=_names(feature_names),
+        output_names=_names(output_names),
+    )

@@ -225,8 +225,6 @@ def test_unknown_options_are_rejected():
         ferroshap.TreeExplainer(_stump_forest(), link="logit")
     explainer = ferroshap.TreeExplainer(_stump_forest())
     X = np.zeros((1, 3))
-    with pytest.raises(NotImplementedError, match="interaction"):
-        explainer.shap_interaction_values(X)
     with pytest.raises(NotImplementedError, match="tree_limit"):
         explainer.shap_values(X, tree_limit=1)
     with pytest.raises(NotImplementedError, match="Saabas"):

@@ -2,7 +2,7 @@
 //! `From<ferroshap::Error> for PyErr` in this crate).
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyMemoryError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
 create_exception!(
@@ -36,6 +36,7 @@ impl From<PyFsErr> for PyErr {
         let msg = err.0.to_string();
         match err.0 {
             E::Shape(_) | E::Parameter(_) => PyValueError::new_err(msg),
+            E::TooLarge(_) => PyMemoryError::new_err(msg),
             E::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
                 _ => PyOSError::new_err(msg),

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use ferroshap::ensemble::{CategoryRule, InputPrecision};
 use ferroshap::formats::ModelFormat;
-use ferroshap::tree_shap::{interventional, path_dependent};
+use ferroshap::tree_shap::{InteractionOptions, interventional, path_dependent};
 use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use ndarray::ArrayView2;
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArray4, PyReadonlyArray1, PyReadonlyArray2,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -319,6 +321,59 @@ impl PyTreeEnsemble {
         let out = with_view!(x, |v| compute(py, n_threads, || {
             path_dependent::shap_values(model, v)
         }))?;
+        Ok(out.values.into_pyarray(py))
+    }
+
+    /// Path-dependent SHAP interaction values, shape (N, F, F, K).
+    #[pyo3(signature = (X, features=None, max_bytes=None, n_threads=None))]
+    #[allow(non_snake_case)]
+    fn shap_interaction_values<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        features: Option<Vec<usize>>,
+        max_bytes: Option<usize>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray4<f64>>> {
+        let x = FloatMatrix::extract(X)?;
+        let model = &self.inner;
+        let options = InteractionOptions {
+            features,
+            max_output_bytes: max_bytes,
+        };
+        let out = with_view!(x, |v| compute(py, n_threads, || {
+            path_dependent::interaction_values(model, v, &options)
+        }))?;
+        Ok(out.values.into_pyarray(py))
+    }
+
+    /// Interventional SHAP interaction values against every row of `background`, shape
+    /// (N, F, F, K).
+    #[pyo3(signature = (X, background, weights=None, features=None, max_bytes=None, n_threads=None))]
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn interventional_shap_interaction_values<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        background: &Bound<'py, PyAny>,
+        weights: Option<PyReadonlyArray1<'py, f64>>,
+        features: Option<Vec<usize>>,
+        max_bytes: Option<usize>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray4<f64>>> {
+        let x = FloatMatrix::extract(X)?;
+        let bg = FloatMatrix::extract(background).map_err(|_| {
+            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
+        })?;
+        let w = weights.as_ref().map(|w| w.as_array());
+        let model = &self.inner;
+        let options = InteractionOptions {
+            features,
+            max_output_bytes: max_bytes,
+        };
+        let out = with_view!(x, |v| with_view!(bg, |b| compute(py, n_threads, || {
+            interventional::interaction_values(model, v, b, w, &options)
+        })))?;
         Ok(out.values.into_pyarray(py))
     }
 

@@ -31,6 +31,10 @@ pub enum Error {
     /// A valid model that uses something ferroshap does not support yet.
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// A requested result would not fit in the memory allowed for it; the message says how
+    /// large it would be and how to ask for less.
+    #[error("result too large: {0}")]
+    TooLarge(String),
     /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ferroshap import _core
 from ferroshap._data import to_matrix
-from ferroshap.explanation import Explanation
+from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
 
 _PERTURBATIONS = ("auto", "tree_path_dependent", "interventional")
@@ -154,18 +155,21 @@ class TreeExplainer:
         else:
             values = ensemble.shap_values(matrix.values, n_threads=self.n_jobs)
         if check_additivity and len(values):
-            margin = ensemble.predict_margin(matrix.values, n_threads=self.n_jobs)
-            total = values.sum(axis=1) + self._base
-            scale = max(1.0, float(np.max(np.abs(margin))))
-            err = float(np.max(np.abs(total - margin)))
-            # Both sides are exact f64 sums over the same trees: anything beyond rounding
-            # (1e-9 of the output scale) is a bug, not noise.
-            if err > 1e-9 * scale:
-                raise _core.FerroshapError(
-                    f"additivity check failed: SHAP values + base value differ from the model "
-                    f"output by {err:.3g}; please report this with the model"
-                )
+            self._check_additivity(matrix, values.sum(axis=1))
         return values
+
+    def _check_additivity(self, matrix, totals: np.ndarray) -> None:
+        margin = self._model.ensemble.predict_margin(matrix.values, n_threads=self.n_jobs)
+        total = totals + self._base
+        scale = max(1.0, float(np.max(np.abs(margin))))
+        err = float(np.max(np.abs(total - margin)))
+        # Both sides are exact f64 sums over the same trees: anything beyond rounding
+        # (1e-9 of the output scale) is a bug, not noise.
+        if err > 1e-9 * scale:
+            raise _core.FerroshapError(
+                f"additivity check failed: SHAP values + base value differ from the model "
+                f"output by {err:.3g}; please report this with the model"
+            )
 
     def shap_values(
         self,
@@ -191,15 +195,21 @@ class TreeExplainer:
     def __call__(
         self, X: Any, y: Any = None, interactions: bool = False, check_additivity: bool = True
     ) -> Explanation:
-        """Explain ``X`` and return an :class:`~ferroshap.Explanation`."""
-        if interactions:
-            self.shap_interaction_values(X)
+        """Explain ``X`` and return an :class:`~ferroshap.Explanation`.
+
+        With ``interactions=True`` its values are the SHAP interaction values (see
+        :meth:`shap_interaction_values`), shape ``(n_rows, n_features, n_features[,
+        n_outputs])``, as in shap.
+        """
         _check_unsupported(y, None, False)
         matrix = self._matrix(X)
-        values = self._values(matrix, check_additivity)
+        if interactions:
+            values = self._interactions(matrix, None, None)
+        else:
+            values = self._values(matrix, check_additivity)
         n = values.shape[0]
         if self._model.single_output:
-            values = values[:, :, 0]
+            values = values[..., 0]
             base = np.full(n, self._base[0])
         else:
             base = np.tile(self._base, (n, 1))
@@ -210,6 +220,16 @@ class TreeExplainer:
         data = np.asarray(matrix.values)
         if matrix.was_1d:
             values, base, data = values[0], base[0], data[0]
+        if interactions:
+            return interaction_explanation(
+                values,
+                base,
+                data,
+                list(names),
+                self._model.output_names,
+                rows=not matrix.was_1d,
+                outputs=not self._model.single_output,
+            )
         return Explanation(
             values,
             base_values=base,
@@ -218,9 +238,125 @@ class TreeExplainer:
             output_names=self._model.output_names,
         )
 
-    def shap_interaction_values(self, X: Any, y: Any = None, tree_limit: int | None = None):
-        """SHAP interaction values (not available yet)."""
-        raise NotImplementedError("SHAP interaction values are not available in ferroshap yet")
+    def shap_interaction_values(
+        self,
+        X: Any,
+        y: Any = None,
+        tree_limit: int | None = None,
+        *,
+        features: Sequence[int | str] | None = None,
+        max_memory: int | None = None,
+    ) -> np.ndarray:
+        """SHAP interaction values of each row of ``X``, exact, for both value functions.
+
+        For features i != j, ``values[r, i, j]`` is half the Shapley interaction index of i
+        and j (the matrix is symmetric, the pair's interaction split equally between (i, j)
+        and (j, i)); the diagonal ``values[r, i, i]`` is the main effect, what is left of i's
+        SHAP value. Each row of a matrix sums to the SHAP value, and the whole matrix to the
+        model output minus ``expected_value``. Unlike shap, interventional explainers
+        (``data=`` given) return the exact interaction values of the interventional game
+        rather than zeros.
+
+        Parameters
+        ----------
+        X
+            Rows to explain (numpy, pandas, polars or pyarrow), as for :meth:`shap_values`.
+        y, tree_limit
+            Accepted for shap compatibility; only ``None`` is supported.
+        features
+            Indices or names of the features of interest. Only their ``F x F`` block is
+            computed and returned, which needs ``n_rows * F * F`` values instead of
+            ``n_rows * M * M``. The diagonal stays each feature's main effect in the full
+            model, so the rows sum to the SHAP values only when every feature is requested.
+        max_memory
+            Largest output, in bytes, to allocate. Default: half the physical memory. A
+            larger request raises ``MemoryError`` saying how large it would be; explain
+            fewer rows at a time or pass ``features=``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_rows, F, F)`` for single-output models and ``(n_rows, F, F, n_outputs)``
+            otherwise (F = n_features unless ``features`` is given); a 1-D ``X`` drops the
+            first axis.
+
+        Examples
+        --------
+        >>> explainer = ferroshap.TreeExplainer(model)                # doctest: +SKIP
+        >>> inter = explainer.shap_interaction_values(X)              # (n, M, M)  # doctest: +SKIP
+        >>> pair = explainer.shap_interaction_values(X, features=["age", "bmi"])  # doctest: +SKIP
+        """
+        _check_unsupported(y, tree_limit, False)
+        matrix = self._matrix(X)
+        values = self._interactions(matrix, features, max_memory)
+        if self._model.single_output:
+            values = values[..., 0]
+        return values[0] if matrix.was_1d else values
+
+    def _interactions(
+        self, matrix, features: Sequence[int | str] | None, max_memory: int | None
+    ) -> np.ndarray:
+        indices = self._feature_indices(matrix, features)
+        if max_memory is None:
+            max_memory = _default_memory_limit()
+        elif (
+            not isinstance(max_memory, (int, np.integer))
+            or isinstance(max_memory, bool)
+            or max_memory < 0
+        ):
+            raise ValueError(f"max_memory must be a number of bytes (int >= 0), got {max_memory!r}")
+        ensemble = self._model.ensemble
+        try:
+            if self._background is not None:
+                values = ensemble.interventional_shap_interaction_values(
+                    matrix.values,
+                    self._background,
+                    features=indices,
+                    max_bytes=int(max_memory),
+                    n_threads=self.n_jobs,
+                )
+            else:
+                values = ensemble.shap_interaction_values(
+                    matrix.values,
+                    features=indices,
+                    max_bytes=int(max_memory),
+                    n_threads=self.n_jobs,
+                )
+        except MemoryError as e:
+            raise MemoryError(f"{e}, or raise max_memory= (bytes)") from None
+        if indices is None and len(values):
+            self._check_additivity(matrix, values.sum(axis=(1, 2)))
+        return values
+
+    def _feature_indices(self, matrix, features: Sequence[int | str] | None) -> list[int] | None:
+        if features is None:
+            return None
+        if isinstance(features, (str, bytes)) or not hasattr(features, "__iter__"):
+            raise TypeError(
+                f"features must be a list of feature indices or names, got {features!r}"
+            )
+        m = self._model.ensemble.n_features
+        names = matrix.feature_names or self.feature_names
+        indices = []
+        for f in features:
+            if isinstance(f, str):
+                if names is None or f not in names:
+                    known = f"; the features are {list(names)}" if names is not None else ""
+                    raise ValueError(f"unknown feature name {f!r}{known}")
+                indices.append(list(names).index(f))
+            elif isinstance(f, (int, np.integer)) and not isinstance(f, bool):
+                if not 0 <= f < m:
+                    raise ValueError(
+                        f"feature index {f} is out of range: the model has {m} features"
+                    )
+                indices.append(int(f))
+            else:
+                raise TypeError(f"features must be feature indices or names, got {f!r}")
+        if not indices:
+            raise ValueError("features is empty: request at least one feature")
+        if len(set(indices)) != len(indices):
+            raise ValueError(f"features {list(features)!r} name a feature more than once")
+        return indices
 
 
 def _check_unsupported(y: Any, tree_limit: int | None, approximate: bool) -> None:
@@ -233,6 +369,14 @@ def _check_unsupported(y: Any, tree_limit: int | None, approximate: bool) -> Non
         raise NotImplementedError("tree_limit is not supported; every tree is explained")
     if approximate:
         raise NotImplementedError("approximate=True (Saabas values) is not supported")
+
+
+def _default_memory_limit() -> int:
+    """Half the physical memory (8 GiB where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (AttributeError, ValueError, OSError):
+        return 8 << 30
 
 
 def _threads(n_jobs: int | None) -> int | None:

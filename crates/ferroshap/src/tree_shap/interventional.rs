@@ -39,6 +39,7 @@ use ndarray::{Array3, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 use super::ShapValues;
+pub use super::interactions::interventional::{interaction_values, interaction_values_with};
 use crate::Scalar;
 use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
 use crate::error::{Error, Result};
@@ -49,7 +50,7 @@ use tables::{Constants, Tables, record_stride};
 /// Paths with at most this many distinct features get a dense table over all 2^d patterns.
 pub const DENSE_MAX: usize = 10;
 /// A leaf pattern is a u64: at most this many distinct features on one root-to-leaf path.
-const MAX_PATH_FEATURES: usize = 64;
+pub(super) const MAX_PATH_FEATURES: usize = 64;
 /// Trees per unit of parallel work when explaining.
 const TREES_PER_TASK: usize = 4;
 /// Rows explained per pass over the tables: as many as the partial sums of every group of
@@ -275,15 +276,15 @@ fn tree_blocks(layouts: &[Layout], n_background: usize) -> Vec<std::ops::Range<u
 }
 
 /// The background, read as the model reads inputs, with its weights.
-struct Background {
+pub(super) struct Background {
     /// Prepared rows, `n_features` values each.
-    rows: Vec<f64>,
-    weights: Vec<f64>,
-    total: f64,
+    pub(super) rows: Vec<f64>,
+    pub(super) weights: Vec<f64>,
+    pub(super) total: f64,
 }
 
 impl Background {
-    fn new<G: Scalar>(
+    pub(super) fn new<G: Scalar>(
         model: &TreeEnsemble,
         data: ArrayView2<'_, G>,
         weights: Option<ArrayView1<'_, f64>>,
@@ -336,26 +337,26 @@ impl Background {
 
 /// Per-tree facts that do not depend on any data: the order to compute patterns in, the
 /// pattern bit each split sets, and each leaf's distinct path features.
-struct Layout {
+pub(super) struct Layout {
     /// Internal nodes, every parent before its children.
-    order: Vec<u32>,
+    pub(super) order: Vec<u32>,
     /// Per node: the bit (slot) of the node's feature in the patterns of the leaves below it.
-    slot: Vec<u8>,
-    leaves: Vec<Leaf>,
+    pub(super) slot: Vec<u8>,
+    pub(super) leaves: Vec<Leaf>,
     /// Distinct path features of every leaf, slot by slot, leaf after leaf.
-    features: Vec<u32>,
+    pub(super) features: Vec<u32>,
 }
 
-struct Leaf {
-    node: u32,
+pub(super) struct Leaf {
+    pub(super) node: u32,
     /// Number of distinct features on the path.
-    d: u32,
+    pub(super) d: u32,
     /// Start of the leaf's features in `Layout::features`.
-    features: u32,
+    pub(super) features: u32,
 }
 
 impl Leaf {
-    fn mask(&self) -> u64 {
+    pub(super) fn mask(&self) -> u64 {
         if self.d as usize == MAX_PATH_FEATURES {
             u64::MAX
         } else {
@@ -365,7 +366,7 @@ impl Leaf {
 }
 
 impl Layout {
-    fn new(tree: &Tree, t: usize) -> Result<Layout> {
+    pub(super) fn new(tree: &Tree, t: usize) -> Result<Layout> {
         let n = tree.n_nodes();
         let mut layout = Layout {
             order: Vec::new(),
@@ -429,7 +430,7 @@ impl Layout {
     /// Writes into `pat[node]`, for every node, the pattern of `row` on the path to the node:
     /// bit s is cleared when the row fails a condition on the path's s-th distinct feature.
     #[inline]
-    fn patterns(&self, tree: &Tree, rules: &SplitRules, row: &[f64], pat: &mut [u64]) {
+    pub(super) fn patterns(&self, tree: &Tree, rules: &SplitRules, row: &[f64], pat: &mut [u64]) {
         pat[0] = u64::MAX;
         for &node in &self.order {
             let node = node as usize;

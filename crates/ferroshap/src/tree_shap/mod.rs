@@ -1,12 +1,15 @@
 //! Exact Tree SHAP algorithms over a [`TreeEnsemble`](crate::TreeEnsemble).
 
 mod classic;
+mod interactions;
 pub mod interventional;
 mod lanes;
 pub mod path_dependent;
 mod quadrature;
 
 use ndarray::Array3;
+
+pub use interactions::{InteractionOptions, InteractionValues};
 
 /// SHAP values of a batch of rows.
 #[derive(Debug, Clone)]

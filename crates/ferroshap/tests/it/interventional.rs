@@ -20,6 +20,17 @@ fn brute_force(
     background: &Array2<f64>,
     weights: Option<&Array1<f64>>,
 ) -> Array2<f64> {
+    let v = interventional_game(model, row, background, weights);
+    shapley_by_enumeration(&v, model.n_features(), model.n_outputs())
+}
+
+/// v(S) of the interventional game for every subset S (as a bitmask), per output.
+pub fn interventional_game(
+    model: &TreeEnsemble,
+    row: &[f64],
+    background: &Array2<f64>,
+    weights: Option<&Array1<f64>>,
+) -> Vec<Vec<f64>> {
     let (m, k, nb) = (model.n_features(), model.n_outputs(), background.nrows());
     let w: Vec<f64> = match weights {
         Some(w) => w.to_vec(),
@@ -40,7 +51,7 @@ fn brute_force(
         }
     }
     let margins = model.predict_margin(hybrids.view()).unwrap();
-    let v: Vec<Vec<f64>> = (0..1usize << m)
+    (0..1usize << m)
         .map(|set| {
             (0..k)
                 .map(|o| {
@@ -51,8 +62,7 @@ fn brute_force(
                 })
                 .collect()
         })
-        .collect();
-    shapley_by_enumeration(&v, m, k)
+        .collect()
 }
 
 fn check(

@@ -1,4 +1,5 @@
 mod formats;
+mod interactions;
 mod interventional;
 mod kernel;
 mod oracle;

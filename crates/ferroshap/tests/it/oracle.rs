@@ -129,8 +129,13 @@ fn conditional_expectation(
 
 /// Shapley values of every feature and output by enumerating all subsets: (M, K).
 pub fn brute_force(model: &TreeEnsemble, raw_row: &[f64]) -> Array2<f64> {
+    let values = path_dependent_game(model, raw_row);
+    shapley_by_enumeration(&values, model.n_features(), model.n_outputs())
+}
+
+/// v(S) of the path-dependent game for every subset S (as a bitmask), per output.
+pub fn path_dependent_game(model: &TreeEnsemble, raw_row: &[f64]) -> Vec<Vec<f64>> {
     let m = model.n_features();
-    let k = model.n_outputs();
     let rules = model.rules();
     let row: Vec<f64> = raw_row.iter().map(|&x| rules.prepare(x)).collect();
     let value = |known: u32| -> Vec<f64> {
@@ -145,8 +150,7 @@ pub fn brute_force(model: &TreeEnsemble, raw_row: &[f64]) -> Array2<f64> {
         }
         v
     };
-    let values: Vec<Vec<f64>> = (0..1u32 << m).map(value).collect();
-    shapley_by_enumeration(&values, m, k)
+    (0..1u32 << m).map(value).collect()
 }
 
 /// Shapley values (M, K) from the value of every subset (`values[set]`, sets as bitmasks).
