@@ -9,7 +9,10 @@ mod tree;
 
 pub use tree::{LEAF, RawTree, Tree};
 
+use std::sync::{Arc, OnceLock};
+
 use crate::error::{Error, Result};
+use crate::tree_shap::quadrature::PreparedTree;
 
 /// LightGBM's `kZeroThreshold`: the float `1e-35f`, widened.
 const LIGHTGBM_ZERO: f64 = 1e-35f32 as f64;
@@ -129,6 +132,17 @@ pub struct TreeEnsemble {
     objective: String,
     feature_names: Option<Vec<String>>,
     categorical_features: Vec<bool>,
+    /// Computed on first use and kept with the model (the trees never change after
+    /// construction: every method that changes them builds a new ensemble with empty caches).
+    cache: Cache,
+}
+
+/// What the algorithms derive from the trees once per model.
+#[derive(Debug, Clone, Default)]
+struct Cache {
+    expected_value: OnceLock<Vec<f64>>,
+    /// Per tree, the path-dependent quadrature tables (`None`: a path is too long for them).
+    path_dependent: OnceLock<Arc<Option<Vec<PreparedTree>>>>,
 }
 
 /// Everything needed to build a [`TreeEnsemble`] apart from the trees.
@@ -236,6 +250,7 @@ impl TreeEnsemble {
             objective,
             feature_names,
             categorical_features,
+            cache: Cache::default(),
         })
     }
 
@@ -358,6 +373,7 @@ impl TreeEnsemble {
             objective: self.objective.clone(),
             feature_names: self.feature_names.clone(),
             categorical_features: self.categorical_features.clone(),
+            cache: Cache::default(),
         }
     }
 
@@ -365,13 +381,47 @@ impl TreeEnsemble {
     /// offset plus each tree's cover-weighted mean leaf value. This is the base value of
     /// path-dependent Tree SHAP.
     pub fn expected_value(&self) -> Vec<f64> {
-        let mut out = self.base_offset.clone();
-        for tree in &self.trees {
-            for (k, v) in tree.expected_value().into_iter().enumerate() {
-                out[tree.output + k] += v;
-            }
-        }
-        out
+        self.cache
+            .expected_value
+            .get_or_init(|| {
+                let mut out = self.base_offset.clone();
+                for tree in &self.trees {
+                    for (k, v) in tree.expected_value().into_iter().enumerate() {
+                        out[tree.output + k] += v;
+                    }
+                }
+                out
+            })
+            .clone()
+    }
+
+    /// The path-dependent quadrature tables of every tree, computed on first use (`None`
+    /// when a path has more distinct features than the tables go to).
+    pub(crate) fn path_dependent_tables(&self) -> Option<&[PreparedTree]> {
+        use rayon::prelude::*;
+        self.cache
+            .path_dependent
+            .get_or_init(|| {
+                Arc::new(
+                    self.trees
+                        .par_iter()
+                        .map(|tree| PreparedTree::new(tree, self.n_features))
+                        .collect(),
+                )
+            })
+            .as_deref()
+    }
+
+    /// Bytes held by the model's trees (node arrays, leaf values, category sets).
+    pub fn size_bytes(&self) -> usize {
+        self.trees.iter().map(Tree::size_bytes).sum()
+    }
+
+    /// Bytes held by the precomputed tables of path-dependent Tree SHAP (computing them if
+    /// they are not yet).
+    pub fn path_dependent_table_bytes(&self) -> usize {
+        self.path_dependent_tables()
+            .map_or(0, |t| t.iter().map(PreparedTree::size_bytes).sum())
     }
 
     pub(crate) fn check_features(&self, n_cols: usize) -> Result<()> {

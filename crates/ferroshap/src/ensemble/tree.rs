@@ -310,6 +310,22 @@ impl Tree {
         self.cover_ratio[node]
     }
 
+    /// Bytes held by the tree's arrays.
+    pub fn size_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        size_of_val(self.left.as_slice())
+            + size_of_val(self.right.as_slice())
+            + size_of_val(self.feature.as_slice())
+            + size_of_val(self.threshold.as_slice())
+            + size_of_val(self.flags.as_slice())
+            + size_of_val(self.cat_index.as_slice())
+            + size_of_val(self.cat_ranges.as_slice())
+            + size_of_val(self.cat_words.as_slice())
+            + size_of_val(self.cover.as_slice())
+            + size_of_val(self.cover_ratio.as_slice())
+            + size_of_val(self.value.as_slice())
+    }
+
     /// Number of values per leaf (1 except for vector-leaf trees).
     #[inline]
     pub fn leaf_width(&self) -> usize {

@@ -41,6 +41,8 @@ struct Frame {
     repeats: bool,
     /// The feature's merged cover fraction above this split.
     z_old: f64,
+    /// The node whose `inv_one` table held for the feature above this split (`NONE`: ones).
+    inv_node: u32,
 }
 
 /// How moving to one child changes a row's path product (see [`LaneWorkspace::factors`]).
@@ -48,8 +50,6 @@ struct Factors<const Q: usize> {
     ratio_00: f64,
     step_old: [f64; Q],
     step_new: [f64; Q],
-    /// `1 / f(p)` for `o = 1` with the child's `z`.
-    inv_one: [f64; Q],
 }
 
 /// What to do next in the walk.
@@ -79,16 +79,16 @@ pub(crate) struct LaneWorkspace<const R: usize> {
     zero: Vec<f64>,
     /// Per feature: level of the deepest split on it on the current path (`NONE` if none).
     last: Vec<u32>,
-    /// Per feature x point: `1 / f(p)` for `o = 1` with the feature's current `z`.
-    inv_one: Vec<f64>,
+    /// Per feature: the node whose `inv_one` table (`1 / f(p)` for `o = 1`) holds for the
+    /// feature's current `z` (`NONE`: the feature is not on the path, `f = 1`).
+    inv_node: Vec<u32>,
     /// Per level.
     frames: Vec<Frame>,
     left: Vec<[f64; R]>,
     old_one: Vec<[f64; R]>,
     child_one: Vec<[f64; R]>,
-    /// Per level x point: the feature's `inv_one` before this split, and the credit weights:
-    /// `credit_zero` for every row plus `credit_one` for rows with `o = 1`.
-    saved_inv: Vec<f64>,
+    /// Per level x point: the credit weights, `credit_zero` for every row plus `credit_one`
+    /// for rows with `o = 1`.
     credit_zero: Vec<f64>,
     credit_one: Vec<f64>,
     /// Per level x point: the path product `P`, the leaf sums `S = sum v P` below, and `A`,
@@ -118,12 +118,11 @@ impl<const R: usize> LaneWorkspace<R> {
             one: vec![[1.0; R]; n_features],
             zero: vec![1.0; n_features],
             last: vec![NONE; n_features],
-            inv_one: vec![1.0; n_features * stride],
+            inv_node: vec![NONE; n_features],
             frames: vec![Frame::default(); levels],
             left: vec![[0.0; R]; levels],
             old_one: vec![[0.0; R]; levels],
             child_one: vec![[0.0; R]; levels],
-            saved_inv: vec![0.0; levels * stride],
             credit_zero: vec![0.0; levels * stride],
             credit_one: vec![0.0; levels * stride],
             p: vec![[0.0; R]; levels * stride],
@@ -268,6 +267,7 @@ impl<const R: usize> LaneWorkspace<R> {
                             first: true,
                             repeats: prepared.repeats_below(node),
                             z_old: self.zero[feature],
+                            inv_node: self.inv_node[feature],
                         };
                         step = Step::Next;
                     }
@@ -290,7 +290,7 @@ impl<const R: usize> LaneWorkspace<R> {
                     } else {
                         (r, false)
                     };
-                    let z_c = frame.z_old * tree.cover_ratio(child);
+                    let z_c = prepared.zero(child);
                     let old_one = self.old_one[d];
                     let goes = self.left[d];
                     let mut child_one = [0.0; R];
@@ -304,14 +304,22 @@ impl<const R: usize> LaneWorkspace<R> {
                         continue; // no subset of features reaches this child for any row
                     }
                     self.child_one[d] = child_one;
-                    let factors = self.factors::<Q>(d, &frame, z_c, &nodes, &weights, &zero_credit);
+                    let factors = self.factors::<Q>(
+                        d,
+                        &frame,
+                        prepared,
+                        child,
+                        &nodes,
+                        &weights,
+                        &zero_credit,
+                    );
                     if tree.is_leaf(child) {
                         // A leaf child is credited and folded in place.
                         let v = tree.leaf_value(child)[column];
                         self.leaf_child::<Q>(d, &frame, v, &factors, output);
                         self.frames[d].first = false;
                     } else {
-                        self.descend::<Q>(d, &frame, z_c, &factors);
+                        self.descend::<Q>(d, &frame, child, z_c, &factors);
                         d += 1;
                         step = Step::Enter(child);
                     }
@@ -365,25 +373,30 @@ impl<const R: usize> LaneWorkspace<R> {
         &mut self,
         d: usize,
         frame: &Frame,
-        z_c: f64,
+        prepared: &PreparedTree,
+        child: usize,
         nodes: &[f64; Q],
         weights: &[f64; Q],
         zero_credit: &[f64; Q],
     ) -> Factors<Q> {
-        let (f, stride) = (frame.feature, self.stride);
-        let inv_old: &[f64; Q] = level_scalars::<Q>(&self.inv_one, f, stride);
+        let stride = self.stride;
+        let ones = [1.0; Q];
+        let inv_old: &[f64; Q] = match self.inv_node[frame.feature] {
+            NONE => &ones,
+            node => prepared
+                .inv_one(node as usize)
+                .try_into()
+                .expect("Q points"),
+        };
+        let inv_new: &[f64; Q] = prepared.inv_one(child).try_into().expect("Q points");
+        let z_c = prepared.zero(child);
         // f(p) for o = 0 is (1 - p) z; its ratio to the same before the split is z_c / z_old
         // (0 when z_old = 0: such a row's P is already 0).
-        let ratio_00 = if frame.z_old != 0.0 {
-            z_c / frame.z_old
-        } else {
-            0.0
-        };
+        let ratio_00 = prepared.zero_ratio(child);
         let mut factors = Factors {
             ratio_00,
             step_old: [0.0; Q],
             step_new: [0.0; Q],
-            inv_one: [0.0; Q],
         };
         let (credit_zero, credit_one) = (
             level_scalars_mut::<Q>(&mut self.credit_zero, d, stride),
@@ -391,23 +404,29 @@ impl<const R: usize> LaneWorkspace<R> {
         );
         for q in 0..Q {
             let (p, omp) = (nodes[q], 1.0 - nodes[q]);
-            let f_one = p + omp * z_c;
-            factors.inv_one[q] = 1.0 / f_one;
-            let r11 = f_one * inv_old[q];
+            let r11 = (p + omp * z_c) * inv_old[q];
             let r10 = omp * z_c * inv_old[q];
             factors.step_old[q] = r10 - ratio_00;
             factors.step_new[q] = r11 - r10;
             // Credit weights: rows with o = 0 take credit_zero, rows with o = 1 add the rest.
             let zero = if z_c != 0.0 { zero_credit[q] } else { 0.0 };
             credit_zero[q] = zero;
-            credit_one[q] = (1.0 - z_c) * weights[q] * factors.inv_one[q] - zero;
+            credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q] - zero;
         }
         factors
     }
 
-    /// Enters the split child at level `d + 1`: its path product and the feature's state.
+    /// Enters the split child `node` at level `d + 1`: its path product and the feature's
+    /// state.
     #[inline(always)]
-    fn descend<const Q: usize>(&mut self, d: usize, frame: &Frame, z_c: f64, factors: &Factors<Q>) {
+    fn descend<const Q: usize>(
+        &mut self,
+        d: usize,
+        frame: &Frame,
+        node: usize,
+        z_c: f64,
+        factors: &Factors<Q>,
+    ) {
         let (f, stride) = (frame.feature, self.stride);
         let (o_old, o_new) = (self.old_one[d], self.child_one[d]);
         let (above, below) = self.p.split_at_mut((d + 1) * stride);
@@ -422,9 +441,7 @@ impl<const R: usize> LaneWorkspace<R> {
                 child[q][r] = parent[q][r] * factor;
             }
         }
-        self.saved_inv[d * stride..d * stride + Q]
-            .copy_from_slice(&self.inv_one[f * stride..f * stride + Q]);
-        self.inv_one[f * stride..f * stride + Q].copy_from_slice(&factors.inv_one);
+        self.inv_node[f] = node as u32;
         self.one[f] = o_new;
         self.zero[f] = z_c;
         self.last[f] = d as u32;
@@ -524,8 +541,7 @@ impl<const R: usize> LaneWorkspace<R> {
         self.one[f] = self.old_one[d];
         self.zero[f] = frame.z_old;
         self.last[f] = frame.ancestor;
-        self.inv_one[f * stride..f * stride + Q]
-            .copy_from_slice(&self.saved_inv[d * stride..d * stride + Q]);
+        self.inv_node[f] = frame.inv_node;
     }
 
     /// Both children done: a split no row can pass has no leaf sums, and a split whose

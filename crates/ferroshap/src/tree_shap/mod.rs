@@ -5,7 +5,7 @@ mod interactions;
 pub mod interventional;
 mod lanes;
 pub mod path_dependent;
-mod quadrature;
+pub(crate) mod quadrature;
 
 use ndarray::Array3;
 

@@ -29,12 +29,7 @@ const TREE_BLOCK: usize = 16;
 /// Parallel over rows (or over blocks of trees for small batches); the result does not depend
 /// on the number of threads.
 pub fn shap_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Result<ShapValues> {
-    let prepared: Option<Vec<quadrature::PreparedTree>> = model
-        .trees()
-        .par_iter()
-        .map(|tree| quadrature::PreparedTree::new(tree, model.n_features()))
-        .collect();
-    let Some(prepared) = prepared else {
+    let Some(prepared) = model.path_dependent_tables() else {
         // Paths longer than the quadrature tables go: the classic recursion has no limit.
         return shap_values_reference(model, x);
     };
@@ -44,13 +39,13 @@ pub fn shap_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Res
         // One row: one lane, so no work is spent on padding.
         run(model, x, || Lanes::<1> {
             ws: LaneWorkspace::new(m, k, depth, points),
-            prepared: &prepared,
+            prepared,
             rules: model.rules(),
         })
     } else {
         run(model, x, || Lanes::<ROW_BLOCK> {
             ws: LaneWorkspace::new(m, k, depth, points),
-            prepared: &prepared,
+            prepared,
             rules: model.rules(),
         })
     }

@@ -90,11 +90,24 @@ pub(crate) fn point_count(needed: usize) -> Option<usize> {
     POINT_COUNTS.iter().copied().find(|&c| c >= needed)
 }
 
-/// What the pass needs about one tree, computed once per call.
+/// What the pass needs about one tree, computed once per model (see
+/// `TreeEnsemble::path_dependent_tables`).
+///
+/// Every node has one path from the root, so the merged cover fraction `z` of the feature
+/// split on just above it (the product of the cover ratios of every condition on that feature
+/// along the path) is fixed by the tree, and so is everything the pass derives from it per
+/// quadrature point. The pass reads these instead of dividing per node and row.
+#[derive(Debug)]
 pub(crate) struct PreparedTree {
     rule: GaussLegendre,
     /// Per node: its split feature appears again somewhere below it.
     repeats_below: Vec<bool>,
+    /// Per node (not the root): `z` of the parent's split feature after the edge into it.
+    zero: Vec<f64>,
+    /// Per node: `z` after the edge over `z` before it (0 when that is 0).
+    zero_ratio: Vec<f64>,
+    /// Per node x point: `1 / (p + (1 - p) z)`, the inverse factor of a row with `o = 1`.
+    inv_one: Vec<f64>,
 }
 
 impl PreparedTree {
@@ -116,26 +129,67 @@ impl PreparedTree {
         self.repeats_below[node]
     }
 
+    /// Merged cover fraction of the parent's split feature on the path into `node`.
+    #[inline]
+    pub(crate) fn zero(&self, node: usize) -> f64 {
+        self.zero[node]
+    }
+
+    /// [`Self::zero`] of `node` over its value above the parent's split.
+    #[inline]
+    pub(crate) fn zero_ratio(&self, node: usize) -> f64 {
+        self.zero_ratio[node]
+    }
+
+    /// `1 / (p_q + (1 - p_q) z)` for `node`'s `z`, per point (`points()` of them).
+    #[inline]
+    pub(crate) fn inv_one(&self, node: usize) -> &[f64] {
+        let q = self.points();
+        &self.inv_one[node * q..(node + 1) * q]
+    }
+
+    /// Bytes held by the tables.
+    pub(crate) fn size_bytes(&self) -> usize {
+        let f = std::mem::size_of::<f64>();
+        self.repeats_below.len()
+            + (self.zero.len() + self.zero_ratio.len() + self.inv_one.len()) * f
+    }
+
     /// The tables of `tree`, or `None` when a path has more than `2 * MAX_POINTS` distinct
     /// features (the quadrature tables stop there).
     pub(crate) fn new(tree: &Tree, n_features: usize) -> Option<PreparedTree> {
         let n = tree.n_nodes();
         let mut repeats_below = vec![false; n];
-        // Depth-first over every root-to-node path, keeping the ancestors and how often each
-        // feature occurs among them: an ancestor is marked when its feature reappears, and
-        // the number of distinct features on a path bounds the degree of its leaves'
-        // Shapley integrands.
-        let mut path: Vec<usize> = Vec::new();
+        let mut zero = vec![1.0; n];
+        let mut zero_ratio = vec![1.0; n];
+        // Depth-first over every root-to-node path. `path` holds the ancestors' splits, each
+        // with its feature's `z` before the edge taken from it, and `count` how often each
+        // feature occurs there: an ancestor is marked when its feature reappears, and the
+        // number of distinct features on a path bounds the degree of its leaves' integrands.
+        let mut path: Vec<(usize, f64)> = Vec::new();
+        let mut current = vec![1.0; n_features];
         let mut count = vec![0u32; n_features];
         let (mut distinct, mut most_distinct) = (0usize, 0usize);
-        let mut stack = vec![(0usize, 0usize)];
-        while let Some((node, depth)) = stack.pop() {
-            for a in path.drain(depth..) {
+        // (node, depth, parent): the parent's split is pushed on the path on the way down.
+        let mut stack: Vec<(usize, usize, Option<usize>)> = vec![(0, 0, None)];
+        while let Some((node, depth, parent)) = stack.pop() {
+            while path.len() + 1 > depth.max(1) {
+                let Some((a, before)) = path.pop() else { break };
                 let f = tree.feature(a);
+                current[f] = before;
                 count[f] -= 1;
                 if count[f] == 0 {
                     distinct -= 1;
                 }
+            }
+            if let Some(parent) = parent {
+                let f = tree.feature(parent);
+                path.push((parent, current[f]));
+                current[f] = zero[node];
+                if count[f] == 0 {
+                    distinct += 1;
+                }
+                count[f] += 1;
             }
             if tree.is_leaf(node) {
                 most_distinct = most_distinct.max(distinct);
@@ -143,26 +197,42 @@ impl PreparedTree {
             }
             let f = tree.feature(node);
             if count[f] > 0 {
-                for &a in &path {
+                for &(a, _) in &path {
                     if tree.feature(a) == f {
                         repeats_below[a] = true;
                     }
                 }
-            } else {
-                distinct += 1;
             }
-            count[f] += 1;
-            path.push(node);
             let (l, r) = tree.children(node);
-            stack.push((r, depth + 1));
-            stack.push((l, depth + 1));
+            for child in [l, r] {
+                let z = current[f] * tree.cover_ratio(child);
+                zero[child] = z;
+                zero_ratio[child] = if current[f] != 0.0 {
+                    z / current[f]
+                } else {
+                    0.0
+                };
+            }
+            stack.push((r, depth + 1, Some(node)));
+            stack.push((l, depth + 1, Some(node)));
         }
         // A leaf with U distinct features has integrands of degree U - 1, which
         // ceil(U / 2) Gauss-Legendre points integrate exactly.
         let points = point_count(most_distinct.div_ceil(2).max(1))?;
+        let rule = GaussLegendre::new(points);
+        let mut inv_one = vec![0.0; n * points];
+        for (node, inv) in inv_one.chunks_mut(points).enumerate() {
+            for (q, v) in inv.iter_mut().enumerate() {
+                let p = rule.nodes[q];
+                *v = 1.0 / (p + (1.0 - p) * zero[node]);
+            }
+        }
         Some(PreparedTree {
-            rule: GaussLegendre::new(points),
+            rule,
             repeats_below,
+            zero,
+            zero_ratio,
+            inv_one,
         })
     }
 }
