@@ -7,6 +7,8 @@ rows/s are not). Run from the repository root:
     benches/.venv312/bin/python benches/bench_tree.py             # cases a-d
     benches/.venv312/bin/python benches/bench_tree.py --deep      # plus case e
     benches/.venv312/bin/python benches/bench_tree.py --quick     # smoke run, seconds
+    benches/.venv312/bin/python benches/bench_tree.py --cases b --latency  # + one-row latency,
+                                                                           #   thread scaling
 
 Anchors (what "beat shap" means for each model family):
 
@@ -396,7 +398,66 @@ def run_case(case: Case, args, ferroshap, threads: int) -> dict[str, Any]:
         f"base value diff {base_diff:.3g}",
         flush=True,
     )
+    if args.latency:
+        result["latency"] = latency_and_scaling(case, model, X, ferroshap, threads, args.repeats)
     return result
+
+
+def latency_and_scaling(case: Case, model, X: np.ndarray, ferroshap, threads: int, repeats: int):
+    """One-row latency (median of many calls) and the speed-up from 1 thread to all threads,
+    for the anchor and for ferroshap, on the same model and rows."""
+    one = np.ascontiguousarray(X[:1])
+    out: dict[str, Any] = {}
+    if case.family == "xgboost":
+        import xgboost as xgb
+
+        booster = model.get_booster()
+
+        def anchor(rows, nthread):
+            booster.set_param({"nthread": nthread})
+            return lambda: booster.predict(xgb.DMatrix(rows, nthread=nthread), pred_contribs=True)
+
+    elif case.family == "lightgbm":
+        booster = model.booster_
+
+        def anchor(rows, nthread):
+            return lambda: booster.predict(rows, pred_contrib=True, num_threads=nthread)
+
+    else:
+        anchor = None
+    explainers = {
+        1: ferroshap.TreeExplainer(model, n_jobs=1),
+        threads: ferroshap.TreeExplainer(model),
+    }
+
+    def fs(rows, nthread):
+        return lambda: explainers[nthread].shap_values(rows, check_additivity=False)
+
+    contenders = {"ferroshap": fs}
+    if anchor is not None:
+        contenders = {"anchor": anchor, "ferroshap": fs}
+    for who, make in contenders.items():
+        for nthread in sorted({1, threads}):
+            call = make(one, nthread)
+            call()
+            ts = []
+            for _ in range(200):
+                t0 = time.perf_counter()
+                call()
+                ts.append(time.perf_counter() - t0)
+            out[f"{who}_one_row_ms_{nthread}t"] = 1e3 * float(np.median(ts))
+        timings, _ = time_interleaved(
+            {f"{nthread}t": make(X, nthread) for nthread in sorted({1, threads})},
+            repeats,
+            slow_s=60.0,
+        )
+        if threads > 1:
+            out[f"{who}_speedup_1_to_{threads}t"] = (
+                timings["1t"].best_s / timings[f"{threads}t"].best_s
+            )
+    parts = [f"{k} {v:.3f}" for k, v in out.items()]
+    print("    latency/scaling: " + ", ".join(parts), flush=True)
+    return out
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
@@ -491,6 +552,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument(
         "--slow", type=float, default=15.0, help="warm-ups slower than this many s repeat once"
+    )
+    parser.add_argument(
+        "--latency",
+        action="store_true",
+        help="also time one-row calls (median of 200) and 1 thread vs all threads",
     )
     parser.add_argument("--json", metavar="OUT", help="write results and environment here")
     args = parser.parse_args(argv)
