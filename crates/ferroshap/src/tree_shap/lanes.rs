@@ -13,14 +13,17 @@
 //!   depending on the row's `o` before and after the split;
 //! - the credit of a split's feature is `(o - z) w_q / f_child(p_q)`, one of two values.
 //!
-//! Storage is `[level][point]` arrays of `[f64; R]`, so the inner loops run over `R` rows and
-//! `Q` points of known size: the compiler unrolls and vectorises them with no bounds checks.
-//! On x86-64 a copy of the walk is compiled for AVX2 and chosen at run time.
+//! Storage is one struct per level holding `[point]` arrays of `[f64; R]`, so the inner loops
+//! run over `R` rows and `Q` points of known size: the compiler unrolls and vectorises them
+//! with no bounds checks. On x86-64 a copy of the walk is compiled for AVX2 and chosen at run
+//! time.
 //!
 //! The walk is iterative (an explicit stack of frames, one per level), so the whole pass is
 //! one function that the AVX2 copy covers entirely.
 
-use super::quadrature::PreparedTree;
+use std::any::Any;
+
+use super::quadrature::{POINT_COUNTS, PreparedTree};
 use crate::ensemble::{SplitRules, Tree};
 
 /// No ancestor split on this feature.
@@ -45,22 +48,48 @@ struct Frame {
     inv_node: u32,
 }
 
+/// Everything the walk keeps for one level of the current path.
+#[derive(Clone, Copy)]
+struct Level<const R: usize, const Q: usize> {
+    frame: Frame,
+    /// Per row: 1 when the row goes left at this level's split.
+    left: [f64; R],
+    /// Per row: the feature's `o` before this split, and in the child being explained.
+    old_one: [f64; R],
+    child_one: [f64; R],
+    /// Per point: the credit weights for the child being explained, `credit_zero` for every
+    /// row plus `credit_one` for rows with `o = 1`.
+    credit_zero: [f64; Q],
+    credit_one: [f64; Q],
+    /// Per point x row: the path product `P` of this level's node, the leaf sums
+    /// `S = sum v P` below it, and `A`, the leaf sums that deeper splits on the same feature
+    /// credit (subtracted here).
+    p: [[f64; R]; Q],
+    s: [[f64; R]; Q],
+    a: [[f64; R]; Q],
+}
+
+impl<const R: usize, const Q: usize> Default for Level<R, Q> {
+    fn default() -> Self {
+        Level {
+            frame: Frame::default(),
+            left: [0.0; R],
+            old_one: [0.0; R],
+            child_one: [0.0; R],
+            credit_zero: [0.0; Q],
+            credit_one: [0.0; Q],
+            p: [[0.0; R]; Q],
+            s: [[0.0; R]; Q],
+            a: [[0.0; R]; Q],
+        }
+    }
+}
+
 /// How moving to one child changes a row's path product (see [`LaneWorkspace::factors`]).
 struct Factors<const Q: usize> {
     ratio_00: f64,
     step_old: [f64; Q],
     step_new: [f64; Q],
-}
-
-/// What to do next in the walk.
-#[derive(Clone, Copy)]
-enum Step {
-    /// Start the node at the current level.
-    Enter(usize),
-    /// Go on with the current level's split: its next child, or finish it.
-    Next,
-    /// The child of the current level's split has been explained; credit and fold it.
-    Returned,
 }
 
 /// Per-thread scratch space for blocks of up to `R` rows.
@@ -69,8 +98,8 @@ pub(crate) struct LaneWorkspace<const R: usize> {
     n_outputs: usize,
     /// Rows in the current block (lanes beyond are padding and never stored).
     n: usize,
-    /// Stride of the per-point storage: the largest point count of any tree.
-    stride: usize,
+    /// Levels of the deepest path, plus one.
+    depth: usize,
     /// Per feature: the block's values, one lane per row.
     x: Vec<[f64; R]>,
     /// Per feature: the merged `o` of its conditions on the current path, per row.
@@ -82,52 +111,26 @@ pub(crate) struct LaneWorkspace<const R: usize> {
     /// Per feature: the node whose `inv_one` table (`1 / f(p)` for `o = 1`) holds for the
     /// feature's current `z` (`NONE`: the feature is not on the path, `f = 1`).
     inv_node: Vec<u32>,
-    /// Per level.
-    frames: Vec<Frame>,
-    left: Vec<[f64; R]>,
-    old_one: Vec<[f64; R]>,
-    child_one: Vec<[f64; R]>,
-    /// Per level x point: the credit weights, `credit_zero` for every row plus `credit_one`
-    /// for rows with `o = 1`.
-    credit_zero: Vec<f64>,
-    credit_one: Vec<f64>,
-    /// Per level x point: the path product `P`, the leaf sums `S = sum v P` below, and `A`,
-    /// the leaf sums that deeper splits on the same feature credit (subtracted here).
-    p: Vec<[f64; R]>,
-    s: Vec<[f64; R]>,
-    a: Vec<[f64; R]>,
+    /// Per entry of `POINT_COUNTS`: the levels for that point count (`Vec<Level<R, Q>>`),
+    /// made when a tree first needs them.
+    levels: Vec<Option<Box<dyn Any + Send>>>,
     /// Per feature x output: the block's SHAP values so far.
     acc: Vec<[f64; R]>,
 }
 
 impl<const R: usize> LaneWorkspace<R> {
-    pub(crate) fn new(
-        n_features: usize,
-        n_outputs: usize,
-        max_depth: usize,
-        max_points: usize,
-    ) -> LaneWorkspace<R> {
-        let levels = max_depth + 2;
-        let stride = max_points.max(1);
+    pub(crate) fn new(n_features: usize, n_outputs: usize, max_depth: usize) -> LaneWorkspace<R> {
         LaneWorkspace {
             n_features,
             n_outputs,
             n: 0,
-            stride,
+            depth: max_depth + 1,
             x: vec![[0.0; R]; n_features],
             one: vec![[1.0; R]; n_features],
             zero: vec![1.0; n_features],
             last: vec![NONE; n_features],
             inv_node: vec![NONE; n_features],
-            frames: vec![Frame::default(); levels],
-            left: vec![[0.0; R]; levels],
-            old_one: vec![[0.0; R]; levels],
-            child_one: vec![[0.0; R]; levels],
-            credit_zero: vec![0.0; levels * stride],
-            credit_one: vec![0.0; levels * stride],
-            p: vec![[0.0; R]; levels * stride],
-            s: vec![[0.0; R]; levels * stride],
-            a: vec![[0.0; R]; levels * stride],
+            levels: (0..POINT_COUNTS.len()).map(|_| None).collect(),
             acc: vec![[0.0; R]; n_features * n_outputs],
         }
     }
@@ -159,7 +162,6 @@ impl<const R: usize> LaneWorkspace<R> {
 
     /// Adds one tree's SHAP values for the loaded block.
     pub(crate) fn add_tree(&mut self, tree: &Tree, prepared: &PreparedTree, rules: &SplitRules) {
-        assert!(prepared.points() <= self.stride);
         // A vector leaf is explained one output at a time.
         for column in 0..tree.leaf_width() {
             match prepared.points() {
@@ -181,6 +183,26 @@ impl<const R: usize> LaneWorkspace<R> {
         }
     }
 
+    /// Takes the levels for `Q` points out of the cache (made on first use).
+    fn take_levels<const Q: usize>(&mut self) -> Box<dyn Any + Send> {
+        let slot = POINT_COUNTS
+            .iter()
+            .position(|&c| c == Q)
+            .expect("a compiled point count");
+        let depth = self.depth;
+        self.levels[slot]
+            .take()
+            .unwrap_or_else(|| Box::new(vec![Level::<R, Q>::default(); depth]))
+    }
+
+    fn put_levels<const Q: usize>(&mut self, levels: Box<dyn Any + Send>) {
+        let slot = POINT_COUNTS
+            .iter()
+            .position(|&c| c == Q)
+            .expect("a compiled point count");
+        self.levels[slot] = Some(levels);
+    }
+
     // The crate's only unsafe code: calling the AVX2 copy of the walk after checking that the
     // CPU has AVX2, which is what makes that call sound.
     #[allow(unsafe_code)]
@@ -191,31 +213,37 @@ impl<const R: usize> LaneWorkspace<R> {
         rules: &SplitRules,
         column: usize,
     ) {
+        let mut boxed = self.take_levels::<Q>();
+        let levels: &mut Vec<Level<R, Q>> = boxed.downcast_mut().expect("levels of Q points");
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { self.walk_avx2::<Q>(tree, prepared, rules, column) };
+            unsafe { self.walk_avx2::<Q>(levels, tree, prepared, rules, column) };
+            self.put_levels::<Q>(boxed);
             return;
         }
-        self.walk::<Q>(tree, prepared, rules, column);
+        self.walk::<Q>(levels, tree, prepared, rules, column);
+        self.put_levels::<Q>(boxed);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn walk_avx2<const Q: usize>(
         &mut self,
+        levels: &mut [Level<R, Q>],
         tree: &Tree,
         prepared: &PreparedTree,
         rules: &SplitRules,
         column: usize,
     ) {
-        self.walk::<Q>(tree, prepared, rules, column);
+        self.walk::<Q>(levels, tree, prepared, rules, column);
     }
 
     /// The depth-first pass over `tree` for output `column` of its leaves.
     #[inline(always)]
     fn walk<const Q: usize>(
         &mut self,
+        levels: &mut [Level<R, Q>],
         tree: &Tree,
         prepared: &PreparedTree,
         rules: &SplitRules,
@@ -230,116 +258,92 @@ impl<const R: usize> LaneWorkspace<R> {
             zero_credit[q] = -weights[q] / (1.0 - nodes[q]);
         }
         let output = tree.output() + column;
-        let stride = self.stride;
-        for p in level_mut::<R, Q>(&mut self.p, 0, stride) {
-            *p = [1.0; R];
+        if tree.is_leaf(0) {
+            return; // a single leaf: no feature gets any credit
         }
+        levels[0].p = [[1.0; R]; Q];
         let mut d = 0usize;
-        let mut step = Step::Enter(0);
+        self.enter(&mut levels[0], tree, prepared, rules, 0);
         loop {
-            match step {
-                Step::Enter(node) => {
-                    if tree.is_leaf(node) {
-                        let v = tree.leaf_value(node)[column];
-                        let (p, s) = (
-                            level::<R, Q>(&self.p, d, stride),
-                            level_mut::<R, Q>(&mut self.s, d, stride),
-                        );
-                        for q in 0..Q {
-                            for r in 0..R {
-                                s[q][r] = v * p[q][r];
-                            }
-                        }
-                        if d == 0 {
-                            return;
-                        }
-                        d -= 1;
-                        step = Step::Returned;
-                    } else {
-                        let feature = tree.feature(node);
-                        self.route(tree, rules, node, feature, d);
-                        self.old_one[d] = self.one[feature];
-                        self.frames[d] = Frame {
-                            node,
-                            feature,
-                            ancestor: self.last[feature],
-                            next: 0,
-                            first: true,
-                            repeats: prepared.repeats_below(node),
-                            z_old: self.zero[feature],
-                            inv_node: self.inv_node[feature],
-                        };
-                        step = Step::Next;
-                    }
+            let frame = levels[d].frame;
+            if frame.next == 2 {
+                // Both children done.
+                self.finish::<Q>(levels, d, &frame);
+                if d == 0 {
+                    return;
                 }
-                Step::Next => {
-                    let frame = self.frames[d];
-                    if frame.next == 2 {
-                        self.finish::<Q>(d, &frame);
-                        if d == 0 {
-                            return;
-                        }
-                        d -= 1;
-                        step = Step::Returned;
-                        continue;
-                    }
-                    self.frames[d].next += 1;
-                    let (l, r) = tree.children(frame.node);
-                    let (child, is_left) = if frame.next == 0 {
-                        (l, true)
-                    } else {
-                        (r, false)
-                    };
-                    let z_c = prepared.zero(child);
-                    let old_one = self.old_one[d];
-                    let goes = self.left[d];
-                    let mut child_one = [0.0; R];
-                    let mut any = z_c != 0.0;
-                    for r in 0..R {
-                        let side = if is_left { goes[r] } else { 1.0 - goes[r] };
-                        child_one[r] = old_one[r] * side;
-                        any |= r < self.n && child_one[r] != 0.0;
-                    }
-                    if !any {
-                        continue; // no subset of features reaches this child for any row
-                    }
-                    self.child_one[d] = child_one;
-                    let factors = self.factors::<Q>(
-                        d,
-                        &frame,
-                        prepared,
-                        child,
-                        &nodes,
-                        &weights,
-                        &zero_credit,
-                    );
-                    if tree.is_leaf(child) {
-                        // A leaf child is credited and folded in place.
-                        let v = tree.leaf_value(child)[column];
-                        self.leaf_child::<Q>(d, &frame, v, &factors, output);
-                        self.frames[d].first = false;
-                    } else {
-                        self.descend::<Q>(d, &frame, child, z_c, &factors);
-                        d += 1;
-                        step = Step::Enter(child);
-                    }
-                }
-                Step::Returned => {
-                    let frame = self.frames[d];
-                    self.credit::<Q>(d, &frame, output);
-                    self.ascend::<Q>(d, &frame);
-                    self.frames[d].first = false;
-                    step = Step::Next;
-                }
+                d -= 1;
+                // The child just finished was the split child of level d: credit and fold it.
+                let frame = levels[d].frame;
+                let (above, below) = levels.split_at_mut(d + 1);
+                self.credit_and_fold::<Q>(&mut above[d], &below[0], &frame, output);
+                continue;
+            }
+            let level = &mut levels[d];
+            level.frame.next += 1;
+            let (l, r) = tree.children(frame.node);
+            let (child, is_left) = if frame.next == 0 {
+                (l, true)
+            } else {
+                (r, false)
+            };
+            let z_c = prepared.zero(child);
+            let mut child_one = [0.0; R];
+            let mut any = z_c != 0.0;
+            for r in 0..R {
+                let side = if is_left {
+                    level.left[r]
+                } else {
+                    1.0 - level.left[r]
+                };
+                child_one[r] = level.old_one[r] * side;
+                any |= r < self.n && child_one[r] != 0.0;
+            }
+            if !any {
+                continue; // no subset of features reaches this child for any row
+            }
+            level.child_one = child_one;
+            let factors = self.factors::<Q>(
+                level,
+                &frame,
+                prepared,
+                child,
+                &nodes,
+                &weights,
+                &zero_credit,
+            );
+            if tree.is_leaf(child) {
+                // A leaf child is credited and folded in place.
+                let v = tree.leaf_value(child)[column];
+                self.leaf_child::<Q>(level, &frame, v, &factors, output);
+            } else {
+                let (above, below) = levels.split_at_mut(d + 1);
+                self.descend::<Q>(
+                    &mut above[d],
+                    &mut below[0],
+                    &frame,
+                    (d, child),
+                    z_c,
+                    &factors,
+                );
+                d += 1;
+                self.enter(&mut levels[d], tree, prepared, rules, child);
             }
         }
     }
 
-    /// Which rows go left at `node` (1.0) or right (0.0).
+    /// Starts the split `node` at `level`: which rows go left, and the feature's state.
     #[inline(always)]
-    fn route(&mut self, tree: &Tree, rules: &SplitRules, node: usize, feature: usize, d: usize) {
+    fn enter<const Q: usize>(
+        &mut self,
+        level: &mut Level<R, Q>,
+        tree: &Tree,
+        prepared: &PreparedTree,
+        rules: &SplitRules,
+        node: usize,
+    ) {
+        let feature = tree.feature(node);
         let x = &self.x[feature];
-        let left = &mut self.left[d];
         if tree.is_plain_numeric(node) {
             let threshold = tree.threshold(node);
             let nan_left = if tree.default_left(node) { 1.0 } else { 0.0 };
@@ -347,21 +351,33 @@ impl<const R: usize> LaneWorkspace<R> {
                 // NaN fails the comparison and goes to the default side.
                 let below = f64::from(u8::from(x[r] <= threshold));
                 let nan = f64::from(u8::from(x[r].is_nan()));
-                left[r] = below + nan * nan_left;
+                level.left[r] = below + nan * nan_left;
             }
         } else {
             for r in 0..R {
-                left[r] = if tree.goes_left(node, x[r], rules) {
+                level.left[r] = if tree.goes_left(node, x[r], rules) {
                     1.0
                 } else {
                     0.0
                 };
             }
         }
+        level.old_one = self.one[feature];
+        level.frame = Frame {
+            node,
+            feature,
+            ancestor: self.last[feature],
+            next: 0,
+            first: true,
+            repeats: prepared.repeats_below(node),
+            z_old: self.zero[feature],
+            inv_node: self.inv_node[feature],
+        };
     }
 
-    /// The factors for the child of the split at level `d` whose cover fraction (merged over
-    /// the feature's conditions) is `z_c`, and the split's credit weights for that child.
+    /// The factors for the child of the split at `level` whose cover fraction (merged over
+    /// the feature's conditions) is `prepared.zero(child)`, and the split's credit weights for
+    /// that child.
     ///
     /// Moving to the child multiplies a row's `P` by `f_child / f_before`: `ratio_00` for rows
     /// with `o = 0` before and after, plus `step_old` for rows with `o = 1` before, plus
@@ -369,9 +385,10 @@ impl<const R: usize> LaneWorkspace<R> {
     /// before) that selects one of three ratios as arithmetic the compiler vectorises (exact
     /// up to an ulp, and exactly 0 where the ratio is 0).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn factors<const Q: usize>(
-        &mut self,
-        d: usize,
+        &self,
+        level: &mut Level<R, Q>,
         frame: &Frame,
         prepared: &PreparedTree,
         child: usize,
@@ -379,7 +396,6 @@ impl<const R: usize> LaneWorkspace<R> {
         weights: &[f64; Q],
         zero_credit: &[f64; Q],
     ) -> Factors<Q> {
-        let stride = self.stride;
         let ones = [1.0; Q];
         let inv_old: &[f64; Q] = match self.inv_node[frame.feature] {
             NONE => &ones,
@@ -398,10 +414,6 @@ impl<const R: usize> LaneWorkspace<R> {
             step_old: [0.0; Q],
             step_new: [0.0; Q],
         };
-        let (credit_zero, credit_one) = (
-            level_scalars_mut::<Q>(&mut self.credit_zero, d, stride),
-            level_scalars_mut::<Q>(&mut self.credit_one, d, stride),
-        );
         for q in 0..Q {
             let (p, omp) = (nodes[q], 1.0 - nodes[q]);
             let r11 = (p + omp * z_c) * inv_old[q];
@@ -410,106 +422,101 @@ impl<const R: usize> LaneWorkspace<R> {
             factors.step_new[q] = r11 - r10;
             // Credit weights: rows with o = 0 take credit_zero, rows with o = 1 add the rest.
             let zero = if z_c != 0.0 { zero_credit[q] } else { 0.0 };
-            credit_zero[q] = zero;
-            credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q] - zero;
+            level.credit_zero[q] = zero;
+            level.credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q] - zero;
         }
         factors
     }
 
-    /// Enters the split child `node` at level `d + 1`: its path product and the feature's
-    /// state.
+    /// Enters the split child `node` at the level below `level`: its path product and the
+    /// feature's state.
     #[inline(always)]
     fn descend<const Q: usize>(
         &mut self,
-        d: usize,
+        level: &mut Level<R, Q>,
+        below: &mut Level<R, Q>,
         frame: &Frame,
-        node: usize,
+        (d, node): (usize, usize),
         z_c: f64,
         factors: &Factors<Q>,
     ) {
-        let (f, stride) = (frame.feature, self.stride);
-        let (o_old, o_new) = (self.old_one[d], self.child_one[d]);
-        let (above, below) = self.p.split_at_mut((d + 1) * stride);
-        let parent: &[[f64; R]; Q] = above[d * stride..d * stride + Q]
-            .try_into()
-            .expect("Q points");
-        let child: &mut [[f64; R]; Q] = (&mut below[..Q]).try_into().expect("Q points");
+        let (o_old, o_new) = (level.old_one, level.child_one);
         for q in 0..Q {
             let (step_old, step_new) = (factors.step_old[q], factors.step_new[q]);
             for r in 0..R {
                 let factor = factors.ratio_00 + o_old[r] * step_old + o_new[r] * step_new;
-                child[q][r] = parent[q][r] * factor;
+                below.p[q][r] = level.p[q][r] * factor;
             }
         }
+        let f = frame.feature;
         self.inv_node[f] = node as u32;
         self.one[f] = o_new;
         self.zero[f] = z_c;
         self.last[f] = d as u32;
         if frame.repeats {
-            for a in level_mut::<R, Q>(&mut self.a, d, stride) {
-                *a = [0.0; R];
-            }
+            level.a = [[0.0; R]; Q];
         }
     }
 
-    /// A leaf child with value `v` of the split at level `d`: its leaf sums `v P` credited to
+    /// A leaf child with value `v` of the split at `level`: its leaf sums `v P` credited to
     /// the split's feature and added to the split's own sums, without a level of its own.
     #[inline(always)]
     fn leaf_child<const Q: usize>(
         &mut self,
-        d: usize,
+        level: &mut Level<R, Q>,
         frame: &Frame,
         v: f64,
         factors: &Factors<Q>,
         output: usize,
     ) {
-        let stride = self.stride;
-        let (o_old, o_new) = (self.old_one[d], self.child_one[d]);
-        let parent = level::<R, Q>(&self.p, d, stride);
-        let credit_zero = level_scalars::<Q>(&self.credit_zero, d, stride);
-        let credit_one = level_scalars::<Q>(&self.credit_one, d, stride);
-        let sums = level_mut::<R, Q>(&mut self.s, d, stride);
+        let (o_old, o_new) = (level.old_one, level.child_one);
         if frame.first {
-            *sums = [[0.0; R]; Q];
+            level.s = [[0.0; R]; Q];
         }
         let mut total = [0.0; R];
         for q in 0..Q {
             let (step_old, step_new) = (factors.step_old[q], factors.step_new[q]);
+            let (credit_zero, credit_one) = (level.credit_zero[q], level.credit_one[q]);
             for r in 0..R {
                 let factor = factors.ratio_00 + o_old[r] * step_old + o_new[r] * step_new;
-                let leaf = v * (parent[q][r] * factor);
-                total[r] += (credit_zero[q] + o_new[r] * credit_one[q]) * leaf;
-                sums[q][r] += leaf;
+                let leaf = v * (level.p[q][r] * factor);
+                total[r] += (credit_zero + o_new[r] * credit_one) * leaf;
+                level.s[q][r] += leaf;
             }
         }
+        level.frame.first = false;
         let acc = &mut self.acc[frame.feature * self.n_outputs + output];
         for r in 0..R {
             acc[r] += total[r];
         }
     }
 
-    /// Credits the split at level `d` with the leaf sums of the child just explained:
-    /// `phi[feature] += sum_q credit_q(o) (S_child - A)`.
+    /// Credits the split at `level` with the leaf sums of the split child just explained
+    /// (`phi[feature] += sum_q credit_q(o) (S_child - A)`), folds them into the split's own
+    /// sums, and restores the feature's state.
     #[inline(always)]
-    fn credit<const Q: usize>(&mut self, d: usize, frame: &Frame, output: usize) {
-        let stride = self.stride;
-        let child_s = level::<R, Q>(&self.s, d + 1, stride);
-        let a = level::<R, Q>(&self.a, d, stride);
-        let credit_zero = level_scalars::<Q>(&self.credit_zero, d, stride);
-        let credit_one = level_scalars::<Q>(&self.credit_one, d, stride);
-        let o = self.child_one[d];
+    fn credit_and_fold<const Q: usize>(
+        &mut self,
+        level: &mut Level<R, Q>,
+        below: &Level<R, Q>,
+        frame: &Frame,
+        output: usize,
+    ) {
+        let o = level.child_one;
         let mut total = [0.0; R];
         if frame.repeats {
             for q in 0..Q {
+                let (credit_zero, credit_one) = (level.credit_zero[q], level.credit_one[q]);
                 for r in 0..R {
-                    let weight = credit_zero[q] + o[r] * credit_one[q];
-                    total[r] += weight * (child_s[q][r] - a[q][r]);
+                    let weight = credit_zero + o[r] * credit_one;
+                    total[r] += weight * (below.s[q][r] - level.a[q][r]);
                 }
             }
         } else {
             for q in 0..Q {
+                let (credit_zero, credit_one) = (level.credit_zero[q], level.credit_one[q]);
                 for r in 0..R {
-                    total[r] += (credit_zero[q] + o[r] * credit_one[q]) * child_s[q][r];
+                    total[r] += (credit_zero + o[r] * credit_one) * below.s[q][r];
                 }
             }
         }
@@ -517,48 +524,35 @@ impl<const R: usize> LaneWorkspace<R> {
         for r in 0..R {
             acc[r] += total[r];
         }
-    }
-
-    /// Folds the child's leaf sums into level `d` and restores the feature's state.
-    #[inline(always)]
-    fn ascend<const Q: usize>(&mut self, d: usize, frame: &Frame) {
-        let stride = self.stride;
-        let (above, below) = self.s.split_at_mut((d + 1) * stride);
-        let parent: &mut [[f64; R]; Q] = (&mut above[d * stride..d * stride + Q])
-            .try_into()
-            .expect("Q points");
-        let child: &[[f64; R]; Q] = below[..Q].try_into().expect("Q points");
         if frame.first {
-            *parent = *child;
+            level.s = below.s;
         } else {
             for q in 0..Q {
                 for r in 0..R {
-                    parent[q][r] += child[q][r];
+                    level.s[q][r] += below.s[q][r];
                 }
             }
         }
+        level.frame.first = false;
         let f = frame.feature;
-        self.one[f] = self.old_one[d];
+        self.one[f] = level.old_one;
         self.zero[f] = frame.z_old;
         self.last[f] = frame.ancestor;
         self.inv_node[f] = frame.inv_node;
     }
 
-    /// Both children done: a split no row can pass has no leaf sums, and a split whose
-    /// feature was split on above hands its sums to that ancestor, which must not credit
-    /// them again.
+    /// Both children of the split at level `d` done: a split no row can pass has no leaf
+    /// sums, and a split whose feature was split on above hands its sums to that ancestor,
+    /// which must not credit them again.
     #[inline(always)]
-    fn finish<const Q: usize>(&mut self, d: usize, frame: &Frame) {
-        let stride = self.stride;
+    fn finish<const Q: usize>(&mut self, levels: &mut [Level<R, Q>], d: usize, frame: &Frame) {
         if frame.first {
-            for s in level_mut::<R, Q>(&mut self.s, d, stride) {
-                *s = [0.0; R];
-            }
+            levels[d].s = [[0.0; R]; Q];
         }
         if frame.ancestor != NONE {
             let ancestor = frame.ancestor as usize;
-            let s = level::<R, Q>(&self.s, d, stride);
-            let a = level_mut::<R, Q>(&mut self.a, ancestor, stride);
+            let (above, below) = levels.split_at_mut(d);
+            let (a, s) = (&mut above[ancestor].a, &below[0].s);
             for q in 0..Q {
                 for r in 0..R {
                     a[q][r] += s[q][r];
@@ -566,37 +560,4 @@ impl<const R: usize> LaneWorkspace<R> {
             }
         }
     }
-}
-
-/// Level `d`'s `Q` lane arrays.
-#[inline(always)]
-fn level<const R: usize, const Q: usize>(
-    v: &[[f64; R]],
-    d: usize,
-    stride: usize,
-) -> &[[f64; R]; Q] {
-    v[d * stride..d * stride + Q].try_into().expect("Q points")
-}
-
-#[inline(always)]
-fn level_mut<const R: usize, const Q: usize>(
-    v: &mut [[f64; R]],
-    d: usize,
-    stride: usize,
-) -> &mut [[f64; R]; Q] {
-    (&mut v[d * stride..d * stride + Q])
-        .try_into()
-        .expect("Q points")
-}
-
-#[inline(always)]
-fn level_scalars<const Q: usize>(v: &[f64], d: usize, stride: usize) -> &[f64; Q] {
-    v[d * stride..d * stride + Q].try_into().expect("Q points")
-}
-
-#[inline(always)]
-fn level_scalars_mut<const Q: usize>(v: &mut [f64], d: usize, stride: usize) -> &mut [f64; Q] {
-    (&mut v[d * stride..d * stride + Q])
-        .try_into()
-        .expect("Q points")
 }

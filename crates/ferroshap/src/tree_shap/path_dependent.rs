@@ -33,18 +33,17 @@ pub fn shap_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Res
         // Paths longer than the quadrature tables go: the classic recursion has no limit.
         return shap_values_reference(model, x);
     };
-    let points = prepared.iter().map(|p| p.points()).max().unwrap_or(1);
     let (m, k, depth) = (model.n_features(), model.n_outputs(), model.max_depth());
     if x.nrows() == 1 {
         // One row: one lane, so no work is spent on padding.
         run(model, x, || Lanes::<1> {
-            ws: LaneWorkspace::new(m, k, depth, points),
+            ws: LaneWorkspace::new(m, k, depth),
             prepared,
             rules: model.rules(),
         })
     } else {
         run(model, x, || Lanes::<ROW_BLOCK> {
-            ws: LaneWorkspace::new(m, k, depth, points),
+            ws: LaneWorkspace::new(m, k, depth),
             prepared,
             rules: model.rules(),
         })
