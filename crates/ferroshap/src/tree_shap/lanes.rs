@@ -178,6 +178,8 @@ impl<const R: usize> LaneWorkspace<R> {
                 24 => self.dispatch::<24>(tree, prepared, rules, column),
                 32 => self.dispatch::<32>(tree, prepared, rules, column),
                 64 => self.dispatch::<64>(tree, prepared, rules, column),
+                96 => self.dispatch::<96>(tree, prepared, rules, column),
+                128 => self.dispatch::<128>(tree, prepared, rules, column),
                 q => unreachable!("no kernel for {q} quadrature points"),
             }
         }

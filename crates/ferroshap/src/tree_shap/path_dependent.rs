@@ -15,7 +15,7 @@ use super::lanes::LaneWorkspace;
 use super::{classic, quadrature};
 use crate::Scalar;
 use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::parallel::ROW_BLOCK;
 
 /// Below this many rows the work is split over blocks of trees instead of rows.
@@ -30,8 +30,11 @@ const TREE_BLOCK: usize = 16;
 /// on the number of threads.
 pub fn shap_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Result<ShapValues> {
     let Some(prepared) = model.path_dependent_tables() else {
-        // Paths longer than the quadrature tables go: the classic recursion has no limit.
-        return shap_values_reference(model, x);
+        return Err(Error::Unsupported(format!(
+            "a tree path splits on more than {} distinct features; path-dependent Tree SHAP \
+             supports up to that many",
+            2 * quadrature::MAX_POINTS
+        )));
     };
     let (m, k, depth) = (model.n_features(), model.n_outputs(), model.max_depth());
     if x.nrows() == 1 {

@@ -18,14 +18,15 @@
 //! merges its conditions (o and z multiply); the leaves below the deeper split are credited
 //! there with the merged factor and subtracted from the shallower split's sum.
 //!
-//! This module holds the quadrature rule and the per-tree tables; the `block` module runs
+//! This module holds the quadrature rule and the per-tree tables; the `lanes` module runs
 //! the pass over a block of rows at once.
 
 use crate::ensemble::Tree;
 
-/// Most quadrature points used: exact for paths with up to 2 x 64 distinct features (trees
-/// with longer paths go to the classic recursion).
-pub(crate) const MAX_POINTS: usize = 64;
+/// Most quadrature points used: exact for paths with up to 2 x 128 distinct features. Longer
+/// paths are refused: the classic recursion, the only alternative, loses all accuracy there
+/// (its unwinding divides by path weights that vanish with depth).
+pub(crate) const MAX_POINTS: usize = 128;
 
 /// Gauss–Legendre nodes and weights on [0, 1].
 #[derive(Debug, Clone)]
@@ -82,7 +83,8 @@ fn legendre(n: usize, x: f64) -> (f64, f64) {
 
 /// Point counts with a compiled kernel (see the `lanes` module). A tree that needs `q` points
 /// uses the smallest count `>= q`: a rule with more points than needed is still exact.
-pub(crate) const POINT_COUNTS: [usize; 13] = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, MAX_POINTS];
+pub(crate) const POINT_COUNTS: [usize; 15] =
+    [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 64, 96, MAX_POINTS];
 
 /// The compiled point count used for a tree that needs `needed` points (`None` beyond
 /// [`MAX_POINTS`]).
@@ -243,7 +245,7 @@ mod tests {
 
     #[test]
     fn gauss_legendre_integrates_polynomials_exactly() {
-        for n in 1..=20 {
+        for n in (1..=20).chain([24, 32, 64, 96, MAX_POINTS]) {
             let rule = GaussLegendre::new(n);
             assert!((rule.weights.iter().sum::<f64>() - 1.0).abs() < 1e-14);
             for degree in 0..2 * n {

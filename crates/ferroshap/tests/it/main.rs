@@ -3,3 +3,4 @@ mod interactions;
 mod interventional;
 mod kernel;
 mod oracle;
+mod shapes;
