@@ -149,6 +149,36 @@ def test_multiclass():
     assert loaded.ensemble.link == "softmax"
 
 
+def test_ten_classes_deep_trees_wide_data_and_single_rows():
+    # The shapes users train: 10 classes, trees of depth 12-13, 120 features; the usual checks
+    # against XGBoost, then one row at a time (one lane, trees split over threads) against
+    # the batch (blocks of 16 rows): the same per-row arithmetic summed over trees in another
+    # order, so 1e-12 of the output scale.
+    X, y = make_classification(
+        300, 120, n_informative=20, n_classes=10, n_clusters_per_class=1, random_state=5
+    )
+    X[::9, 7] = np.nan
+    model = xgb.XGBClassifier(
+        n_estimators=3, max_depth=13, learning_rate=0.5, min_child_weight=0.01, max_bin=32
+    ).fit(X, y)
+    assert max(_xgb_depths(model)) >= 12
+    loaded = _check(model, X[:80], n_classes=10)
+    batch = loaded.ensemble.shap_values(X[:80])
+    for r in range(0, 80, 7):
+        one = loaded.ensemble.shap_values(X[r : r + 1])
+        np.testing.assert_allclose(one[0], batch[r], rtol=0, atol=1e-12 * _scale(batch))
+
+
+def _xgb_depths(model) -> list[int]:
+    """Depth of every tree of an XGBoost model, from its JSON dump."""
+    import json
+
+    def depth(node) -> int:
+        return 1 + max((depth(c) for c in node.get("children", [])), default=-1)
+
+    return [depth(json.loads(t)) for t in model.get_booster().get_dump(dump_format="json")]
+
+
 def test_booster_with_feature_names():
     X, y = _regression()
     names = [f"feat_{i}" for i in range(X.shape[1])]
