@@ -403,7 +403,11 @@ fn base_values(
     let mut g = vec![0.0; ko];
     for (y, mut out) in ys.iter().zip(base.outer_iter_mut()) {
         for (mr, &w) in margins.outer_iter().zip(&bg.weights) {
-            transform.apply(mr.as_slice().expect("fresh array is contiguous"), *y, &mut g);
+            transform.apply(
+                mr.as_slice().expect("fresh array is contiguous"),
+                *y,
+                &mut g,
+            );
             for (o, v) in out.iter_mut().zip(&g) {
                 *o += w / bg.total * v;
             }

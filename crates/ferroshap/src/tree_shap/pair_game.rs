@@ -142,7 +142,10 @@ impl PairGame {
                     }
                 }
                 if a | b == 0 {
-                    for (c, v) in constant[tree.output()..].iter_mut().zip(tree.leaf_value(node)) {
+                    for (c, v) in constant[tree.output()..]
+                        .iter_mut()
+                        .zip(tree.leaf_value(node))
+                    {
                         *c += v;
                     }
                 } else {
