@@ -54,6 +54,9 @@ macro_rules! with_view {
     };
 }
 
+/// SHAP values `(N, M, K)` with their per-row base values `(N, K)`.
+type ValuesAndBase<'py> = (Bound<'py, PyArray3<f64>>, Bound<'py, PyArray2<f64>>);
+
 /// A tree ensemble in ferroshap's core representation.
 #[pyclass(name = "TreeEnsemble", module = "ferroshap._core", frozen)]
 pub(crate) struct PyTreeEnsemble {
@@ -460,7 +463,7 @@ impl PyTreeEnsemble {
         weights: Option<PyReadonlyArray1<'py, f64>>,
         max_pair_features: usize,
         n_threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray3<f64>>, Bound<'py, PyArray2<f64>>)> {
+    ) -> PyResult<ValuesAndBase<'py>> {
         let transform = parse_output(output, scale)?;
         let x = FloatMatrix::extract(X)?;
         let bg = FloatMatrix::extract(background).map_err(|_| {
