@@ -38,6 +38,15 @@ impl<'py> FloatMatrix<'py> {
     }
 }
 
+impl<'py> FloatMatrix<'py> {
+    /// Background data, with an error that names it.
+    pub(crate) fn extract_background(x: &Bound<'py, PyAny>) -> PyResult<Self> {
+        FloatMatrix::extract(x).map_err(|_| {
+            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
+        })
+    }
+}
+
 /// Calls `f` with a view of X in its own dtype.
 macro_rules! with_view {
     ($x:expr, |$v:ident| $body:expr) => {
@@ -385,9 +394,7 @@ impl PyTreeEnsemble {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray4<f64>>> {
         let x = FloatMatrix::extract(X)?;
-        let bg = FloatMatrix::extract(background).map_err(|_| {
-            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
-        })?;
+        let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let model = &self.inner;
         let options = InteractionOptions {
@@ -416,9 +423,7 @@ impl PyTreeEnsemble {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray3<f64>>> {
         let x = FloatMatrix::extract(X)?;
-        let bg = FloatMatrix::extract(background).map_err(|_| {
-            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
-        })?;
+        let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let model = &self.inner;
         let out = with_view!(x, |v| with_view!(bg, |b| compute(py, n_threads, || {
@@ -436,9 +441,7 @@ impl PyTreeEnsemble {
         weights: Option<PyReadonlyArray1<'py, f64>>,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let bg = FloatMatrix::extract(background).map_err(|_| {
-            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
-        })?;
+        let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let model = &self.inner;
         let out = with_view!(bg, |b| compute(py, n_threads, || {
@@ -466,9 +469,7 @@ impl PyTreeEnsemble {
     ) -> PyResult<ValuesAndBase<'py>> {
         let transform = parse_output(output, scale)?;
         let x = FloatMatrix::extract(X)?;
-        let bg = FloatMatrix::extract(background).map_err(|_| {
-            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
-        })?;
+        let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let y = labels.as_ref().map(|y| y.as_array());
         let options = OutputOptions { max_pair_features };
@@ -497,9 +498,7 @@ impl PyTreeEnsemble {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let transform = parse_output(output, scale)?;
-        let bg = FloatMatrix::extract(background).map_err(|_| {
-            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
-        })?;
+        let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let y = labels.as_ref().map(|y| y.as_array());
         let model = &self.inner;

@@ -12,6 +12,7 @@ use ferroshap::tree_shap::model_output::{self, OutputOptions, OutputTransform};
 use ferroshap::{Error, SplitRules, TreeEnsemble, with_threads};
 use ndarray::{Array1, Array2, ArrayView1, s};
 
+use crate::interventional::hybrid_margins;
 use crate::oracle::{
     ALL_RULES, Rng, TreeShape, random_ensemble, random_rows, shapley_by_enumeration,
 };
@@ -49,19 +50,7 @@ fn transformed_game(
 ) -> Vec<Vec<f64>> {
     let (m, nb) = (model.n_features(), background.nrows());
     let total: f64 = weights.iter().sum();
-    let mut hybrids = Array2::<f64>::zeros(((1 << m) * nb, m));
-    for set in 0..1usize << m {
-        for r in 0..nb {
-            for f in 0..m {
-                hybrids[[set * nb + r, f]] = if set >> f & 1 == 1 {
-                    row[f]
-                } else {
-                    background[[r, f]]
-                };
-            }
-        }
-    }
-    let margins = model.predict_margin(hybrids.view()).unwrap();
+    let margins = hybrid_margins(model, row, background);
     (0..1usize << m)
         .map(|set| {
             let mut v = vec![0.0; transform.n_outputs(model.n_outputs())];
