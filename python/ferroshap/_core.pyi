@@ -148,6 +148,39 @@ class TreeEnsemble:
     ) -> npt.NDArray[np.float64]:
         """Base value of interventional SHAP: the (weighted) mean margin over ``background``,
         shape ``(n_outputs,)``."""
+    def interventional_output_values(
+        self,
+        X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        output: str,
+        *,
+        scale: float = 1.0,
+        labels: npt.NDArray[np.float64] | None = None,
+        weights: npt.NDArray[np.float64] | None = None,
+        max_pair_features: int = 20,
+        n_threads: int | None = None,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Exact interventional SHAP values of ``g(scale * margin)``: ``(values (N, M, K),
+        base_values (N, K))``, K = 1 for losses.
+
+        ``output`` is one of ``"logistic"``, ``"softmax"``, ``"exp"``, ``"squared_error"``,
+        ``"logistic_loss"``, ``"softmax_loss"`` (labels: class indices),
+        ``"probability_loss"`` (margins are probabilities; labels: class indices). Losses need
+        one label per row of ``X``. A pair of rows whose paths differ on more than
+        ``max_pair_features`` features (at most 24) raises ``ValueError``.
+        """
+    def interventional_output_expected_value(
+        self,
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        output: str,
+        *,
+        scale: float = 1.0,
+        labels: npt.NDArray[np.float64] | None = None,
+        weights: npt.NDArray[np.float64] | None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Base values of ``interventional_output_values``: ``(n_labels, K)`` for losses (the
+        mean loss over the background at each label), ``(1, K)`` otherwise."""
 
 class KernelJob:
     """Kernel SHAP for a block of explained rows (used by ``ferroshap.KernelExplainer``).

@@ -270,7 +270,7 @@ def test_bad_background_is_a_clear_error():
         ferroshap.TreeExplainer(model, data=X[:0])
     with pytest.raises(ValueError, match="needs background data"):
         ferroshap.TreeExplainer(model, feature_perturbation="interventional")
-    with pytest.raises(NotImplementedError, match="model_output"):
+    with pytest.raises(ValueError, match="needs a classifier"):
         ferroshap.TreeExplainer(model, data=X[:10], model_output="probability")
     ensemble_ = ferroshap.TreeExplainer(model).ensemble
     with pytest.raises(ValueError, match="background weights"):

@@ -208,13 +208,15 @@ def test_wrong_number_of_features_is_a_clear_error():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"model_output": "probability"}, "model_output"),
-        ({"model_output": "probability", "data": np.zeros((3, 3))}, "model_output"),
-        ({"model_output": "log_loss"}, "model_output"),
+        ({"model_output": "probability"}, "needs a classifier"),
+        ({"model_output": "probability", "data": np.zeros((3, 3))}, "needs a classifier"),
+        ({"model_output": "log_loss"}, "only defined with background data"),
+        ({"model_output": "predict_proba"}, "has no method 'predict_proba'"),
+        ({"model_output": 3}, "must be a string"),
     ],
 )
-def test_options_not_available_yet_say_so(kwargs, match):
-    with pytest.raises(NotImplementedError, match=match):
+def test_model_outputs_this_model_cannot_give_say_why(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
         ferroshap.TreeExplainer(_stump_forest(), **kwargs)
 
 

@@ -35,7 +35,7 @@ impl From<PyFsErr> for PyErr {
         use ferroshap::Error as E;
         let msg = err.0.to_string();
         match err.0 {
-            E::Shape(_) | E::Parameter(_) => PyValueError::new_err(msg),
+            E::Shape(_) | E::Parameter(_) | E::Limit(_) => PyValueError::new_err(msg),
             E::TooLarge(_) => PyMemoryError::new_err(msg),
             E::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),

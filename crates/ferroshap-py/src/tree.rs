@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use ferroshap::ensemble::{CategoryRule, InputPrecision};
 use ferroshap::formats::ModelFormat;
+use ferroshap::tree_shap::model_output::{self, OutputOptions, OutputTransform};
 use ferroshap::tree_shap::{InteractionOptions, interventional, path_dependent};
 use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use ndarray::ArrayView2;
@@ -37,6 +38,15 @@ impl<'py> FloatMatrix<'py> {
     }
 }
 
+impl<'py> FloatMatrix<'py> {
+    /// Background data, with an error that names it.
+    pub(crate) fn extract_background(x: &Bound<'py, PyAny>) -> PyResult<Self> {
+        FloatMatrix::extract(x).map_err(|_| {
+            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
+        })
+    }
+}
+
 /// Calls `f` with a view of X in its own dtype.
 macro_rules! with_view {
     ($x:expr, |$v:ident| $body:expr) => {
@@ -52,6 +62,9 @@ macro_rules! with_view {
         }
     };
 }
+
+/// SHAP values `(N, M, K)` with their per-row base values `(N, K)`.
+type ValuesAndBase<'py> = (Bound<'py, PyArray3<f64>>, Bound<'py, PyArray2<f64>>);
 
 /// A tree ensemble in ferroshap's core representation.
 #[pyclass(name = "TreeEnsemble", module = "ferroshap._core", frozen)]
@@ -105,6 +118,25 @@ fn parse_link(link: &str) -> PyResult<Link> {
         other => {
             return Err(PyValueError::new_err(format!(
                 "unknown link {other:?}; expected 'identity', 'logistic', 'softmax' or 'exp'"
+            )));
+        }
+    })
+}
+
+/// The core's output transform from its Python name and margin scale.
+fn parse_output(output: &str, scale: f64) -> PyResult<OutputTransform> {
+    Ok(match output {
+        "logistic" => OutputTransform::Logistic { scale },
+        "softmax" => OutputTransform::Softmax { scale },
+        "exp" => OutputTransform::Exp { scale },
+        "squared_error" => OutputTransform::SquaredError { scale },
+        "logistic_loss" => OutputTransform::LogisticLoss { scale },
+        "softmax_loss" => OutputTransform::SoftmaxLoss { scale },
+        "probability_loss" => OutputTransform::ProbabilityLoss,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown output transform '{other}'; expected one of logistic, softmax, exp, \
+                 squared_error, logistic_loss, softmax_loss, probability_loss"
             )));
         }
     })
@@ -362,9 +394,7 @@ impl PyTreeEnsemble {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray4<f64>>> {
         let x = FloatMatrix::extract(X)?;
-        let bg = FloatMatrix::extract(background).map_err(|_| {
-            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
-        })?;
+        let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let model = &self.inner;
         let options = InteractionOptions {
@@ -393,9 +423,7 @@ impl PyTreeEnsemble {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray3<f64>>> {
         let x = FloatMatrix::extract(X)?;
-        let bg = FloatMatrix::extract(background).map_err(|_| {
-            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
-        })?;
+        let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let model = &self.inner;
         let out = with_view!(x, |v| with_view!(bg, |b| compute(py, n_threads, || {
@@ -413,13 +441,69 @@ impl PyTreeEnsemble {
         weights: Option<PyReadonlyArray1<'py, f64>>,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let bg = FloatMatrix::extract(background).map_err(|_| {
-            PyTypeError::new_err("background must be a 2-D numpy array of dtype float32 or float64")
-        })?;
+        let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let model = &self.inner;
         let out = with_view!(bg, |b| compute(py, n_threads, || {
             interventional::expected_value(model, b, w)
+        }))?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Exact interventional SHAP values of a transformed output (see
+    /// `ferroshap::tree_shap::model_output`): `(values (N, M, K'), base_values (N, K'))`.
+    #[pyo3(signature = (X, background, output, *, scale=1.0, labels=None, weights=None,
+                        max_pair_features=model_output::DEFAULT_MAX_PAIR_FEATURES, n_threads=None))]
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn interventional_output_values<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        background: &Bound<'py, PyAny>,
+        output: &str,
+        scale: f64,
+        labels: Option<PyReadonlyArray1<'py, f64>>,
+        weights: Option<PyReadonlyArray1<'py, f64>>,
+        max_pair_features: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<ValuesAndBase<'py>> {
+        let transform = parse_output(output, scale)?;
+        let x = FloatMatrix::extract(X)?;
+        let bg = FloatMatrix::extract_background(background)?;
+        let w = weights.as_ref().map(|w| w.as_array());
+        let y = labels.as_ref().map(|y| y.as_array());
+        let options = OutputOptions { max_pair_features };
+        let model = &self.inner;
+        let out = with_view!(x, |v| with_view!(bg, |b| compute(py, n_threads, || {
+            model_output::shap_values(model, v, b, w, transform, y, &options)
+        })))?;
+        Ok((
+            out.values.into_pyarray(py),
+            out.base_values.into_pyarray(py),
+        ))
+    }
+
+    /// Base values of a transformed output: `(n_labels, K')` for losses (one row per label),
+    /// `(1, K')` otherwise.
+    #[pyo3(signature = (background, output, *, scale=1.0, labels=None, weights=None, n_threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn interventional_output_expected_value<'py>(
+        &self,
+        py: Python<'py>,
+        background: &Bound<'py, PyAny>,
+        output: &str,
+        scale: f64,
+        labels: Option<PyReadonlyArray1<'py, f64>>,
+        weights: Option<PyReadonlyArray1<'py, f64>>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let transform = parse_output(output, scale)?;
+        let bg = FloatMatrix::extract_background(background)?;
+        let w = weights.as_ref().map(|w| w.as_array());
+        let y = labels.as_ref().map(|y| y.as_array());
+        let model = &self.inner;
+        let out = with_view!(bg, |b| compute(py, n_threads, || {
+            model_output::expected_value(model, b, w, transform, y)
         }))?;
         Ok(out.into_pyarray(py))
     }

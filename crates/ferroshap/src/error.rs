@@ -35,6 +35,10 @@ pub enum Error {
     /// large it would be and how to ask for less.
     #[error("result too large: {0}")]
     TooLarge(String),
+    /// A computation would exceed a documented limit on its cost; the message names the
+    /// limit and what to do instead.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
     /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {

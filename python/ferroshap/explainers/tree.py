@@ -11,11 +11,11 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap._data import to_matrix
+from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
 from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
 
 _PERTURBATIONS = ("auto", "tree_path_dependent", "interventional")
-_MODEL_OUTPUTS = ("raw", "probability", "log_loss", "predict", "predict_proba")
 
 
 class TreeExplainer:
@@ -44,14 +44,38 @@ class TreeExplainer:
         ``feature_perturbation="tree_path_dependent"`` the node covers are counted from the
         data instead (as shap does).
     model_output
-        ``"raw"`` explains the margin (log-odds for binary classifiers, the sum of tree
-        outputs for regressors, class probabilities for scikit-learn forest classifiers).
-        Other outputs are not available yet.
+        What is explained:
+
+        - ``"raw"``: the margin (log-odds for binary classifiers, the sum of tree outputs for
+          regressors, class probabilities for scikit-learn forest classifiers);
+        - ``"probability"``: the predicted probability (logistic of the margin for binary
+          models, softmax for multi-class, the margin itself for scikit-learn forests;
+          LightGBM random forests divide by the number of iterations first, as LightGBM
+          does);
+        - ``"log_loss"``: the loss of the prediction against the labels passed as
+          ``shap_values(X, y)``: cross-entropy for classifiers, squared error for
+          regressors. ``expected_value`` is then a function of a label, as in shap;
+        - a method name: ``"predict_proba"`` (binary models give two columns
+          ``(1 - p, p)`` with values ``(-phi, phi)``, as shap does), ``"predict"``
+          (regressors and boosters: the response, e.g. ``exp`` of the margin for
+          log-link objectives), ``"decision_function"`` (the margin).
+
+        Outputs that are not a constant multiple of the margin need ``data``: their values
+        are the **exact** Shapley values of v(S) = mean over background rows r of
+        g(f(x_S, r_rest)) (shap rescales margin attributions instead, which is off by
+        percents). They are computed per pair of explained and background row, with a table
+        over the features on which the pair's paths through the trees differ: 2^n entries for
+        n such features. A pair with more than ``max_pair_features`` of them raises a
+        ``ValueError`` naming the limit.
     feature_perturbation
         ``"auto"`` (interventional with data, path-dependent without),
         ``"interventional"`` (needs ``data``) or ``"tree_path_dependent"``.
     n_jobs
         Threads to use; ``None`` or ``-1`` use every core.
+    max_pair_features
+        Limit on the features a pair of explained and background rows may differ on, for
+        ``model_output`` other than the margin (default 20, at most 24; each step doubles
+        time and memory per pair).
 
     Examples
     --------
@@ -61,6 +85,11 @@ class TreeExplainer:
     >>> values = explainer.shap_values(X)                           # (n_rows, n_features)
     >>> interventional = ferroshap.TreeExplainer(model, data=X[:1000])  # doctest: +SKIP
     >>> interventional.expected_value  # mean margin over the 1,000 rows  # doctest: +SKIP
+    >>> clf = xgboost.XGBClassifier().fit(X, labels)                # doctest: +SKIP
+    >>> proba = ferroshap.TreeExplainer(clf, data=X[:100], model_output="probability")
+    >>> proba.shap_values(X[:10]).sum(1) + proba.expected_value    # clf.predict_proba(X[:10])[:, 1]
+    >>> loss = ferroshap.TreeExplainer(clf, data=X[:100], model_output="log_loss")
+    >>> loss.shap_values(X[:10], y=labels[:10])                     # doctest: +SKIP
     """
 
     def __init__(
@@ -71,6 +100,7 @@ class TreeExplainer:
         feature_perturbation: str = "auto",
         n_jobs: int | None = None,
         feature_names: list[str] | None = None,
+        max_pair_features: int = 20,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -89,12 +119,6 @@ class TreeExplainer:
                 "data=<background rows> (every row is used), or use "
                 "feature_perturbation='tree_path_dependent' to explain without data"
             )
-        if not isinstance(model_output, str) or model_output != "raw":
-            raise NotImplementedError(
-                f"model_output={model_output!r} is not available in ferroshap yet; "
-                "only model_output='raw' (the margin) is supported, for both "
-                "interventional and path-dependent Tree SHAP"
-            )
         self.model_output = model_output
         self.feature_perturbation = "interventional" if interventional else "tree_path_dependent"
         self.n_jobs = _threads(n_jobs)
@@ -102,6 +126,25 @@ class TreeExplainer:
             self._model = model
         else:
             self._model = _wrap_ensemble(model) or load_tree_model(model)
+        live = None if isinstance(model, (TreeModel, _core.TreeEnsemble)) else model
+        self._live_model = live
+        self._output: OutputSpec = resolve_output(model_output, self._model, live)
+        if self._output.transform is not None and not interventional:
+            raise ValueError(
+                f"model_output={model_output!r} is only defined with background data: its value "
+                "for a set of features is the mean output over background rows, which "
+                "path-dependent Tree SHAP does not have. Pass data=<background rows> "
+                "(interventional), or explain model_output='raw'"
+            )
+        if (
+            not isinstance(max_pair_features, (int, np.integer))
+            or isinstance(max_pair_features, bool)
+            or not 1 <= max_pair_features <= 24
+        ):
+            raise ValueError(
+                f"max_pair_features must be an int between 1 and 24, got {max_pair_features!r}"
+            )
+        self.max_pair_features = int(max_pair_features)
         self.data = data
         self._background: np.ndarray | None = None
         if interventional:
@@ -123,9 +166,42 @@ class TreeExplainer:
         names = feature_names if feature_names is not None else self._model.feature_names
         self.feature_names = list(names) if names is not None else None
         self._base = base
-        self.expected_value: float | np.ndarray = (
-            float(base[0]) if self._model.single_output else base.copy()
-        )
+        self._output_single = self._model.single_output
+        self.expected_value: Any
+        spec = self._output
+        if spec.transform is None:
+            self._output_base = base * spec.scale
+        elif spec.loss:
+            self._output_base = None
+            self._output_single = True
+        else:
+            self._output_base = self._model.ensemble.interventional_output_expected_value(
+                self._background, spec.transform, scale=spec.scale, n_threads=self.n_jobs
+            )[0]
+        if spec.loss:
+            self.expected_value = self._loss_expected_value
+        elif spec.doubled:
+            p = float(self._output_base[0])
+            self.expected_value = np.array([1.0 - p, p])
+            self._output_single = False
+        elif self._output_single:
+            self.expected_value = float(self._output_base[0])
+        else:
+            self.expected_value = self._output_base.copy()
+
+    def _loss_expected_value(self, y: Any) -> float | np.ndarray:
+        """Mean loss over the background if every row had label ``y`` (a label, or an array
+        of labels giving an array), the base value of ``log_loss`` explanations."""
+        labels = np.asarray(y)
+        encoded = encode_labels(labels.reshape(-1), labels.size, self._output, self._live_model)
+        base = self._model.ensemble.interventional_output_expected_value(
+            self._background,
+            self._output.transform,
+            scale=self._output.scale,
+            labels=encoded,
+            n_threads=self.n_jobs,
+        )[:, 0]
+        return float(base[0]) if labels.ndim == 0 else base
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> TreeExplainer:
@@ -158,6 +234,50 @@ class TreeExplainer:
             self._check_additivity(matrix, values.sum(axis=1))
         return values
 
+    def _explain(self, matrix, y: Any, check_additivity: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Values ``(N, M, K)`` and base values ``(N, K)`` of the requested model output."""
+        spec = self._output
+        n = matrix.values.shape[0]
+        if y is not None and not spec.loss:
+            raise ValueError(
+                f"labels (y) are only used by model_output='log_loss', not by "
+                f"model_output={self.model_output!r}"
+            )
+        if spec.transform is None:
+            values = self._values(matrix, check_additivity)
+            if spec.scale != 1.0:
+                values = values * spec.scale
+            base = np.tile(self._output_base, (n, 1))
+        else:
+            labels = None
+            if spec.loss:
+                if y is None:
+                    raise ValueError(
+                        "model_output='log_loss' explains the loss against the labels: pass "
+                        "them as shap_values(X, y=labels), one per row"
+                    )
+                labels = encode_labels(y, n, spec, self._live_model)
+            values, base = self._model.ensemble.interventional_output_values(
+                matrix.values,
+                self._background,
+                spec.transform,
+                scale=spec.scale,
+                labels=labels,
+                max_pair_features=self.max_pair_features,
+                n_threads=self.n_jobs,
+            )
+        if spec.doubled:
+            values = np.concatenate([-values, values], axis=2)
+            base = np.concatenate([1.0 - base, base], axis=1)
+        return values, base
+
+    @property
+    def _output_names(self) -> list[str] | None:
+        if self._output.doubled:
+            classes = getattr(self._live_model, "classes_", None)
+            return [str(c) for c in classes] if classes is not None else None
+        return None if self._output.loss else self._model.output_names
+
     def _check_additivity(self, matrix, totals: np.ndarray) -> None:
         margin = self._model.ensemble.predict_margin(matrix.values, n_threads=self.n_jobs)
         total = totals + self._base
@@ -183,12 +303,16 @@ class TreeExplainer:
 
         Returns an array of shape ``(n_rows, n_features)`` for single-output models and
         ``(n_rows, n_features, n_outputs)`` otherwise (shap >= 0.45 shapes); a 1-D ``X`` is
-        one row and drops the first axis.
+        one row and drops the first axis. For ``model_output="log_loss"``, ``y`` holds the
+        label of each row (class labels, or 0/1 for binary models; the target for
+        regressors) and the values are always ``(n_rows, n_features)``. For outputs other
+        than the margin, ``check_additivity`` is not needed: the values add up to the output
+        minus the base value by construction (efficiency of the exact Shapley values).
         """
-        _check_unsupported(y, tree_limit, approximate)
+        _check_unsupported(tree_limit, approximate)
         matrix = self._matrix(X)
-        values = self._values(matrix, check_additivity)
-        if self._model.single_output:
+        values, _ = self._explain(matrix, y, check_additivity)
+        if self._output_single:
             values = values[:, :, 0]
         return values[0] if matrix.was_1d else values
 
@@ -199,20 +323,21 @@ class TreeExplainer:
 
         With ``interactions=True`` its values are the SHAP interaction values (see
         :meth:`shap_interaction_values`), shape ``(n_rows, n_features, n_features[,
-        n_outputs])``, as in shap.
+        n_outputs])``, as in shap. ``y``: the labels, for ``model_output="log_loss"``; the
+        base values are then per row (the mean loss over the background at the row's label).
         """
-        _check_unsupported(y, None, False)
         matrix = self._matrix(X)
         if interactions:
+            self._check_raw_interactions()
+            if y is not None:
+                raise ValueError("labels (y) are only used by model_output='log_loss'")
             values = self._interactions(matrix, None, None)
+            base = np.tile(self._base, (values.shape[0], 1))
         else:
-            values = self._values(matrix, check_additivity)
-        n = values.shape[0]
-        if self._model.single_output:
+            values, base = self._explain(matrix, y, check_additivity)
+        if self._output_single:
             values = values[..., 0]
-            base = np.full(n, self._base[0])
-        else:
-            base = np.tile(self._base, (n, 1))
+            base = base[:, 0]
         # The data's own column names where it has them (LightGBM stores "a b" as "a_b").
         names = matrix.feature_names or self.feature_names
         if names is None:
@@ -226,7 +351,7 @@ class TreeExplainer:
                 base,
                 data,
                 list(names),
-                self._model.output_names,
+                self._output_names,
                 rows=not matrix.was_1d,
                 outputs=not self._model.single_output,
             )
@@ -235,7 +360,7 @@ class TreeExplainer:
             base_values=base,
             data=data,
             feature_names=list(names),
-            output_names=self._model.output_names,
+            output_names=self._output_names,
         )
 
     def shap_interaction_values(
@@ -286,12 +411,22 @@ class TreeExplainer:
         >>> inter = explainer.shap_interaction_values(X)              # (n, M, M)  # doctest: +SKIP
         >>> pair = explainer.shap_interaction_values(X, features=["age", "bmi"])  # doctest: +SKIP
         """
-        _check_unsupported(y, tree_limit, False)
+        self._check_raw_interactions()
+        if y is not None:
+            raise ValueError("labels (y) are only used by model_output='log_loss'")
+        _check_unsupported(tree_limit, False)
         matrix = self._matrix(X)
         values = self._interactions(matrix, features, max_memory)
         if self._model.single_output:
             values = values[..., 0]
         return values[0] if matrix.was_1d else values
+
+    def _check_raw_interactions(self) -> None:
+        if self._output.transform is not None or self._output.scale != 1.0:
+            raise NotImplementedError(
+                f"SHAP interaction values are available for the margin only "
+                f"(model_output='raw'), not for model_output={self.model_output!r}"
+            )
 
     def _interactions(
         self, matrix, features: Sequence[int | str] | None, max_memory: int | None
@@ -359,12 +494,7 @@ class TreeExplainer:
         return indices
 
 
-def _check_unsupported(y: Any, tree_limit: int | None, approximate: bool) -> None:
-    if y is not None:
-        raise NotImplementedError(
-            "labels (y) are only used by model_output='log_loss', "
-            "which is not available in ferroshap yet"
-        )
+def _check_unsupported(tree_limit: int | None, approximate: bool) -> None:
     if tree_limit is not None:
         raise NotImplementedError("tree_limit is not supported; every tree is explained")
     if approximate:

@@ -39,6 +39,10 @@ class TreeModel:
         ``True`` when SHAP values have shape ``(N, M)`` (regression, binary boosted
         models), ``False`` for ``(N, M, K)`` (multi-class; scikit-learn tree and forest
         classifiers even for two classes).
+    output_scale
+        Factor the library's prediction methods apply to the margin before the inverse link:
+        LightGBM's ``sigmoid:`` parameter, and ``1 / iterations`` for LightGBM random forests
+        (whose raw scores are plain sums of trees). 1 elsewhere.
     """
 
     ensemble: _core.TreeEnsemble
@@ -47,6 +51,7 @@ class TreeModel:
     category_maps: dict[int, list] | None
     output_names: list[str] | None
     single_output: bool
+    output_scale: float = 1.0
 
 
 def load_tree_model(model: Any) -> TreeModel:

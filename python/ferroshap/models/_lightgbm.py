@@ -62,7 +62,28 @@ def _model(
         category_maps=_category_maps(text, pandas_categorical),
         output_names=outputs,
         single_output=ensemble.n_outputs == 1,
+        output_scale=_output_scale(text, ensemble),
     )
+
+
+def _output_scale(text: str, ensemble: _core.TreeEnsemble) -> float:
+    """What ``predict`` multiplies the raw score by before the link: the ``sigmoid:``
+    parameter of binary objectives, divided by the number of iterations in random-forest mode
+    (``average_output``), as LightGBM's ``GBDT::Predict`` does."""
+    scale = 1.0
+    averaged = False
+    for line in text.splitlines():
+        if line.startswith("Tree="):
+            break
+        if line.startswith("objective="):
+            for token in line.split()[1:]:
+                if token.startswith("sigmoid:"):
+                    scale *= float(token[len("sigmoid:") :])
+        elif line.strip() == "average_output":
+            averaged = True
+    if averaged and ensemble.n_trees:
+        scale /= ensemble.n_trees // ensemble.n_outputs
+    return scale
 
 
 def _file_pandas_categorical(text: str) -> list | None:

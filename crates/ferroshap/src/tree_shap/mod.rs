@@ -4,6 +4,8 @@ mod classic;
 mod interactions;
 pub mod interventional;
 mod lanes;
+pub mod model_output;
+pub mod pair_game;
 pub mod path_dependent;
 pub(crate) mod quadrature;
 

@@ -37,20 +37,7 @@ pub fn interventional_game(
         None => vec![1.0; nb],
     };
     let total: f64 = w.iter().sum();
-    // Every hybrid row for every subset, predicted in one call.
-    let mut hybrids = Array2::<f64>::zeros(((1 << m) * nb, m));
-    for set in 0..1usize << m {
-        for r in 0..nb {
-            for f in 0..m {
-                hybrids[[set * nb + r, f]] = if set >> f & 1 == 1 {
-                    row[f]
-                } else {
-                    background[[r, f]]
-                };
-            }
-        }
-    }
-    let margins = model.predict_margin(hybrids.view()).unwrap();
+    let margins = hybrid_margins(model, row, background);
     (0..1usize << m)
         .map(|set| {
             (0..k)
@@ -63,6 +50,25 @@ pub fn interventional_game(
                 .collect()
         })
         .collect()
+}
+
+/// The model's margins on every hybrid row (x on S, background row r elsewhere), predicted
+/// in one call: row `set * n_background + r` for subset `set` (a bitmask).
+pub fn hybrid_margins(model: &TreeEnsemble, row: &[f64], background: &Array2<f64>) -> Array2<f64> {
+    let (m, nb) = (model.n_features(), background.nrows());
+    let mut hybrids = Array2::<f64>::zeros(((1 << m) * nb, m));
+    for set in 0..1usize << m {
+        for r in 0..nb {
+            for f in 0..m {
+                hybrids[[set * nb + r, f]] = if set >> f & 1 == 1 {
+                    row[f]
+                } else {
+                    background[[r, f]]
+                };
+            }
+        }
+    }
+    model.predict_margin(hybrids.view()).unwrap()
 }
 
 fn check(

@@ -2,5 +2,6 @@ mod formats;
 mod interactions;
 mod interventional;
 mod kernel;
+mod model_output;
 mod oracle;
 mod shapes;

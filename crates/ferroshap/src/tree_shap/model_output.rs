@@ -1,0 +1,434 @@
+//! Interventional SHAP values of a transformed model output: a probability, a prediction on
+//! the response scale, or the loss of the prediction against a label.
+//!
+//! The value of a coalition `S` of features is
+//! `v(S) = Σ_r w_r g(f(x_S, r_rest)) / Σ_r w_r`: the transform `g` (logistic, softmax, exp, a
+//! loss) applied to the model's margins on each hybrid row, then averaged over the background.
+//! These are the *exact* Shapley values of that game. shap instead rescales each background
+//! row's margin attributions by `(g(f(x)) − g(f(r))) / (f(x) − f(r))`, which satisfies
+//! efficiency but is not the Shapley value of any game over `g` (it is off by percents).
+//!
+//! # Algorithm
+//!
+//! `g` is not linear, so the background cannot be aggregated as for margins: each explained
+//! row is paired with each background row, the pair's margin is tabulated over the subsets of
+//! the features where the pair parts ([`pair_game`](super::pair_game)), `g` is applied to every
+//! entry, and the pair's Shapley values come from that table; features where the pair does not
+//! part get nothing from it. The values are the weighted mean over the background.
+//!
+//! Cost per pair: one walk of each tree, plus `O(|D| 2^|D| K)` for `|D|` parting features and
+//! `K` outputs. The table doubles with each parting feature, so a pair with more than
+//! [`OutputOptions::max_pair_features`] of them is refused with an [`Error::TooLarge`] that
+//! says so: explain fewer features, use the raw (margin) output, whose interventional values
+//! need no table, or use a background closer to the explained rows. Parallel over explained
+//! rows; each row adds its background rows in order, so results do not depend on the number
+//! of threads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
+use rayon::prelude::*;
+
+use super::interventional::Background;
+use super::pair_game::{MAX_PAIR_FEATURES, PairGame, shapley_values};
+use crate::Scalar;
+use crate::ensemble::TreeEnsemble;
+use crate::error::{Error, Result};
+use crate::parallel::ROW_BLOCK;
+
+/// Smallest probability a cross-entropy loss reads (as scikit-learn's `log_loss` clips), so
+/// that a class predicted with probability 0 costs `-ln(EPS)` instead of infinity.
+pub const PROBABILITY_EPS: f64 = f64::EPSILON;
+
+/// What is explained, as a function `g` of the model's margins `m` (and, for losses, of the
+/// explained row's label `y`). `scale` multiplies the margins first (LightGBM's `sigmoid:`
+/// parameter, `1 / iterations` for LightGBM random forests).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutputTransform {
+    /// `1 / (1 + exp(−scale·m_k))` for each output `k`.
+    Logistic {
+        /// Factor on the margin.
+        scale: f64,
+    },
+    /// `softmax(scale·m)_k` for each output `k`.
+    Softmax {
+        /// Factor on the margins.
+        scale: f64,
+    },
+    /// `exp(scale·m_k)` for each output (log-link regression's prediction).
+    Exp {
+        /// Factor on the margin.
+        scale: f64,
+    },
+    /// `(scale·m − y)²` for a single-output regression model.
+    SquaredError {
+        /// Factor on the margin.
+        scale: f64,
+    },
+    /// Binary cross-entropy of `p = logistic(scale·m)`: `−y ln p − (1 − y) ln(1 − p)`,
+    /// evaluated stably as `ln(1 + exp(z)) − y z`, `z = scale·m`; `y` in `[0, 1]`.
+    LogisticLoss {
+        /// Factor on the margin.
+        scale: f64,
+    },
+    /// Multi-class cross-entropy `−ln softmax(scale·m)_y`; `y` is a class index.
+    SoftmaxLoss {
+        /// Factor on the margins.
+        scale: f64,
+    },
+    /// Cross-entropy of a model whose margins are class probabilities (scikit-learn forest
+    /// classifiers): `−ln max(m_y, PROBABILITY_EPS)`; `y` is a class index.
+    ProbabilityLoss,
+}
+
+impl OutputTransform {
+    /// Whether the output needs a label per explained row.
+    pub fn is_loss(&self) -> bool {
+        matches!(
+            self,
+            OutputTransform::SquaredError { .. }
+                | OutputTransform::LogisticLoss { .. }
+                | OutputTransform::SoftmaxLoss { .. }
+                | OutputTransform::ProbabilityLoss
+        )
+    }
+
+    /// Number of values per row for a model with `n_margins` outputs: 1 for losses.
+    pub fn n_outputs(&self, n_margins: usize) -> usize {
+        if self.is_loss() { 1 } else { n_margins }
+    }
+
+    fn scale(&self) -> f64 {
+        match *self {
+            OutputTransform::Logistic { scale }
+            | OutputTransform::Softmax { scale }
+            | OutputTransform::Exp { scale }
+            | OutputTransform::SquaredError { scale }
+            | OutputTransform::LogisticLoss { scale }
+            | OutputTransform::SoftmaxLoss { scale } => scale,
+            OutputTransform::ProbabilityLoss => 1.0,
+        }
+    }
+
+    /// Checks that the transform fits the model.
+    fn check(&self, model: &TreeEnsemble) -> Result<()> {
+        let k = model.n_outputs();
+        let scale = self.scale();
+        if !scale.is_finite() || scale <= 0.0 {
+            return Err(Error::Parameter(format!(
+                "the margin scale must be finite and > 0, got {scale}"
+            )));
+        }
+        let single = |what: &str| {
+            if k == 1 {
+                Ok(())
+            } else {
+                Err(Error::Parameter(format!(
+                    "{what} needs a single-output model; this model has {k} outputs"
+                )))
+            }
+        };
+        match self {
+            OutputTransform::SquaredError { .. } => single("the squared-error loss"),
+            OutputTransform::LogisticLoss { .. } => single("the binary cross-entropy loss"),
+            OutputTransform::Softmax { .. }
+            | OutputTransform::SoftmaxLoss { .. }
+            | OutputTransform::ProbabilityLoss
+                if k < 2 =>
+            {
+                Err(Error::Parameter(format!(
+                    "{self:?} needs a model with at least 2 outputs (classes); this model has {k}"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks the labels: one per explained row, finite, and a valid class for class losses.
+    fn check_labels(&self, model: &TreeEnsemble, labels: &[f64], n_rows: usize) -> Result<()> {
+        if labels.len() != n_rows {
+            return Err(Error::Shape(format!(
+                "{} labels for {n_rows} rows to explain",
+                labels.len()
+            )));
+        }
+        let k = model.n_outputs();
+        for (i, &y) in labels.iter().enumerate() {
+            let ok = match self {
+                OutputTransform::SquaredError { .. } => y.is_finite(),
+                OutputTransform::LogisticLoss { .. } => (0.0..=1.0).contains(&y),
+                _ => y >= 0.0 && y.fract() == 0.0 && y < k as f64,
+            };
+            if !ok {
+                let want = match self {
+                    OutputTransform::SquaredError { .. } => "a finite number".to_string(),
+                    OutputTransform::LogisticLoss { .. } => "between 0 and 1".to_string(),
+                    _ => format!("a class index 0..{}", k - 1),
+                };
+                return Err(Error::Parameter(format!(
+                    "label {y} of row {i} is not valid: labels must be {want}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `g(m)` (with label `y` for losses) into `out` (`n_outputs(m.len())` values).
+    #[inline]
+    pub fn apply(&self, m: &[f64], y: f64, out: &mut [f64]) {
+        match *self {
+            OutputTransform::Logistic { scale } => {
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = 1.0 / (1.0 + (-scale * v).exp());
+                }
+            }
+            OutputTransform::Softmax { scale } => {
+                let max = m.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let mut total = 0.0;
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = (scale * (v - max)).exp();
+                    total += *o;
+                }
+                for o in out.iter_mut() {
+                    *o /= total;
+                }
+            }
+            OutputTransform::Exp { scale } => {
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = (scale * v).exp();
+                }
+            }
+            OutputTransform::SquaredError { scale } => {
+                let e = scale * m[0] - y;
+                out[0] = e * e;
+            }
+            OutputTransform::LogisticLoss { scale } => {
+                let z = scale * m[0];
+                // ln(1 + e^z) without overflow.
+                let softplus = z.max(0.0) + (-z.abs()).exp().ln_1p();
+                out[0] = softplus - y * z;
+            }
+            OutputTransform::SoftmaxLoss { scale } => {
+                let max = m.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let sum: f64 = m.iter().map(|&v| (scale * (v - max)).exp()).sum();
+                out[0] = sum.ln() - scale * (m[y as usize] - max);
+            }
+            OutputTransform::ProbabilityLoss => {
+                out[0] = -m[y as usize].max(PROBABILITY_EPS).ln();
+            }
+        }
+    }
+}
+
+/// Options of [`shap_values`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputOptions {
+    /// Most parting features a pair of explained and background rows may have (at most
+    /// [`MAX_PAIR_FEATURES`]): its table has `2^n` entries per output.
+    pub max_pair_features: usize,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        OutputOptions {
+            max_pair_features: DEFAULT_MAX_PAIR_FEATURES,
+        }
+    }
+}
+
+/// Default of [`OutputOptions::max_pair_features`]: a pair then costs at most about
+/// `20 · 2^20` operations per output (milliseconds) and 8 MiB per output and thread.
+pub const DEFAULT_MAX_PAIR_FEATURES: usize = 20;
+
+/// SHAP values of a transformed output, with their base values.
+#[derive(Debug, Clone)]
+pub struct OutputValues {
+    /// Shape `(n_rows, n_features, n_outputs)`; `n_outputs` is 1 for losses.
+    pub values: Array3<f64>,
+    /// Shape `(n_rows, n_outputs)`: for every row,
+    /// `values[row, .., o].sum() + base_values[row, o]` is `g` of the row's margins. The same
+    /// for every row except for losses, whose base value depends on the row's label.
+    pub base_values: Array2<f64>,
+}
+
+/// Exact interventional SHAP values of `transform` applied to the model's margins, for every
+/// row of `x` against every row of `background` (weighted by `weights`, if given).
+///
+/// `labels` (one per row of `x`) are required for losses and rejected otherwise.
+pub fn shap_values<F: Scalar, G: Scalar>(
+    model: &TreeEnsemble,
+    x: ArrayView2<'_, F>,
+    background: ArrayView2<'_, G>,
+    weights: Option<ArrayView1<'_, f64>>,
+    transform: OutputTransform,
+    labels: Option<ArrayView1<'_, f64>>,
+    options: &OutputOptions,
+) -> Result<OutputValues> {
+    model.check_features(x.ncols())?;
+    transform.check(model)?;
+    let labels = labels_of(model, &transform, labels, x.nrows())?;
+    if options.max_pair_features == 0 || options.max_pair_features > MAX_PAIR_FEATURES {
+        return Err(Error::Parameter(format!(
+            "max_pair_features must be between 1 and {MAX_PAIR_FEATURES}, got {}",
+            options.max_pair_features
+        )));
+    }
+    let bg = Background::new(model, background, weights)?;
+    let (n, m, k) = (x.nrows(), model.n_features(), model.n_outputs());
+    let ko = transform.n_outputs(k);
+    let mut base_values = base_values(model, &bg, &transform, &labels)?;
+    if labels.is_empty() {
+        base_values = base_values
+            .broadcast((n, ko))
+            .expect("one row broadcasts")
+            .to_owned();
+    }
+    let mut values = Array3::<f64>::zeros((n, m, ko));
+    let row_len = m * ko;
+    if row_len == 0 || n == 0 {
+        return Ok(OutputValues {
+            values,
+            base_values,
+        });
+    }
+    let out = values.as_slice_mut().expect("fresh array is contiguous");
+    let failed = AtomicBool::new(false);
+    let results: Vec<Result<()>> = out
+        .par_chunks_mut(ROW_BLOCK * row_len)
+        .enumerate()
+        .map(|(block, chunk)| {
+            if failed.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let mut game = PairGame::new(model);
+            let mut xr = vec![0.0; m];
+            let mut g = Vec::new();
+            let mut phi = Vec::new();
+            for (i, row_out) in chunk.chunks_mut(row_len).enumerate() {
+                let row = block * ROW_BLOCK + i;
+                model.prepare_row(&x, row, &mut xr);
+                let y = labels.get(row).copied().unwrap_or(0.0);
+                for (b, (r, &w)) in bg.rows.chunks(m.max(1)).zip(&bg.weights).enumerate() {
+                    if w == 0.0 {
+                        continue;
+                    }
+                    if let Err(e) = game.tabulate(model, &xr, r, options.max_pair_features) {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(too_many(e.limit, row, b));
+                    }
+                    let d = game.features().len();
+                    if d == 0 {
+                        continue;
+                    }
+                    g.clear();
+                    g.resize(ko << d, 0.0);
+                    for (mm, gg) in game.margins().chunks(k).zip(g.chunks_mut(ko)) {
+                        transform.apply(mm, y, gg);
+                    }
+                    phi.clear();
+                    phi.resize(d * ko, 0.0);
+                    shapley_values(&g, d, ko, w / bg.total, &mut phi);
+                    for (&f, p) in game.features().iter().zip(phi.chunks(ko)) {
+                        let at = f as usize * ko;
+                        for (o, v) in row_out[at..at + ko].iter_mut().zip(p) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .collect();
+    if let Some(e) = results.into_iter().find_map(|r| r.err()) {
+        return Err(e);
+    }
+    Ok(OutputValues {
+        values,
+        base_values,
+    })
+}
+
+fn too_many(limit: usize, row: usize, background_row: usize) -> Error {
+    Error::Limit(format!(
+        "explaining a transformed model output (probability, loss, ...) exactly needs, for \
+         each pair of an explained row and a background row, a table over the features on \
+         which the two rows take different paths in the trees, 2^n entries for n such \
+         features; row {row} and background row {background_row} differ on more than \
+         {limit} (max_pair_features={limit}). Explain model_output='raw' (exact at any size), \
+         explain fewer features (models with fewer features, or a background closer to the \
+         explained rows), or raise max_pair_features (at most {MAX_PAIR_FEATURES}; time and \
+         memory double with each step)"
+    ))
+}
+
+/// Labels as a vector (empty when the transform takes none), checked.
+fn labels_of(
+    model: &TreeEnsemble,
+    transform: &OutputTransform,
+    labels: Option<ArrayView1<'_, f64>>,
+    n_rows: usize,
+) -> Result<Vec<f64>> {
+    match (transform.is_loss(), labels) {
+        (true, None) => Err(Error::Parameter(
+            "a loss output needs the label of every explained row (y)".into(),
+        )),
+        (false, Some(_)) => Err(Error::Parameter(
+            "labels are only used by loss outputs; this output takes none".into(),
+        )),
+        (false, None) => Ok(Vec::new()),
+        (true, Some(y)) => {
+            let y = y.to_vec();
+            transform.check_labels(model, &y, n_rows)?;
+            Ok(y)
+        }
+    }
+}
+
+/// Weighted mean over the background of `g` of its margins, per label (one row when there
+/// are no labels).
+fn base_values(
+    model: &TreeEnsemble,
+    bg: &Background,
+    transform: &OutputTransform,
+    labels: &[f64],
+) -> Result<Array2<f64>> {
+    let m = model.n_features();
+    let rows = ArrayView2::from_shape((bg.weights.len(), m), &bg.rows)
+        .map_err(|e| Error::Shape(e.to_string()))?;
+    // The background is already prepared, and preparing is idempotent.
+    let margins = model.predict_margin(rows)?;
+    let ko = transform.n_outputs(model.n_outputs());
+    let ys: &[f64] = if labels.is_empty() { &[0.0] } else { labels };
+    let mut base = Array2::<f64>::zeros((ys.len(), ko));
+    let mut g = vec![0.0; ko];
+    for (y, mut out) in ys.iter().zip(base.outer_iter_mut()) {
+        for (mr, &w) in margins.outer_iter().zip(&bg.weights) {
+            transform.apply(
+                mr.as_slice().expect("fresh array is contiguous"),
+                *y,
+                &mut g,
+            );
+            for (o, v) in out.iter_mut().zip(&g) {
+                *o += w / bg.total * v;
+            }
+        }
+    }
+    Ok(base)
+}
+
+/// The base values of [`shap_values`] alone: `(n_labels, n_outputs)`, one row per label for
+/// losses (the mean loss over the background if every row had that label), else one row.
+/// Equal, bit for bit, to the corresponding rows of [`OutputValues::base_values`].
+pub fn expected_value<G: Scalar>(
+    model: &TreeEnsemble,
+    background: ArrayView2<'_, G>,
+    weights: Option<ArrayView1<'_, f64>>,
+    transform: OutputTransform,
+    labels: Option<ArrayView1<'_, f64>>,
+) -> Result<Array2<f64>> {
+    transform.check(model)?;
+    let n_labels = labels.map_or(0, |l| l.len());
+    let labels = labels_of(model, &transform, labels, n_labels)?;
+    let bg = Background::new(model, background, weights)?;
+    base_values(model, &bg, &transform, &labels)
+}
