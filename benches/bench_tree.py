@@ -384,6 +384,17 @@ def run_case(case: Case, args, ferroshap, threads: int) -> dict[str, Any]:
             "base_value_diff": base_diff,
         }
     )
+    ensemble = explainer.ensemble
+    result["model_bytes"] = ensemble.size_bytes
+    result["table_bytes"] = ensemble.path_dependent_table_bytes()
+    result["output_bytes"] = fs_values.nbytes
+    print(
+        f"    memory: model {result['model_bytes'] / 2**20:.1f} MiB, path-dependent tables "
+        f"{result['table_bytes'] / 2**20:.1f} MiB "
+        f"({result['table_bytes'] / result['model_bytes']:.2f}x the model), "
+        f"output {result['output_bytes'] / 2**20:.1f} MiB",
+        flush=True,
+    )
     nocheck = ""
     if "ferroshap_nocheck" in timings:
         fs_nocheck_t = timings["ferroshap_nocheck"]

@@ -66,6 +66,11 @@ class TreeEnsemble:
     @property
     def n_features(self) -> int: ...
     @property
+    def size_bytes(self) -> int:
+        """Bytes held by the trees' arrays."""
+    def path_dependent_table_bytes(self) -> int:
+        """Bytes held by path-dependent Tree SHAP's per-model tables (computed on first use)."""
+    @property
     def n_outputs(self) -> int: ...
     @property
     def n_trees(self) -> int: ...

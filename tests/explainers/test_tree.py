@@ -275,3 +275,13 @@ def test_gil_is_released_while_computing():
     # Holding the GIL would allow at most a handful of increments (a switch just before the
     # call); a released GIL lets the counter run for the whole computation.
     assert during > 1000
+
+
+def test_path_dependent_tables_are_reported_and_small():
+    # The per-model tables hold 17 + 8 Q bytes per node (Q quadrature points, here 1) against
+    # the model's ~49: reported in bytes, a fraction of the model here.
+    ensemble = _stump_forest()
+    model_bytes = ensemble.size_bytes
+    tables = ensemble.path_dependent_table_bytes()
+    assert model_bytes > 0
+    assert 0 < tables <= model_bytes

@@ -305,6 +305,17 @@ impl PyTreeEnsemble {
         }
     }
 
+    /// Bytes held by the trees' arrays.
+    #[getter]
+    fn size_bytes(&self) -> usize {
+        self.inner.size_bytes()
+    }
+
+    /// Bytes held by path-dependent Tree SHAP's per-model tables (computed on first use).
+    fn path_dependent_table_bytes(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.inner.path_dependent_table_bytes())
+    }
+
     fn select_trees(&self, indices: Vec<usize>) -> PyFsResult<Self> {
         Ok(PyTreeEnsemble {
             inner: self.inner.select_trees(&indices)?,
