@@ -32,8 +32,8 @@ const NONE: u32 = u32::MAX;
 /// One split node on the current path.
 #[derive(Clone, Copy, Default)]
 struct Frame {
-    node: usize,
-    feature: usize,
+    node: u32,
+    feature: u32,
     /// Level of the nearest ancestor split on the same feature, or `NONE`.
     ancestor: u32,
     /// 0: the left child is next; 1: the right child; 2: both done.
@@ -283,7 +283,7 @@ impl<const R: usize> LaneWorkspace<R> {
             }
             let level = &mut levels[d];
             level.frame.next += 1;
-            let (l, r) = tree.children(frame.node);
+            let (l, r) = tree.children(frame.node as usize);
             let (child, is_left) = if frame.next == 0 {
                 (l, true)
             } else {
@@ -365,9 +365,10 @@ impl<const R: usize> LaneWorkspace<R> {
             }
         }
         level.old_one = self.one[feature];
+        // Node and feature indices fit in u32 (trees store them so).
         level.frame = Frame {
-            node,
-            feature,
+            node: node as u32,
+            feature: feature as u32,
             ancestor: self.last[feature],
             next: 0,
             first: true,
@@ -399,7 +400,7 @@ impl<const R: usize> LaneWorkspace<R> {
         zero_credit: &[f64; Q],
     ) -> Factors<Q> {
         let ones = [1.0; Q];
-        let inv_old: &[f64; Q] = match self.inv_node[frame.feature] {
+        let inv_old: &[f64; Q] = match self.inv_node[frame.feature as usize] {
             NONE => &ones,
             node => prepared
                 .inv_one(node as usize)
@@ -416,16 +417,16 @@ impl<const R: usize> LaneWorkspace<R> {
             step_old: [0.0; Q],
             step_new: [0.0; Q],
         };
+        // Credit weights: rows with o = 0 take credit_zero (none when z = 0), rows with o = 1
+        // add credit_one.
+        level.credit_zero = if z_c != 0.0 { *zero_credit } else { [0.0; Q] };
         for q in 0..Q {
             let (p, omp) = (nodes[q], 1.0 - nodes[q]);
             let r11 = (p + omp * z_c) * inv_old[q];
             let r10 = omp * z_c * inv_old[q];
             factors.step_old[q] = r10 - ratio_00;
             factors.step_new[q] = r11 - r10;
-            // Credit weights: rows with o = 0 take credit_zero, rows with o = 1 add the rest.
-            let zero = if z_c != 0.0 { zero_credit[q] } else { 0.0 };
-            level.credit_zero[q] = zero;
-            level.credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q] - zero;
+            level.credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q] - level.credit_zero[q];
         }
         factors
     }
@@ -450,7 +451,7 @@ impl<const R: usize> LaneWorkspace<R> {
                 below.p[q][r] = level.p[q][r] * factor;
             }
         }
-        let f = frame.feature;
+        let f = frame.feature as usize;
         self.inv_node[f] = node as u32;
         self.one[f] = o_new;
         self.zero[f] = z_c;
@@ -487,7 +488,7 @@ impl<const R: usize> LaneWorkspace<R> {
             }
         }
         level.frame.first = false;
-        let acc = &mut self.acc[frame.feature * self.n_outputs + output];
+        let acc = &mut self.acc[frame.feature as usize * self.n_outputs + output];
         for r in 0..R {
             acc[r] += total[r];
         }
@@ -522,7 +523,7 @@ impl<const R: usize> LaneWorkspace<R> {
                 }
             }
         }
-        let acc = &mut self.acc[frame.feature * self.n_outputs + output];
+        let acc = &mut self.acc[frame.feature as usize * self.n_outputs + output];
         for r in 0..R {
             acc[r] += total[r];
         }
@@ -536,7 +537,7 @@ impl<const R: usize> LaneWorkspace<R> {
             }
         }
         level.frame.first = false;
-        let f = frame.feature;
+        let f = frame.feature as usize;
         self.one[f] = level.old_one;
         self.zero[f] = frame.z_old;
         self.last[f] = frame.ancestor;
