@@ -235,13 +235,14 @@ def kernel_shap_tree_ensemble(
     background: npt.NDArray[np.float64],
     weights: npt.NDArray[np.float64],
     *,
+    output: str = "margin",
     link: str = "identity",
     nsamples: int | None = None,
     seed: int = 0,
     num_features: int | None = None,
     lasso_alpha: float | None = None,
     criterion: str | None = None,
-    batch_rows: int = 65536,
+    evaluation: str = "auto",
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[float], list[int]]:
-    """Kernel SHAP of a tree ensemble's margin with the whole loop in Rust."""
+    """Kernel SHAP of a tree ensemble's output (margin or transformed) with the whole loop in Rust."""

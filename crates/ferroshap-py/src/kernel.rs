@@ -2,8 +2,10 @@
 //! user's model on the masked batches this builds; everything else runs here with the GIL
 //! released.
 
-use ferroshap::game::kernel;
-use ferroshap::game::{Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions};
+use ferroshap::game::tree_game::tree_ensemble_shap_values;
+use ferroshap::game::{
+    Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions, PairEvaluation, TreeOutput,
+};
 use numpy::{
     IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
 };
@@ -193,13 +195,16 @@ fn selection_of(
     })
 }
 
-/// Kernel SHAP of a ferroshap tree ensemble's margin with the whole loop in Rust: masked
-/// batches are evaluated by the ensemble itself, in parallel, with the GIL released.
+/// Kernel SHAP of a ferroshap tree ensemble's `output` (its margin, or the margin through a
+/// logistic, two-column logistic, softmax or exp transform) with the whole loop in Rust: the
+/// game is evaluated from tree walks over each explained and background row pair, in
+/// parallel, with the GIL released.
 /// Returns `(values (n_rows, n_features, n_outputs), standard errors, expected_value,
 /// ill_conditioned_rows)`.
 #[pyfunction]
-#[pyo3(signature = (model, X, background, weights, *, link="identity", nsamples=None, seed=0,
-    num_features=None, lasso_alpha=None, criterion=None, batch_rows=65536, n_threads=None))]
+#[pyo3(signature = (model, X, background, weights, *, output="margin", link="identity",
+    nsamples=None, seed=0, num_features=None, lasso_alpha=None, criterion=None,
+    evaluation="auto", n_threads=None))]
 #[allow(non_snake_case, clippy::type_complexity)]
 pub(crate) fn kernel_shap_tree_ensemble<'py>(
     py: Python<'py>,
@@ -207,15 +212,39 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     X: PyReadonlyArray2<'_, f64>,
     background: PyReadonlyArray2<'_, f64>,
     weights: PyReadonlyArray1<'_, f64>,
+    output: &str,
     link: &str,
     nsamples: Option<usize>,
     seed: u64,
     num_features: Option<usize>,
     lasso_alpha: Option<f64>,
     criterion: Option<&str>,
-    batch_rows: usize,
+    evaluation: &str,
     n_threads: Option<usize>,
 ) -> PyResult<KernelResult<'py>> {
+    let output = match output {
+        "margin" => TreeOutput::Margin,
+        "logistic" => TreeOutput::Logistic,
+        "logistic_pair" => TreeOutput::LogisticPair,
+        "softmax" => TreeOutput::Softmax,
+        "exp" => TreeOutput::Exp,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown output {other:?}; expected 'margin', 'logistic', 'logistic_pair', \
+                 'softmax' or 'exp'"
+            )));
+        }
+    };
+    let evaluation = match evaluation {
+        "auto" => PairEvaluation::Auto,
+        "table" => PairEvaluation::Table,
+        "scan" => PairEvaluation::Scan,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown evaluation {other:?}; expected 'auto', 'table' or 'scan'"
+            )));
+        }
+    };
     let options = KernelOptions {
         nsamples,
         link: parse_link(link)?,
@@ -226,14 +255,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     let (x, bg) = (X.as_array(), background.as_array());
     let w = weights.as_array().to_vec();
     let out = compute(py, n_threads, || {
-        kernel::shap_values(
-            |rows| ensemble.predict_margin(rows),
-            x,
-            bg,
-            Some(&w),
-            &options,
-            batch_rows,
-        )
+        tree_ensemble_shap_values(ensemble, output, x, bg, Some(&w), &options, evaluation)
     })?;
     Ok((
         out.values.into_pyarray(py),

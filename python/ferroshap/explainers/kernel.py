@@ -425,7 +425,6 @@ class KernelExplainer:
                 num_features=_option(selection, "num_features"),
                 lasso_alpha=_option(selection, "alpha"),
                 criterion=_option(selection, "criterion"),
-                batch_rows=batch,
             )
             return values, errors, list(ill)
         values = np.zeros((n_rows, self.n_features, self._n_outputs))

@@ -367,6 +367,47 @@ impl KernelJob {
         }
     }
 
+    /// Row `i`'s values, varying features and design (`None` with fewer than two varying).
+    pub(crate) fn row(&self, i: usize) -> (&[f64], &[usize], Option<&KernelDesign>) {
+        let p = self.n_columns;
+        let plan = &self.plans[i];
+        (
+            &self.x[i * p..(i + 1) * p],
+            &plan.varying,
+            plan.design.as_ref(),
+        )
+    }
+
+    /// The background rows (row-major) and their normalised weights.
+    pub(crate) fn background(&self) -> (&[f64], &[f64]) {
+        (&self.background, &self.weights)
+    }
+
+    /// Sets every row's weighted mean outputs per coalition (`n_coalitions × n_outputs`
+    /// each) at once, for evaluators that compute them without masked rows.
+    pub(crate) fn set_coalition_outputs(&mut self, ey: Vec<Vec<f64>>) -> Result<()> {
+        if self.added != 0 || ey.len() != self.plans.len() {
+            return Err(Error::Parameter(
+                "coalition outputs must be set once, for every row".into(),
+            ));
+        }
+        for (plan, e) in self.plans.iter().zip(&ey) {
+            if e.len() != plan.n_coalitions() * self.n_outputs {
+                return Err(Error::Shape("coalition outputs of the wrong size".into()));
+            }
+            if e.iter().any(|v| v.is_nan()) {
+                return Err(Error::Parameter(
+                    "the model returned NaN on masked data (explained values combined with \
+                     background rows)"
+                        .into(),
+                ));
+            }
+        }
+        self.ey = ey;
+        self.added = self.n_evaluations();
+        Ok(())
+    }
+
     /// Takes the model's outputs (`rows × n_outputs`) for the masked rows starting at
     /// `start`, which must be where the previous call stopped (so sums over background rows
     /// always run in the same order, whatever the batch size).

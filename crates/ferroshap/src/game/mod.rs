@@ -11,7 +11,9 @@ pub mod lars;
 pub mod lasso;
 pub mod masking;
 mod regression;
+pub mod tree_game;
 
 pub use design::KernelDesign;
 pub use kernel::{FeatureSelection, KernelJob, KernelLink, KernelOptions, KernelValues};
 pub use lars::Criterion;
+pub use tree_game::{PairEvaluation, TreeOutput};

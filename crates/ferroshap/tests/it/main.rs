@@ -5,3 +5,4 @@ mod kernel;
 mod model_output;
 mod oracle;
 mod shapes;
+mod tree_game;

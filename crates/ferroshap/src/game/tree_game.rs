@@ -1,0 +1,611 @@
+//! The interventional game of a tree ensemble, evaluated without building masked rows.
+//!
+//! Kernel SHAP needs `f(x_S, r)` for every coalition `S` of an explained row `x` and every
+//! background row `r`. A masked row takes each varying feature from `x` when it is in `S` and
+//! from `r` otherwise, so a tree routes it exactly as `x` and `r` route at every split where
+//! they agree. Walking each tree once with both rows, branching only where they part, gives
+//! the leaves the masked rows can reach, each with a condition "the features in `A` are in
+//! `S`, those in `B` are not" (bitmasks over the varying features). The pair's margin is then
+//! a sum of such subcube indicators, which is
+//!
+//! - tabulated over the subsets of the features `D` where the pair parts (`2^|D|` entries:
+//!   each leaf adds its inclusion–exclusion terms, then a subset-sum transform), so that a
+//!   coalition is one lookup; or, when `D` is large,
+//! - scanned: each coalition tests each conditioned leaf's masks.
+//!
+//! When the output is the margin itself (linear in the leaves), the background rows' terms are
+//! added into one table over all varying features before the transform. Otherwise the output
+//! transform (sigmoid, softmax, exp) is applied per pair and coalition, as the model does.
+//! Either way the values are the model's, up to the order of f64 additions.
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use super::design::KernelDesign;
+use super::kernel::{self, KernelJob, KernelOptions, KernelValues};
+use crate::ensemble::TreeEnsemble;
+use crate::error::Result;
+
+/// Which model output the game is over, computed from the ensemble's margins `m`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeOutput {
+    /// The margins themselves (raw scores, `decision_function`).
+    Margin,
+    /// `1 / (1 + exp(−m))` for each output (binary probability as one column).
+    Logistic,
+    /// A single margin as two columns `(1 − p, p)`, `p = 1 / (1 + exp(−m))` (scikit-learn's,
+    /// XGBoost's and LightGBM's `predict_proba` for binary classifiers).
+    LogisticPair,
+    /// Softmax over the outputs (multi-class `predict_proba`).
+    Softmax,
+    /// `exp(m)` for each output (log-link regression's `predict`).
+    Exp,
+}
+
+impl TreeOutput {
+    /// Number of values per row for an ensemble with `n_margins` outputs.
+    pub fn n_outputs(self, n_margins: usize) -> usize {
+        match self {
+            TreeOutput::LogisticPair => 2,
+            _ => n_margins,
+        }
+    }
+
+    /// Whether the output is a linear function of the margins.
+    fn is_linear(self) -> bool {
+        self == TreeOutput::Margin
+    }
+
+    /// Writes the output for margins `m` into `out` (`n_outputs(m.len())` values).
+    #[inline]
+    pub fn apply(self, m: &[f64], out: &mut [f64]) {
+        match self {
+            TreeOutput::Margin => out.copy_from_slice(m),
+            TreeOutput::Logistic => {
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = sigmoid(v);
+                }
+            }
+            TreeOutput::LogisticPair => {
+                let p = sigmoid(m[0]);
+                out[0] = 1.0 - p;
+                out[1] = p;
+            }
+            TreeOutput::Softmax => {
+                let max = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut total = 0.0;
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = (v - max).exp();
+                    total += *o;
+                }
+                for o in out.iter_mut() {
+                    *o /= total;
+                }
+            }
+            TreeOutput::Exp => {
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = v.exp();
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// How a pair's game is evaluated (the automatic choice is by estimated cost).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PairEvaluation {
+    /// Table or scan, whichever is estimated cheaper.
+    #[default]
+    Auto,
+    /// Always tabulate over the subsets of the features where the pair parts.
+    Table,
+    /// Always test each conditioned leaf for each coalition.
+    Scan,
+}
+
+/// Tables are used for at most this many parting features (2^22 × 8 bytes = 32 MiB per
+/// output at worst; the cost model picks the scan well before that for typical budgets).
+const MAX_TABLE_BITS: u32 = 22;
+/// The row-wide table of the linear case covers at most this many varying features.
+const MAX_ROW_TABLE_BITS: usize = 16;
+
+/// A reachable leaf with its condition: features `a` in the coalition, `b` out of it.
+#[derive(Clone, Copy, Debug)]
+struct Leaf {
+    a: u64,
+    b: u64,
+    tree: u32,
+    node: u32,
+}
+
+/// One explained row against the background: its prepared values, the positions of its
+/// varying features and the coalitions (bit `p` set when varying feature `p` is present).
+pub(crate) struct RowGame<'a> {
+    pub ensemble: &'a TreeEnsemble,
+    pub output: TreeOutput,
+    pub evaluation: PairEvaluation,
+    /// The explained row, as read by the model (`SplitRules::prepare`).
+    pub x: &'a [f64],
+    /// Feature → position among the varying features, `u32::MAX` when it does not vary.
+    pub position: &'a [u32],
+    pub n_varying: usize,
+    pub coalitions: &'a [u64],
+}
+
+/// Scratch space reused across pairs.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    leaves: Vec<Leaf>,
+    stack: Vec<(u32, u64, u64)>,
+    table: Vec<f64>,
+    co_table: Vec<f64>,
+    lut: Vec<u32>,
+    margin: Vec<f64>,
+    out: Vec<f64>,
+}
+
+impl RowGame<'_> {
+    /// Adds `w_b · f(x_S, r_b)` for every coalition to `ey` (`n_coalitions × n_outputs`),
+    /// for the prepared background rows `background` (row-major) with weights `weights`.
+    pub fn accumulate(
+        &self,
+        background: &[f64],
+        weights: &[f64],
+        ey: &mut [f64],
+        scratch: &mut Scratch,
+    ) {
+        let p = self.ensemble.n_features();
+        if self.output.is_linear() && self.n_varying <= MAX_ROW_TABLE_BITS {
+            self.accumulate_linear(background, weights, ey, scratch);
+            return;
+        }
+        for (r, &w) in background.chunks_exact(p).zip(weights) {
+            let constant = self.collect_leaves(r, scratch);
+            self.add_pair(&constant, w, ey, scratch);
+        }
+    }
+
+    /// Walks every tree with `x` and `r`, leaving the conditioned leaves in `scratch.leaves`
+    /// and returning the margin part every coalition shares (base offset included).
+    fn collect_leaves(&self, r: &[f64], scratch: &mut Scratch) -> Vec<f64> {
+        let ens = self.ensemble;
+        let rules = ens.rules();
+        let mut constant = ens.base_offset().to_vec();
+        scratch.leaves.clear();
+        for (t, tree) in ens.trees().iter().enumerate() {
+            scratch.stack.clear();
+            scratch.stack.push((0, 0, 0));
+            while let Some((start, a, b)) = scratch.stack.pop() {
+                let mut node = start as usize;
+                while !tree.is_leaf(node) {
+                    let j = tree.feature(node);
+                    let pos = self.position[j];
+                    if pos == u32::MAX {
+                        node = tree.next(node, r[j], rules);
+                        continue;
+                    }
+                    let bit = 1u64 << pos;
+                    if a & bit != 0 {
+                        node = tree.next(node, self.x[j], rules);
+                    } else if b & bit != 0 {
+                        node = tree.next(node, r[j], rules);
+                    } else {
+                        let nx = tree.next(node, self.x[j], rules);
+                        let nr = tree.next(node, r[j], rules);
+                        if nx == nr {
+                            node = nx;
+                        } else {
+                            scratch.stack.push((nr as u32, a, b | bit));
+                            scratch.stack.push((nx as u32, a | bit, b));
+                            node = usize::MAX;
+                            break;
+                        }
+                    }
+                }
+                if node == usize::MAX {
+                    continue;
+                }
+                if a | b == 0 {
+                    for (c, v) in constant[tree.output()..]
+                        .iter_mut()
+                        .zip(tree.leaf_value(node))
+                    {
+                        *c += v;
+                    }
+                } else {
+                    scratch.leaves.push(Leaf {
+                        a,
+                        b,
+                        tree: t as u32,
+                        node: node as u32,
+                    });
+                }
+            }
+        }
+        constant
+    }
+
+    /// One pair's outputs for every coalition, weighted by `w`, added into `ey`.
+    fn add_pair(&self, constant: &[f64], w: f64, ey: &mut [f64], scratch: &mut Scratch) {
+        let ens = self.ensemble;
+        let k = ens.n_outputs();
+        let ko = self.output.n_outputs(k);
+        let parting = scratch.leaves.iter().fold(0u64, |acc, l| acc | l.a | l.b);
+        let d = parting.count_ones();
+        let n_coal = self.coalitions.len();
+        let use_table = match self.evaluation {
+            PairEvaluation::Table => d <= MAX_TABLE_BITS,
+            PairEvaluation::Scan => false,
+            PairEvaluation::Auto => {
+                // Table: d·2^d per output for the transform plus a lookup per coalition; scan:
+                // a mask test per coalition and conditioned leaf.
+                d <= MAX_TABLE_BITS
+                    && ((d as usize + 1) << d) * k + 4 * n_coal
+                        <= n_coal * scratch.leaves.len().max(1)
+            }
+        };
+        scratch.margin.resize(k, 0.0);
+        scratch.out.resize(ko, 0.0);
+        if use_table {
+            self.fill_pair_tables(parting, d, scratch);
+            let full = (1usize << d) - 1;
+            let has_co = !scratch.co_table.is_empty();
+            let n_bytes = self.n_varying.div_ceil(8);
+            for (c, &s) in self.coalitions.iter().enumerate() {
+                let mut idx = 0usize;
+                for byte in 0..n_bytes {
+                    idx |= scratch.lut[byte * 256 + ((s >> (8 * byte)) & 0xFF) as usize] as usize;
+                }
+                let t = &scratch.table[idx * k..(idx + 1) * k];
+                for ((m, &c0), &v) in scratch.margin.iter_mut().zip(constant).zip(t) {
+                    *m = c0 + v;
+                }
+                if has_co {
+                    let co = full & !idx;
+                    for (m, &v) in scratch.margin.iter_mut().zip(&scratch.co_table[co * k..]) {
+                        *m += v;
+                    }
+                }
+                self.output.apply(&scratch.margin, &mut scratch.out);
+                for (e, &o) in ey[c * ko..(c + 1) * ko].iter_mut().zip(&scratch.out) {
+                    *e += w * o;
+                }
+            }
+        } else {
+            for (c, &s) in self.coalitions.iter().enumerate() {
+                scratch.margin.copy_from_slice(constant);
+                for leaf in &scratch.leaves {
+                    if s & leaf.a == leaf.a && s & leaf.b == 0 {
+                        let tree = &ens.trees()[leaf.tree as usize];
+                        for (m, v) in scratch.margin[tree.output()..]
+                            .iter_mut()
+                            .zip(tree.leaf_value(leaf.node as usize))
+                        {
+                            *m += v;
+                        }
+                    }
+                }
+                self.output.apply(&scratch.margin, &mut scratch.out);
+                for (e, &o) in ey[c * ko..(c + 1) * ko].iter_mut().zip(&scratch.out) {
+                    *e += w * o;
+                }
+            }
+        }
+    }
+
+    /// Tabulates the pair's conditioned leaves over the subsets of the parting features:
+    /// `table[T] + co_table[D∖T]` is their margin for a coalition meeting `D` in `T`. Also
+    /// builds the byte lookup tables that gather a coalition's bits within `D`.
+    fn fill_pair_tables(&self, parting: u64, d: u32, scratch: &mut Scratch) {
+        let k = self.ensemble.n_outputs();
+        let size = 1usize << d;
+        scratch.table.clear();
+        scratch.table.resize(size * k, 0.0);
+        scratch.co_table.clear();
+        let needs_co = scratch
+            .leaves
+            .iter()
+            .any(|l| (l.a & parting).count_ones() < (l.b & parting).count_ones());
+        if needs_co {
+            scratch.co_table.resize(size * k, 0.0);
+        }
+        let trees = self.ensemble.trees();
+        for leaf in &scratch.leaves {
+            let a = pext(leaf.a, parting);
+            let b = pext(leaf.b, parting);
+            let tree = &trees[leaf.tree as usize];
+            let values = tree.leaf_value(leaf.node as usize);
+            let offset = tree.output();
+            // [A ⊆ S, B ∩ S = ∅] = Σ_{B' ⊆ B} (−1)^|B'| [A ∪ B' ⊆ S], or the same with the
+            // roles of S and its complement swapped: whichever has fewer terms.
+            let (fixed, free, table) = if b.count_ones() <= a.count_ones() {
+                (a, b, &mut scratch.table)
+            } else {
+                (b, a, &mut scratch.co_table)
+            };
+            let mut sub = free;
+            loop {
+                let sign = if sub.count_ones() % 2 == 0 { 1.0 } else { -1.0 };
+                let at = (fixed | sub) as usize * k + offset;
+                for (t, v) in table[at..at + values.len()].iter_mut().zip(values) {
+                    *t += sign * v;
+                }
+                if sub == 0 {
+                    break;
+                }
+                sub = (sub - 1) & free;
+            }
+        }
+        subset_sums(&mut scratch.table, d, k);
+        if needs_co {
+            subset_sums(&mut scratch.co_table, d, k);
+        }
+        let n_bytes = self.n_varying.div_ceil(8);
+        scratch.lut.clear();
+        scratch.lut.resize(n_bytes * 256, 0);
+        for byte in 0..n_bytes {
+            for v in 0..256u64 {
+                scratch.lut[byte * 256 + v as usize] = pext(v << (8 * byte), parting) as u32;
+            }
+        }
+    }
+
+    /// The linear case: `Σ_b w_b f(x_S, r_b)` is one function of `S`, tabulated over all
+    /// varying features (Möbius terms of every pair's leaves, then one subset-sum transform).
+    fn accumulate_linear(
+        &self,
+        background: &[f64],
+        weights: &[f64],
+        ey: &mut [f64],
+        scratch: &mut Scratch,
+    ) {
+        let p = self.ensemble.n_features();
+        let k = self.ensemble.n_outputs();
+        let m = self.n_varying as u32;
+        let size = 1usize << m;
+        let mut table = std::mem::take(&mut scratch.table);
+        let mut co_table = std::mem::take(&mut scratch.co_table);
+        table.clear();
+        table.resize(size * k, 0.0);
+        co_table.clear();
+        co_table.resize(size * k, 0.0);
+        let mut constant = vec![0.0; k];
+        let mut used_co = false;
+        let trees = self.ensemble.trees();
+        for (r, &w) in background.chunks_exact(p).zip(weights) {
+            for (c, v) in constant.iter_mut().zip(self.collect_leaves(r, scratch)) {
+                *c += w * v;
+            }
+            for leaf in &scratch.leaves {
+                let tree = &trees[leaf.tree as usize];
+                let values = tree.leaf_value(leaf.node as usize);
+                let offset = tree.output();
+                let (fixed, free, t) = if leaf.b.count_ones() <= leaf.a.count_ones() {
+                    (leaf.a, leaf.b, &mut table)
+                } else {
+                    used_co = true;
+                    (leaf.b, leaf.a, &mut co_table)
+                };
+                let mut sub = free;
+                loop {
+                    let sign = if sub.count_ones() % 2 == 0 { w } else { -w };
+                    let at = (fixed | sub) as usize * k + offset;
+                    for (e, v) in t[at..at + values.len()].iter_mut().zip(values) {
+                        *e += sign * v;
+                    }
+                    if sub == 0 {
+                        break;
+                    }
+                    sub = (sub - 1) & free;
+                }
+            }
+        }
+        subset_sums(&mut table, m, k);
+        if used_co {
+            subset_sums(&mut co_table, m, k);
+        }
+        let full = size - 1;
+        for (c, &s) in self.coalitions.iter().enumerate() {
+            let s = s as usize;
+            for o in 0..k {
+                let mut v = constant[o] + table[s * k + o];
+                if used_co {
+                    v += co_table[(full & !s) * k + o];
+                }
+                ey[c * k + o] += v;
+            }
+        }
+        scratch.table = table;
+        scratch.co_table = co_table;
+    }
+}
+
+/// Background rows per unit of parallel work: the split depends on the input sizes only, and
+/// partial sums are added in chunk order, so results do not depend on the thread count.
+const BACKGROUND_CHUNK: usize = 32;
+
+/// Kernel SHAP values of a tree ensemble's `output` with the whole loop in Rust: the game
+/// `f(x_S, r)` is evaluated per explained and background row pair as described in the module
+/// docs, in parallel over rows and blocks of background rows. Designs, regression and seeds
+/// are those of [`kernel::shap_values`], so the values equal that function's with the
+/// ensemble's prediction as the model, up to rounding.
+pub fn tree_ensemble_shap_values(
+    ensemble: &TreeEnsemble,
+    output: TreeOutput,
+    x: ArrayView2<'_, f64>,
+    background: ArrayView2<'_, f64>,
+    weights: Option<&[f64]>,
+    options: &KernelOptions,
+    evaluation: PairEvaluation,
+) -> Result<KernelValues> {
+    let predict = |rows: ArrayView2<'_, f64>| -> Result<Array2<f64>> {
+        let margins = ensemble.predict_margin(rows)?;
+        let k = ensemble.n_outputs();
+        let ko = output.n_outputs(k);
+        let mut out = Array2::zeros((rows.nrows(), ko));
+        for (m, mut o) in margins.outer_iter().zip(out.outer_iter_mut()) {
+            let m = m.to_vec();
+            let mut buf = vec![0.0; ko];
+            output.apply(&m, &mut buf);
+            for (dst, v) in o.iter_mut().zip(buf) {
+                *dst = v;
+            }
+        }
+        Ok(out)
+    };
+    if x.ncols() > 64 {
+        // Coalitions are 64-bit masks: wider rows go through masked rows and prediction.
+        return kernel::shap_values(predict, x, background, weights, options, 1 << 16);
+    }
+    ensemble.check_features(x.ncols())?;
+    let null_out = predict(background)?;
+    let n_bg = background.nrows();
+    let uniform;
+    let w = match weights {
+        Some(w) => w,
+        None => {
+            uniform = vec![1.0; n_bg];
+            &uniform
+        }
+    };
+    let total: f64 = w.iter().sum();
+    let fnull: Vec<f64> = (0..null_out.ncols())
+        .map(|o| {
+            w.iter()
+                .zip(null_out.column(o))
+                .map(|(wi, yi)| wi / total * yi)
+                .sum()
+        })
+        .collect();
+    let mut job = KernelJob::new(x, background, Some(w), &fnull, options, 0)?;
+    let fx = predict(x)?;
+    let rules = *ensemble.rules();
+    let (bg_raw, bg_weights) = job.background();
+    let bg: Vec<f64> = bg_raw.iter().map(|&v| rules.prepare(v)).collect();
+    let p = ensemble.n_features();
+    let ko = output.n_outputs(ensemble.n_outputs());
+    let n_chunks = n_bg.div_ceil(BACKGROUND_CHUNK);
+    let tasks: Vec<(usize, usize)> = (0..job.n_rows())
+        .filter(|&i| job.row(i).2.is_some())
+        .flat_map(|i| (0..n_chunks).map(move |c| (i, c)))
+        .collect();
+    let job_ref = &job;
+    let partials: Vec<Vec<f64>> = tasks
+        .par_iter()
+        .map_init(Scratch::default, |scratch, &(i, chunk)| {
+            let (row, varying, design) = job_ref.row(i);
+            let design = design.expect("tasks are rows with a design");
+            let x_prep: Vec<f64> = row.iter().map(|&v| rules.prepare(v)).collect();
+            let mut position = vec![u32::MAX; p];
+            for (pos, &j) in varying.iter().enumerate() {
+                position[j] = pos as u32;
+            }
+            let coalitions: Vec<u64> = (0..design.n_coalitions())
+                .map(|c| {
+                    design
+                        .mask(c)
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |acc, (pos, &z)| acc | (u64::from(z) << pos))
+                })
+                .collect();
+            let game = RowGame {
+                ensemble,
+                output,
+                evaluation,
+                x: &x_prep,
+                position: &position,
+                n_varying: varying.len(),
+                coalitions: &coalitions,
+            };
+            let lo = chunk * BACKGROUND_CHUNK;
+            let hi = (lo + BACKGROUND_CHUNK).min(n_bg);
+            let mut ey = vec![0.0; coalitions.len() * ko];
+            game.accumulate(&bg[lo * p..hi * p], &bg_weights[lo..hi], &mut ey, scratch);
+            ey
+        })
+        .collect();
+    let mut ey: Vec<Vec<f64>> = (0..job.n_rows())
+        .map(|i| vec![0.0; job.row(i).2.map_or(0, KernelDesign::n_coalitions) * ko])
+        .collect();
+    for (&(i, _), part) in tasks.iter().zip(partials) {
+        for (e, v) in ey[i].iter_mut().zip(part) {
+            *e += v;
+        }
+    }
+    job.set_coalition_outputs(ey)?;
+    job.finish(fx.view())
+}
+
+/// In place, `t[T] ← Σ_{U ⊆ T} t[U]` over `d`-bit subsets, `k` values per subset.
+fn subset_sums(t: &mut [f64], d: u32, k: usize) {
+    let size = 1usize << d;
+    for i in 0..d {
+        let bit = 1usize << i;
+        for hi in (0..size).step_by(2 * bit) {
+            for lo in hi..hi + bit {
+                let (src, dst) = (lo * k, (lo | bit) * k);
+                for o in 0..k {
+                    t[dst + o] += t[src + o];
+                }
+            }
+        }
+    }
+}
+
+/// The bits of `v` at the set positions of `mask`, packed into the low bits (BMI2's `pext`).
+#[inline]
+fn pext(v: u64, mut mask: u64) -> u64 {
+    let mut out = 0u64;
+    let mut bit = 0;
+    while mask != 0 {
+        let low = mask & mask.wrapping_neg();
+        if v & low != 0 {
+            out |= 1 << bit;
+        }
+        bit += 1;
+        mask ^= low;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pext_packs_the_masked_bits() {
+        assert_eq!(pext(0b1011_0110, 0b1111_0000), 0b1011);
+        assert_eq!(pext(0b1011_0110, 0b0101_0101), 0b0110);
+        assert_eq!(pext(u64::MAX, 0b1001), 0b11);
+    }
+
+    #[test]
+    fn subset_sums_match_their_definition() {
+        let d = 4;
+        let t0: Vec<f64> = (0..16).map(|i| (i * i % 7) as f64 - 2.5).collect();
+        let mut t = t0.clone();
+        subset_sums(&mut t, d, 1);
+        for s in 0..16usize {
+            let want: f64 = (0..16usize).filter(|u| u & s == *u).map(|u| t0[u]).sum();
+            assert!((t[s] - want).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn outputs_transform_margins_as_the_libraries_do() {
+        let mut out = [0.0; 3];
+        TreeOutput::Softmax.apply(&[1.0, 2.0, 3.0], &mut out);
+        let z: f64 = [1.0f64, 2.0, 3.0].iter().map(|v| v.exp()).sum();
+        assert!((out[2] - 3.0f64.exp() / z).abs() < 1e-15);
+        let mut pair = [0.0; 2];
+        TreeOutput::LogisticPair.apply(&[0.3], &mut pair);
+        assert!((pair[1] - 1.0 / (1.0 + (-0.3f64).exp())).abs() < 1e-15);
+        assert!((pair[0] + pair[1] - 1.0).abs() < 1e-15);
+    }
+}
