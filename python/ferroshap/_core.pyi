@@ -245,4 +245,4 @@ def kernel_shap_tree_ensemble(
     evaluation: str = "auto",
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[float], list[int]]:
-    """Kernel SHAP of a tree ensemble's output (margin or transformed) with the whole loop in Rust."""
+    """Kernel SHAP of a tree ensemble's (transformed) output with the whole loop in Rust."""

@@ -434,3 +434,109 @@ def test_ill_conditioned_regressions_warn():
         values = explainer.shap_values(x, nsamples=20, silent=True)
     assert np.all(np.isfinite(values))
     assert values.sum() + explainer.expected_value == pytest.approx(f(x)[0], abs=1e-9)
+
+
+def _tree_models():
+    """(name, fitted model, the function given to KernelExplainer, expected native output)."""
+    import lightgbm
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 9))
+    y_reg = X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + X[:, 3]
+    y_bin = (y_reg > 0).astype(int)
+    y_multi = np.digitize(y_reg, [-0.7, 0.7])
+    hgb_reg = ensemble.HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(X, y_reg)
+    hgb_poisson = ensemble.HistGradientBoostingRegressor(
+        loss="poisson", max_iter=20, random_state=0
+    ).fit(X, np.exp(y_reg / 2))
+    hgb_bin = ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y_bin)
+    hgb_multi = ensemble.HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(X, y_multi)
+    gb_bin = ensemble.GradientBoostingClassifier(n_estimators=20, random_state=0).fit(X, y_bin)
+    forest = ensemble.RandomForestClassifier(n_estimators=10, max_depth=5, random_state=0).fit(
+        X, y_multi
+    )
+    lgbm = lightgbm.LGBMRegressor(n_estimators=20, num_leaves=8, verbose=-1).fit(X, y_reg)
+    cases = [
+        ("hgb predict", hgb_reg.predict, "margin"),
+        ("hgb poisson predict", hgb_poisson.predict, "exp"),
+        ("hgb binary predict_proba", hgb_bin.predict_proba, "logistic_pair"),
+        ("hgb binary decision_function", hgb_bin.decision_function, "margin"),
+        ("hgb binary model object", hgb_bin, "logistic_pair"),
+        ("hgb 3-class predict_proba", hgb_multi.predict_proba, "softmax"),
+        ("gb binary predict_proba", gb_bin.predict_proba, "logistic_pair"),
+        ("forest predict_proba", forest.predict_proba, "margin"),
+        ("lightgbm predict", lgbm.predict, "margin"),
+    ]
+    return X, cases
+
+
+@pytest.fixture(scope="module")
+def tree_models():
+    return _tree_models()
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_native_path_for_tree_models_equals_calling_the_model(tree_models, case):
+    # A converted tree model (or its bound method) runs the game in Rust from the trees; the
+    # designs and seeds are those of the function-calling path and the model outputs agree to
+    # ~1e-15, so the values agree to rounding: 1e-9 leaves a wide margin on values of order
+    # 0.01-1, while a wrong output transform or leaf moves them by far more.
+    X, cases = tree_models
+    name, f, output = cases[case]
+    background, rows = X[:20], X[100:104]
+    native = ferroshap.KernelExplainer(f, background, seed=3)
+    called = ferroshap.KernelExplainer(f, background, seed=3, native=False)
+    assert native.native_model is not None, name
+    assert native._native.output == output
+    assert called.native_model is None
+    np.testing.assert_allclose(native.expected_value, called.expected_value, rtol=0, atol=1e-12)
+    for nsamples in ("auto", 100):  # 9 features: "auto" enumerates; 100 samples
+        got = native.shap_values(rows, nsamples=nsamples, silent=True)
+        want = called.shap_values(rows, nsamples=nsamples, silent=True)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, err_msg=name)
+    link = native(rows, nsamples=100)
+    np.testing.assert_allclose(link.values, got, rtol=0, atol=0)
+
+
+def test_native_path_falls_back_when_the_model_is_not_its_trees():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 5))
+    y = X[:, 0] - X[:, 1] * X[:, 2]
+
+    class Shifted(ensemble.HistGradientBoostingRegressor):
+        # Converts like its base class, but predicts something else for large x0.
+        def predict(self, X):
+            out = super().predict(X)
+            return out + (np.asarray(X)[:, 0] > 2.5)
+
+    model = Shifted(max_iter=20, random_state=0).fit(X, y)
+    background = X[np.abs(X[:, 0]) < 2][:10]
+    explainer = ferroshap.KernelExplainer(model.predict, background, seed=1)
+    # The background rows agree (x0 < 2.5), so the converted model is chosen ...
+    assert explainer.native_model is not None
+    plain = ferroshap.KernelExplainer(model.predict, background, seed=1, native=False)
+    row = np.array([[3.0, 0.5, -0.5, 1.0, 0.0]])
+    # ... but not for a row where it does not reproduce predict: the model is called.
+    got = explainer.shap_values(row, silent=True)
+    np.testing.assert_array_equal(got, plain.shap_values(row, silent=True))
+    exact = _brute_force(model.predict, row[0], background)
+    np.testing.assert_allclose(got[0], exact, rtol=0, atol=1e-10)
+    trees_only = ferroshap.KernelExplainer(explainer.native_model, background)
+    assert np.abs(trees_only.shap_values(row, silent=True)[0, 0] - exact[0]) > 0.5
+    with pytest.raises(ValueError, match="explained rows"):
+        ferroshap.KernelExplainer(model.predict, background, native=True).shap_values(
+            row, silent=True
+        )
+    # A model that differs on the background itself never uses its trees.
+    doubled = ferroshap.KernelExplainer(lambda Z: 2 * model.predict(Z), background)
+    assert doubled.native_model is None
+    with pytest.raises(ValueError, match="native=True.*plain function"):
+        ferroshap.KernelExplainer(lambda Z: 2 * model.predict(Z), background, native=True)
+    with pytest.raises(ValueError, match="native=True.*does not reproduce.*background"):
+        ferroshap.KernelExplainer(model.predict, X[:10] + 3, native=True)
+    # Class labels are not something the trees output.
+    clf = ensemble.HistGradientBoostingClassifier(max_iter=5).fit(X, y > 0)
+    assert ferroshap.KernelExplainer(clf.predict, background).native_model is None
+    with pytest.raises(ValueError, match="native"):
+        ferroshap.KernelExplainer(clf.predict, background, native="yes")

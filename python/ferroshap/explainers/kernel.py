@@ -29,6 +29,12 @@ _NUM_FEATURES = re.compile(r"num_features\((\d+)\)")
 _BATCH_VALUES = 1 << 19
 # Explained rows planned together (the progress bar advances per block).
 _BLOCK_ROWS = 64
+# A converted tree model replaces the model's own calls only when it reproduces the model's
+# outputs on the background and explained rows to this fraction of their scale (at least 1).
+# scikit-learn and LightGBM predict in float64 and agree to ~1e-15; XGBoost predicts in
+# float32 (~1e-7 relative), so large XGBoost ensembles may fail it and use predict instead.
+_NATIVE_TOL = 1e-6
+_NATIVE_METHODS = ("predict", "predict_proba", "decision_function")
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,19 @@ class KernelExplainer:
         Names of the features; by default the data frame's columns.
     seed
         Seed of the coalition sampling; ``None`` draws fresh randomness on every call.
+    native
+        ``"auto"`` (default): when ``model`` is a tree model ferroshap converts exactly
+        (XGBoost, LightGBM, scikit-learn trees, forests, gradient boosting and histogram
+        gradient boosting), or its bound ``predict``, ``predict_proba`` or
+        ``decision_function``, the masked rows are evaluated in Rust from the converted
+        ensemble (the same output: margin, probabilities through the sigmoid or softmax, or
+        ``exp`` for log-link regressors) instead of by calling the model: much faster, and
+        the same values up to rounding. It is used only after checking that the converted
+        ensemble reproduces the model's own output on the background rows and on the rows
+        being explained to within ``1e-6`` of the output scale; otherwise the model is called,
+        silently. ``False`` always calls the model; ``True`` requires the native path and
+        raises ``ValueError`` when it cannot be used. ``native_model`` tells which was chosen
+        at construction (the converted ensemble, or ``None``).
 
     Examples
     --------
@@ -195,6 +214,7 @@ class KernelExplainer:
         link: str = "identity",
         feature_names: list[str] | None = None,
         seed: int | None = None,
+        native: bool | str = "auto",
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -212,7 +232,10 @@ class KernelExplainer:
             not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0
         ):
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        if native not in ("auto", True, False):
+            raise ValueError(f"native must be 'auto', True or False, got {native!r}")
         self.model = model
+        self.native = native
         self.link = link
         self.seed = None if seed is None else int(seed) % (1 << 64)
         self._f = _model_function(model)
@@ -244,6 +267,22 @@ class KernelExplainer:
         outputs = null.reshape(n_background, -1)
         self._n_outputs = outputs.shape[1]
         self.fnull = self.weights @ outputs
+        self._native: _Native | None = None
+        if isinstance(model, _core.TreeEnsemble):
+            self._native = _Native(model, "margin")
+        elif native is not False:
+            candidate, reason = _native_candidate(model)
+            if candidate is not None and not candidate.reproduces(self.data, outputs):
+                candidate, reason = (
+                    None,
+                    "the converted tree ensemble does not reproduce the model's output on "
+                    f"the background data to {_NATIVE_TOL:g} of its scale",
+                )
+            if native is True and candidate is None:
+                raise ValueError(f"native=True, but the native path cannot be used: {reason}")
+            self._native = candidate
+        #: The converted tree ensemble evaluated in Rust instead of calling the model, or None.
+        self.native_model = None if self._native is None else self._native.ensemble
         ev = _link(self.fnull, link)
         self.expected_value: float | np.ndarray = float(ev[0]) if self._single else ev
 
@@ -389,7 +428,17 @@ class KernelExplainer:
             ) from None
         x = np.ascontiguousarray(matrix.values, dtype=np.float64)
         seed = self.seed if self.seed is not None else secrets.randbits(64)
-        values, errors, ill = self._estimate(x, budget, selection, seed, batch, silent)
+        native = self._native
+        if native is not None and not isinstance(self.model, _core.TreeEnsemble) and len(x):
+            own = self._call(x, "explained rows").reshape(len(x), -1)
+            if not native.reproduces(x, own):
+                if self.native is True:
+                    raise ValueError(
+                        "native=True, but the converted tree ensemble does not reproduce the "
+                        f"model's output on the explained rows to {_NATIVE_TOL:g} of its scale"
+                    )
+                native = None
+        values, errors, ill = self._estimate(x, budget, selection, seed, batch, silent, native)
         if tol is not None:
             # Covert & Lee's stopping rule: double the budget of the rows whose largest
             # standard error exceeds tol times the range of their values, until it holds,
@@ -403,22 +452,25 @@ class KernelExplainer:
                     break
                 rows = np.flatnonzero(unsettled)
                 round_seed = (seed + round_ * 0x9E3779B97F4A7C15) % (1 << 64)
-                v, e, i = self._estimate(x[rows], current, selection, round_seed, batch, True)
+                v, e, i = self._estimate(
+                    x[rows], current, selection, round_seed, batch, True, native
+                )
                 values[rows], errors[rows] = v, e
                 ill = sorted(set(ill) - set(rows.tolist()) | {int(rows[j]) for j in i})
         _warn_ill_conditioned(ill)
         return values, errors, matrix
 
-    def _estimate(self, x, budget, selection, seed, batch, silent):
+    def _estimate(self, x, budget, selection, seed, batch, silent, native):
         """Values, standard errors and ill-conditioned rows for the rows of ``x``."""
         n_rows = x.shape[0]
-        if isinstance(self.model, _core.TreeEnsemble):
-            # The whole loop in Rust: the ensemble evaluates the masked batches itself.
+        if native is not None:
+            # The whole loop in Rust: the game is evaluated from the trees themselves.
             values, errors, _, ill = _core.kernel_shap_tree_ensemble(
-                self.model,
+                native.ensemble,
                 x,
                 self.data,
                 self.weights,
+                output=native.output,
                 link=self.link,
                 nsamples=budget,
                 seed=seed,
@@ -495,6 +547,72 @@ def _model_function(model: Any) -> Callable[[np.ndarray], Any]:
         "model must be a function of a 2-D array, or an object with predict_proba or predict; "
         f"got {type(model).__name__}"
     )
+
+
+@dataclass(frozen=True)
+class _Native:
+    """A converted tree ensemble and which of its outputs the model returns."""
+
+    ensemble: _core.TreeEnsemble
+    output: str  # "margin", "logistic", "logistic_pair", "softmax" or "exp"
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        m = np.asarray(self.ensemble.predict_margin(X), dtype=np.float64)
+        if self.output == "margin":
+            return m
+        if self.output == "exp":
+            return np.exp(m)
+        if self.output == "softmax":
+            e = np.exp(m - m.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        p = 1.0 / (1.0 + np.exp(-m))
+        return np.column_stack([1.0 - p[:, 0], p[:, 0]]) if self.output == "logistic_pair" else p
+
+    def reproduces(self, X: np.ndarray, outputs: np.ndarray) -> bool:
+        """Whether the ensemble gives ``outputs`` (the model's own, ``(n, k)``) on ``X``."""
+        try:
+            mine = self.predict(X)
+        except (ValueError, TypeError):
+            return False
+        own = outputs.reshape(len(X), -1)
+        if mine.shape != own.shape:
+            return False
+        scale = max(1.0, float(np.max(np.abs(own), initial=0.0)))
+        return bool(np.all(np.abs(mine - own) <= _NATIVE_TOL * scale))
+
+
+def _native_candidate(model: Any) -> tuple[_Native | None, str]:
+    """The tree ensemble behind ``model`` (a tree model or its bound prediction method) and
+    the output its method returns, or ``(None, why not)``."""
+    owner = getattr(model, "__self__", None)
+    method = getattr(model, "__name__", None)
+    if owner is None or method not in _NATIVE_METHODS:
+        owner = model
+        method = next(
+            (n for n in ("predict_proba", "predict") if callable(getattr(model, n, None))), None
+        )
+        if method is None:
+            return None, "the model is a plain function, not a tree model or its method"
+    from ferroshap.models import load_tree_model
+
+    try:
+        ensemble = load_tree_model(owner).ensemble
+    except Exception as e:  # noqa: BLE001 (any failure to convert means: call the model)
+        return None, f"the model is not a tree model ferroshap converts ({e})"
+    link, k = ensemble.link, ensemble.n_outputs
+    if method == "decision_function":
+        output = "margin"
+    elif method == "predict":
+        if hasattr(owner, "classes_"):
+            return None, "predict of a classifier returns class labels"
+        output = {"identity": "margin", "exp": "exp", "logistic": "logistic"}.get(link, link)
+    elif link == "logistic" and k == 1:
+        output = "logistic_pair"
+    elif link in ("softmax", "identity"):
+        output = "softmax" if link == "softmax" else "margin"
+    else:
+        return None, f"predict_proba of a model with a {link} link"
+    return _Native(ensemble, output), ""
 
 
 def _link(p: np.ndarray, link: str) -> np.ndarray:
