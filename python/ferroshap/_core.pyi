@@ -208,6 +208,7 @@ class KernelJob:
         num_features: int | None = None,
         lasso_alpha: float | None = None,
         criterion: str | None = None,
+        sampling: str = "stratified",
         n_threads: int | None = None,
     ) -> None: ...
     @property
@@ -242,6 +243,7 @@ def kernel_shap_tree_ensemble(
     num_features: int | None = None,
     lasso_alpha: float | None = None,
     criterion: str | None = None,
+    sampling: str = "stratified",
     evaluation: str = "auto",
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[float], list[int]]:

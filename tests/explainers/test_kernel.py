@@ -540,3 +540,34 @@ def test_native_path_falls_back_when_the_model_is_not_its_trees():
     assert ferroshap.KernelExplainer(clf.predict, background).native_model is None
     with pytest.raises(ValueError, match="native"):
         ferroshap.KernelExplainer(clf.predict, background, native="yes")
+
+
+def test_stratified_sampling_is_more_accurate_than_shaps_scheme():
+    # The default design spends the budget left after the enumerated sizes on a fixed number
+    # of distinct complementary pairs per size; shap's draws sizes at random with replacement.
+    # Exact values: interventional Tree SHAP of the same model and background. Over 12 seeds
+    # (deterministic), the mean relative error is lower at every budget; measured margins are
+    # 30-45% (benches/RESULTS.md), far beyond the seed-to-seed noise of a 12-seed mean (~5%).
+    X, y = datasets.load_diabetes(return_X_y=True)
+    X = np.column_stack([X, X[:, :6] ** 2])  # 16 features
+    model = ensemble.HistGradientBoostingRegressor(max_iter=30, random_state=0).fit(X, y)
+    background, rows = X[:8], X[200:206]
+    exact = ferroshap.TreeExplainer(model, data=background).shap_values(rows)
+
+    def error(sampling, budget):
+        errs = []
+        for seed in range(12):
+            explainer = ferroshap.KernelExplainer(model.predict, background, seed=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # ill-conditioned at 2M+2
+                v = explainer.shap_values(rows, nsamples=budget, sampling=sampling, silent=True)
+            errs.append(np.linalg.norm(v - exact, axis=1) / np.linalg.norm(exact, axis=1))
+            np.testing.assert_allclose(
+                v.sum(axis=1) + explainer.expected_value, model.predict(rows), atol=1e-8
+            )
+        return float(np.mean(errs))
+
+    for budget in (34, 128, 512, 2048):
+        assert error("stratified", budget) < error("shap", budget), budget
+    with pytest.raises(ValueError, match="sampling"):
+        ferroshap.KernelExplainer(model.predict, background).shap_values(rows, sampling="lhs")

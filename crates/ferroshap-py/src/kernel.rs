@@ -4,7 +4,8 @@
 
 use ferroshap::game::tree_game::tree_ensemble_shap_values;
 use ferroshap::game::{
-    Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions, PairEvaluation, TreeOutput,
+    Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions, PairEvaluation, Sampling,
+    TreeOutput,
 };
 use numpy::{
     IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
@@ -33,6 +34,16 @@ fn parse_link(link: &str) -> PyResult<KernelLink> {
     }
 }
 
+fn parse_sampling(sampling: &str) -> PyResult<Sampling> {
+    match sampling {
+        "stratified" => Ok(Sampling::Stratified),
+        "shap" => Ok(Sampling::Shap),
+        other => Err(PyValueError::new_err(format!(
+            "unknown sampling {other:?}; expected 'stratified' or 'shap'"
+        ))),
+    }
+}
+
 /// Kernel SHAP for a block of rows: coalition designs, masked-row batches, and the solve.
 #[pyclass(name = "KernelJob", module = "ferroshap._core")]
 pub(crate) struct PyKernelJob {
@@ -43,7 +54,8 @@ pub(crate) struct PyKernelJob {
 impl PyKernelJob {
     #[new]
     #[pyo3(signature = (X, background, weights, fnull, *, link="identity", nsamples=None,
-        seed=0, row_offset=0, num_features=None, lasso_alpha=None, criterion=None, n_threads=None))]
+        seed=0, row_offset=0, num_features=None, lasso_alpha=None, criterion=None,
+        sampling="stratified", n_threads=None))]
     #[allow(non_snake_case)]
     fn new(
         py: Python<'_>,
@@ -58,6 +70,7 @@ impl PyKernelJob {
         num_features: Option<usize>,
         lasso_alpha: Option<f64>,
         criterion: Option<&str>,
+        sampling: &str,
         n_threads: Option<usize>,
     ) -> PyResult<Self> {
         let selection = selection_of(num_features, lasso_alpha, criterion)?;
@@ -66,6 +79,7 @@ impl PyKernelJob {
             link: parse_link(link)?,
             seed,
             selection,
+            sampling: parse_sampling(sampling)?,
         };
         let (x, bg) = (X.as_array(), background.as_array());
         let w = weights.as_array().to_vec();
@@ -204,7 +218,7 @@ fn selection_of(
 #[pyfunction]
 #[pyo3(signature = (model, X, background, weights, *, output="margin", link="identity",
     nsamples=None, seed=0, num_features=None, lasso_alpha=None, criterion=None,
-    evaluation="auto", n_threads=None))]
+    sampling="stratified", evaluation="auto", n_threads=None))]
 #[allow(non_snake_case, clippy::type_complexity)]
 pub(crate) fn kernel_shap_tree_ensemble<'py>(
     py: Python<'py>,
@@ -219,6 +233,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     num_features: Option<usize>,
     lasso_alpha: Option<f64>,
     criterion: Option<&str>,
+    sampling: &str,
     evaluation: &str,
     n_threads: Option<usize>,
 ) -> PyResult<KernelResult<'py>> {
@@ -250,6 +265,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
         link: parse_link(link)?,
         seed,
         selection: selection_of(num_features, lasso_alpha, criterion)?,
+        sampling: parse_sampling(sampling)?,
     };
     let ensemble = &model.inner;
     let (x, bg) = (X.as_array(), background.as_array());

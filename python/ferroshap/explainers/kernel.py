@@ -342,6 +342,15 @@ class KernelExplainer:
             (scikit-learn is not needed).
         silent
             Hide the progress bar (shown over blocks of rows when ``tqdm`` is installed).
+        sampling (keyword argument)
+            How the coalitions beyond the completely enumerated sizes are chosen.
+            ``"stratified"`` (default): each remaining coalition size gets a fixed share of
+            the budget (in proportion to the square root of its kernel weight), spent on
+            distinct complementary pairs drawn without replacement; lower error per model call
+            than shap's scheme at every budget measured (benches/RESULTS.md). ``"shap"``:
+            shap's scheme (sizes drawn at random with the kernel's probabilities, with
+            replacement, duplicates merged), for comparison. Designs that enumerate every
+            coalition are the same either way.
         tol, max_nsamples (keyword arguments)
             Optional stopping rule (Covert & Lee 2021): rows whose largest standard error
             exceeds ``tol`` times the range of their values are explained again with twice
@@ -371,6 +380,7 @@ class KernelExplainer:
         batch_size: int | None = None,
         tol: float | None = None,
         max_nsamples: int = 1 << 16,
+        sampling: str = "stratified",
     ) -> Explanation:
         """Explain ``X`` and return an :class:`~ferroshap.Explanation`.
 
@@ -381,7 +391,12 @@ class KernelExplainer:
         ``l1_reg`` selects.
         """
         values, errors, matrix = self._explain(
-            X, nsamples, l1_reg, silent, batch_size, {"tol": tol, "max_nsamples": max_nsamples}
+            X,
+            nsamples,
+            l1_reg,
+            silent,
+            batch_size,
+            {"tol": tol, "max_nsamples": max_nsamples, "sampling": sampling},
         )
         n = values.shape[0]
         if self._single:
@@ -408,6 +423,9 @@ class KernelExplainer:
     def _explain(self, X, nsamples, l1_reg, silent, batch_size, kwargs):
         tol = kwargs.pop("tol", None)
         max_nsamples = kwargs.pop("max_nsamples", 1 << 16)
+        sampling = kwargs.pop("sampling", "stratified")
+        if sampling not in ("stratified", "shap"):
+            raise ValueError(f"sampling must be 'stratified' or 'shap', got {sampling!r}")
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         if tol is not None and not (isinstance(tol, (float, int)) and 0 < tol < 1):
@@ -438,7 +456,9 @@ class KernelExplainer:
                         f"model's output on the explained rows to {_NATIVE_TOL:g} of its scale"
                     )
                 native = None
-        values, errors, ill = self._estimate(x, budget, selection, seed, batch, silent, native)
+        values, errors, ill = self._estimate(
+            x, budget, selection, seed, batch, silent, native, sampling
+        )
         if tol is not None:
             # Covert & Lee's stopping rule: double the budget of the rows whose largest
             # standard error exceeds tol times the range of their values, until it holds,
@@ -453,14 +473,14 @@ class KernelExplainer:
                 rows = np.flatnonzero(unsettled)
                 round_seed = (seed + round_ * 0x9E3779B97F4A7C15) % (1 << 64)
                 v, e, i = self._estimate(
-                    x[rows], current, selection, round_seed, batch, True, native
+                    x[rows], current, selection, round_seed, batch, True, native, sampling
                 )
                 values[rows], errors[rows] = v, e
                 ill = sorted(set(ill) - set(rows.tolist()) | {int(rows[j]) for j in i})
         _warn_ill_conditioned(ill)
         return values, errors, matrix
 
-    def _estimate(self, x, budget, selection, seed, batch, silent, native):
+    def _estimate(self, x, budget, selection, seed, batch, silent, native, sampling):
         """Values, standard errors and ill-conditioned rows for the rows of ``x``."""
         n_rows = x.shape[0]
         if native is not None:
@@ -477,6 +497,7 @@ class KernelExplainer:
                 num_features=_option(selection, "num_features"),
                 lasso_alpha=_option(selection, "alpha"),
                 criterion=_option(selection, "criterion"),
+                sampling=sampling,
             )
             return values, errors, list(ill)
         values = np.zeros((n_rows, self.n_features, self._n_outputs))
@@ -498,6 +519,7 @@ class KernelExplainer:
                 num_features=_option(selection, "num_features"),
                 lasso_alpha=_option(selection, "alpha"),
                 criterion=_option(selection, "criterion"),
+                sampling=sampling,
             )
             fx = self._call(block, "explained rows").reshape(len(block), -1)
             total = job.n_evaluations

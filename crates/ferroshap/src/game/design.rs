@@ -1,12 +1,32 @@
-//! Kernel SHAP's coalition design, exactly as shap's `KernelExplainer` builds it: coalition
-//! sizes are enumerated completely from the outside in (size 1 with its complements M−1,
-//! then size 2 with M−2, ...) while the budget allows, with the Shapley kernel weights; the
-//! rest of the budget is spent on paired samples, duplicates merged into weights.
+//! Kernel SHAP's coalition design. Coalition sizes are enumerated completely from the outside
+//! in (size 1 with its complements M−1, then size 2 with M−2, ...) while the budget allows,
+//! with the Shapley kernel weights, exactly as shap's `KernelExplainer` does. The rest of the
+//! budget is spent on complementary pairs of coalitions, either
+//!
+//! - as shap does ([`Sampling::Shap`]): sizes drawn with the kernel's probabilities, subsets
+//!   with replacement, duplicates merged into weights; or
+//! - stratified by size ([`Sampling::Stratified`], the default): each remaining size gets a
+//!   fixed number of pairs (the budget split in proportion to the square root of its kernel
+//!   mass, a size fully enumerated when its share covers it), drawn uniformly without
+//!   replacement, each weighted by its size's kernel mass over the pairs drawn. No size is
+//!   left to chance and no model call is spent on a duplicate; measured lower error per model
+//!   call than shap's scheme at every budget (benches/RESULTS.md).
 
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
+
+/// How the coalitions beyond the completely enumerated sizes are chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sampling {
+    /// Paired coalitions stratified by size, without replacement (see the module docs).
+    #[default]
+    Stratified,
+    /// shap's scheme: sizes drawn with the kernel's probabilities, subsets with replacement,
+    /// duplicates merged into weights.
+    Shap,
+}
 
 /// Coalitions over `M` features and their regression weights.
 #[derive(Clone, Debug)]
@@ -23,8 +43,13 @@ pub struct KernelDesign {
     /// Per sampled coalition: the index of its sampling unit (the first coalition of its
     /// complementary pair), for variance estimates.
     units: Vec<usize>,
-    /// Sampled weight per draw: each sampled coalition's weight is its draw count times this.
+    /// Sampled weight per draw (shap's scheme): each sampled coalition's weight is its draw
+    /// count times this. 0 for stratified designs, whose coalitions are drawn once each.
     draw_weight: f64,
+    /// Per sampled coalition: its stratum (coalition size class; 0 for shap's scheme).
+    strata: Vec<u32>,
+    /// Per stratum: the finite-population factor `1 − drawn / available` of its pairs.
+    stratum_fpc: Vec<f64>,
 }
 
 /// The default budget of shap's `nsamples="auto"`: `2M + 2048`.
@@ -58,9 +83,20 @@ fn binomial(n: usize, k: usize) -> f64 {
 }
 
 impl KernelDesign {
-    /// Builds the design for `n_features ≥ 2` features with at most `nsamples` coalitions
+    /// Builds shap's design for `n_features ≥ 2` features with at most `nsamples` coalitions
     /// (`None`: shap's `"auto"`, 2M + 2048), clipped to all 2^M − 2 coalitions.
     pub fn new(n_features: usize, nsamples: Option<usize>, rng: &mut Rng) -> Result<Self> {
+        Self::with_sampling(n_features, nsamples, Sampling::Shap, rng)
+    }
+
+    /// Builds the design with the given scheme for the coalitions that are not enumerated.
+    /// Designs that enumerate every coalition are the same for both schemes.
+    pub fn with_sampling(
+        n_features: usize,
+        nsamples: Option<usize>,
+        sampling: Sampling,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         let m = n_features;
         if m < 2 {
             return Err(Error::Parameter(format!(
@@ -100,6 +136,8 @@ impl KernelDesign {
             n_fixed: 0,
             units: Vec::new(),
             draw_weight: 0.0,
+            strata: Vec::new(),
+            stratum_fpc: Vec::new(),
         };
 
         // Exhaustive phase: whole sizes, from the outside in, while the budget covers them.
@@ -148,7 +186,10 @@ impl KernelDesign {
         let n_fixed = design.weights.len();
         design.n_fixed = n_fixed;
         let mut samples_left = budget.saturating_sub(n_fixed);
-        if !design.exhaustive && samples_left > 0 {
+        if !design.exhaustive && samples_left > 0 && sampling == Sampling::Stratified {
+            design.sample_stratified(n_full, &size_weight, samples_left, rng);
+        } else if !design.exhaustive && samples_left > 0 {
+            design.stratum_fpc.push(1.0);
             let mut probs: Vec<f64> = size_weight.clone();
             for p in probs.iter_mut().take(n_paired) {
                 *p /= 2.0; // each draw of a paired size adds two coalitions
@@ -189,6 +230,7 @@ impl KernelDesign {
                         let unit = design.weights.len();
                         seen.insert(mask.clone(), unit);
                         design.units.push(unit);
+                        design.strata.push(0);
                         design.push(&mask, 1.0);
                         samples_left -= 1;
                         if samples_left > 0 && paired {
@@ -196,6 +238,7 @@ impl KernelDesign {
                                 *b ^= 1;
                             }
                             design.units.push(unit);
+                            design.strata.push(0);
                             design.push(&mask, 1.0);
                             samples_left -= 1;
                         }
@@ -219,6 +262,137 @@ impl KernelDesign {
             }
         }
         Ok(design)
+    }
+
+    /// The stratified scheme for the size classes after the first `n_full` (class `s` holds
+    /// the coalitions of sizes `s` and `M − s`): pairs allocated in proportion to the square
+    /// root of each class's kernel mass (a class whose share covers all its pairs is
+    /// enumerated and the rest re-allocated), largest remainders rounded up; within a class,
+    /// distinct pairs uniformly at random. A coalition's weight is its class's mass over the
+    /// coalitions drawn from it; classes that get no pair leave their mass to the others.
+    fn sample_stratified(
+        &mut self,
+        n_full: usize,
+        size_weight: &[f64],
+        samples_left: usize,
+        rng: &mut Rng,
+    ) {
+        let m = self.n_features;
+        let classes: Vec<usize> = (n_full + 1..=size_weight.len()).collect();
+        // Pairs each class holds: for the middle size of an even M a pair is a coalition and
+        // its complement of the same size.
+        let available: Vec<f64> = classes
+            .iter()
+            .map(|&s| {
+                if 2 * s == m {
+                    binomial(m, s) / 2.0
+                } else {
+                    binomial(m, s)
+                }
+            })
+            .collect();
+        let exp: f64 = std::env::var("FS_ALLOC_EXP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.5);
+        let share: Vec<f64> = classes
+            .iter()
+            .map(|&s| size_weight[s - 1].powf(exp))
+            .collect();
+        let mut pairs = vec![0usize; classes.len()];
+        let mut open: Vec<usize> = (0..classes.len()).collect();
+        let mut left = samples_left / 2;
+        // Enumerate the classes whose share covers them, re-allocating what they leave.
+        loop {
+            let total: f64 = open.iter().map(|&i| share[i]).sum();
+            let full: Vec<usize> = open
+                .iter()
+                .copied()
+                .filter(|&i| left as f64 * share[i] / total >= available[i])
+                .collect();
+            if full.is_empty() {
+                break;
+            }
+            for &i in &full {
+                pairs[i] = available[i] as usize;
+                left -= pairs[i];
+            }
+            open.retain(|i| !full.contains(i));
+            if open.is_empty() {
+                break;
+            }
+        }
+        if !open.is_empty() && left > 0 {
+            let total: f64 = open.iter().map(|&i| share[i]).sum();
+            let target: Vec<f64> = open
+                .iter()
+                .map(|&i| left as f64 * share[i] / total)
+                .collect();
+            let mut given = 0;
+            for (&i, t) in open.iter().zip(&target) {
+                pairs[i] = t.floor() as usize;
+                given += pairs[i];
+            }
+            let mut order: Vec<usize> = (0..open.len()).collect();
+            // Largest remainder first; ties to the smaller size (the larger kernel mass).
+            order.sort_by(|&a, &b| {
+                let (ra, rb) = (target[a] - target[a].floor(), target[b] - target[b].floor());
+                rb.total_cmp(&ra).then(a.cmp(&b))
+            });
+            for &o in order.iter().take(left - given) {
+                pairs[open[o]] += 1;
+            }
+        }
+        let drawn_mass: f64 = classes
+            .iter()
+            .zip(&pairs)
+            .filter(|(_, n)| **n > 0)
+            .map(|(&s, _)| size_weight[s - 1])
+            .sum();
+        let mass: f64 = size_weight[n_full..].iter().sum();
+        let mut mask = vec![0u8; m];
+        let mut perm: Vec<usize> = (0..m).collect();
+        let mut seen = std::collections::HashSet::new();
+        for ((&s, &n), &avail) in classes.iter().zip(&pairs).zip(&available) {
+            if n == 0 {
+                continue;
+            }
+            let stratum = self.stratum_fpc.len() as u32;
+            self.stratum_fpc.push(1.0 - n as f64 / avail);
+            let w = size_weight[s - 1] * mass / drawn_mass / (2 * n) as f64;
+            seen.clear();
+            let mut added = 0;
+            while added < n {
+                for i in 0..s {
+                    let j = i + rng.below((m - i) as u64) as usize;
+                    perm.swap(i, j);
+                }
+                mask.fill(0);
+                for &j in &perm[..s] {
+                    mask[j] = 1;
+                }
+                // One key per pair: the side that holds feature 0.
+                let key: Vec<u8> = if mask[0] == 1 {
+                    mask.clone()
+                } else {
+                    mask.iter().map(|b| b ^ 1).collect()
+                };
+                if !seen.insert(key) {
+                    continue;
+                }
+                let unit = self.weights.len();
+                self.units.push(unit);
+                self.strata.push(stratum);
+                self.push(&mask, w);
+                for b in &mut mask {
+                    *b ^= 1;
+                }
+                self.units.push(unit);
+                self.strata.push(stratum);
+                self.push(&mask, w);
+                added += 1;
+            }
+        }
     }
 
     fn push(&mut self, mask: &[u8], weight: f64) {
@@ -266,8 +440,23 @@ impl KernelDesign {
         if self.draw_weight > 0.0 {
             (self.weights[c] / self.draw_weight).round()
         } else {
-            0.0
+            1.0
         }
+    }
+
+    /// Weight of one draw of sampled coalition `c ≥ n_fixed`.
+    pub fn draw_weight(&self, c: usize) -> f64 {
+        if self.draw_weight > 0.0 {
+            self.draw_weight
+        } else {
+            self.weights[c]
+        }
+    }
+
+    /// Stratum of sampled coalition `c ≥ n_fixed` and its finite-population factor.
+    pub fn stratum(&self, c: usize) -> (usize, f64) {
+        let s = self.strata[c - self.n_fixed] as usize;
+        (s, self.stratum_fpc[s])
     }
 
     /// The budget after clipping, as a fraction of all coalitions (shap's
@@ -339,6 +528,68 @@ mod tests {
             }
             let total: f64 = d.weights().iter().sum();
             assert!((total - 1.0).abs() < 1e-12, "m={m}: {total}");
+        }
+    }
+
+    #[test]
+    fn stratified_designs_draw_distinct_pairs_with_the_kernel_mass_of_each_size() {
+        for (m, budget) in [
+            (16, 200),
+            (16, 2000),
+            (15, 301),
+            (30, 62),
+            (30, 4096),
+            (12, 4000),
+        ] {
+            let d = KernelDesign::with_sampling(
+                m,
+                Some(budget),
+                Sampling::Stratified,
+                &mut Rng::stream(5, m as u64),
+            )
+            .unwrap();
+            assert!(!d.is_exhaustive());
+            assert!(d.n_coalitions() <= budget, "m={m}");
+            // The budget is spent, but for an odd coalition left over.
+            assert!(
+                d.n_coalitions() + 1 >= budget,
+                "m={m}: {}",
+                d.n_coalitions()
+            );
+            let mut seen = std::collections::HashSet::new();
+            for c in 0..d.n_coalitions() {
+                assert!(
+                    seen.insert(d.mask(c).to_vec()),
+                    "m={m}: coalition {c} repeated"
+                );
+            }
+            for c in (d.n_fixed()..d.n_coalitions()).step_by(2) {
+                let (a, b) = (d.mask(c), d.mask(c + 1));
+                assert!(
+                    a.iter().zip(b).all(|(x, y)| x + y == 1),
+                    "pairs are complements"
+                );
+                assert_eq!(d.weights()[c], d.weights()[c + 1]);
+            }
+            let total: f64 = d.weights().iter().sum();
+            assert!((total - 1.0).abs() < 1e-12, "m={m}: {total}");
+        }
+    }
+
+    #[test]
+    fn schemes_agree_when_every_coalition_is_enumerated() {
+        for m in [4, 9, 12] {
+            let a = KernelDesign::with_sampling(
+                m,
+                Some(1 << m),
+                Sampling::Stratified,
+                &mut Rng::stream(1, 2),
+            )
+            .unwrap();
+            let b = KernelDesign::new(m, Some(1 << m), &mut Rng::stream(1, 2)).unwrap();
+            assert!(a.is_exhaustive() && b.is_exhaustive());
+            assert_eq!(a.masks, b.masks);
+            assert_eq!(a.weights, b.weights);
         }
     }
 

@@ -11,7 +11,7 @@
 use ndarray::{Array2, Array3, ArrayView2};
 use rayon::prelude::*;
 
-use super::design::KernelDesign;
+use super::design::{KernelDesign, Sampling};
 use super::lars::Criterion;
 use super::masking::write_masked_rows;
 use super::regression::solve_row;
@@ -58,6 +58,8 @@ pub struct KernelOptions {
     pub seed: u64,
     /// Feature selection before the regression (shap's `l1_reg`); none by default.
     pub selection: FeatureSelection,
+    /// How coalitions beyond the enumerated sizes are sampled.
+    pub sampling: Sampling,
 }
 
 /// Which features the regression keeps (shap's `l1_reg`); the others get 0.
@@ -86,6 +88,7 @@ impl Default for KernelOptions {
             link: KernelLink::Identity,
             seed: 0,
             selection: FeatureSelection::None,
+            sampling: Sampling::default(),
         }
     }
 }
@@ -204,9 +207,10 @@ impl KernelJob {
                 let varying = varying_features(row, &background, n_columns);
                 let design = if varying.len() >= 2 {
                     let mut rng = Rng::stream(options.seed, row_offset + i as u64);
-                    Some(KernelDesign::new(
+                    Some(KernelDesign::with_sampling(
                         varying.len(),
                         options.nsamples,
+                        options.sampling,
                         &mut rng,
                     )?)
                 } else {

@@ -13,7 +13,7 @@ pub mod masking;
 mod regression;
 pub mod tree_game;
 
-pub use design::KernelDesign;
+pub use design::{KernelDesign, Sampling};
 pub use kernel::{FeatureSelection, KernelJob, KernelLink, KernelOptions, KernelValues};
 pub use lars::Criterion;
 pub use tree_game::{PairEvaluation, TreeOutput};

@@ -100,9 +100,12 @@ pub(crate) fn solve_row(
 }
 
 /// Sandwich estimate of the covariance of the free values due to coalition sampling:
-/// `A⁻¹ S A⁻¹`, where `S` is the empirical covariance of the per-draw contributions
-/// `w·x·(y − xᵀβ)` of the sampling units (a coalition with its complement), scaled by the
-/// number of draws. Enumerated coalitions add no variance; an exhaustive design gives 0.
+/// `A⁻¹ S A⁻¹`, where `S` estimates the covariance of the sum of the per-draw contributions
+/// `w·x·(y − xᵀβ)` of the sampling units (a coalition with its complement): within each
+/// stratum (a size class of a stratified design; all of shap's draws form one), the empirical
+/// covariance of its units times their number, with the finite-population factor of drawing
+/// without replacement. A stratum with a single unit is pooled with the next (or, the last,
+/// with the previous). Enumerated coalitions add no variance; an exhaustive design gives 0.
 fn sampling_covariance(
     design: &KernelDesign,
     targets: &[f64],
@@ -121,7 +124,6 @@ fn sampling_covariance(
     // Per-draw contribution of each unit, indexed by the unit's first coalition.
     let mut contribution: Vec<f64> = vec![0.0; (n_coal - n_fixed) * n];
     let mut x = vec![0.0; n];
-    let draw_weight = design.weights()[n_fixed] / design.draws(n_fixed).max(1.0);
     for c in n_fixed..n_coal {
         let mask = design.mask(c);
         let z_last = mask[last] as f64;
@@ -131,34 +133,64 @@ fn sampling_covariance(
         let fit: f64 = x.iter().zip(beta).map(|(p, q)| p * q).sum();
         let residual = targets[c] - z_last * delta - fit;
         let unit = design.unit(c) - n_fixed;
+        let w = design.draw_weight(c);
         for p in 0..n {
-            contribution[unit * n + p] += draw_weight * x[p] * residual;
+            contribution[unit * n + p] += w * x[p] * residual;
         }
     }
-    let units: Vec<(usize, f64)> = (n_fixed..n_coal)
-        .filter(|&c| design.unit(c) == c)
-        .map(|c| (c - n_fixed, design.draws(c)))
-        .collect();
-    let total: f64 = units.iter().map(|(_, d)| d).sum();
-    if total < 2.0 {
-        return vec![0.0; n * n];
+    // Units (offset, draws) grouped by stratum, in stratum order.
+    let mut strata: Vec<(Vec<(usize, f64)>, f64)> = Vec::new();
+    for c in (n_fixed..n_coal).filter(|&c| design.unit(c) == c) {
+        let (s, fpc) = design.stratum(c);
+        if strata.len() <= s {
+            strata.resize_with(s + 1, || (Vec::new(), fpc));
+        }
+        strata[s].0.push((c - n_fixed, design.draws(c)));
     }
-    let mut mean = vec![0.0; n];
-    for &(u, d) in &units {
-        for p in 0..n {
-            mean[p] += d * contribution[u * n + p] / total;
+    let mut groups: Vec<(Vec<(usize, f64)>, f64)> = Vec::new();
+    let mut pending: Option<(Vec<(usize, f64)>, f64)> = None;
+    for (units, fpc) in strata.into_iter().filter(|(u, _)| !u.is_empty()) {
+        let (mut all, mut f) = pending.take().unwrap_or((Vec::new(), 0.0));
+        let before: f64 = all.iter().map(|(_, d)| d).sum();
+        let added: f64 = units.iter().map(|(_, d)| d).sum();
+        f = (f * before + fpc * added) / (before + added);
+        all.extend(units);
+        if before + added >= 2.0 {
+            groups.push((all, f));
+        } else {
+            pending = Some((all, f));
+        }
+    }
+    if let Some((units, f)) = pending {
+        match groups.last_mut() {
+            Some((all, g)) => {
+                let before: f64 = all.iter().map(|(_, d)| d).sum();
+                let added: f64 = units.iter().map(|(_, d)| d).sum();
+                *g = (*g * before + f * added) / (before + added);
+                all.extend(units);
+            }
+            None => return vec![0.0; n * n],
         }
     }
     let mut meat = vec![0.0; n * n];
-    for &(u, d) in &units {
-        for p in 0..n {
-            let dp = contribution[u * n + p] - mean[p];
-            for q in 0..n {
-                meat[p * n + q] += d * dp * (contribution[u * n + q] - mean[q]);
+    for (units, fpc) in &groups {
+        let total: f64 = units.iter().map(|(_, d)| d).sum();
+        let mut mean = vec![0.0; n];
+        for &(u, d) in units {
+            for p in 0..n {
+                mean[p] += d * contribution[u * n + p] / total;
+            }
+        }
+        let scale = fpc * total / (total - 1.0);
+        for &(u, d) in units {
+            for p in 0..n {
+                let dp = contribution[u * n + p] - mean[p];
+                for q in 0..n {
+                    meat[p * n + q] += scale * d * dp * (contribution[u * n + q] - mean[q]);
+                }
             }
         }
     }
-    let correction = total / (total - 1.0);
     // A⁻¹ S A⁻¹, column by column.
     let mut left = vec![0.0; n * n]; // A⁻¹ S
     for q in 0..n {
@@ -173,7 +205,7 @@ fn sampling_covariance(
         let row: Vec<f64> = (0..n).map(|q| left[p * n + q]).collect();
         let (solved, _) = solve_symmetric(a, &row, n); // (A⁻¹ S A⁻¹)ᵀ row p = A⁻¹ (A⁻¹ S)ᵀ
         for q in 0..n {
-            cov[p * n + q] = solved[q] * correction;
+            cov[p * n + q] = solved[q];
         }
     }
     cov

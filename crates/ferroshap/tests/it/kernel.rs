@@ -5,6 +5,7 @@
 //! value is Δ minus the others), and a linear model is recovered exactly by any full-rank
 //! design, so both are checked to 1e-10 with sampled designs too.
 
+use ferroshap::game::Sampling;
 use ferroshap::game::kernel::{self, FeatureSelection, KernelJob, KernelLink, KernelOptions};
 use ferroshap::with_threads;
 use ndarray::{Array2, ArrayView2};
@@ -144,7 +145,12 @@ fn efficiency_holds_in_sampled_designs() {
     let m = 16;
     let background = random_matrix(&mut rng, 4, m);
     let x = random_matrix(&mut rng, 6, m);
-    for (nsamples, link) in [(40, KernelLink::Identity), (300, KernelLink::Logit)] {
+    for (nsamples, link, sampling) in [
+        (40, KernelLink::Identity, Sampling::Stratified),
+        (300, KernelLink::Logit, Sampling::Stratified),
+        (40, KernelLink::Identity, Sampling::Shap),
+        (300, KernelLink::Logit, Sampling::Shap),
+    ] {
         let model = if link == KernelLink::Identity {
             nonlinear
         } else {
@@ -155,6 +161,7 @@ fn efficiency_holds_in_sampled_designs() {
             link,
             seed: 9,
             selection: FeatureSelection::None,
+            sampling,
         };
         let got = run(model, &x, &background, None, &options, 1000);
         let fx = model(x.view());
@@ -416,35 +423,38 @@ fn standard_errors_match_the_spread_across_seeds() {
     let m = 10;
     let background = random_matrix(&mut rng, 4, m);
     let x = random_matrix(&mut rng, 1, m);
-    let runs: Vec<kernel::KernelValues> = (0..300)
-        .map(|seed| {
-            let options = KernelOptions {
-                nsamples: Some(120),
-                seed,
-                ..KernelOptions::default()
-            };
-            run(nonlinear, &x, &background, None, &options, 4096)
-        })
-        .collect();
-    let mut ratios = Vec::new();
-    for j in 0..m {
-        let values: Vec<f64> = runs.iter().map(|r| r.values[[0, j, 0]]).collect();
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
-            / (values.len() - 1) as f64)
-            .sqrt();
-        let se = runs
-            .iter()
-            .map(|r| r.standard_errors[[0, j, 0]])
-            .sum::<f64>()
-            / runs.len() as f64;
-        ratios.push(se / sd);
+    for sampling in [Sampling::Stratified, Sampling::Shap] {
+        let runs: Vec<kernel::KernelValues> = (0..300)
+            .map(|seed| {
+                let options = KernelOptions {
+                    nsamples: Some(120),
+                    seed,
+                    sampling,
+                    ..KernelOptions::default()
+                };
+                run(nonlinear, &x, &background, None, &options, 4096)
+            })
+            .collect();
+        let mut ratios = Vec::new();
+        for j in 0..m {
+            let values: Vec<f64> = runs.iter().map(|r| r.values[[0, j, 0]]).collect();
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+                / (values.len() - 1) as f64)
+                .sqrt();
+            let se = runs
+                .iter()
+                .map(|r| r.standard_errors[[0, j, 0]])
+                .sum::<f64>()
+                / runs.len() as f64;
+            ratios.push(se / sd);
+        }
+        let mean_ratio = ratios.iter().sum::<f64>() / m as f64;
+        assert!(
+            (0.75..1.25).contains(&mean_ratio),
+            "{sampling:?}: SE / SD per feature: {ratios:?}"
+        );
     }
-    let mean_ratio = ratios.iter().sum::<f64>() / m as f64;
-    assert!(
-        (0.75..1.25).contains(&mean_ratio),
-        "SE / SD per feature: {ratios:?}"
-    );
     let exhaustive = run(
         nonlinear,
         &x,
