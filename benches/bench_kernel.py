@@ -2,16 +2,18 @@
 
 Cases (issue 5): 12 features, 100 background rows, 2,048 coalitions per row, 100 explained
 rows, (a) a cheap numpy model; with ``--hgb``, on fewer rows, (b) a scikit-learn
-HistGradientBoosting model called through ``predict`` by both, and (c) the same model converted
-to a ferroshap tree ensemble, whose masked batches ferroshap evaluates in Rust (native path)
-while shap calls ``predict``. Both explainers run back to back in one process on the same
-inputs; the model is wrapped to time its own calls, and the figure of merit is the time
-*beyond* the model (overhead: planning, masking, bookkeeping, regression). Both use
+HistGradientBoosting model called through ``predict`` by shap; ferroshap, given the same
+``predict``, checks that its converted trees reproduce it and evaluates the game from the trees
+in Rust (``native="auto"``; ``native=False`` is shown too), (c) the converted ensemble given
+directly (native path), and (d) a HistGradientBoosting classifier's ``predict_proba``. In (a)
+both explainers run back to back in one process on the same inputs; the model is wrapped to
+time its own calls, and the figure of merit is the time *beyond* the model (overhead:
+planning, masking, bookkeeping, regression). (b)-(d) compare whole runs. All use
 ``l1_reg=False`` so they solve the same problem. Run from the repository root:
 
     python benches/bench_kernel.py            # the case above
     python benches/bench_kernel.py --quick    # 10 rows, seconds
-    python benches/bench_kernel.py --hgb      # also cases (b) and (c), 20 rows
+    python benches/bench_kernel.py --hgb      # also cases (b)-(d), 20 rows
     python benches/bench_kernel.py --accuracy # error against exact values per budget
 
 BLAS is pinned to one thread (unless OPENBLAS_NUM_THREADS etc. are set): on a small shared
@@ -81,7 +83,7 @@ def main() -> None:
     parser.add_argument("--hgb", action="store_true", help="HistGradientBoosting cases")
     parser.add_argument("--hgb-rows", type=int, default=20, help="rows for --hgb (20)")
     parser.add_argument("--accuracy", action="store_true", help="only the accuracy table")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per budget (--accuracy)")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per budget (--accuracy)")
     args = parser.parse_args()
     n_rows = 10 if args.quick else args.rows
     if args.accuracy:
@@ -132,13 +134,16 @@ def main() -> None:
 
 
 def accuracy_table(n_seeds: int) -> None:
-    """Mean relative RMSE against exact values, per coalition budget, ferroshap vs shap.
+    """Mean relative error against exact values, per coalition budget, ferroshap vs shap.
 
     Model: scikit-learn GradientBoostingClassifier on breast cancer (30 features), explained
     on the margin (``decision_function``). Exact values: interventional Tree SHAP for the same
     background (ferroshap.TreeExplainer(model, data=background)), which is what Kernel SHAP
-    estimates. Both Kernel explainers use l1_reg=False; shap's default
-    ``"num_features(10)"`` is shown too.
+    estimates. Error of one run: ||phi - exact|| / ||exact|| per explained row, averaged over
+    rows and seeds (the same seeds for every column; shap's global NumPy seed is set to each).
+    All Kernel explainers use l1_reg=False except "shap default" (``"num_features(10)"``).
+    Columns: ferroshap's default design (size-stratified pairs without replacement),
+    ferroshap with ``sampling="shap"`` (shap's design, ferroshap's random streams), shap.
     """
     import shap
     from sklearn.datasets import load_breast_cancer
@@ -148,7 +153,7 @@ def accuracy_table(n_seeds: int) -> None:
 
     X, y = load_breast_cancer(return_X_y=True)
     model = GradientBoostingClassifier(n_estimators=50, max_depth=3, random_state=0).fit(X, y)
-    background, rows = X[:10], X[200:205]
+    background, rows = X[:10], X[200:210]
     exact = ferroshap.TreeExplainer(model, data=background).shap_values(rows)
     m = X.shape[1]
 
@@ -156,26 +161,39 @@ def accuracy_table(n_seeds: int) -> None:
         num = np.linalg.norm(values - exact, axis=1)
         return float(np.mean(num / np.linalg.norm(exact, axis=1)))
 
-    print(f"Relative RMSE vs exact, {m} features, 10 background rows, 5 rows, {n_seeds} seeds")
-    print(f"{'budget':>7} {'ferroshap':>10} {'shap l1=False':>14} {'shap default':>13}")
+    print(
+        f"Mean relative error vs exact, {m} features, 10 background rows, {len(rows)} rows, "
+        f"{n_seeds} seeds"
+    )
+    header = ["budget", "ferroshap", "fs sampling=shap", "shap l1=False", "shap default", "ratio"]
+    print(
+        f"{header[0]:>7} {header[1]:>10} {header[2]:>17} {header[3]:>14} {header[4]:>13} "
+        f"{header[5]:>6}"
+    )
     for budget in [2 * m + 2, 128, 256, 512, 1024, 2048, 4096]:
-        ours, theirs, default = [], [], []
+        ours, ours_shap, theirs, default = [], [], [], []
         for seed in range(n_seeds):
-            fs = ferroshap.KernelExplainer(model.decision_function, background, seed=seed)
-            ours.append(rel_err(fs.shap_values(rows, nsamples=budget, silent=True)))
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore")  # ill-conditioned regressions at 2M+2
+                fs = ferroshap.KernelExplainer(model.decision_function, background, seed=seed)
+                kw = dict(nsamples=budget, silent=True)
+                ours.append(rel_err(fs.shap_values(rows, **kw)))
+                ours_shap.append(rel_err(fs.shap_values(rows, sampling="shap", **kw)))
                 np.random.seed(seed)  # noqa: NPY002 (shap has no seed argument)
                 sh = shap.KernelExplainer(model.decision_function, background)
-                kw = dict(nsamples=budget, silent=True)
                 theirs.append(rel_err(sh.shap_values(rows, l1_reg=False, **kw)))
                 default.append(rel_err(sh.shap_values(rows, **kw)))
-        print(f"{budget:7d} {np.mean(ours):10.4f} {np.mean(theirs):14.4f} {np.mean(default):13.4f}")
+        print(
+            f"{budget:7d} {np.mean(ours):10.4f} {np.mean(ours_shap):17.4f} "
+            f"{np.mean(theirs):14.4f} {np.mean(default):13.4f} "
+            f"{np.mean(theirs) / np.mean(ours):6.2f}"
+        )
+    print("ratio = shap l1=False / ferroshap (above 1: ferroshap more accurate)")
 
 
 def hgb_cases(background: np.ndarray, rng: np.random.Generator, n_rows: int) -> None:
     import shap
-    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     import ferroshap
 
@@ -191,21 +209,59 @@ def hgb_cases(background: np.ndarray, rng: np.random.Generator, n_rows: int) -> 
         return time.perf_counter() - t0, values
 
     kw = dict(nsamples=N_COALITIONS, l1_reg=False, silent=True)
-    t_fs, _ = timed(
-        lambda: ferroshap.KernelExplainer(model.predict, background, seed=0).shap_values(X, **kw)
+
+    def fs(model, **options):
+        explainer = ferroshap.KernelExplainer(model, background, seed=0, **options)
+        return lambda: explainer.shap_values(X, **kw)
+
+    def sh(model):
+        def explain():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return shap.KernelExplainer(model, background).shap_values(X, **kw)
+
+        return explain
+
+    # (b) predict: ferroshap checks that the converted trees reproduce predict on the
+    # background and explained rows, then evaluates the game from the trees (native="auto").
+    t_shap, v_shap = timed(sh(model.predict))
+    t_fs, v_fs = timed(fs(model.predict))
+    t_called, v_called = timed(fs(model.predict, native=False))
+    # (c) the converted ensemble given directly (its margin: the same function here).
+    t_native, v_native = timed(fs(ensemble))
+    print(f"\nHistGradientBoostingRegressor (100 iterations), {n_rows} explained rows, whole run:")
+    print(f"  shap (predict)                        {t_shap:8.2f} s")
+    print(f"  ferroshap (predict, native='auto')    {t_fs:8.2f} s   {t_shap / t_fs:7.1f}x faster")
+    print(
+        f"  ferroshap (predict, native=False)     {t_called:8.2f} s   "
+        f"{t_shap / t_called:7.1f}x faster"
     )
-    t_native, _ = timed(
-        lambda: ferroshap.KernelExplainer(ensemble, background, seed=0).shap_values(X, **kw)
+    print(
+        f"  ferroshap (native ensemble)           {t_native:8.2f} s   "
+        f"{t_shap / t_native:7.1f}x faster"
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t_shap, _ = timed(
-            lambda: shap.KernelExplainer(model.predict, background).shap_values(X, **kw)
-        )
-    print(f"\nHistGradientBoosting (100 iterations), {n_rows} explained rows, whole run:")
-    print(f"  shap (predict)                {t_shap:8.2f} s")
-    print(f"  ferroshap (predict)           {t_fs:8.2f} s   {t_shap / t_fs:5.1f}x faster")
-    print(f"  ferroshap (native ensemble)   {t_native:8.2f} s   {t_shap / t_native:5.1f}x faster")
+    print(
+        f"  max |native - native=False| {np.abs(v_fs - v_called).max():.2g}, "
+        f"|ensemble - native=False| {np.abs(v_native - v_called).max():.2g}"
+    )
+
+    # (d) a probability output: the sigmoid is applied per background row, so the game is
+    # tabulated per (explained row, background row) pair rather than once per explained row.
+    y_bin = (y_train > np.median(y_train)).astype(int)
+    clf = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(X_train, y_bin)
+    t_shap_p, _ = timed(sh(clf.predict_proba))
+    t_fs_p, _ = timed(fs(clf.predict_proba))
+    t_called_p, _ = timed(fs(clf.predict_proba, native=False))
+    print(f"\nHistGradientBoostingClassifier (100 iterations) predict_proba, {n_rows} rows:")
+    print(f"  shap                                  {t_shap_p:8.2f} s")
+    print(
+        f"  ferroshap (native='auto')             {t_fs_p:8.2f} s   "
+        f"{t_shap_p / t_fs_p:7.1f}x faster"
+    )
+    print(
+        f"  ferroshap (native=False)              {t_called_p:8.2f} s   "
+        f"{t_shap_p / t_called_p:7.1f}x faster"
+    )
 
 
 if __name__ == "__main__":
