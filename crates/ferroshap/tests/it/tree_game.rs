@@ -110,7 +110,8 @@ fn native_tree_game_equals_predicting_every_masked_row() {
         (6, 3, 1, TreeOutput::Softmax, None),
         (5, 3, 3, TreeOutput::Softmax, Some(20)),
         (6, 2, 1, TreeOutput::Exp, None),
-        // Sampled designs; 20 and 30 varying features are past the row-wide table.
+        // Sampled designs; 20 and 30 varying features are past the row-wide table (scans and
+        // per-pair tables).
         (14, 1, 1, TreeOutput::Margin, Some(300)),
         (20, 1, 1, TreeOutput::Margin, Some(200)),
         (30, 2, 1, TreeOutput::Logistic, Some(200)),
