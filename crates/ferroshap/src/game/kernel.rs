@@ -447,19 +447,37 @@ impl KernelJob {
         let flat = contiguous
             .as_slice()
             .expect("standard layout arrays are contiguous");
+        let n_bg = self.n_background;
         let mut r = start;
         while r < start + n {
             let (i, c, b) = self.locate(r);
             let end = (self.offsets[i + 1]).min(start + n);
             let (mut c, mut b) = (c, b);
             let ey = &mut self.ey[i];
-            for out in flat[(r - start) * k..(end - start) * k].chunks_exact(k) {
-                let w = self.weights[b];
-                for (acc, v) in ey[c * k..(c + 1) * k].iter_mut().zip(out) {
-                    *acc += w * v;
+            let mut rest = &flat[(r - start) * k..(end - start) * k];
+            // One coalition's run of background rows at a time; each sum still adds its
+            // background rows in order, so batch boundaries do not change the rounding.
+            while !rest.is_empty() {
+                let rows = (n_bg - b).min(rest.len() / k);
+                let (segment, tail) = rest.split_at(rows * k);
+                let weights = &self.weights[b..b + rows];
+                if k == 1 {
+                    let mut acc = ey[c];
+                    for (w, v) in weights.iter().zip(segment) {
+                        acc += w * v;
+                    }
+                    ey[c] = acc;
+                } else {
+                    let acc = &mut ey[c * k..(c + 1) * k];
+                    for (w, out) in weights.iter().zip(segment.chunks_exact(k)) {
+                        for (a, v) in acc.iter_mut().zip(out) {
+                            *a += w * v;
+                        }
+                    }
                 }
-                b += 1;
-                if b == self.n_background {
+                rest = tail;
+                b += rows;
+                if b == n_bg {
                     b = 0;
                     c += 1;
                 }
