@@ -141,14 +141,14 @@ def _lloyd(x: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 300)
 
 
 class KernelExplainer:
-    """Kernel SHAP values for any model, with shap's estimator and a seed.
+    """Kernel SHAP values for any model, with shap's estimator, a seed and better sampling.
 
-    A drop-in for ``shap.KernelExplainer``: the same coalition design (sizes enumerated from
-    the outside in while the budget allows, the rest sampled in complementary pairs), the same
-    efficiency-constrained weighted least squares, the same links and shapes. When every
-    coalition is enumerated (``nsamples="auto"`` with up to 11 varying features, or a budget
-    of at least ``2**M - 2``) the values are the exact Shapley values of the background-averaged
-    model and equal shap's with ``l1_reg=False``.
+    A drop-in for ``shap.KernelExplainer``: the same coalition design where coalitions are
+    enumerated (sizes from the outside in while the budget allows), the rest sampled in
+    complementary pairs, the same efficiency-constrained weighted least squares, the same
+    links and shapes. When every coalition is enumerated (``nsamples="auto"`` with up to 11
+    varying features, or a budget of at least ``2**M - 2``) the values are the exact Shapley
+    values of the background-averaged model and equal shap's with ``l1_reg=False``.
 
     Differences from shap, all deliberate:
 
@@ -163,6 +163,11 @@ class KernelExplainer:
     - A singular or ill-conditioned regression (condition number above 1e12) is solved by
       minimum-norm least squares and reported with a warning, where shap can silently
       return values of 1e14.
+    - The coalitions that are not enumerated are sampled stratified by size, without
+      replacement (``sampling="stratified"``, see :meth:`shap_values`): about 1.7x lower
+      error than shap's scheme per model call. ``sampling="shap"`` gives shap's scheme.
+    - Tree models and their prediction methods are evaluated from their trees in Rust
+      (``native``), after checking that the trees reproduce the model's outputs.
     - Unknown keyword arguments raise ``TypeError`` instead of being ignored.
 
     Parameters
@@ -171,7 +176,8 @@ class KernelExplainer:
         A function from a 2-D float array ``(n, n_features)`` to outputs ``(n,)`` or
         ``(n, n_outputs)``; or an object with ``predict_proba`` (used when present) or
         ``predict``; or a ``ferroshap._core.TreeEnsemble`` (its margin is explained and the
-        whole loop, model evaluations included, runs in Rust in parallel).
+        whole loop, model evaluations included, runs in Rust in parallel; see ``native`` for
+        tree models of other libraries).
     data
         Background rows (numpy, pandas or polars), ``(n_background, n_features)``. Missing
         features are filled from these rows; keep them few (shap suggests at most 100), as
