@@ -215,15 +215,7 @@ impl KernelDesign {
                     .position(|&c| u < c)
                     .unwrap_or(cumulative.len() - 1);
                 let s = idx + n_full + 1;
-                // Partial Fisher–Yates: a uniform random subset of size s.
-                for i in 0..s {
-                    let j = i + rng.below((m - i) as u64) as usize;
-                    perm.swap(i, j);
-                }
-                mask.fill(0);
-                for &j in &perm[..s] {
-                    mask[j] = 1;
-                }
+                random_subset(rng, &mut perm, s, &mut mask);
                 let paired = s <= n_paired;
                 let existing = seen.get(&mask).copied();
                 match existing {
@@ -370,14 +362,7 @@ impl KernelDesign {
             seen.clear();
             let mut added = 0;
             while added < n {
-                for i in 0..s {
-                    let j = i + rng.below((m - i) as u64) as usize;
-                    perm.swap(i, j);
-                }
-                mask.fill(0);
-                for &j in &perm[..s] {
-                    mask[j] = 1;
-                }
+                random_subset(rng, &mut perm, s, &mut mask);
                 // One key per pair: the side that holds feature 0.
                 let key: Vec<u8> = if mask[0] == 1 {
                     mask.clone()
@@ -470,6 +455,20 @@ impl KernelDesign {
     /// `nsamples / max_samples`, which decides its deprecated `l1_reg="auto"`).
     pub fn fraction_evaluated(&self) -> f64 {
         self.budget as f64 / self.max_coalitions as f64
+    }
+}
+
+/// Sets `mask` to a uniform random subset of size `s` (a partial Fisher–Yates shuffle of
+/// `perm`, which holds a permutation of the features).
+fn random_subset(rng: &mut Rng, perm: &mut [usize], s: usize, mask: &mut [u8]) {
+    let m = perm.len();
+    for i in 0..s {
+        let j = i + rng.below((m - i) as u64) as usize;
+        perm.swap(i, j);
+    }
+    mask.fill(0);
+    for &j in &perm[..s] {
+        mask[j] = 1;
     }
 }
 

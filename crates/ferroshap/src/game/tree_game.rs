@@ -336,27 +336,15 @@ impl RowGame<'_> {
             let a = pext(leaf.a, parting);
             let b = pext(leaf.b, parting);
             let tree = &trees[leaf.tree as usize];
-            let values = tree.leaf_value(leaf.node as usize);
-            let offset = tree.output();
-            // [A ⊆ S, B ∩ S = ∅] = Σ_{B' ⊆ B} (−1)^|B'| [A ∪ B' ⊆ S], or the same with the
-            // roles of S and its complement swapped: whichever has fewer terms.
-            let (fixed, free, table) = if b.count_ones() <= a.count_ones() {
-                (a, b, &mut scratch.table)
-            } else {
-                (b, a, &mut scratch.co_table)
-            };
-            let mut sub = free;
-            loop {
-                let sign = if sub.count_ones() % 2 == 0 { 1.0 } else { -1.0 };
-                let at = (fixed | sub) as usize * k + offset;
-                for (t, v) in table[at..at + values.len()].iter_mut().zip(values) {
-                    *t += sign * v;
-                }
-                if sub == 0 {
-                    break;
-                }
-                sub = (sub - 1) & free;
-            }
+            add_leaf_terms(
+                &mut scratch.table,
+                &mut scratch.co_table,
+                (a, b),
+                tree.leaf_value(leaf.node as usize),
+                tree.output(),
+                k,
+                1.0,
+            );
         }
         subset_sums(&mut scratch.table, d, k);
         if needs_co {
@@ -400,26 +388,15 @@ impl RowGame<'_> {
             }
             for leaf in &scratch.leaves {
                 let tree = &trees[leaf.tree as usize];
-                let values = tree.leaf_value(leaf.node as usize);
-                let offset = tree.output();
-                let (fixed, free, t) = if leaf.b.count_ones() <= leaf.a.count_ones() {
-                    (leaf.a, leaf.b, &mut table)
-                } else {
-                    used_co = true;
-                    (leaf.b, leaf.a, &mut co_table)
-                };
-                let mut sub = free;
-                loop {
-                    let sign = if sub.count_ones() % 2 == 0 { w } else { -w };
-                    let at = (fixed | sub) as usize * k + offset;
-                    for (e, v) in t[at..at + values.len()].iter_mut().zip(values) {
-                        *e += sign * v;
-                    }
-                    if sub == 0 {
-                        break;
-                    }
-                    sub = (sub - 1) & free;
-                }
+                used_co |= add_leaf_terms(
+                    &mut table,
+                    &mut co_table,
+                    (leaf.a, leaf.b),
+                    tree.leaf_value(leaf.node as usize),
+                    tree.output(),
+                    k,
+                    w,
+                );
             }
         }
         subset_sums(&mut table, m, k);
@@ -557,6 +534,45 @@ pub fn tree_ensemble_shap_values(
     }
     job.set_coalition_outputs(ey)?;
     job.finish(fx.view())
+}
+
+/// Adds `scale ×` a leaf's values (feeding outputs from `offset`, `k` per entry) under the
+/// condition `[A ⊆ S, B ∩ S = ∅]` as inclusion–exclusion terms,
+/// `Σ_{B' ⊆ B} (−1)^|B'| [A ∪ B' ⊆ S]`, into `table` (to be summed over the subsets of S), or
+/// the same with the roles of S and its complement swapped into `co_table`: whichever has
+/// fewer terms. Returns whether `co_table` was used.
+fn add_leaf_terms(
+    table: &mut [f64],
+    co_table: &mut [f64],
+    (a, b): (u64, u64),
+    values: &[f64],
+    offset: usize,
+    k: usize,
+    scale: f64,
+) -> bool {
+    let use_co = b.count_ones() > a.count_ones();
+    let (fixed, free, t) = if use_co {
+        (b, a, co_table)
+    } else {
+        (a, b, table)
+    };
+    let mut sub = free;
+    loop {
+        let sign = if sub.count_ones() % 2 == 0 {
+            scale
+        } else {
+            -scale
+        };
+        let at = (fixed | sub) as usize * k + offset;
+        for (e, v) in t[at..at + values.len()].iter_mut().zip(values) {
+            *e += sign * v;
+        }
+        if sub == 0 {
+            break;
+        }
+        sub = (sub - 1) & free;
+    }
+    use_co
 }
 
 /// In place, `t[T] ← Σ_{U ⊆ T} t[U]` over `d`-bit subsets, `k` values per subset.
