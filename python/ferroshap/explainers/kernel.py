@@ -11,13 +11,14 @@ import re
 import secrets
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ferroshap import _core
 from ferroshap._data import to_matrix
+from ferroshap.explainers._background import Background, kmeans, sample
+from ferroshap.explainers._native import NATIVE_TOL, NativeModel, native_candidate
 from ferroshap.explanation import Explanation
 
 __all__ = ["Background", "KernelExplainer", "kmeans", "sample"]
@@ -29,115 +30,6 @@ _NUM_FEATURES = re.compile(r"num_features\((\d+)\)")
 _BATCH_VALUES = 1 << 19
 # Explained rows planned together (the progress bar advances per block).
 _BLOCK_ROWS = 64
-# A converted tree model replaces the model's own calls only when it reproduces the model's
-# outputs on the background and explained rows to this fraction of their scale (at least 1).
-# scikit-learn and LightGBM predict in float64 and agree to ~1e-15; XGBoost predicts in
-# float32 (~1e-7 relative), so large XGBoost ensembles may fail it and use predict instead.
-_NATIVE_TOL = 1e-6
-_NATIVE_METHODS = ("predict", "predict_proba", "decision_function")
-
-
-@dataclass(frozen=True)
-class Background:
-    """Weighted background rows (what :func:`kmeans` returns; shap's ``DenseData``).
-
-    ``KernelExplainer(model, background)`` averages the model over these rows with these
-    weights (normalised to sum to 1).
-    """
-
-    data: Any
-    weights: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.weights)
-
-
-def sample(X: Any, nsamples: int = 100, random_state: int = 0) -> Any:
-    """``nsamples`` rows of ``X`` drawn without replacement (``X`` itself when it has no more).
-
-    Like ``shap.sample``: a smaller background keeps Kernel SHAP fast. numpy arrays, pandas
-    and polars frames keep their type. The draw uses its own seeded generator
-    (``numpy.random.default_rng(random_state)``), never NumPy's global state, so it is
-    reproducible but does not pick the same rows as shap.
-    """
-    if not isinstance(nsamples, (int, np.integer)) or isinstance(nsamples, bool) or nsamples < 1:
-        raise ValueError(f"nsamples must be a positive int, got {nsamples!r}")
-    n = len(X)
-    if nsamples >= n:
-        return X
-    rows = np.random.default_rng(random_state).permutation(n)[:nsamples]
-    if hasattr(X, "iloc"):
-        return X.iloc[rows]
-    if type(X).__module__.startswith("polars"):
-        return X[rows.tolist()]
-    return np.asarray(X)[rows]
-
-
-def kmeans(X: Any, k: int, round_values: bool = True, seed: int = 0) -> Background:
-    """Summarise ``X`` by ``k`` cluster centres weighted by their cluster sizes.
-
-    As ``shap.kmeans``: missing values are imputed with column means, k-means runs 10 times
-    from k-means++ starts (keeping the lowest inertia), and with ``round_values`` each centre
-    coordinate is moved to the nearest value observed in its column, so that categorical and
-    integer features keep valid values. Computed with numpy and a seeded generator; the
-    clusters need not be the ones scikit-learn finds.
-
-    Returns
-    -------
-    Background
-        ``k`` rows (a data frame keeps its columns) and their weights.
-    """
-    matrix = to_matrix(X)
-    data = np.array(matrix.values, dtype=np.float64)
-    n = len(data)
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= n:
-        raise ValueError(f"k must be an int between 1 and the number of rows ({n}), got {k!r}")
-    means = np.nanmean(np.where(np.isnan(data), np.nan, data), axis=0)
-    filled = np.where(np.isnan(data), np.nan_to_num(means)[None, :], data)
-    rng = np.random.default_rng(seed)
-    best = None
-    for _ in range(10):
-        centres, labels, inertia = _lloyd(filled, k, rng)
-        if best is None or inertia < best[2]:
-            best = (centres, labels, inertia)
-    centres, labels, _ = best
-    if round_values:
-        for j in range(filled.shape[1]):
-            column = filled[:, j]
-            nearest = np.abs(column[None, :] - centres[:, j : j + 1]).argmin(axis=1)
-            centres[:, j] = column[nearest]
-    weights = np.bincount(labels, minlength=k).astype(np.float64)
-    if hasattr(X, "iloc") and matrix.feature_names is not None:
-        import pandas as pd
-
-        return Background(pd.DataFrame(centres, columns=matrix.feature_names), weights)
-    return Background(centres, weights)
-
-
-def _lloyd(x: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 300):
-    # k-means++ seeding.
-    centres = np.empty((k, x.shape[1]))
-    centres[0] = x[rng.integers(len(x))]
-    d2 = ((x - centres[0]) ** 2).sum(axis=1)
-    for c in range(1, k):
-        total = d2.sum()
-        pick = rng.choice(len(x), p=d2 / total) if total > 0 else rng.integers(len(x))
-        centres[c] = x[pick]
-        d2 = np.minimum(d2, ((x - centres[c]) ** 2).sum(axis=1))
-    labels = np.zeros(len(x), dtype=np.int64)
-    for it in range(max_iter):
-        dist = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        new = dist.argmin(axis=1)
-        if it > 0 and np.array_equal(new, labels):
-            break
-        labels = new
-        for c in range(k):
-            members = x[labels == c]
-            if len(members):
-                centres[c] = members.mean(axis=0)
-    dist = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-    labels = dist.argmin(axis=1)
-    return centres, labels, float(dist[np.arange(len(x)), labels].sum())
 
 
 class KernelExplainer:
@@ -273,16 +165,16 @@ class KernelExplainer:
         outputs = null.reshape(n_background, -1)
         self._n_outputs = outputs.shape[1]
         self.fnull = self.weights @ outputs
-        self._native: _Native | None = None
+        self._native: NativeModel | None = None
         if isinstance(model, _core.TreeEnsemble):
-            self._native = _Native(model, "margin")
+            self._native = NativeModel(model, "margin")
         elif native is not False:
-            candidate, reason = _native_candidate(model)
+            candidate, reason = native_candidate(model)
             if candidate is not None and not candidate.reproduces(self.data, outputs):
                 candidate, reason = (
                     None,
                     "the converted tree ensemble does not reproduce the model's output on "
-                    f"the background data to {_NATIVE_TOL:g} of its scale",
+                    f"the background data to {NATIVE_TOL:g} of its scale",
                 )
             if native is True and candidate is None:
                 raise ValueError(f"native=True, but the native path cannot be used: {reason}")
@@ -459,7 +351,7 @@ class KernelExplainer:
                 if self.native is True:
                     raise ValueError(
                         "native=True, but the converted tree ensemble does not reproduce the "
-                        f"model's output on the explained rows to {_NATIVE_TOL:g} of its scale"
+                        f"model's output on the explained rows to {NATIVE_TOL:g} of its scale"
                     )
                 native = None
         values, errors, ill = self._estimate(
@@ -575,72 +467,6 @@ def _model_function(model: Any) -> Callable[[np.ndarray], Any]:
         "model must be a function of a 2-D array, or an object with predict_proba or predict; "
         f"got {type(model).__name__}"
     )
-
-
-@dataclass(frozen=True)
-class _Native:
-    """A converted tree ensemble and which of its outputs the model returns."""
-
-    ensemble: _core.TreeEnsemble
-    output: str  # "margin", "logistic", "logistic_pair", "softmax" or "exp"
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        m = np.asarray(self.ensemble.predict_margin(X), dtype=np.float64)
-        if self.output == "margin":
-            return m
-        if self.output == "exp":
-            return np.exp(m)
-        if self.output == "softmax":
-            e = np.exp(m - m.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        p = 1.0 / (1.0 + np.exp(-m))
-        return np.column_stack([1.0 - p[:, 0], p[:, 0]]) if self.output == "logistic_pair" else p
-
-    def reproduces(self, X: np.ndarray, outputs: np.ndarray) -> bool:
-        """Whether the ensemble gives ``outputs`` (the model's own, ``(n, k)``) on ``X``."""
-        try:
-            mine = self.predict(X)
-        except (ValueError, TypeError):
-            return False
-        own = outputs.reshape(len(X), -1)
-        if mine.shape != own.shape:
-            return False
-        scale = max(1.0, float(np.max(np.abs(own), initial=0.0)))
-        return bool(np.all(np.abs(mine - own) <= _NATIVE_TOL * scale))
-
-
-def _native_candidate(model: Any) -> tuple[_Native | None, str]:
-    """The tree ensemble behind ``model`` (a tree model or its bound prediction method) and
-    the output its method returns, or ``(None, why not)``."""
-    owner = getattr(model, "__self__", None)
-    method = getattr(model, "__name__", None)
-    if owner is None or method not in _NATIVE_METHODS:
-        owner = model
-        method = next(
-            (n for n in ("predict_proba", "predict") if callable(getattr(model, n, None))), None
-        )
-        if method is None:
-            return None, "the model is a plain function, not a tree model or its method"
-    from ferroshap.models import load_tree_model
-
-    try:
-        ensemble = load_tree_model(owner).ensemble
-    except Exception as e:  # noqa: BLE001 (any failure to convert means: call the model)
-        return None, f"the model is not a tree model ferroshap converts ({e})"
-    link, k = ensemble.link, ensemble.n_outputs
-    if method == "decision_function":
-        output = "margin"
-    elif method == "predict":
-        if hasattr(owner, "classes_"):
-            return None, "predict of a classifier returns class labels"
-        output = {"identity": "margin", "exp": "exp", "logistic": "logistic"}.get(link, link)
-    elif link == "logistic" and k == 1:
-        output = "logistic_pair"
-    elif link in ("softmax", "identity"):
-        output = "softmax" if link == "softmax" else "margin"
-    else:
-        return None, f"predict_proba of a model with a {link} link"
-    return _Native(ensemble, output), ""
 
 
 def _link(p: np.ndarray, link: str) -> np.ndarray:
