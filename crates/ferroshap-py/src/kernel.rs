@@ -2,7 +2,7 @@
 //! user's model on the masked batches this builds; everything else runs here with the GIL
 //! released.
 
-use ferroshap::game::tree_game::tree_ensemble_shap_values;
+use ferroshap::game::tree_ensemble_shap_values;
 use ferroshap::game::{
     Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions, PairEvaluation, Sampling,
     TreeOutput,

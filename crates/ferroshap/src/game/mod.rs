@@ -3,17 +3,22 @@
 //!
 //! The model itself is never called here: an estimator plans its coalitions, the caller
 //! evaluates the masked rows it builds (in as few, as large, model calls as memory allows),
-//! and hands the outputs back for the reduction.
+//! and hands the outputs back for the reduction. The exception is ferroshap's own tree
+//! ensembles, whose game is evaluated from the trees without masked rows (`tree_game`,
+//! `tree_kernel`).
 
 pub mod design;
 pub mod kernel;
 pub mod lars;
 pub mod lasso;
 pub mod masking;
+mod options;
 mod regression;
 pub mod tree_game;
+pub mod tree_kernel;
 
 pub use design::{KernelDesign, Sampling};
 pub use kernel::{FeatureSelection, KernelJob, KernelLink, KernelOptions, KernelValues};
 pub use lars::Criterion;
-pub use tree_game::{PairEvaluation, TreeOutput};
+pub use tree_game::PairEvaluation;
+pub use tree_kernel::{TreeOutput, tree_ensemble_shap_values};

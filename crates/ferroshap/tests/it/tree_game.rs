@@ -7,7 +7,7 @@
 //! while any wrong leaf, sign or routing decision moves values by 1e-3 or more.
 
 use ferroshap::game::kernel::{self, KernelLink, KernelOptions};
-use ferroshap::game::tree_game::tree_ensemble_shap_values;
+use ferroshap::game::tree_ensemble_shap_values;
 use ferroshap::game::{PairEvaluation, TreeOutput};
 use ferroshap::{SplitRules, TreeEnsemble, with_threads};
 use ndarray::{Array2, ArrayView2};

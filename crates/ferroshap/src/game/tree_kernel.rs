@@ -1,0 +1,217 @@
+//! Kernel SHAP of a tree ensemble with the whole loop in Rust: the model's output (margin, or
+//! the margin through the library's sigmoid, softmax or exp) and the driver that evaluates the
+//! game from the trees ([`super::tree_game`]) for every explained row, in parallel, and hands
+//! the coalition values to the regression of [`super::kernel`].
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use super::design::KernelDesign;
+use super::kernel::{self, KernelJob, KernelOptions, KernelValues};
+use super::tree_game::{PairEvaluation, RowGame, Scratch};
+use crate::ensemble::TreeEnsemble;
+use crate::error::Result;
+
+/// Which model output the game is over, computed from the ensemble's margins `m`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeOutput {
+    /// The margins themselves (raw scores, `decision_function`).
+    Margin,
+    /// `1 / (1 + exp(−m))` for each output (binary probability as one column).
+    Logistic,
+    /// A single margin as two columns `(1 − p, p)`, `p = 1 / (1 + exp(−m))` (scikit-learn's,
+    /// XGBoost's and LightGBM's `predict_proba` for binary classifiers).
+    LogisticPair,
+    /// Softmax over the outputs (multi-class `predict_proba`).
+    Softmax,
+    /// `exp(m)` for each output (log-link regression's `predict`).
+    Exp,
+}
+
+impl TreeOutput {
+    /// Number of values per row for an ensemble with `n_margins` outputs.
+    pub fn n_outputs(self, n_margins: usize) -> usize {
+        match self {
+            TreeOutput::LogisticPair => 2,
+            _ => n_margins,
+        }
+    }
+
+    /// Whether the output is a linear function of the margins.
+    pub(crate) fn is_linear(self) -> bool {
+        self == TreeOutput::Margin
+    }
+
+    /// Writes the output for margins `m` into `out` (`n_outputs(m.len())` values).
+    #[inline]
+    pub fn apply(self, m: &[f64], out: &mut [f64]) {
+        match self {
+            TreeOutput::Margin => out.copy_from_slice(m),
+            TreeOutput::Logistic => {
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = sigmoid(v);
+                }
+            }
+            TreeOutput::LogisticPair => {
+                let p = sigmoid(m[0]);
+                out[0] = 1.0 - p;
+                out[1] = p;
+            }
+            TreeOutput::Softmax => {
+                let max = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut total = 0.0;
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = (v - max).exp();
+                    total += *o;
+                }
+                for o in out.iter_mut() {
+                    *o /= total;
+                }
+            }
+            TreeOutput::Exp => {
+                for (o, &v) in out.iter_mut().zip(m) {
+                    *o = v.exp();
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+fn sigmoid(v: f64) -> f64 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// Background rows per unit of parallel work: the split depends on the input sizes only, and
+/// partial sums are added in chunk order, so results do not depend on the thread count.
+const BACKGROUND_CHUNK: usize = 32;
+
+/// Kernel SHAP values of a tree ensemble's `output` with the whole loop in Rust: the game
+/// `f(x_S, r)` is evaluated per explained and background row pair as described in the module
+/// docs, in parallel over rows and blocks of background rows. Designs, regression and seeds
+/// are those of [`kernel::shap_values`], so the values equal that function's with the
+/// ensemble's prediction as the model, up to rounding.
+pub fn tree_ensemble_shap_values(
+    ensemble: &TreeEnsemble,
+    output: TreeOutput,
+    x: ArrayView2<'_, f64>,
+    background: ArrayView2<'_, f64>,
+    weights: Option<&[f64]>,
+    options: &KernelOptions,
+    evaluation: PairEvaluation,
+) -> Result<KernelValues> {
+    let predict = |rows: ArrayView2<'_, f64>| -> Result<Array2<f64>> {
+        let margins = ensemble.predict_margin(rows)?;
+        let k = ensemble.n_outputs();
+        let ko = output.n_outputs(k);
+        let mut out = Array2::zeros((rows.nrows(), ko));
+        for (m, mut o) in margins.outer_iter().zip(out.outer_iter_mut()) {
+            let m = m.to_vec();
+            let mut buf = vec![0.0; ko];
+            output.apply(&m, &mut buf);
+            for (dst, v) in o.iter_mut().zip(buf) {
+                *dst = v;
+            }
+        }
+        Ok(out)
+    };
+    if x.ncols() > 64 {
+        // Coalitions are 64-bit masks: wider rows go through masked rows and prediction.
+        return kernel::shap_values(predict, x, background, weights, options, 1 << 16);
+    }
+    ensemble.check_features(x.ncols())?;
+    let null_out = predict(background)?;
+    let n_bg = background.nrows();
+    let uniform;
+    let w = match weights {
+        Some(w) => w,
+        None => {
+            uniform = vec![1.0; n_bg];
+            &uniform
+        }
+    };
+    let total: f64 = w.iter().sum();
+    let fnull: Vec<f64> = (0..null_out.ncols())
+        .map(|o| {
+            w.iter()
+                .zip(null_out.column(o))
+                .map(|(wi, yi)| wi / total * yi)
+                .sum()
+        })
+        .collect();
+    let mut job = KernelJob::new(x, background, Some(w), &fnull, options, 0)?;
+    let fx = predict(x)?;
+    let rules = *ensemble.rules();
+    let (bg_raw, bg_weights) = job.background();
+    let bg: Vec<f64> = bg_raw.iter().map(|&v| rules.prepare(v)).collect();
+    let p = ensemble.n_features();
+    let ko = output.n_outputs(ensemble.n_outputs());
+    let n_chunks = n_bg.div_ceil(BACKGROUND_CHUNK);
+    let tasks: Vec<(usize, usize)> = (0..job.n_rows())
+        .filter(|&i| job.row(i).2.is_some())
+        .flat_map(|i| (0..n_chunks).map(move |c| (i, c)))
+        .collect();
+    let job_ref = &job;
+    let partials: Vec<Vec<f64>> = tasks
+        .par_iter()
+        .map_init(Scratch::default, |scratch, &(i, chunk)| {
+            let (row, varying, design) = job_ref.row(i);
+            let design = design.expect("tasks are rows with a design");
+            let x_prep: Vec<f64> = row.iter().map(|&v| rules.prepare(v)).collect();
+            let mut position = vec![u32::MAX; p];
+            for (pos, &j) in varying.iter().enumerate() {
+                position[j] = pos as u32;
+            }
+            let coalitions: Vec<u64> = (0..design.n_coalitions())
+                .map(|c| {
+                    design
+                        .mask(c)
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |acc, (pos, &z)| acc | (u64::from(z) << pos))
+                })
+                .collect();
+            let game = RowGame {
+                ensemble,
+                output,
+                evaluation,
+                x: &x_prep,
+                position: &position,
+                n_varying: varying.len(),
+                coalitions: &coalitions,
+            };
+            let lo = chunk * BACKGROUND_CHUNK;
+            let hi = (lo + BACKGROUND_CHUNK).min(n_bg);
+            let mut ey = vec![0.0; coalitions.len() * ko];
+            game.accumulate(&bg[lo * p..hi * p], &bg_weights[lo..hi], &mut ey, scratch);
+            ey
+        })
+        .collect();
+    let mut ey: Vec<Vec<f64>> = (0..job.n_rows())
+        .map(|i| vec![0.0; job.row(i).2.map_or(0, KernelDesign::n_coalitions) * ko])
+        .collect();
+    for (&(i, _), part) in tasks.iter().zip(partials) {
+        for (e, v) in ey[i].iter_mut().zip(part) {
+            *e += v;
+        }
+    }
+    job.set_coalition_outputs(ey)?;
+    job.finish(fx.view())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_transform_margins_as_the_libraries_do() {
+        let mut out = [0.0; 3];
+        TreeOutput::Softmax.apply(&[1.0, 2.0, 3.0], &mut out);
+        let z: f64 = [1.0f64, 2.0, 3.0].iter().map(|v| v.exp()).sum();
+        assert!((out[2] - 3.0f64.exp() / z).abs() < 1e-15);
+        let mut pair = [0.0; 2];
+        TreeOutput::LogisticPair.apply(&[0.3], &mut pair);
+        assert!((pair[1] - 1.0 / (1.0 + (-0.3f64).exp())).abs() < 1e-15);
+        assert!((pair[0] + pair[1] - 1.0).abs() < 1e-15);
+    }
+}
