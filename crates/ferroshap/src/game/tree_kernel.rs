@@ -115,10 +115,6 @@ pub fn tree_ensemble_shap_values(
         }
         Ok(out)
     };
-    if x.ncols() > 64 {
-        // Coalitions are 64-bit masks: wider rows go through masked rows and prediction.
-        return kernel::shap_values(predict, x, background, weights, options, 1 << 16);
-    }
     ensemble.check_features(x.ncols())?;
     let null_out = predict(background)?;
     let n_bg = background.nrows();
@@ -140,6 +136,11 @@ pub fn tree_ensemble_shap_values(
         })
         .collect();
     let mut job = KernelJob::new(x, background, Some(w), &fnull, options, 0)?;
+    if job.n_varying().iter().any(|&m| m > 64) {
+        // Coalitions are 64-bit masks: rows with more varying features go through masked
+        // rows and prediction.
+        return kernel::shap_values(predict, x, background, weights, options, 1 << 16);
+    }
     let fx = predict(x)?;
     let rules = *ensemble.rules();
     let (bg_raw, bg_weights) = job.background();

@@ -131,6 +131,64 @@ fn native_tree_game_equals_predicting_every_masked_row() {
 }
 
 #[test]
+fn wide_models_use_the_varying_features_only() {
+    // 80 features, of which 9 (or, in the last row, 70) differ from the background: coalition
+    // masks cover the varying features, so the first rows take the native game and the last
+    // one makes the whole block fall back to masked rows; both must equal prediction.
+    let mut rng = Rng::new(5);
+    let shape = TreeShape {
+        max_depth: 6,
+        n_features: 80,
+        leaf_width: 1,
+        categorical: false,
+        zero_covers: false,
+    };
+    let model = random_ensemble(&mut rng, &shape, 40, 1, SplitRules::LIGHTGBM);
+    let mut background = random_rows(&mut rng, 10, 80);
+    let mut x = random_rows(&mut rng, 3, 80);
+    for j in 9..80 {
+        let v = (j % 9) as f64 * 0.25 - 1.0;
+        background.column_mut(j).fill(v);
+        x[[0, j]] = v;
+        x[[1, j]] = v;
+        if j >= 70 {
+            x[[2, j]] = v;
+        }
+    }
+    for rows in [1, 3] {
+        let x = x.slice(ndarray::s![..rows, ..]).to_owned();
+        let options = KernelOptions {
+            nsamples: Some(300),
+            seed: 2,
+            ..KernelOptions::default()
+        };
+        let want = kernel::shap_values(
+            |r| Ok(predict(&model, TreeOutput::Margin, r)),
+            x.view(),
+            background.view(),
+            None,
+            &options,
+            500,
+        )
+        .unwrap();
+        let got = tree_ensemble_shap_values(
+            &model,
+            TreeOutput::Margin,
+            x.view(),
+            background.view(),
+            None,
+            &options,
+            PairEvaluation::Auto,
+        )
+        .unwrap();
+        for (g, w) in got.values.iter().zip(want.values.iter()) {
+            assert!((g - w).abs() < 1e-11, "{rows} rows: {g} vs brute force {w}");
+        }
+        assert!(got.values.iter().any(|v| v.abs() > 1e-3));
+    }
+}
+
+#[test]
 fn native_tree_game_does_not_depend_on_the_thread_count() {
     let mut rng = Rng::new(77);
     let shape = TreeShape {
