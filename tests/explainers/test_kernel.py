@@ -572,3 +572,23 @@ def test_stratified_sampling_is_more_accurate_than_shaps_scheme():
         assert error("stratified", budget) < error("shap", budget), budget
     with pytest.raises(ValueError, match="sampling"):
         ferroshap.KernelExplainer(model.predict, background).shap_values(rows, sampling="lhs")
+
+
+def test_native_path_for_xgboost_agrees_to_float32_precision():
+    # XGBoost predicts in float32; the converted ensemble computes in float64. The outputs agree
+    # to ~1e-7 of their scale (within the 1e-6 check), so the native path is taken and the
+    # values agree with calling predict_proba to float32 rounding: 1e-5 on values of order 0.1.
+    import xgboost
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 8))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=30, max_depth=4).fit(X, y)
+    native = ferroshap.KernelExplainer(model.predict_proba, X[:10], seed=1)
+    called = ferroshap.KernelExplainer(model.predict_proba, X[:10], seed=1, native=False)
+    assert native.native_model is not None and called.native_model is None
+    got = native.shap_values(X[50:53], nsamples=100, silent=True)
+    want = called.shap_values(X[50:53], nsamples=100, silent=True)
+    assert got.shape == want.shape == (3, 8, 2)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert np.abs(want).max() > 0.05
