@@ -20,6 +20,7 @@
 
 use super::tree_kernel::TreeOutput;
 use crate::ensemble::TreeEnsemble;
+use crate::tree_shap::pair_game::subset_sums;
 
 /// How a pair's game is evaluated (the automatic choice is by estimated cost).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -383,22 +384,6 @@ fn add_leaf_terms(
     use_co
 }
 
-/// In place, `t[T] ← Σ_{U ⊆ T} t[U]` over `d`-bit subsets, `k` values per subset.
-fn subset_sums(t: &mut [f64], d: u32, k: usize) {
-    let size = 1usize << d;
-    for i in 0..d {
-        let bit = 1usize << i;
-        for hi in (0..size).step_by(2 * bit) {
-            for lo in hi..hi + bit {
-                let (src, dst) = (lo * k, (lo | bit) * k);
-                for o in 0..k {
-                    t[dst + o] += t[src + o];
-                }
-            }
-        }
-    }
-}
-
 /// The bits of `v` at the set positions of `mask`, packed into the low bits (BMI2's `pext`).
 #[inline]
 fn pext(v: u64, mut mask: u64) -> u64 {
@@ -424,17 +409,5 @@ mod tests {
         assert_eq!(pext(0b1011_0110, 0b1111_0000), 0b1011);
         assert_eq!(pext(0b1011_0110, 0b0101_0101), 0b0110);
         assert_eq!(pext(u64::MAX, 0b1001), 0b11);
-    }
-
-    #[test]
-    fn subset_sums_match_their_definition() {
-        let d = 4;
-        let t0: Vec<f64> = (0..16).map(|i| (i * i % 7) as f64 - 2.5).collect();
-        let mut t = t0.clone();
-        subset_sums(&mut t, d, 1);
-        for s in 0..16usize {
-            let want: f64 = (0..16usize).filter(|u| u & s == *u).map(|u| t0[u]).sum();
-            assert!((t[s] - want).abs() < 1e-12);
-        }
     }
 }

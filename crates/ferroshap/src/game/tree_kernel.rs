@@ -11,6 +11,7 @@ use super::kernel::{self, KernelJob, KernelOptions, KernelValues};
 use super::tree_game::{PairEvaluation, RowGame, Scratch};
 use crate::ensemble::TreeEnsemble;
 use crate::error::Result;
+use crate::tree_shap::model_output::OutputTransform;
 
 /// Which model output the game is over, computed from the ensemble's margins `m`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,44 +43,29 @@ impl TreeOutput {
         self == TreeOutput::Margin
     }
 
-    /// Writes the output for margins `m` into `out` (`n_outputs(m.len())` values).
+    /// Writes the output for margins `m` into `out` (`n_outputs(m.len())` values): the
+    /// transforms of interventional Tree SHAP's model outputs, plus the two-column binary
+    /// probabilities.
     #[inline]
     pub fn apply(self, m: &[f64], out: &mut [f64]) {
-        match self {
-            TreeOutput::Margin => out.copy_from_slice(m),
-            TreeOutput::Logistic => {
-                for (o, &v) in out.iter_mut().zip(m) {
-                    *o = sigmoid(v);
-                }
+        let transform = match self {
+            TreeOutput::Margin => {
+                out.copy_from_slice(m);
+                return;
             }
             TreeOutput::LogisticPair => {
-                let p = sigmoid(m[0]);
-                out[0] = 1.0 - p;
-                out[1] = p;
+                let mut p = [0.0];
+                OutputTransform::Logistic { scale: 1.0 }.apply(&m[..1], 0.0, &mut p);
+                out[0] = 1.0 - p[0];
+                out[1] = p[0];
+                return;
             }
-            TreeOutput::Softmax => {
-                let max = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let mut total = 0.0;
-                for (o, &v) in out.iter_mut().zip(m) {
-                    *o = (v - max).exp();
-                    total += *o;
-                }
-                for o in out.iter_mut() {
-                    *o /= total;
-                }
-            }
-            TreeOutput::Exp => {
-                for (o, &v) in out.iter_mut().zip(m) {
-                    *o = v.exp();
-                }
-            }
-        }
+            TreeOutput::Logistic => OutputTransform::Logistic { scale: 1.0 },
+            TreeOutput::Softmax => OutputTransform::Softmax { scale: 1.0 },
+            TreeOutput::Exp => OutputTransform::Exp { scale: 1.0 },
+        };
+        transform.apply(m, 0.0, out);
     }
-}
-
-#[inline]
-fn sigmoid(v: f64) -> f64 {
-    1.0 / (1.0 + (-v).exp())
 }
 
 /// Background rows per unit of parallel work: the split depends on the input sizes only, and
