@@ -185,24 +185,24 @@ impl<const R: usize> LaneWorkspace<R> {
         }
     }
 
-    /// Takes the levels for `Q` points out of the cache (made on first use).
-    fn take_levels<const Q: usize>(&mut self) -> Box<dyn Any + Send> {
-        let slot = POINT_COUNTS
+    /// Where the levels for `Q` points are cached.
+    fn slot<const Q: usize>() -> usize {
+        POINT_COUNTS
             .iter()
             .position(|&c| c == Q)
-            .expect("a compiled point count");
+            .expect("a compiled point count")
+    }
+
+    /// Takes the levels for `Q` points out of the cache (made on first use).
+    fn take_levels<const Q: usize>(&mut self) -> Box<dyn Any + Send> {
         let depth = self.depth;
-        self.levels[slot]
+        self.levels[Self::slot::<Q>()]
             .take()
             .unwrap_or_else(|| Box::new(vec![Level::<R, Q>::default(); depth]))
     }
 
     fn put_levels<const Q: usize>(&mut self, levels: Box<dyn Any + Send>) {
-        let slot = POINT_COUNTS
-            .iter()
-            .position(|&c| c == Q)
-            .expect("a compiled point count");
-        self.levels[slot] = Some(levels);
+        self.levels[Self::slot::<Q>()] = Some(levels);
     }
 
     // The crate's only unsafe code: calling the AVX2 copy of the walk after checking that the

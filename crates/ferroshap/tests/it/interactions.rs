@@ -19,7 +19,7 @@ use ndarray::{Array1, Array2, Array3, ArrayView1, s};
 use crate::interventional::interventional_game;
 use crate::oracle::{
     ALL_RULES, Rng, TreeShape, path_dependent_game, random_ensemble, random_rows,
-    shapley_by_enumeration,
+    shapley_by_enumeration, vector_leaf_ensemble,
 };
 
 const TOL: f64 = 1e-10;
@@ -230,16 +230,9 @@ fn interventional_interactions_match_brute_force() {
 fn interventional_interactions_with_weights_vector_leaves_and_long_paths() {
     let mut rng = Rng::new(53);
     for case in 0..10 {
-        let shape = TreeShape {
-            max_depth: 2 + case % 5,
-            n_features: 2 + case % 5,
-            leaf_width: 3,
-            categorical: case % 2 == 1,
-            zero_covers: false,
-        };
-        let model = random_ensemble(&mut rng, &shape, 1 + case % 4, 3, SplitRules::SKLEARN_HIST);
-        let x = random_rows(&mut rng, 4, shape.n_features);
-        let background = random_rows(&mut rng, 7, shape.n_features);
+        let model = vector_leaf_ensemble(&mut rng, case, case % 2 == 1, SplitRules::SKLEARN_HIST);
+        let x = random_rows(&mut rng, 4, model.n_features());
+        let background = random_rows(&mut rng, 7, model.n_features());
         let weights = Array1::from_shape_fn(7, |i| if i % 3 == 0 { 0.0 } else { rng.uniform() });
         check_interventional(&model, &x, &background, Some(&weights));
     }

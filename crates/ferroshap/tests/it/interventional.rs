@@ -11,6 +11,7 @@ use ndarray::{Array1, Array2, ArrayView1, s};
 
 use crate::oracle::{
     ALL_RULES, Rng, TreeShape, random_ensemble, random_rows, shapley_by_enumeration,
+    vector_leaf_ensemble,
 };
 
 /// Shapley values (M, K) of one row under the interventional game, by enumerating subsets.
@@ -140,16 +141,9 @@ fn interventional_matches_brute_force_on_random_trees() {
 fn interventional_matches_brute_force_with_weights_and_vector_leaves() {
     let mut rng = Rng::new(23);
     for case in 0..20 {
-        let shape = TreeShape {
-            max_depth: 2 + case % 5,
-            n_features: 2 + case % 5,
-            leaf_width: 3,
-            categorical: case % 2 == 1,
-            zero_covers: false,
-        };
-        let model = random_ensemble(&mut rng, &shape, 1 + case % 4, 3, SplitRules::SKLEARN_TREE);
-        let x = random_rows(&mut rng, 5, shape.n_features);
-        let background = random_rows(&mut rng, 7, shape.n_features);
+        let model = vector_leaf_ensemble(&mut rng, case, case % 2 == 1, SplitRules::SKLEARN_TREE);
+        let x = random_rows(&mut rng, 5, model.n_features());
+        let background = random_rows(&mut rng, 7, model.n_features());
         // Some zero weights: those rows must not count at all.
         let weights = Array1::from_shape_fn(7, |i| if i % 3 == 0 { 0.0 } else { rng.uniform() });
         check(&model, &x, &background, Some(&weights));

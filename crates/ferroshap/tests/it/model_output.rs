@@ -15,6 +15,7 @@ use ndarray::{Array1, Array2, ArrayView1, s};
 use crate::interventional::hybrid_margins;
 use crate::oracle::{
     ALL_RULES, Rng, TreeShape, random_ensemble, random_rows, shapley_by_enumeration,
+    vector_leaf_ensemble,
 };
 
 /// g of margins `m` with label `y`, written the textbook way.
@@ -215,16 +216,9 @@ fn probability_models_with_vector_leaves_match_brute_force() {
     // "probabilities" are below PROBABILITY_EPS and exercise the clip.
     let mut rng = Rng::new(43);
     for case in 0..12 {
-        let shape = TreeShape {
-            max_depth: 2 + case % 5,
-            n_features: 2 + case % 5,
-            leaf_width: 3,
-            categorical: case % 2 == 0,
-            zero_covers: false,
-        };
-        let model = random_ensemble(&mut rng, &shape, 1 + case % 4, 3, SplitRules::SKLEARN_TREE);
-        let x = random_rows(&mut rng, 3, shape.n_features);
-        let background = random_rows(&mut rng, 5, shape.n_features);
+        let model = vector_leaf_ensemble(&mut rng, case, case % 2 == 0, SplitRules::SKLEARN_TREE);
+        let x = random_rows(&mut rng, 3, model.n_features());
+        let background = random_rows(&mut rng, 5, model.n_features());
         for transform in [
             OutputTransform::ProbabilityLoss,
             OutputTransform::Softmax { scale: 1.0 },

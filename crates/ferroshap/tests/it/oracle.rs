@@ -172,6 +172,24 @@ pub fn shapley_by_enumeration(values: &[Vec<f64>], m: usize, k: usize) -> Array2
     phi
 }
 
+/// The small vector-leaf ensembles (3 outputs per leaf) several oracle tests cycle through:
+/// case `c` has depth and features `2 + c % 5` and `1 + c % 4` trees.
+pub fn vector_leaf_ensemble(
+    rng: &mut Rng,
+    case: usize,
+    categorical: bool,
+    rules: SplitRules,
+) -> TreeEnsemble {
+    let shape = TreeShape {
+        max_depth: 2 + case % 5,
+        n_features: 2 + case % 5,
+        leaf_width: 3,
+        categorical,
+        zero_covers: false,
+    };
+    random_ensemble(rng, &shape, 1 + case % 4, 3, rules)
+}
+
 pub fn random_ensemble(
     rng: &mut Rng,
     shape: &TreeShape,
@@ -269,15 +287,8 @@ fn path_dependent_matches_brute_force_on_random_trees() {
 fn path_dependent_matches_brute_force_with_vector_leaves() {
     let mut rng = Rng::new(11);
     for case in 0..20 {
-        let shape = TreeShape {
-            max_depth: 2 + case % 5,
-            n_features: 2 + case % 5,
-            leaf_width: 3,
-            categorical: case % 2 == 1,
-            zero_covers: false,
-        };
-        let model = random_ensemble(&mut rng, &shape, 1 + case % 4, 3, SplitRules::SKLEARN_TREE);
-        let x = random_rows(&mut rng, 8, shape.n_features);
+        let model = vector_leaf_ensemble(&mut rng, case, case % 2 == 1, SplitRules::SKLEARN_TREE);
+        let x = random_rows(&mut rng, 8, model.n_features());
         check_against_oracle(&model, &x);
     }
 }
