@@ -10,7 +10,7 @@ use ndarray::{Array3, ArrayView2};
 use rayon::prelude::*;
 
 use super::ShapValues;
-pub use super::interactions::path_dependent::interaction_values;
+pub use super::interactions::path_dependent::{interaction_values, interaction_values_reference};
 use super::lanes::LaneWorkspace;
 use super::{classic, quadrature};
 use crate::Scalar;

@@ -36,6 +36,7 @@
 //! 16 MiB) and per-thread scratch space.
 
 pub(super) mod interventional;
+mod lanes;
 pub(super) mod path_dependent;
 
 use ndarray::{Array4, ArrayView2};
@@ -261,6 +262,8 @@ pub(super) struct Workspace {
     pub(super) p: Vec<f64>,
     /// Per slot.
     pub(super) phi: Vec<f64>,
+    /// The path-dependent walk's lanes.
+    pairs: Option<Box<lanes::PairLanes<ROW_BLOCK>>>,
 }
 
 /// Runs a kernel over every tree and row. Each row's matrices receive the trees in model

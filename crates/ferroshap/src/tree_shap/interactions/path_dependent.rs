@@ -1,5 +1,9 @@
 //! Interaction values of path-dependent Tree SHAP.
 //!
+//! [`interaction_values`] walks each tree once per block of rows (see the `lanes` module:
+//! O(nodes x depth x points) per tree and row); [`interaction_values_reference`] evaluates
+//! each leaf's block on its own, kept as an independent check.
+//!
 //! A leaf with value v whose path splits on the distinct features U is the product game
 //! `v prod_{s in S} o_s prod_{s in U \ S} z_s`, where `o_s` is 1 when the row satisfies every
 //! condition the path puts on s (else 0) and `z_s` is the product of the cover ratios of those
@@ -9,29 +13,111 @@
 //! - `phi_ij = v/2 * sum_q w_q P(t_q) h_i(t_q) h_j(t_q)` to the interaction of i and j,
 //!
 //! `P = prod_s f_s`, over the Gauss–Legendre points of the leaf (exact, the integrands are
-//! polynomials of degree below |U|). When the row fails s, `h_s = -1 / (1 - t)` whatever the
-//! covers, so all pairs of failed features share one value. A feature the row fails whose
-//! conditions have zero cover makes the whole leaf's game zero: such leaves are skipped (and
-//! so never divide by zero).
+//! polynomials of degree below |U|). In the reference, when the row fails s,
+//! `h_s = -1 / (1 - t)` whatever the covers, so all pairs of failed features share one value;
+//! a feature the row fails whose conditions have zero cover makes the whole leaf's game zero:
+//! such leaves are skipped (and so never divide by zero).
 
 use ndarray::ArrayView2;
 
+use super::lanes::PairLanes;
 use super::{
-    InteractionOptions, InteractionValues, Kernel, Target, Workspace, finish_block, points,
-    prepare, rules, run,
+    InteractionOptions, InteractionValues, Kernel, ROW_BLOCK, Target, Workspace, finish_block,
+    points, prepare, rules, run,
 };
 use crate::Scalar;
 use crate::ensemble::TreeEnsemble;
 use crate::error::{Error, Result};
 use crate::tree_shap::interventional::{Layout, MAX_PATH_FEATURES};
-use crate::tree_shap::quadrature::GaussLegendre;
+use crate::tree_shap::quadrature::{self, GaussLegendre, PreparedTree};
 
 /// Path-dependent SHAP interaction values of every row of `x`: shape `(n_rows, F, F,
 /// n_outputs)`, with the base values of [`crate::tree_shap::path_dependent::shap_values`].
 ///
 /// Parallel over rows (over trees for fewer than 64 rows); the result does not depend on the
-/// number of threads. A path may split on at most 64 distinct features.
+/// number of threads. A path may split on at most 256 distinct features.
 pub fn interaction_values<F: Scalar>(
+    model: &TreeEnsemble,
+    x: ArrayView2<'_, F>,
+    options: &InteractionOptions,
+) -> Result<InteractionValues> {
+    let (target, features, mut values) = prepare(model, &x, options)?;
+    let Some(prepared) = model.path_dependent_tables() else {
+        return Err(Error::Unsupported(format!(
+            "a tree path splits on more than {} distinct features; path-dependent SHAP \
+             interaction values support up to that many",
+            2 * quadrature::MAX_POINTS
+        )));
+    };
+    let kernel = WalkKernel {
+        model,
+        target: &target,
+        prepared,
+    };
+    run(model, x, &kernel, &target, &mut values);
+    Ok(InteractionValues {
+        values,
+        base_values: model.expected_value(),
+        features,
+    })
+}
+
+/// The walk over blocks of rows, with the model's cached path-dependent tables.
+struct WalkKernel<'a> {
+    model: &'a TreeEnsemble,
+    target: &'a Target,
+    prepared: &'a [PreparedTree],
+}
+
+impl Kernel for WalkKernel<'_> {
+    type Table = ();
+
+    fn table_bytes(&self, _t: usize) -> usize {
+        0
+    }
+
+    fn table(&self, _t: usize) {}
+
+    fn explain(
+        &self,
+        t: usize,
+        _table: &(),
+        rows: &[f64],
+        n: usize,
+        out: &mut [f64],
+        ws: &mut Workspace,
+    ) {
+        let model = self.model;
+        let lanes = ws.pairs.get_or_insert_with(|| {
+            Box::new(PairLanes::new(
+                model.n_features(),
+                model.n_outputs(),
+                model.max_depth(),
+            ))
+        });
+        let (m, row_len) = (model.n_features(), self.target.row_len());
+        let tree = &model.trees()[t];
+        for (b, chunk) in out[..n * row_len]
+            .chunks_mut(ROW_BLOCK * row_len)
+            .enumerate()
+        {
+            let r = chunk.len() / row_len;
+            let block = &rows[b * ROW_BLOCK * m..][..r * m];
+            lanes.add_tree(
+                tree,
+                &self.prepared[t],
+                model.rules(),
+                self.target,
+                (block, r),
+                chunk,
+            );
+        }
+    }
+}
+
+/// The same values leaf by leaf, O(leaves x |U|^2 x points) per tree and row (slower; a
+/// reference). A path may split on at most 64 distinct features.
+pub fn interaction_values_reference<F: Scalar>(
     model: &TreeEnsemble,
     x: ArrayView2<'_, F>,
     options: &InteractionOptions,
