@@ -23,7 +23,7 @@
 
 use std::any::Any;
 
-use super::quadrature::{POINT_COUNTS, PreparedTree};
+use super::quadrature::{POINT_COUNTS, PreparedTree, with_point_count};
 use crate::ensemble::{SplitRules, Tree};
 
 /// No ancestor split on this feature.
@@ -85,6 +85,80 @@ impl<const R: usize, const Q: usize> Default for Level<R, Q> {
     }
 }
 
+/// Per entry of `POINT_COUNTS`: a walk's levels for that point count (a `Vec` of its level
+/// type), made when a tree first needs them.
+#[derive(Default)]
+pub(super) struct LevelCache(Vec<Option<Box<dyn Any + Send>>>);
+
+impl LevelCache {
+    /// Takes the `depth` levels of type `L` for `points` points out of the cache (made on
+    /// first use); returns them with the slot to put them back in.
+    pub(super) fn take<L: Default + Clone + Send + 'static>(
+        &mut self,
+        points: usize,
+        depth: usize,
+    ) -> (usize, Box<dyn Any + Send>) {
+        let slot = POINT_COUNTS
+            .iter()
+            .position(|&c| c == points)
+            .expect("a compiled point count");
+        if self.0.len() < POINT_COUNTS.len() {
+            self.0.resize_with(POINT_COUNTS.len(), || None);
+        }
+        let levels = self.0[slot]
+            .take()
+            .unwrap_or_else(|| Box::new(vec![L::default(); depth]));
+        (slot, levels)
+    }
+
+    pub(super) fn put(&mut self, slot: usize, levels: Box<dyn Any + Send>) {
+        self.0[slot] = Some(levels);
+    }
+}
+
+/// Loads `n <= R` rows (`rows`, row-major, `x.len()` features each) into lanes, one per
+/// feature; lanes beyond `n` are zero.
+pub(super) fn load_lanes<const R: usize>(x: &mut [[f64; R]], rows: &[f64], n: usize) {
+    let m = x.len();
+    assert!(n <= R && rows.len() == n * m);
+    for (f, lanes) in x.iter_mut().enumerate() {
+        *lanes = [0.0; R];
+        for r in 0..n {
+            lanes[r] = rows[r * m + f];
+        }
+    }
+}
+
+/// Per row: 1 when the row (feature value `x`) goes left at `node`, else 0; plain numeric
+/// splits as arithmetic the compiler vectorises.
+#[inline(always)]
+pub(super) fn goes_left<const R: usize>(
+    tree: &Tree,
+    rules: &SplitRules,
+    node: usize,
+    x: &[f64; R],
+    left: &mut [f64; R],
+) {
+    if tree.is_plain_numeric(node) {
+        let threshold = tree.threshold(node);
+        let nan_left = if tree.default_left(node) { 1.0 } else { 0.0 };
+        for r in 0..R {
+            // NaN fails the comparison and goes to the default side.
+            let below = f64::from(u8::from(x[r] <= threshold));
+            let nan = f64::from(u8::from(x[r].is_nan()));
+            left[r] = below + nan * nan_left;
+        }
+    } else {
+        for r in 0..R {
+            left[r] = if tree.goes_left(node, x[r], rules) {
+                1.0
+            } else {
+                0.0
+            };
+        }
+    }
+}
+
 /// How moving to one child changes a row's path product (see [`LaneWorkspace::factors`]).
 struct Factors<const Q: usize> {
     ratio_00: f64,
@@ -111,9 +185,8 @@ pub(crate) struct LaneWorkspace<const R: usize> {
     /// Per feature: the node whose `inv_one` table (`1 / f(p)` for `o = 1`) holds for the
     /// feature's current `z` (`NONE`: the feature is not on the path, `f = 1`).
     inv_node: Vec<u32>,
-    /// Per entry of `POINT_COUNTS`: the levels for that point count (`Vec<Level<R, Q>>`),
-    /// made when a tree first needs them.
-    levels: Vec<Option<Box<dyn Any + Send>>>,
+    /// The levels for each point count (`Vec<Level<R, Q>>`).
+    levels: LevelCache,
     /// Per feature x output: the block's SHAP values so far.
     acc: Vec<[f64; R]>,
 }
@@ -130,22 +203,15 @@ impl<const R: usize> LaneWorkspace<R> {
             zero: vec![1.0; n_features],
             last: vec![NONE; n_features],
             inv_node: vec![NONE; n_features],
-            levels: (0..POINT_COUNTS.len()).map(|_| None).collect(),
+            levels: LevelCache::default(),
             acc: vec![[0.0; R]; n_features * n_outputs],
         }
     }
 
     /// Starts a block: `rows` holds `n <= R` prepared rows, row-major.
     pub(crate) fn load(&mut self, rows: &[f64], n: usize) {
-        assert!(n <= R && rows.len() == n * self.n_features);
         self.n = n;
-        let m = self.n_features;
-        for (f, lanes) in self.x.iter_mut().enumerate() {
-            *lanes = [0.0; R];
-            for r in 0..n {
-                lanes[r] = rows[r * m + f];
-            }
-        }
+        load_lanes(&mut self.x, rows, n);
     }
 
     /// Adds the block's values to `phi` (`n x n_features x n_outputs`, row-major) and clears
@@ -164,45 +230,8 @@ impl<const R: usize> LaneWorkspace<R> {
     pub(crate) fn add_tree(&mut self, tree: &Tree, prepared: &PreparedTree, rules: &SplitRules) {
         // A vector leaf is explained one output at a time.
         for column in 0..tree.leaf_width() {
-            match prepared.points() {
-                1 => self.dispatch::<1>(tree, prepared, rules, column),
-                2 => self.dispatch::<2>(tree, prepared, rules, column),
-                3 => self.dispatch::<3>(tree, prepared, rules, column),
-                4 => self.dispatch::<4>(tree, prepared, rules, column),
-                5 => self.dispatch::<5>(tree, prepared, rules, column),
-                6 => self.dispatch::<6>(tree, prepared, rules, column),
-                7 => self.dispatch::<7>(tree, prepared, rules, column),
-                8 => self.dispatch::<8>(tree, prepared, rules, column),
-                12 => self.dispatch::<12>(tree, prepared, rules, column),
-                16 => self.dispatch::<16>(tree, prepared, rules, column),
-                24 => self.dispatch::<24>(tree, prepared, rules, column),
-                32 => self.dispatch::<32>(tree, prepared, rules, column),
-                64 => self.dispatch::<64>(tree, prepared, rules, column),
-                96 => self.dispatch::<96>(tree, prepared, rules, column),
-                128 => self.dispatch::<128>(tree, prepared, rules, column),
-                q => unreachable!("no kernel for {q} quadrature points"),
-            }
+            with_point_count!(prepared.points(), Q => self.dispatch::<Q>(tree, prepared, rules, column));
         }
-    }
-
-    /// Where the levels for `Q` points are cached.
-    fn slot<const Q: usize>() -> usize {
-        POINT_COUNTS
-            .iter()
-            .position(|&c| c == Q)
-            .expect("a compiled point count")
-    }
-
-    /// Takes the levels for `Q` points out of the cache (made on first use).
-    fn take_levels<const Q: usize>(&mut self) -> Box<dyn Any + Send> {
-        let depth = self.depth;
-        self.levels[Self::slot::<Q>()]
-            .take()
-            .unwrap_or_else(|| Box::new(vec![Level::<R, Q>::default(); depth]))
-    }
-
-    fn put_levels<const Q: usize>(&mut self, levels: Box<dyn Any + Send>) {
-        self.levels[Self::slot::<Q>()] = Some(levels);
     }
 
     // The crate's only unsafe code: calling the AVX2 copy of the walk after checking that the
@@ -215,17 +244,17 @@ impl<const R: usize> LaneWorkspace<R> {
         rules: &SplitRules,
         column: usize,
     ) {
-        let mut boxed = self.take_levels::<Q>();
+        let (slot, mut boxed) = self.levels.take::<Level<R, Q>>(Q, self.depth);
         let levels: &mut Vec<Level<R, Q>> = boxed.downcast_mut().expect("levels of Q points");
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
             unsafe { self.walk_avx2::<Q>(levels, tree, prepared, rules, column) };
-            self.put_levels::<Q>(boxed);
+            self.levels.put(slot, boxed);
             return;
         }
         self.walk::<Q>(levels, tree, prepared, rules, column);
-        self.put_levels::<Q>(boxed);
+        self.levels.put(slot, boxed);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -345,25 +374,7 @@ impl<const R: usize> LaneWorkspace<R> {
         node: usize,
     ) {
         let feature = tree.feature(node);
-        let x = &self.x[feature];
-        if tree.is_plain_numeric(node) {
-            let threshold = tree.threshold(node);
-            let nan_left = if tree.default_left(node) { 1.0 } else { 0.0 };
-            for r in 0..R {
-                // NaN fails the comparison and goes to the default side.
-                let below = f64::from(u8::from(x[r] <= threshold));
-                let nan = f64::from(u8::from(x[r].is_nan()));
-                level.left[r] = below + nan * nan_left;
-            }
-        } else {
-            for r in 0..R {
-                level.left[r] = if tree.goes_left(node, x[r], rules) {
-                    1.0
-                } else {
-                    0.0
-                };
-            }
-        }
+        goes_left(tree, rules, node, &self.x[feature], &mut level.left);
         level.old_one = self.one[feature];
         // Node and feature indices fit in u32 (trees store them so).
         level.frame = Frame {

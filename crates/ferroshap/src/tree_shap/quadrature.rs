@@ -86,6 +86,77 @@ fn legendre(n: usize, x: f64) -> (f64, f64) {
 pub(crate) const POINT_COUNTS: [usize; 15] =
     [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 64, 96, MAX_POINTS];
 
+/// Evaluates `$body` with the constant `$q` set to `$points`, which must be one of
+/// [`POINT_COUNTS`]: how a walk picks its kernel compiled for a tree's point count.
+macro_rules! with_point_count {
+    ($points:expr, $q:ident => $body:expr) => {
+        match $points {
+            1 => {
+                const $q: usize = 1;
+                $body
+            }
+            2 => {
+                const $q: usize = 2;
+                $body
+            }
+            3 => {
+                const $q: usize = 3;
+                $body
+            }
+            4 => {
+                const $q: usize = 4;
+                $body
+            }
+            5 => {
+                const $q: usize = 5;
+                $body
+            }
+            6 => {
+                const $q: usize = 6;
+                $body
+            }
+            7 => {
+                const $q: usize = 7;
+                $body
+            }
+            8 => {
+                const $q: usize = 8;
+                $body
+            }
+            12 => {
+                const $q: usize = 12;
+                $body
+            }
+            16 => {
+                const $q: usize = 16;
+                $body
+            }
+            24 => {
+                const $q: usize = 24;
+                $body
+            }
+            32 => {
+                const $q: usize = 32;
+                $body
+            }
+            64 => {
+                const $q: usize = 64;
+                $body
+            }
+            96 => {
+                const $q: usize = 96;
+                $body
+            }
+            128 => {
+                const $q: usize = 128;
+                $body
+            }
+            q => unreachable!("no kernel for {q} quadrature points"),
+        }
+    };
+}
+pub(crate) use with_point_count;
+
 /// The compiled point count used for a tree that needs `needed` points (`None` beyond
 /// [`MAX_POINTS`]).
 pub(crate) fn point_count(needed: usize) -> Option<usize> {

@@ -24,11 +24,10 @@
 //! two or three row-independent values per point: the walk computes those per node and only
 //! selects per row, as arithmetic the compiler vectorises.
 
-use std::any::Any;
-
 use super::Target;
 use crate::ensemble::{SplitRules, Tree};
-use crate::tree_shap::quadrature::{POINT_COUNTS, PreparedTree};
+use crate::tree_shap::lanes::{LevelCache, goes_left, load_lanes};
+use crate::tree_shap::quadrature::{PreparedTree, with_point_count};
 
 /// No ancestor split on this feature, or no table (the feature is not on the path).
 const NONE: u32 = u32::MAX;
@@ -118,7 +117,6 @@ struct Sink<'a> {
 
 /// Per-thread scratch space for blocks of up to `R` rows.
 pub(super) struct PairLanes<const R: usize> {
-    n_features: usize,
     n_outputs: usize,
     /// Rows in the current block (lanes beyond are padding and never stored).
     n: usize,
@@ -134,8 +132,8 @@ pub(super) struct PairLanes<const R: usize> {
     last: Vec<u32>,
     /// Per feature: the node whose `inv_one` table holds for the feature's current `z`.
     inv_node: Vec<u32>,
-    /// Per entry of `POINT_COUNTS`: the levels for that point count, made on first use.
-    levels: Vec<Option<Box<dyn Any + Send>>>,
+    /// The levels for each point count (`Vec<Level<R, Q>>`).
+    levels: LevelCache,
     /// Per feature x output: the diagonal so far, the Shapley value minus the feature's
     /// interaction values with every other feature.
     diag: Vec<[f64; R]>,
@@ -144,7 +142,6 @@ pub(super) struct PairLanes<const R: usize> {
 impl<const R: usize> PairLanes<R> {
     pub(super) fn new(n_features: usize, n_outputs: usize, max_depth: usize) -> PairLanes<R> {
         PairLanes {
-            n_features,
             n_outputs,
             n: 0,
             depth: max_depth + 1,
@@ -153,7 +150,7 @@ impl<const R: usize> PairLanes<R> {
             zero: vec![1.0; n_features],
             last: vec![NONE; n_features],
             inv_node: vec![NONE; n_features],
-            levels: (0..POINT_COUNTS.len()).map(|_| None).collect(),
+            levels: LevelCache::default(),
             diag: vec![[0.0; R]; n_features * n_outputs],
         }
     }
@@ -169,15 +166,8 @@ impl<const R: usize> PairLanes<R> {
         (rows, n): (&[f64], usize),
         out: &mut [f64],
     ) {
-        assert!(n <= R && rows.len() == n * self.n_features);
         self.n = n;
-        let m = self.n_features;
-        for (f, lanes) in self.x.iter_mut().enumerate() {
-            *lanes = [0.0; R];
-            for r in 0..n {
-                lanes[r] = rows[r * m + f];
-            }
-        }
+        load_lanes(&mut self.x, rows, n);
         // A vector leaf is explained one output at a time.
         for column in 0..tree.leaf_width() {
             let mut sink = Sink {
@@ -185,24 +175,9 @@ impl<const R: usize> PairLanes<R> {
                 out: &mut *out,
                 output: tree.output() + column,
             };
-            match prepared.points() {
-                1 => self.dispatch::<1>(tree, prepared, rules, column, &mut sink),
-                2 => self.dispatch::<2>(tree, prepared, rules, column, &mut sink),
-                3 => self.dispatch::<3>(tree, prepared, rules, column, &mut sink),
-                4 => self.dispatch::<4>(tree, prepared, rules, column, &mut sink),
-                5 => self.dispatch::<5>(tree, prepared, rules, column, &mut sink),
-                6 => self.dispatch::<6>(tree, prepared, rules, column, &mut sink),
-                7 => self.dispatch::<7>(tree, prepared, rules, column, &mut sink),
-                8 => self.dispatch::<8>(tree, prepared, rules, column, &mut sink),
-                12 => self.dispatch::<12>(tree, prepared, rules, column, &mut sink),
-                16 => self.dispatch::<16>(tree, prepared, rules, column, &mut sink),
-                24 => self.dispatch::<24>(tree, prepared, rules, column, &mut sink),
-                32 => self.dispatch::<32>(tree, prepared, rules, column, &mut sink),
-                64 => self.dispatch::<64>(tree, prepared, rules, column, &mut sink),
-                96 => self.dispatch::<96>(tree, prepared, rules, column, &mut sink),
-                128 => self.dispatch::<128>(tree, prepared, rules, column, &mut sink),
-                q => unreachable!("no kernel for {q} quadrature points"),
-            }
+            with_point_count!(prepared.points(), Q => {
+                self.dispatch::<Q>(tree, prepared, rules, column, &mut sink)
+            });
         }
         // The diagonal of the requested features.
         let (f, k) = (target.f, target.k);
@@ -223,19 +198,6 @@ impl<const R: usize> PairLanes<R> {
         }
     }
 
-    /// Takes the levels for `Q` points out of the cache (made on first use).
-    fn take_levels<const Q: usize>(&mut self) -> (usize, Box<dyn Any + Send>) {
-        let slot = POINT_COUNTS
-            .iter()
-            .position(|&c| c == Q)
-            .expect("a compiled point count");
-        let depth = self.depth;
-        let levels = self.levels[slot]
-            .take()
-            .unwrap_or_else(|| Box::new(vec![Level::<R, Q>::default(); depth]));
-        (slot, levels)
-    }
-
     // Calling the AVX2 copy of the walk after checking that the CPU has AVX2, which is what
     // makes that call sound (as in `tree_shap::lanes`).
     #[allow(unsafe_code)]
@@ -247,17 +209,17 @@ impl<const R: usize> PairLanes<R> {
         column: usize,
         sink: &mut Sink<'_>,
     ) {
-        let (slot, mut boxed) = self.take_levels::<Q>();
+        let (slot, mut boxed) = self.levels.take::<Level<R, Q>>(Q, self.depth);
         let levels: &mut Vec<Level<R, Q>> = boxed.downcast_mut().expect("levels of Q points");
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
             unsafe { self.walk_avx2::<Q>(levels, tree, prepared, rules, column, sink) };
-            self.levels[slot] = Some(boxed);
+            self.levels.put(slot, boxed);
             return;
         }
         self.walk::<Q>(levels, tree, prepared, rules, column, sink);
-        self.levels[slot] = Some(boxed);
+        self.levels.put(slot, boxed);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -392,25 +354,7 @@ impl<const R: usize> PairLanes<R> {
         node: usize,
     ) {
         let feature = tree.feature(node);
-        let x = &self.x[feature];
-        if tree.is_plain_numeric(node) {
-            let threshold = tree.threshold(node);
-            let nan_left = if tree.default_left(node) { 1.0 } else { 0.0 };
-            for r in 0..R {
-                // NaN fails the comparison and goes to the default side.
-                let below = f64::from(u8::from(x[r] <= threshold));
-                let nan = f64::from(u8::from(x[r].is_nan()));
-                level.left[r] = below + nan * nan_left;
-            }
-        } else {
-            for r in 0..R {
-                level.left[r] = if tree.goes_left(node, x[r], rules) {
-                    1.0
-                } else {
-                    0.0
-                };
-            }
-        }
+        goes_left(tree, rules, node, &self.x[feature], &mut level.left);
         level.old_one = self.one[feature];
         level.frame = Frame {
             node,

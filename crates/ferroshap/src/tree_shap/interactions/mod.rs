@@ -22,11 +22,12 @@
 //!
 //! and Shapley values `phi_i = (a_i - b_i) * integral of prod over k != i (...)`, polynomials
 //! of degree below |U| that Gauss–Legendre quadrature with ceil(|U|/2) points integrates
-//! exactly. Each leaf therefore adds a |U| x |U| block to a row's matrix; see the
-//! `path_dependent` and `interventional` submodules for how the per-leaf integrals are
-//! evaluated. Cost per tree and row: O(nodes + leaves x |U|^2 x points) path-dependent; for
-//! interventional, the background is aggregated per leaf once (as for SHAP values), so the
-//! cost grows as rows + background rows.
+//! exactly. Each leaf therefore adds a |U| x |U| block to a row's matrix. Path-dependent
+//! values do not form the blocks: one depth-first walk per tree adds them up at the split
+//! nodes for 16 rows at once (the `lanes` submodule), O(nodes x depth x points) per tree and
+//! row; the leaf-by-leaf evaluation (`path_dependent`, O(nodes + leaves x |U|^2 x points)) is
+//! kept as a reference. For interventional values the background is aggregated per leaf once
+//! (as for SHAP values), so the cost grows as rows + background rows.
 //!
 //! # Memory
 //!
@@ -262,8 +263,9 @@ pub(super) struct Workspace {
     pub(super) p: Vec<f64>,
     /// Per slot.
     pub(super) phi: Vec<f64>,
-    /// The path-dependent walk's lanes.
+    /// The path-dependent walk's lanes: 16 rows, or one (a single row wastes no padding).
     pairs: Option<Box<lanes::PairLanes<ROW_BLOCK>>>,
+    pairs_one: Option<Box<lanes::PairLanes<1>>>,
 }
 
 /// Runs a kernel over every tree and row. Each row's matrices receive the trees in model

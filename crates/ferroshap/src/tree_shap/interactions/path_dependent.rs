@@ -88,29 +88,37 @@ impl Kernel for WalkKernel<'_> {
         ws: &mut Workspace,
     ) {
         let model = self.model;
-        let lanes = ws.pairs.get_or_insert_with(|| {
-            Box::new(PairLanes::new(
-                model.n_features(),
-                model.n_outputs(),
-                model.max_depth(),
-            ))
-        });
-        let (m, row_len) = (model.n_features(), self.target.row_len());
+        let (m, k, depth) = (model.n_features(), model.n_outputs(), model.max_depth());
         let tree = &model.trees()[t];
+        if n == 1 {
+            let lanes = ws
+                .pairs_one
+                .get_or_insert_with(|| Box::new(PairLanes::new(m, k, depth)));
+            let row_len = self.target.row_len();
+            let block = (&rows[..m], 1);
+            let (prepared, rules) = (&self.prepared[t], model.rules());
+            lanes.add_tree(
+                tree,
+                prepared,
+                rules,
+                self.target,
+                block,
+                &mut out[..row_len],
+            );
+            return;
+        }
+        let lanes = ws
+            .pairs
+            .get_or_insert_with(|| Box::new(PairLanes::new(m, k, depth)));
+        let row_len = self.target.row_len();
         for (b, chunk) in out[..n * row_len]
             .chunks_mut(ROW_BLOCK * row_len)
             .enumerate()
         {
             let r = chunk.len() / row_len;
-            let block = &rows[b * ROW_BLOCK * m..][..r * m];
-            lanes.add_tree(
-                tree,
-                &self.prepared[t],
-                model.rules(),
-                self.target,
-                (block, r),
-                chunk,
-            );
+            let block = (&rows[b * ROW_BLOCK * m..][..r * m], r);
+            let (prepared, rules) = (&self.prepared[t], model.rules());
+            lanes.add_tree(tree, prepared, rules, self.target, block, chunk);
         }
     }
 }
