@@ -32,8 +32,8 @@ const NONE: u32 = u32::MAX;
 /// One split node on the current path.
 #[derive(Clone, Copy, Default)]
 struct Frame {
-    node: u32,
-    feature: u32,
+    node: usize,
+    feature: usize,
     /// Level of the nearest ancestor split on the same feature, or `NONE`.
     ancestor: u32,
     /// 0: the left child is next; 1: the right child; 2: both done.
@@ -159,11 +159,103 @@ pub(super) fn goes_left<const R: usize>(
     }
 }
 
-/// How moving to one child changes a row's path product (see [`LaneWorkspace::factors`]).
-struct Factors<const Q: usize> {
+/// How moving to one child changes a row's path product `P`: times `f_child / f_before` (the
+/// feature's factor before the split, 1 when the feature is new on the path), one of three
+/// values depending on the row's `o` before and after the split: `ratio_00` for rows with
+/// `o = 0` before and after, plus `step_old` for rows with `o = 1` before, plus `step_new`
+/// for rows with `o = 1` after. With `o` in {0, 1} (and `o` after <= `o` before) that selects
+/// one of the ratios as arithmetic the compiler vectorises (exact up to an ulp, and exactly 0
+/// where the ratio is 0).
+pub(super) struct Factors<const Q: usize> {
     ratio_00: f64,
     step_old: [f64; Q],
     step_new: [f64; Q],
+}
+
+impl<const Q: usize> Factors<Q> {
+    /// The factors into `child`, whose feature had the `inv_one` table of node `inv_node`
+    /// above the split (`u32::MAX`: the feature is new on the path).
+    #[inline(always)]
+    pub(super) fn new(
+        prepared: &PreparedTree,
+        child: usize,
+        inv_node: u32,
+        nodes: &[f64; Q],
+    ) -> Factors<Q> {
+        let inv_old = inv_one_or_ones::<Q>(prepared, inv_node);
+        let z_c = prepared.zero(child);
+        // f(p) for o = 0 is (1 - p) z; its ratio to the same before the split is z_c / z_old
+        // (0 when z_old = 0: such a row's P is already 0).
+        let ratio_00 = prepared.zero_ratio(child);
+        let mut factors = Factors {
+            ratio_00,
+            step_old: [0.0; Q],
+            step_new: [0.0; Q],
+        };
+        for q in 0..Q {
+            let (p, omp) = (nodes[q], 1.0 - nodes[q]);
+            let r11 = (p + omp * z_c) * inv_old[q];
+            let r10 = omp * z_c * inv_old[q];
+            factors.step_old[q] = r10 - ratio_00;
+            factors.step_new[q] = r11 - r10;
+        }
+        factors
+    }
+
+    /// The child's path product per point and row, from the parent's `p` and each row's `o`
+    /// before (`o_old`) and after (`o_new`) the split.
+    #[inline(always)]
+    pub(super) fn apply<const R: usize>(
+        &self,
+        p: &[[f64; R]; Q],
+        o_old: &[f64; R],
+        o_new: &[f64; R],
+    ) -> [[f64; R]; Q] {
+        let mut child = [[0.0; R]; Q];
+        for q in 0..Q {
+            let (step_old, step_new) = (self.step_old[q], self.step_new[q]);
+            for r in 0..R {
+                let factor = self.ratio_00 + o_old[r] * step_old + o_new[r] * step_new;
+                child[q][r] = p[q][r] * factor;
+            }
+        }
+        child
+    }
+}
+
+/// `1 / (p + (1 - p) z)` per point for the `z` of node `inv_node`'s table, or ones for
+/// `u32::MAX` (a feature not on the path).
+#[inline(always)]
+pub(super) fn inv_one_or_ones<const Q: usize>(prepared: &PreparedTree, inv_node: u32) -> [f64; Q] {
+    match inv_node {
+        NONE => [1.0; Q],
+        node => prepared
+            .inv_one(node as usize)
+            .try_into()
+            .expect("Q points"),
+    }
+}
+
+/// Per row, the split feature's `o` in a child: `o` before the split (`old_one`) times 1 for
+/// the rows that take that side (`left`, or its complement). `None` when no row's path product
+/// can be nonzero below the child: none of the block's `n` rows takes it and its cover
+/// fraction `z_c` is 0.
+#[inline(always)]
+pub(super) fn child_ones<const R: usize>(
+    left: &[f64; R],
+    old_one: &[f64; R],
+    is_left: bool,
+    n: usize,
+    z_c: f64,
+) -> Option<[f64; R]> {
+    let mut child_one = [0.0; R];
+    let mut any = z_c != 0.0;
+    for r in 0..R {
+        let side = if is_left { left[r] } else { 1.0 - left[r] };
+        child_one[r] = old_one[r] * side;
+        any |= r < n && child_one[r] != 0.0;
+    }
+    any.then_some(child_one)
 }
 
 /// Per-thread scratch space for blocks of up to `R` rows.
@@ -312,27 +404,17 @@ impl<const R: usize> LaneWorkspace<R> {
             }
             let level = &mut levels[d];
             level.frame.next += 1;
-            let (l, r) = tree.children(frame.node as usize);
+            let (l, r) = tree.children(frame.node);
             let (child, is_left) = if frame.next == 0 {
                 (l, true)
             } else {
                 (r, false)
             };
             let z_c = prepared.zero(child);
-            let mut child_one = [0.0; R];
-            let mut any = z_c != 0.0;
-            for r in 0..R {
-                let side = if is_left {
-                    level.left[r]
-                } else {
-                    1.0 - level.left[r]
-                };
-                child_one[r] = level.old_one[r] * side;
-                any |= r < self.n && child_one[r] != 0.0;
-            }
-            if !any {
+            let Some(child_one) = child_ones(&level.left, &level.old_one, is_left, self.n, z_c)
+            else {
                 continue; // no subset of features reaches this child for any row
-            }
+            };
             level.child_one = child_one;
             let factors = self.factors::<Q>(
                 level,
@@ -376,10 +458,9 @@ impl<const R: usize> LaneWorkspace<R> {
         let feature = tree.feature(node);
         goes_left(tree, rules, node, &self.x[feature], &mut level.left);
         level.old_one = self.one[feature];
-        // Node and feature indices fit in u32 (trees store them so).
         level.frame = Frame {
-            node: node as u32,
-            feature: feature as u32,
+            node,
+            feature,
             ancestor: self.last[feature],
             next: 0,
             first: true,
@@ -392,12 +473,6 @@ impl<const R: usize> LaneWorkspace<R> {
     /// The factors for the child of the split at `level` whose cover fraction (merged over
     /// the feature's conditions) is `prepared.zero(child)`, and the split's credit weights for
     /// that child.
-    ///
-    /// Moving to the child multiplies a row's `P` by `f_child / f_before`: `ratio_00` for rows
-    /// with `o = 0` before and after, plus `step_old` for rows with `o = 1` before, plus
-    /// `step_new` for rows with `o = 1` after. With `o` in {0, 1} (and `o` after <= `o`
-    /// before) that selects one of three ratios as arithmetic the compiler vectorises (exact
-    /// up to an ulp, and exactly 0 where the ratio is 0).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn factors<const Q: usize>(
@@ -410,34 +485,14 @@ impl<const R: usize> LaneWorkspace<R> {
         weights: &[f64; Q],
         zero_credit: &[f64; Q],
     ) -> Factors<Q> {
-        let ones = [1.0; Q];
-        let inv_old: &[f64; Q] = match self.inv_node[frame.feature as usize] {
-            NONE => &ones,
-            node => prepared
-                .inv_one(node as usize)
-                .try_into()
-                .expect("Q points"),
-        };
         let inv_new: &[f64; Q] = prepared.inv_one(child).try_into().expect("Q points");
         let z_c = prepared.zero(child);
-        // f(p) for o = 0 is (1 - p) z; its ratio to the same before the split is z_c / z_old
-        // (0 when z_old = 0: such a row's P is already 0).
-        let ratio_00 = prepared.zero_ratio(child);
-        let mut factors = Factors {
-            ratio_00,
-            step_old: [0.0; Q],
-            step_new: [0.0; Q],
-        };
-        // Credit weights: rows with o = 0 take credit_zero (none when z = 0), rows with o = 1
-        // add credit_one.
-        level.credit_zero = if z_c != 0.0 { *zero_credit } else { [0.0; Q] };
+        let factors = Factors::new(prepared, child, self.inv_node[frame.feature], nodes);
         for q in 0..Q {
-            let (p, omp) = (nodes[q], 1.0 - nodes[q]);
-            let r11 = (p + omp * z_c) * inv_old[q];
-            let r10 = omp * z_c * inv_old[q];
-            factors.step_old[q] = r10 - ratio_00;
-            factors.step_new[q] = r11 - r10;
-            level.credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q] - level.credit_zero[q];
+            // Credit weights: rows with o = 0 take credit_zero, rows with o = 1 add the rest.
+            let zero = if z_c != 0.0 { zero_credit[q] } else { 0.0 };
+            level.credit_zero[q] = zero;
+            level.credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q] - zero;
         }
         factors
     }
@@ -454,17 +509,10 @@ impl<const R: usize> LaneWorkspace<R> {
         z_c: f64,
         factors: &Factors<Q>,
     ) {
-        let (o_old, o_new) = (level.old_one, level.child_one);
-        for q in 0..Q {
-            let (step_old, step_new) = (factors.step_old[q], factors.step_new[q]);
-            for r in 0..R {
-                let factor = factors.ratio_00 + o_old[r] * step_old + o_new[r] * step_new;
-                below.p[q][r] = level.p[q][r] * factor;
-            }
-        }
-        let f = frame.feature as usize;
+        below.p = factors.apply(&level.p, &level.old_one, &level.child_one);
+        let f = frame.feature;
         self.inv_node[f] = node as u32;
-        self.one[f] = o_new;
+        self.one[f] = level.child_one;
         self.zero[f] = z_c;
         self.last[f] = d as u32;
         if frame.repeats {
@@ -499,7 +547,7 @@ impl<const R: usize> LaneWorkspace<R> {
             }
         }
         level.frame.first = false;
-        let acc = &mut self.acc[frame.feature as usize * self.n_outputs + output];
+        let acc = &mut self.acc[frame.feature * self.n_outputs + output];
         for r in 0..R {
             acc[r] += total[r];
         }
@@ -534,7 +582,7 @@ impl<const R: usize> LaneWorkspace<R> {
                 }
             }
         }
-        let acc = &mut self.acc[frame.feature as usize * self.n_outputs + output];
+        let acc = &mut self.acc[frame.feature * self.n_outputs + output];
         for r in 0..R {
             acc[r] += total[r];
         }
@@ -548,7 +596,7 @@ impl<const R: usize> LaneWorkspace<R> {
             }
         }
         level.frame.first = false;
-        let f = frame.feature as usize;
+        let f = frame.feature;
         self.one[f] = level.old_one;
         self.zero[f] = frame.z_old;
         self.last[f] = frame.ancestor;

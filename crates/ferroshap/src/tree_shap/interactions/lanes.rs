@@ -26,7 +26,9 @@
 
 use super::Target;
 use crate::ensemble::{SplitRules, Tree};
-use crate::tree_shap::lanes::{LevelCache, goes_left, load_lanes};
+use crate::tree_shap::lanes::{
+    Factors, LevelCache, child_ones, goes_left, inv_one_or_ones, load_lanes,
+};
 use crate::tree_shap::quadrature::{PreparedTree, with_point_count};
 
 /// No ancestor split on this feature, or no table (the feature is not on the path).
@@ -89,14 +91,6 @@ impl<const R: usize, const Q: usize> Default for Level<R, Q> {
             s: [[0.0; R]; Q],
         }
     }
-}
-
-/// How moving to one child changes a row's path product: `ratio_00` plus `step_old` for
-/// rows with `o = 1` before the split plus `step_new` for rows with `o = 1` after it.
-struct Factors<const Q: usize> {
-    ratio_00: f64,
-    step_old: [f64; Q],
-    step_new: [f64; Q],
 }
 
 /// The rule's constants for `Q` points.
@@ -289,50 +283,26 @@ impl<const R: usize> PairLanes<R> {
                 (r, false)
             };
             let z_c = prepared.zero(child);
-            let mut child_one = [0.0; R];
-            let mut any = z_c != 0.0;
-            for r in 0..R {
-                let side = if is_left {
-                    level.left[r]
-                } else {
-                    1.0 - level.left[r]
-                };
-                child_one[r] = level.old_one[r] * side;
-                any |= r < self.n && child_one[r] != 0.0;
-            }
-            if !any {
+            let Some(child_one) = child_ones(&level.left, &level.old_one, is_left, self.n, z_c)
+            else {
                 continue; // every row's path product is 0 below this child
-            }
+            };
             level.child_one = child_one;
             let factors = self.factors::<Q>(level, &frame, prepared, child, &rule);
             if tree.is_leaf(child) {
                 // A leaf child is credited and folded in place.
                 let v = tree.leaf_value(child)[column];
                 let level = &levels[d];
-                let mut s = [[0.0; R]; Q];
-                for q in 0..Q {
-                    let (step_old, step_new) = (factors.step_old[q], factors.step_new[q]);
-                    for r in 0..R {
-                        let factor = factors.ratio_00
-                            + level.old_one[r] * step_old
-                            + level.child_one[r] * step_new;
-                        s[q][r] = v * (level.p[q][r] * factor);
-                    }
+                let mut s = factors.apply(&level.p, &level.old_one, &level.child_one);
+                for lanes in s.iter_mut().flatten() {
+                    *lanes *= v;
                 }
                 self.credit::<Q>(&levels[..=d], &s, &rule, sink);
                 self.fold::<Q>(&mut levels[d], &s);
             } else {
                 let (above, below) = levels.split_at_mut(d + 1);
                 let (level, below) = (&mut above[d], &mut below[0]);
-                for q in 0..Q {
-                    let (step_old, step_new) = (factors.step_old[q], factors.step_new[q]);
-                    for r in 0..R {
-                        let factor = factors.ratio_00
-                            + level.old_one[r] * step_old
-                            + level.child_one[r] * step_new;
-                        below.p[q][r] = level.p[q][r] * factor;
-                    }
-                }
+                below.p = factors.apply(&level.p, &level.old_one, &level.child_one);
                 let f = frame.feature;
                 self.inv_node[f] = child as u32;
                 self.one[f] = level.child_one;
@@ -382,31 +352,12 @@ impl<const R: usize> PairLanes<R> {
         child: usize,
         rule: &Rule<Q>,
     ) -> Factors<Q> {
-        let ones = [1.0; Q];
-        let inv_old: &[f64; Q] = match frame.inv_node {
-            NONE => &ones,
-            node => prepared
-                .inv_one(node as usize)
-                .try_into()
-                .expect("Q points"),
-        };
+        let inv_old = inv_one_or_ones::<Q>(prepared, frame.inv_node);
         let inv_new: &[f64; Q] = prepared.inv_one(child).try_into().expect("Q points");
         let (z_c, z_old) = (prepared.zero(child), frame.z_old);
-        // f(p) for o = 0 is (1 - p) z; its ratio to the same before the split is z_c / z_old
-        // (0 when z_old = 0: such a row's P is already 0).
-        let ratio_00 = prepared.zero_ratio(child);
-        let mut factors = Factors {
-            ratio_00,
-            step_old: [0.0; Q],
-            step_new: [0.0; Q],
-        };
+        let factors = Factors::new(prepared, child, frame.inv_node, &rule.nodes);
         level.zero_live = z_c != 0.0;
         for q in 0..Q {
-            let (p, omp) = (rule.nodes[q], 1.0 - rule.nodes[q]);
-            let r11 = (p + omp * z_c) * inv_old[q];
-            let r10 = omp * z_c * inv_old[q];
-            factors.step_old[q] = r10 - ratio_00;
-            factors.step_new[q] = r11 - r10;
             let h0_new = if z_c != 0.0 { rule.h_zero[q] } else { 0.0 };
             let h0_old = if z_old != 0.0 { rule.h_zero[q] } else { 0.0 };
             let h_one_new = (1.0 - z_c) * inv_new[q] - h0_new;
