@@ -18,7 +18,7 @@ use ndarray::{Array1, Array2, Array3, ArrayView1, s};
 
 use crate::interventional::interventional_game;
 use crate::oracle::{
-    ALL_RULES, Rng, TreeShape, path_dependent_game, random_ensemble, random_rows,
+    ALL_RULES, Rng, TreeShape, mixed_ensemble, path_dependent_game, random_ensemble, random_rows,
     shapley_by_enumeration, vector_leaf_ensemble,
 };
 
@@ -104,21 +104,8 @@ fn all_features() -> InteractionOptions {
 fn path_dependent_interactions_match_brute_force() {
     let mut rng = Rng::new(41);
     for case in 0..60 {
-        let shape = TreeShape {
-            max_depth: 1 + case % 7,
-            n_features: 1 + case % 6,
-            leaf_width: 1,
-            categorical: case % 2 == 0,
-            zero_covers: case % 3 == 0,
-        };
-        let model = random_ensemble(
-            &mut rng,
-            &shape,
-            1 + case % 5,
-            1 + case % 3,
-            ALL_RULES[case % 4],
-        );
-        let x = random_rows(&mut rng, 10, shape.n_features);
+        let model = mixed_ensemble(&mut rng, case, case % 3 == 0);
+        let x = random_rows(&mut rng, 10, model.n_features());
         let got = path_dependent::interaction_values(&model, x.view(), &all_features()).unwrap();
         assert_eq!(got.base_values, model.expected_value());
         check_rows(
@@ -206,22 +193,9 @@ fn check_interventional(
 fn interventional_interactions_match_brute_force() {
     let mut rng = Rng::new(47);
     for case in 0..48 {
-        let shape = TreeShape {
-            max_depth: 1 + case % 7,
-            n_features: 1 + case % 6,
-            leaf_width: 1,
-            categorical: case % 2 == 0,
-            zero_covers: case % 5 == 0,
-        };
-        let model = random_ensemble(
-            &mut rng,
-            &shape,
-            1 + case % 5,
-            1 + case % 3,
-            ALL_RULES[case % 4],
-        );
-        let x = random_rows(&mut rng, 5, shape.n_features);
-        let background = random_rows(&mut rng, 1 + case % 9, shape.n_features);
+        let model = mixed_ensemble(&mut rng, case, case % 5 == 0);
+        let x = random_rows(&mut rng, 5, model.n_features());
+        let background = random_rows(&mut rng, 1 + case % 9, model.n_features());
         check_interventional(&model, &x, &background, None);
     }
 }

@@ -10,7 +10,7 @@ use ferroshap::{SplitRules, TreeEnsemble};
 use ndarray::{Array1, Array2, ArrayView1, s};
 
 use crate::oracle::{
-    ALL_RULES, Rng, TreeShape, random_ensemble, random_rows, shapley_by_enumeration,
+    Rng, TreeShape, mixed_ensemble, random_ensemble, random_rows, shapley_by_enumeration,
     vector_leaf_ensemble,
 };
 
@@ -117,22 +117,9 @@ fn check(
 fn interventional_matches_brute_force_on_random_trees() {
     let mut rng = Rng::new(17);
     for case in 0..60 {
-        let shape = TreeShape {
-            max_depth: 1 + case % 7,
-            n_features: 1 + case % 6,
-            leaf_width: 1,
-            categorical: case % 2 == 0,
-            zero_covers: false,
-        };
-        let model = random_ensemble(
-            &mut rng,
-            &shape,
-            1 + case % 5,
-            1 + case % 3,
-            ALL_RULES[case % 4],
-        );
-        let x = random_rows(&mut rng, 6, shape.n_features);
-        let background = random_rows(&mut rng, 1 + case % 9, shape.n_features);
+        let model = mixed_ensemble(&mut rng, case, false);
+        let x = random_rows(&mut rng, 6, model.n_features());
+        let background = random_rows(&mut rng, 1 + case % 9, model.n_features());
         check(&model, &x, &background, None);
     }
 }

@@ -172,6 +172,20 @@ pub fn shapley_by_enumeration(values: &[Vec<f64>], m: usize, k: usize) -> Array2
     phi
 }
 
+/// The small mixed ensembles several oracle tests cycle through: case `c` has depth
+/// `1 + c % 7`, `1 + c % 6` features, categorical splits in even cases, `1 + c % 5` trees,
+/// `1 + c % 3` outputs and each library's routing rules in turn.
+pub fn mixed_ensemble(rng: &mut Rng, case: usize, zero_covers: bool) -> TreeEnsemble {
+    let shape = TreeShape {
+        max_depth: 1 + case % 7,
+        n_features: 1 + case % 6,
+        leaf_width: 1,
+        categorical: case % 2 == 0,
+        zero_covers,
+    };
+    random_ensemble(rng, &shape, 1 + case % 5, 1 + case % 3, ALL_RULES[case % 4])
+}
+
 /// The small vector-leaf ensembles (3 outputs per leaf) several oracle tests cycle through:
 /// case `c` has depth and features `2 + c % 5` and `1 + c % 4` trees.
 pub fn vector_leaf_ensemble(
@@ -263,22 +277,8 @@ pub const ALL_RULES: [SplitRules; 4] = [
 fn path_dependent_matches_brute_force_on_random_trees() {
     let mut rng = Rng::new(7);
     for case in 0..60 {
-        let shape = TreeShape {
-            max_depth: 1 + case % 7,
-            n_features: 1 + case % 6,
-            leaf_width: 1,
-            categorical: case % 2 == 0,
-            zero_covers: case % 3 == 0,
-        };
-        let n_outputs = 1 + case % 3;
-        let model = random_ensemble(
-            &mut rng,
-            &shape,
-            1 + case % 5,
-            n_outputs,
-            ALL_RULES[case % 4],
-        );
-        let x = random_rows(&mut rng, 12, shape.n_features);
+        let model = mixed_ensemble(&mut rng, case, case % 3 == 0);
+        let x = random_rows(&mut rng, 12, model.n_features());
         check_against_oracle(&model, &x);
     }
 }
