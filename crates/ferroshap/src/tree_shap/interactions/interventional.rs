@@ -271,15 +271,7 @@ impl Kernel for BackgroundKernel<'_> {
         let tree = &self.model.trees()[t];
         let layout = &self.layouts[t];
         let m = self.model.n_features().max(1);
-        let n_leaves = layout.leaves.len();
-        ws.pat.resize(tree.n_nodes(), 0);
-        ws.leaf_pats.resize(n * n_leaves, 0);
-        for (r, row) in rows.chunks(m).take(n).enumerate() {
-            layout.patterns(tree, self.model.rules(), row, &mut ws.pat);
-            for (l, leaf) in layout.leaves.iter().enumerate() {
-                ws.leaf_pats[l * n + r] = ws.pat[leaf.node as usize] & leaf.mask();
-            }
-        }
+        ws.load_leaf_patterns(layout, tree, self.model.rules(), rows, n, m);
         let row_len = self.target.row_len();
         for (l, (leaf, leaf_table)) in layout.leaves.iter().zip(&table.leaves).enumerate() {
             let d = leaf.d as usize;

@@ -44,8 +44,9 @@ use ndarray::{Array4, ArrayView2};
 use rayon::prelude::*;
 
 use crate::Scalar;
-use crate::ensemble::TreeEnsemble;
+use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
 use crate::error::{Error, Result};
+use crate::tree_shap::interventional::Layout;
 use crate::tree_shap::quadrature::GaussLegendre;
 
 /// What to compute, and how much memory the result may take.
@@ -266,6 +267,29 @@ pub(super) struct Workspace {
     /// The path-dependent walk's lanes: 16 rows, or one (a single row wastes no padding).
     pairs: Option<Box<lanes::PairLanes<ROW_BLOCK>>>,
     pairs_one: Option<Box<lanes::PairLanes<1>>>,
+}
+
+impl Workspace {
+    /// Fills `leaf_pats` (leaf x row) with each of the first `n` rows' pattern at every leaf
+    /// of `tree` (`rows`: prepared, row-major, `m` values each).
+    pub(super) fn load_leaf_patterns(
+        &mut self,
+        layout: &Layout,
+        tree: &Tree,
+        rules: &SplitRules,
+        rows: &[f64],
+        n: usize,
+        m: usize,
+    ) {
+        self.pat.resize(tree.n_nodes(), 0);
+        self.leaf_pats.resize(n * layout.leaves.len(), 0);
+        for (r, row) in rows.chunks(m).take(n).enumerate() {
+            layout.patterns(tree, rules, row, &mut self.pat);
+            for (l, leaf) in layout.leaves.iter().enumerate() {
+                self.leaf_pats[l * n + r] = self.pat[leaf.node as usize] & leaf.mask();
+            }
+        }
+    }
 }
 
 /// Runs a kernel over every tree and row. Each row's matrices receive the trees in model
