@@ -285,3 +285,41 @@ def test_path_dependent_tables_are_reported_and_small():
     tables = ensemble.path_dependent_table_bytes()
     assert model_bytes > 0
     assert 0 < tables <= model_bytes
+
+
+def test_paths_beyond_the_quadrature_tables_are_a_clear_error():
+    # A chain of 300 splits on 300 distinct features: beyond the 256 that path-dependent
+    # Tree SHAP computes exactly, refused by name rather than computed inaccurately.
+    n = 300
+    size = 2 * n + 1
+    left = -np.ones(size, dtype=np.int64)
+    right = -np.ones(size, dtype=np.int64)
+    feature = np.zeros(size, dtype=np.int64)
+    cover = np.zeros(size)
+    c = 1000.0
+    for i in range(n):
+        left[2 * i], right[2 * i], feature[2 * i] = 2 * i + 1, 2 * i + 2, i
+        cover[2 * i], cover[2 * i + 1] = c, 0.1 * c
+        c *= 0.9
+    cover[-1] = c
+    tree = {
+        "left": left,
+        "right": right,
+        "feature": feature,
+        "threshold": np.zeros(size),
+        "default_left": np.zeros(size, dtype=bool),
+        "cover": cover,
+        "value": np.arange(size, dtype=np.float64),
+        "output": 0,
+    }
+    ensemble = _core.TreeEnsemble.from_arrays(
+        [tree],
+        n_features=n,
+        n_outputs=1,
+        leaf_width=1,
+        base_offset=[0.0],
+        rules="sklearn_hist",
+        link="identity",
+    )
+    with pytest.raises(ferroshap.UnsupportedModelError, match="more than 256 distinct features"):
+        ensemble.shap_values(np.zeros((2, n)))
