@@ -30,10 +30,12 @@
 //!
 //! Per tree, the cost is O(background x nodes) to aggregate, a table build that depends on
 //! neither, and O(rows x (nodes + leaves x depth)) to explain: it grows as rows + background,
-//! not rows x background. Rows are routed by [`Tree::next`], so missing values, categorical
-//! splits and input precision follow the source library exactly. Memory: the prepared
-//! background, the output, the tables of one block of trees (about 16 MiB) and the partial
-//! sums of its groups of trees for one chunk of rows (about 64 MiB).
+//! not rows x background. Rows are routed as [`Tree::next`] routes them, so missing values,
+//! categorical splits and input precision follow the source library exactly; patterns are
+//! computed for blocks of 64 rows at once, one vectorised comparison per node. Memory: the
+//! prepared background (twice: row-major and in column-major blocks), the output, the tables
+//! of one block of trees (about 16 MiB) and, for fewer than 256 rows, the partial sums of
+//! groups of trees (about 64 MiB at most).
 
 use ndarray::{Array3, ArrayView1, ArrayView2};
 use rayon::prelude::*;
@@ -41,22 +43,27 @@ use rayon::prelude::*;
 use super::ShapValues;
 pub use super::interactions::interventional::{interaction_values, interaction_values_with};
 use crate::Scalar;
-use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
+use crate::ensemble::{Tree, TreeEnsemble};
 use crate::error::{Error, Result};
 
+mod blocks;
 mod tables;
-use tables::{Constants, Tables, record_stride};
+pub(super) use blocks::{BLOCK, LeafWeights, Patterns, RowBlock, Weights};
+use tables::{Constants, Tables};
 
 /// Paths with at most this many distinct features get a dense table over all 2^d patterns.
 pub const DENSE_MAX: usize = 10;
 /// A leaf pattern is a u64: at most this many distinct features on one root-to-leaf path.
 pub(super) const MAX_PATH_FEATURES: usize = 64;
-/// Trees per unit of parallel work when explaining.
+/// Rows are explained in chunks whose values take about this many bytes, between one and
+/// [`MAX_CHUNK_BLOCKS`] blocks of [`BLOCK`] rows.
+const CHUNK_BYTES: usize = 512 << 10;
+const MAX_CHUNK_BLOCKS: usize = 16;
+/// The trees of a block are split into groups until there are at least this many units of
+/// parallel work (chunks of rows x groups of trees), with at least [`TREES_PER_TASK`] trees
+/// per group and partial sums of at most about [`PARTIAL_BYTES`] per chunk.
+const MIN_TASKS: usize = 32;
 const TREES_PER_TASK: usize = 4;
-/// Rows explained per pass over the tables: as many as the partial sums of every group of
-/// trees allow within about [`PARTIAL_BYTES`], between these bounds.
-const MIN_CHUNK_ROWS: usize = 64;
-const MAX_CHUNK_ROWS: usize = 8192;
 const PARTIAL_BYTES: usize = 64 << 20;
 /// Tables of one block of trees are kept in memory at once, up to about this many bytes.
 const BLOCK_BYTES: usize = 16 << 20;
@@ -126,73 +133,96 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
 
     let mut base = model.base_offset().to_vec();
     for block in tree_blocks(&layouts, bg.weights.len()) {
-        let tables: Vec<Tables> = block
+        // Groups of trees aggregate the background together: one pass over it per group.
+        let tables: Vec<Vec<Tables>> = block
             .clone()
+            .step_by(TREES_PER_TASK)
+            .collect::<Vec<_>>()
             .into_par_iter()
-            .map(|t| {
-                Tables::new(
-                    &trees[t],
-                    &layouts[t],
-                    model.rules(),
-                    &bg,
-                    n,
-                    strategy,
-                    &consts,
-                )
+            .map(|start| {
+                let group = start..(start + TREES_PER_TASK).min(block.end);
+                let pairs: Vec<_> = group.clone().map(|t| (&trees[t], &layouts[t])).collect();
+                let weights = LeafWeights::many(&pairs, model.rules(), &bg);
+                group
+                    .zip(weights)
+                    .map(|(t, w)| Tables::new(&layouts[t], w, &bg, n, strategy, &consts))
+                    .collect()
             })
             .collect();
+        let tables: Vec<Tables> = tables.into_iter().flatten().collect();
         for (t, table) in block.clone().zip(&tables) {
             add_base(&mut base, &trees[t], &layouts[t], &table.reach, bg.total);
         }
         if row_len == 0 {
             continue;
         }
-        // Rows in chunks, one after the other; within a chunk, groups of trees in parallel,
-        // each adding into its own partial sums, which are then added in group order. A
-        // tree's tables are read once per chunk (a leaf's records stay in cache across its
-        // rows), and the sums do not depend on the number of threads.
+        // Rows in chunks whose values stay in cache while one tree's tables serve all of them;
+        // leaf by leaf within a tree, so a leaf's table stays in the nearest cache. The units
+        // of parallel work are a chunk of rows and a group of trees: each row receives its
+        // group's trees in model order, into partial sums that are added in group order when
+        // a chunk has several groups. The chunks and groups depend only on the sizes of the
+        // input, so the sums never depend on the number of threads.
+        let chunk_rows = (CHUNK_BYTES / (8 * row_len) / BLOCK).clamp(1, MAX_CHUNK_BLOCKS) * BLOCK;
+        let n_chunks = n.div_ceil(chunk_rows);
+        let chunk_bytes = 8 * row_len * chunk_rows.min(n);
+        let n_groups = MIN_TASKS
+            .div_ceil(n_chunks)
+            .min(block.len().div_ceil(TREES_PER_TASK))
+            .min(PARTIAL_BYTES / chunk_bytes)
+            .max(1);
+        let group_len = block.len().div_ceil(n_groups);
         let groups: Vec<std::ops::Range<usize>> = block
             .clone()
-            .step_by(TREES_PER_TASK)
-            .map(|s| s..(s + TREES_PER_TASK).min(block.end))
+            .step_by(group_len)
+            .map(|s| s..(s + group_len).min(block.end))
             .collect();
-        let chunk_rows =
-            (PARTIAL_BYTES / (8 * row_len * groups.len())).clamp(MIN_CHUNK_ROWS, MAX_CHUNK_ROWS);
-        for (ci, chunk) in out.chunks_mut(chunk_rows * row_len).enumerate() {
-            let rows = chunk.len() / row_len;
-            let mut buf = vec![0.0; rows * m];
-            for (r, row) in buf.chunks_mut(m.max(1)).enumerate().take(rows) {
-                model.prepare_row(&x, ci * chunk_rows + r, row);
-            }
-            let partials: Vec<Vec<f64>> = groups
-                .par_iter()
-                .map(|group| {
-                    let mut part = vec![0.0; rows * row_len];
-                    let mut pat = vec![0u64; max_nodes];
-                    let mut leaf_pats = Vec::new();
-                    for t in group.clone() {
-                        let (tree, layout) = (&trees[t], &layouts[t]);
-                        let n_leaves = layout.leaves.len();
-                        leaf_pats.resize(rows * n_leaves, 0);
-                        for (row, pats) in buf.chunks(m.max(1)).zip(leaf_pats.chunks_mut(n_leaves))
-                        {
-                            layout.patterns(tree, model.rules(), row, &mut pat);
-                            for (p, leaf) in pats.iter_mut().zip(&layout.leaves) {
-                                *p = pat[leaf.node as usize] & leaf.mask();
-                            }
-                        }
-                        let table = &tables[t - block.start];
-                        table.explain(tree, layout, &leaf_pats, &mut part, row_len, k, &consts);
-                    }
-                    part
+        let explain = |trees_: std::ops::Range<usize>, first: usize, phis: &mut [f64]| {
+            let n_rows = phis.len() / row_len;
+            let rows: Vec<RowBlock> = (0..n_rows.div_ceil(BLOCK))
+                .map(|b| {
+                    let mut rows = RowBlock::new(m);
+                    let start = b * BLOCK;
+                    rows.load(model, &x, first + start, BLOCK.min(n_rows - start));
+                    rows
                 })
                 .collect();
-            for part in partials {
-                for (o, p) in chunk.iter_mut().zip(part) {
-                    *o += p;
+            let mut pat = vec![[0u64; BLOCK]; max_nodes];
+            let mut leaf_pats = Vec::new();
+            for t in trees_ {
+                let (tree, layout) = (&trees[t], &layouts[t]);
+                leaf_pats.resize(layout.leaves.len() * n_rows, 0);
+                for (b, rows) in rows.iter().enumerate() {
+                    layout.block_patterns(tree, model.rules(), rows, &mut pat);
+                    for (i, leaf) in layout.leaves.iter().enumerate() {
+                        leaf_pats[i * n_rows + b * BLOCK..][..rows.n]
+                            .copy_from_slice(&pat[leaf.node as usize][..rows.n]);
+                    }
                 }
+                tables[t - block.start]
+                    .explain(tree, layout, &leaf_pats, n_rows, phis, row_len, k, &consts);
             }
-        }
+        };
+        out.par_chunks_mut(chunk_rows * row_len)
+            .enumerate()
+            .for_each(|(c, phis)| {
+                if let [group] = groups.as_slice() {
+                    explain(group.clone(), c * chunk_rows, phis);
+                    return;
+                }
+                let partials: Vec<Vec<f64>> = groups
+                    .par_iter()
+                    .map(|group| {
+                        let mut part = vec![0.0; phis.len()];
+                        explain(group.clone(), c * chunk_rows, &mut part);
+                        part
+                    })
+                    .collect();
+                for part in partials {
+                    for (o, p) in phis.iter_mut().zip(part) {
+                        *o += p;
+                    }
+                }
+            });
     }
     Ok(ShapValues {
         values,
@@ -279,6 +309,8 @@ fn tree_blocks(layouts: &[Layout], n_background: usize) -> Vec<std::ops::Range<u
 pub(super) struct Background {
     /// Prepared rows, `n_features` values each.
     pub(super) rows: Vec<f64>,
+    /// The same rows in blocks of [`BLOCK`], column-major.
+    pub(super) blocks: Vec<RowBlock>,
     pub(super) weights: Vec<f64>,
     pub(super) total: f64,
 }
@@ -327,7 +359,16 @@ impl Background {
         for (i, row) in rows.chunks_mut(m.max(1)).enumerate().take(n) {
             model.prepare_row(&data, i, row);
         }
+        let blocks = rows
+            .chunks(BLOCK * m.max(1))
+            .map(|chunk| {
+                let mut block = RowBlock::new(m);
+                block.load_prepared(chunk, m, chunk.len() / m.max(1));
+                block
+            })
+            .collect();
         Ok(Background {
+            blocks,
             rows,
             weights,
             total,
@@ -418,29 +459,12 @@ impl Layout {
             .map(|leaf| {
                 let d = leaf.d as usize;
                 if d <= DENSE_MAX {
-                    (1usize << d) * record_stride(d) + 8
+                    (3usize << d) + (1usize << d).div_ceil(64)
                 } else {
                     2 * n_background
                 }
             })
             .sum();
         entries * 8
-    }
-
-    /// Writes into `pat[node]`, for every node, the pattern of `row` on the path to the node:
-    /// bit s is cleared when the row fails a condition on the path's s-th distinct feature.
-    #[inline]
-    pub(super) fn patterns(&self, tree: &Tree, rules: &SplitRules, row: &[f64], pat: &mut [u64]) {
-        pat[0] = u64::MAX;
-        for &node in &self.order {
-            let node = node as usize;
-            let c = pat[node];
-            let (l, r) = tree.children(node);
-            // Branch-free: which way a row goes is data here, and unpredictable.
-            let right = (tree.next(node, row[tree.feature(node)], rules) != l) as u64;
-            let bit = 1u64 << self.slot[node];
-            pat[l] = c & !(bit * right);
-            pat[r] = c & !(bit * (1 - right));
-        }
     }
 }

@@ -175,6 +175,69 @@ fn paths_with_many_features_match_brute_force() {
 }
 
 #[test]
+fn many_rows_and_background_blocks_match_brute_force() {
+    // Rows and background rows are handled in blocks of 64: 300 explained rows (five blocks,
+    // the last one partial; enough for blocks of rows to be the parallel units) and 150
+    // weighted background rows (three blocks), on categorical trees with NaN and zero rows.
+    let mut rng = Rng::new(43);
+    let shape = TreeShape {
+        max_depth: 6,
+        n_features: 5,
+        leaf_width: 1,
+        categorical: true,
+        zero_covers: false,
+    };
+    for rules in [SplitRules::XGBOOST, SplitRules::LIGHTGBM] {
+        let model = random_ensemble(&mut rng, &shape, 9, 2, rules);
+        let x = random_rows(&mut rng, 300, 5);
+        let background = random_rows(&mut rng, 150, 5);
+        let weights = Array1::from_shape_fn(150, |i| if i % 7 == 0 { 0.0 } else { rng.uniform() });
+        let w = Some(weights.view());
+        for strategy in [Strategy::Auto, Strategy::Dense, Strategy::Sparse] {
+            let all =
+                interventional::shap_values_with(&model, x.view(), background.view(), w, strategy)
+                    .unwrap();
+            for r in 0..x.nrows() {
+                // Alone, a row runs through the few-rows path (groups of trees, partial sums):
+                // the same values up to the order of the additions, 1e-12 of these values'
+                // scale (leaf values are below 1, at most 18 trees).
+                let one = interventional::shap_values_with(
+                    &model,
+                    x.slice(s![r..r + 1, ..]),
+                    background.view(),
+                    w,
+                    strategy,
+                )
+                .unwrap();
+                for f in 0..5 {
+                    let (a, b) = (all.values[[r, f, 0]], one.values[[0, f, 0]]);
+                    assert!(
+                        (a - b).abs() < 1e-12,
+                        "row {r} feature {f}: {a} vs {b} alone"
+                    );
+                }
+                if r % 13 == 0 {
+                    let want = brute_force(
+                        &model,
+                        x.row(r).as_slice().unwrap(),
+                        &background,
+                        Some(&weights),
+                    );
+                    for f in 0..5 {
+                        let got = all.values[[r, f, 0]];
+                        assert!(
+                            (got - want[[f, 0]]).abs() < 1e-10,
+                            "row {r} feature {f}: {got} vs oracle {}",
+                            want[[f, 0]]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn interventional_does_not_depend_on_thread_count_or_layout() {
     let mut rng = Rng::new(37);
     let shape = TreeShape {

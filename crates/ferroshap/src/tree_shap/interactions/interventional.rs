@@ -30,7 +30,8 @@ use crate::Scalar;
 use crate::ensemble::TreeEnsemble;
 use crate::error::{Error, Result};
 use crate::tree_shap::interventional::{
-    Background, DENSE_MAX, Layout, MAX_PATH_FEATURES, Strategy, expected_value,
+    Background, DENSE_MAX, Layout, LeafWeights, MAX_PATH_FEATURES, Strategy, Weights,
+    expected_value,
 };
 use crate::tree_shap::quadrature::GaussLegendre;
 
@@ -160,33 +161,7 @@ impl Kernel for BackgroundKernel<'_> {
         let tree = &self.model.trees()[t];
         let layout = &self.layouts[t];
         let bg = self.bg;
-        let m = self.model.n_features().max(1);
-        // Weight of each failure set, per leaf: dense for short paths, a list for long ones.
-        let mut agg: Vec<Vec<f64>> = layout
-            .leaves
-            .iter()
-            .map(|leaf| {
-                let d = leaf.d as usize;
-                if d <= DENSE_MAX {
-                    vec![0.0; 1 << d]
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        let mut lists: Vec<Vec<(u64, f64)>> = vec![Vec::new(); layout.leaves.len()];
-        let mut pat = vec![0u64; tree.n_nodes()];
-        for (row, &w) in bg.rows.chunks(m).zip(&bg.weights) {
-            layout.patterns(tree, self.model.rules(), row, &mut pat);
-            for (i, leaf) in layout.leaves.iter().enumerate() {
-                let u = !pat[leaf.node as usize] & leaf.mask();
-                if leaf.d as usize <= DENSE_MAX {
-                    agg[i][u as usize] += w;
-                } else {
-                    lists[i].push((u, w));
-                }
-            }
-        }
+        let mut weights = LeafWeights::new(tree, layout, self.model.rules(), bg);
         let inv_total = 1.0 / bg.total;
         let mut table = BackgroundTable {
             leaves: Vec::with_capacity(layout.leaves.len()),
@@ -201,50 +176,40 @@ impl Kernel for BackgroundKernel<'_> {
                 table.leaves.push(LeafTable::Empty);
                 continue;
             }
-            let mut list: Vec<(u64, f64)> = if d <= DENSE_MAX {
-                let w = &agg[i];
-                let distinct = w.iter().filter(|&&w| w != 0.0).count();
-                let q = points(d);
-                let dense = match self.strategy {
-                    Strategy::Dense => true,
-                    Strategy::Sparse => false,
-                    Strategy::Auto => {
-                        (1usize << d) * d * q
-                            <= self.n_rows.saturating_mul(distinct).saturating_mul(d)
-                    }
-                };
-                if dense {
-                    let off = table.dense.len();
-                    let bits = table.nonzero.len();
-                    table.dense.resize(off + (1 << d) * q, 0.0);
-                    table.nonzero.resize(bits + (1usize << d).div_ceil(64), 0);
-                    let h = &mut table.dense[off..];
-                    zeta_tables(w, inv_total, d, &self.rules[q - 1], h);
-                    for c in 0..1usize << d {
-                        if h[c * q..(c + 1) * q].iter().any(|&v| v != 0.0) {
-                            table.nonzero[bits + c / 64] |= 1 << (c % 64);
+            let mut list: Vec<(u64, f64)> = match weights.take(i, d) {
+                Weights::Dense(w) => {
+                    let distinct = w.iter().filter(|&&w| w != 0.0).count();
+                    let q = points(d);
+                    let dense = match self.strategy {
+                        Strategy::Dense => true,
+                        Strategy::Sparse => false,
+                        Strategy::Auto => {
+                            (1usize << d) * d * q
+                                <= self.n_rows.saturating_mul(distinct).saturating_mul(d)
                         }
+                    };
+                    if dense {
+                        let off = table.dense.len();
+                        let bits = table.nonzero.len();
+                        table.dense.resize(off + (1 << d) * q, 0.0);
+                        table.nonzero.resize(bits + (1usize << d).div_ceil(64), 0);
+                        let h = &mut table.dense[off..];
+                        zeta_tables(w, inv_total, d, &self.rules[q - 1], h);
+                        for c in 0..1usize << d {
+                            if h[c * q..(c + 1) * q].iter().any(|&v| v != 0.0) {
+                                table.nonzero[bits + c / 64] |= 1 << (c % 64);
+                            }
+                        }
+                        table.leaves.push(LeafTable::Dense(off, bits));
+                        continue;
                     }
-                    table.leaves.push(LeafTable::Dense(off, bits));
-                    continue;
+                    w.iter()
+                        .enumerate()
+                        .filter(|(_, w)| **w != 0.0)
+                        .map(|(u, &w)| (u as u64, w))
+                        .collect()
                 }
-                w.iter()
-                    .enumerate()
-                    .filter(|(_, w)| **w != 0.0)
-                    .map(|(u, &w)| (u as u64, w))
-                    .collect()
-            } else {
-                let mut list = std::mem::take(&mut lists[i]);
-                // Stable: equal failure sets keep background-row order, so sums are too.
-                list.sort_by_key(|&(u, _)| u);
-                let mut merged: Vec<(u64, f64)> = Vec::new();
-                for (u, w) in list {
-                    match merged.last_mut() {
-                        Some(last) if last.0 == u => last.1 += w,
-                        _ => merged.push((u, w)),
-                    }
-                }
-                merged
+                Weights::Sparse(list) => list,
             };
             list.retain(|e| e.1 != 0.0);
             for e in &mut list {

@@ -46,7 +46,7 @@ use rayon::prelude::*;
 use crate::Scalar;
 use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
 use crate::error::{Error, Result};
-use crate::tree_shap::interventional::Layout;
+use crate::tree_shap::interventional::{BLOCK, Layout, Patterns, RowBlock};
 use crate::tree_shap::quadrature::GaussLegendre;
 
 /// What to compute, and how much memory the result may take.
@@ -252,8 +252,10 @@ pub(super) trait Kernel: Sync {
 /// Per-thread scratch space shared by both kernels.
 #[derive(Default)]
 pub(super) struct Workspace {
-    /// Per node: the row's pattern (see the interventional module's `Layout::patterns`).
-    pub(super) pat: Vec<u64>,
+    /// Per node: the patterns of a block of rows (see the interventional module's
+    /// `Layout::block_patterns`), and the rows, column-major.
+    pub(super) pat: Vec<Patterns>,
+    rows: Option<RowBlock>,
     /// Per leaf x row: the leaf's pattern.
     pub(super) leaf_pats: Vec<u64>,
     /// A leaf's block, d x d.
@@ -281,12 +283,15 @@ impl Workspace {
         n: usize,
         m: usize,
     ) {
-        self.pat.resize(tree.n_nodes(), 0);
+        debug_assert!(n <= BLOCK);
+        let block = self.rows.get_or_insert_with(|| RowBlock::new(m));
+        block.load_prepared(rows, m, n);
+        self.pat.resize(tree.n_nodes(), [0; BLOCK]);
+        layout.block_patterns(tree, rules, block, &mut self.pat);
         self.leaf_pats.resize(n * layout.leaves.len(), 0);
-        for (r, row) in rows.chunks(m).take(n).enumerate() {
-            layout.patterns(tree, rules, row, &mut self.pat);
-            for (l, leaf) in layout.leaves.iter().enumerate() {
-                self.leaf_pats[l * n + r] = self.pat[leaf.node as usize] & leaf.mask();
+        for (pats, leaf) in self.leaf_pats.chunks_mut(n.max(1)).zip(&layout.leaves) {
+            for (p, &q) in pats.iter_mut().zip(&self.pat[leaf.node as usize]) {
+                *p = q & leaf.mask();
             }
         }
     }

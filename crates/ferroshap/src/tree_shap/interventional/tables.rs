@@ -1,15 +1,16 @@
 //! Per-leaf tables of the aggregated background, and how a row's pattern is turned into
 //! signed weights per path feature (dense tables by quadrature, or sparse lists).
 
+use super::blocks::{LeafWeights, Weights};
 use super::{Background, DENSE_MAX, Layout, MAX_PATH_FEATURES, Strategy};
-use crate::ensemble::{SplitRules, Tree};
+use crate::ensemble::Tree;
 use crate::tree_shap::quadrature::GaussLegendre;
 
 /// How one leaf combines explained rows with its background.
 enum LeafTable {
-    /// Offset in `Tables::dense` of `2^d` records of `d` signed weights, one per pattern,
-    /// and offset in `Tables::nonzero` of a bit per pattern: set when its record is not all
-    /// zeros (often most are zeros: no background row satisfies what x fails).
+    /// Offset in `Tables::dense` of the leaf's [`dense_table`] (3 x 2^d values), and offset
+    /// in `Tables::nonzero` of a bit per pattern: set when the pattern's signed weights are
+    /// not all zeros (often most are zeros: no background row satisfies what x fails).
     Dense(usize, usize),
     /// Range in `Tables::sparse`: distinct failure sets with their weights (as fractions).
     Sparse(usize, usize),
@@ -26,51 +27,16 @@ pub(super) struct Tables {
 }
 
 impl Tables {
+    /// The tables of one tree from its aggregated background `weights`, for explaining
+    /// `n_rows` rows (which decides, per leaf, whether a dense table pays off).
     pub(super) fn new(
-        tree: &Tree,
         layout: &Layout,
-        rules: &SplitRules,
+        mut weights: LeafWeights,
         bg: &Background,
         n_rows: usize,
         strategy: Strategy,
         consts: &Constants,
     ) -> Tables {
-        let m = bg.rows.len() / bg.weights.len();
-        // Aggregate: weight per failure set, dense for short paths, a list for long ones.
-        let mut agg_off = Vec::with_capacity(layout.leaves.len());
-        let mut agg_len = 0usize;
-        for leaf in &layout.leaves {
-            let d = leaf.d as usize;
-            agg_off.push(agg_len);
-            if d <= DENSE_MAX {
-                agg_len += 1 << d;
-            }
-        }
-        let mut agg = vec![0.0; agg_len];
-        let mut lists: Vec<Vec<(u64, f64)>> = layout
-            .leaves
-            .iter()
-            .map(|leaf| {
-                if leaf.d as usize > DENSE_MAX {
-                    Vec::with_capacity(bg.weights.len())
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        let mut pat = vec![0u64; tree.n_nodes()];
-        for (row, &w) in bg.rows.chunks(m.max(1)).zip(&bg.weights) {
-            layout.patterns(tree, rules, row, &mut pat);
-            for (i, leaf) in layout.leaves.iter().enumerate() {
-                let u = !pat[leaf.node as usize] & leaf.mask();
-                if leaf.d as usize <= DENSE_MAX {
-                    agg[agg_off[i] + u as usize] += w;
-                } else {
-                    lists[i].push((u, w));
-                }
-            }
-        }
-
         let inv_total = 1.0 / bg.total;
         let mut tables = Tables {
             leaves: Vec::with_capacity(layout.leaves.len()),
@@ -82,46 +48,32 @@ impl Tables {
         let mut dense_len = 0usize;
         for (i, leaf) in layout.leaves.iter().enumerate() {
             let d = leaf.d as usize;
-            let mut list = if d <= DENSE_MAX {
-                let w = &agg[agg_off[i]..agg_off[i] + (1 << d)];
-                tables.reach.push(w[0]);
-                let distinct = w.iter().filter(|&&w| w != 0.0).count();
-                let dense = match strategy {
-                    Strategy::Dense => true,
-                    Strategy::Sparse => false,
-                    Strategy::Auto => {
-                        let q = quadrature_points(d);
-                        let build = (1usize << d) * d * (2 * q + 1);
-                        build <= n_rows.saturating_mul(distinct).saturating_mul(2)
+            tables.reach.push(weights.reach(i));
+            let mut list = match weights.take(i, d) {
+                Weights::Dense(w) => {
+                    let distinct = w.iter().filter(|&&w| w != 0.0).count();
+                    let dense = match strategy {
+                        Strategy::Dense => true,
+                        Strategy::Sparse => false,
+                        Strategy::Auto => {
+                            let q = quadrature_points(d);
+                            let build = (1usize << d) * d * (2 * q + 1);
+                            build <= n_rows.saturating_mul(distinct).saturating_mul(2)
+                        }
+                    };
+                    if dense {
+                        // Filled below, once the whole table is allocated.
+                        tables.leaves.push(LeafTable::Dense(dense_len, 0));
+                        dense_len += 3 << d;
+                        continue;
                     }
-                };
-                if dense {
-                    // Filled below, once the whole table is allocated (cache-line aligned).
-                    dense_len = dense_len.next_multiple_of(8);
-                    tables.leaves.push(LeafTable::Dense(dense_len, 0));
-                    dense_len += (1 << d) * record_stride(d);
-                    continue;
+                    w.iter()
+                        .enumerate()
+                        .filter(|(_, w)| **w != 0.0)
+                        .map(|(u, &w)| (u as u64, w))
+                        .collect()
                 }
-                w.iter()
-                    .enumerate()
-                    .filter(|(_, w)| **w != 0.0)
-                    .map(|(u, &w)| (u as u64, w))
-                    .collect()
-            } else {
-                let mut list = std::mem::take(&mut lists[i]);
-                // Stable: equal failure sets keep background-row order, so sums are too.
-                list.sort_by_key(|&(u, _)| u);
-                let mut merged: Vec<(u64, f64)> = Vec::new();
-                for (u, w) in list {
-                    match merged.last_mut() {
-                        Some(last) if last.0 == u => last.1 += w,
-                        _ => merged.push((u, w)),
-                    }
-                }
-                tables
-                    .reach
-                    .push(merged.first().filter(|e| e.0 == 0).map_or(0.0, |e| e.1));
-                merged
+                Weights::Sparse(list) => list,
             };
             for e in &mut list {
                 e.1 *= inv_total;
@@ -132,23 +84,18 @@ impl Tables {
                 .leaves
                 .push(LeafTable::Sparse(start, tables.sparse.len() - start));
         }
-        // Records start on 64-byte lines, so that one row's lookup touches one line; the
-        // alignment changes where values live, never what they are.
-        tables.dense = Vec::with_capacity(dense_len + 8);
-        let skip = tables.dense.as_ptr().align_offset(64).min(8);
-        tables.dense.resize(skip + dense_len, 0.0);
+        tables.dense = vec![0.0; dense_len];
+        let mut coef = [0.0f64; DENSE_MAX];
         for ((i, leaf), table) in layout.leaves.iter().enumerate().zip(&mut tables.leaves) {
             if let LeafTable::Dense(off, bits) = table {
-                *off += skip;
                 let d = leaf.d as usize;
-                let w = &agg[agg_off[i]..agg_off[i] + (1 << d)];
-                let stride = record_stride(d);
-                let out = &mut tables.dense[*off..*off + (1 << d) * stride];
-                dense_table(w, inv_total, d, consts, out);
+                let out = &mut tables.dense[*off..*off + (3 << d)];
+                dense_table(weights.dense(i, d), inv_total, d, consts, out);
                 *bits = tables.nonzero.len();
                 tables.nonzero.resize(*bits + (1usize << d).div_ceil(64), 0);
-                for (c, record) in out.chunks(stride).enumerate() {
-                    if record.iter().any(|&v| v != 0.0) {
+                for c in 0..1usize << d {
+                    dense_coefficients(out, c, d, &mut coef[..d]);
+                    if coef[..d].iter().any(|&v| v != 0.0) {
                         tables.nonzero[*bits + c / 64] |= 1 << (c % 64);
                     }
                 }
@@ -158,38 +105,72 @@ impl Tables {
     }
 
     /// Adds the tree's contribution to the SHAP values `phis` (`row_len` = `n_features x k`
-    /// per row) of a block of rows, whose leaf patterns are `leaf_pats` (leaf after leaf,
-    /// row after row). Leaf by leaf, so that a leaf's table stays in cache for every row;
-    /// each row still receives the leaves in the same order.
+    /// per row) of `n` rows, whose patterns at every leaf are `leaf_pats` (leaf after leaf, `n`
+    /// rows each).
+    /// Leaf by leaf, so that a leaf's table stays in cache for every row; each row still
+    /// receives the leaves in the same order.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn explain(
         &self,
         tree: &Tree,
         layout: &Layout,
         leaf_pats: &[u64],
+        n: usize,
         phis: &mut [f64],
         row_len: usize,
         k: usize,
         consts: &Constants,
     ) {
-        let n_leaves = layout.leaves.len();
         let mut coef = [0.0f64; MAX_PATH_FEATURES];
-        for (i, (leaf, table)) in layout.leaves.iter().zip(&self.leaves).enumerate() {
+        for ((leaf, table), pats) in layout
+            .leaves
+            .iter()
+            .zip(&self.leaves)
+            .zip(leaf_pats.chunks(n))
+        {
             let d = leaf.d as usize;
             if d == 0 {
                 continue;
             }
             let features = &layout.features[leaf.features as usize..][..d];
             let value = tree.leaf_value(leaf.node as usize);
-            for (phi, pats) in phis.chunks_mut(row_len).zip(leaf_pats.chunks(n_leaves)) {
-                let c = pats[i];
+            let mask = leaf.mask();
+            if let (&LeafTable::Dense(off, bits), &[v]) = (table, value) {
+                // The common case, written out: a dense leaf with one value.
+                let size = 1usize << d;
+                let (pairs, lost) = self.dense[off..off + 3 * size].split_at(2 * size);
+                let nonzero = &self.nonzero[bits..bits + size.div_ceil(64)];
+                let mut at = [0usize; DENSE_MAX];
+                for (a, &f) in at.iter_mut().zip(features) {
+                    *a = f as usize * k + tree.output();
+                }
+                for (phi, &p) in phis.chunks_mut(row_len).zip(pats) {
+                    let c = (p & mask) as usize;
+                    if nonzero[c / 64] >> (c % 64) & 1 == 0 {
+                        continue;
+                    }
+                    let (gain, loss) = (pairs[2 * c], pairs[2 * c + 1]);
+                    for (s, &a) in at[..d].iter().enumerate() {
+                        // dense_coefficients' choice as arithmetic on sat in {0, 1}: the
+                        // same value, without a branch on data.
+                        let sat = ((c >> s) & 1) as f64;
+                        let w = sat * (gain - lost[c ^ (1 << s)]) - (1.0 - sat) * loss;
+                        phi[a] += w * v;
+                    }
+                }
+                continue;
+            }
+            for (phi, &p) in phis.chunks_mut(row_len).zip(pats) {
+                let c = p & mask;
                 let weights: &[f64] = match *table {
                     LeafTable::Dense(off, bits) => {
                         let c = c as usize;
                         if self.nonzero[bits + c / 64] >> (c % 64) & 1 == 0 {
                             continue;
                         }
-                        &self.dense[off + c * record_stride(d)..][..d]
+                        dense_coefficients(&self.dense[off..off + (3 << d)], c, d, &mut coef[..d]);
+                        &coef[..d]
                     }
                     LeafTable::Sparse(start, len) => {
                         let list = &self.sparse[start..start + len];
@@ -253,15 +234,45 @@ fn sparse_coefficients(
     }
 }
 
-/// Fills a dense leaf table from the weights `w[u]` of each failure set u: for every pattern c
-/// of x, `out[c*d + s]` is the signed weight of slot s (as [`sparse_coefficients`] gives it).
+/// Signed weights of a dense leaf for the row pattern `c`, one per slot, from its
+/// [`dense_table`]: `gain[c] - lost[c without s]` for the slots s that c satisfies, `-loss[c]`
+/// for the others. As [`sparse_coefficients`] gives them, up to rounding.
+#[inline]
+fn dense_coefficients(table: &[f64], c: usize, d: usize, coef: &mut [f64]) {
+    let size = 1usize << d;
+    let (gain, loss) = (table[2 * c], table[2 * c + 1]);
+    let lost = &table[2 * size..3 * size];
+    for (s, w) in coef.iter_mut().enumerate() {
+        let b = 1usize << s;
+        let l = lost[c ^ b];
+        *w = if c & b != 0 { gain - l } else { -loss };
+    }
+}
+
+/// Fills a dense leaf table from the weights `w[u]` of each failure set u: `out[2c]` and
+/// `out[2c + 1]` are `gain[c]` and `loss[c]` of every pattern c, `out[2^(d+1) + c]` is
+/// `lost[c]`, defined below; [`dense_coefficients`] turns them into signed weights per slot.
+///
+/// With `h_t[c] = sum over u within c of W(u) t^|u|` (a zeta transform per quadrature point t)
+/// and n the number of slots c fails:
+/// - a failed slot loses `sum over u of W(u) |u|! (n-1)! / (|u|+n)!`, the integral `loss[c]`
+///   of `h_t[c] (1-t)^(n-1)`;
+/// - a satisfied slot s gains `sum over u containing s of W(u) (|u|-1)! n! / (|u|+n)!`, the
+///   integral of `(h_t[c] - h_t[c without s]) (1-t)^n / t`. As c without s fails n+1 slots,
+///   that is `gain[c] - lost[c without s]`, with `gain[c]` the integral of
+///   `h_t[c] (1-t)^n / t` and `lost[c']` that of `h_t[c'] (1-t)^(n(c')-1) / t`.
+///
+/// Three values per pattern (not d), so a tree's tables stay in the nearer caches.
 fn dense_table(w: &[f64], inv_total: f64, d: usize, consts: &Constants, out: &mut [f64]) {
     if d == 0 {
         return; // a leaf at the root: nothing to attribute.
     }
     let size = 1usize << d;
     let mut h = vec![0.0; size];
-    let mut pow = vec![0.0; d + 1];
+    let (pairs, lost) = out.split_at_mut(2 * size);
+    let fails: Vec<usize> = (0..size).map(|c| d - c.count_ones() as usize).collect();
+    let (mut pow, mut by_gain, mut by_loss) =
+        (vec![0.0; d + 1], vec![0.0; d + 1], vec![0.0; d + 1]);
     let rule = consts.rule(quadrature_points(d));
     for (&t, &weight) in rule.nodes.iter().zip(&rule.weights) {
         // h[c] = sum over u within c of W(u) t^|u|: the zeta transform of W(u) t^|u|.
@@ -270,49 +281,34 @@ fn dense_table(w: &[f64], inv_total: f64, d: usize, consts: &Constants, out: &mu
             pow[i] = pow[i - 1] * t;
         }
         for (u, (h, &w)) in h.iter_mut().zip(w).enumerate() {
-            *h = w * pow[u.count_ones() as usize];
+            *h = w * pow[d - fails[u]];
         }
         for bit in 0..d {
             let b = 1usize << bit;
-            for c in 0..size {
-                if c & b != 0 {
-                    h[c] += h[c ^ b];
+            for pair in h.chunks_exact_mut(2 * b) {
+                let (without, with) = pair.split_at_mut(b);
+                for (hi, &lo) in with.iter_mut().zip(&*without) {
+                    *hi += lo;
                 }
             }
         }
-        // (1-t)^n for every n.
-        pow[0] = 1.0;
-        for i in 1..=d {
-            pow[i] = pow[i - 1] * (1.0 - t);
-        }
-        for (c, record) in out.chunks_mut(record_stride(d)).enumerate().take(size) {
-            let n = d - c.count_ones() as usize;
-            // Failed slots lose sum over u of W(u) |u|! (n-1)! / (|u|+n)!
-            //   = integral of h_t[c] (1-t)^(n-1).
-            let neg = if n > 0 {
-                weight * pow[n - 1] * h[c]
-            } else {
-                0.0
-            };
-            // Satisfied slots s gain sum over u containing s of W(u) (|u|-1)! n! / (|u|+n)!
-            //   = integral of (h_t[c] - h_t[c without s]) (1-t)^n / t.
-            let a = weight * pow[n] / t;
-            for (s, r) in record[..d].iter_mut().enumerate() {
-                if c >> s & 1 == 1 {
-                    *r += a * (h[c] - h[c ^ (1 << s)]);
-                } else {
-                    *r -= neg;
-                }
+        // weight (1-t)^n / t and weight (1-t)^(n-1) for every n (0 for n = 0: no loss).
+        let mut p = 1.0;
+        for n in 0..=d {
+            by_gain[n] = weight * p / t;
+            if n < d {
+                by_loss[n + 1] = weight * p;
             }
+            p *= 1.0 - t;
+        }
+        for (c, (pair, lost)) in pairs.chunks_exact_mut(2).zip(lost.iter_mut()).enumerate() {
+            let n = fails[c];
+            pair[0] += by_gain[n] * h[c];
+            let v = by_loss[n] * h[c];
+            pair[1] += v;
+            *lost += v / t;
         }
     }
-}
-
-/// Values per record of a dense table: d, padded to a power of two up to a cache line, so
-/// that no record straddles two lines.
-#[inline]
-pub(super) fn record_stride(d: usize) -> usize {
-    if d <= 8 { d.next_power_of_two() } else { d }
 }
 
 /// Gauss-Legendre nodes needed to integrate the leaf coefficients exactly: polynomials of
