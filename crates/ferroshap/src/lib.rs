@@ -28,6 +28,7 @@ pub mod game;
 pub mod linalg;
 mod parallel;
 pub mod rng;
+mod simd;
 pub mod tree_shap;
 
 pub use ensemble::{EnsembleSpec, Link, RawTree, SplitRules, Tree, TreeEnsemble};

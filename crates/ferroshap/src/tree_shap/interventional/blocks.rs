@@ -74,6 +74,7 @@ impl Layout {
     /// Writes into `pat[node]`, for every node and every row of `block`, the row's pattern on
     /// the path to the node: bit s is cleared when the row fails a condition on the path's
     /// s-th distinct feature. Rows are routed as [`Tree::goes_left`] routes them.
+    #[inline(always)]
     pub(in crate::tree_shap) fn block_patterns(
         &self,
         tree: &Tree,
@@ -151,6 +152,7 @@ impl LeafWeights {
 
     /// [`LeafWeights::new`] of several trees in one pass over the background, so that each
     /// block of background rows is read from memory once for all of them.
+    #[inline(always)]
     pub(in crate::tree_shap) fn many(
         trees: &[(&Tree, &Layout)],
         rules: &SplitRules,
@@ -205,6 +207,7 @@ impl LeafWeights {
     }
 
     /// Adds a block of background rows with weights `weights`, whose patterns are `pat`.
+    #[inline(always)]
     fn add(&mut self, layout: &Layout, pat: &[Patterns], weights: &[f64]) {
         for ((leaf, &off), list) in layout.leaves.iter().zip(&self.offsets).zip(&mut self.lists) {
             let p = &pat[leaf.node as usize];

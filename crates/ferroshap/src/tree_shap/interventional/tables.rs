@@ -94,8 +94,12 @@ impl Tables {
                 *bits = tables.nonzero.len();
                 tables.nonzero.resize(*bits + (1usize << d).div_ceil(64), 0);
                 for c in 0..1usize << d {
-                    dense_coefficients(out, c, d, &mut coef[..d]);
-                    if coef[..d].iter().any(|&v| v != 0.0) {
+                    // Most patterns lose something: then there is no need to look further.
+                    let nonzero = out[2 * c + 1] != 0.0 || {
+                        dense_coefficients(out, c, d, &mut coef[..d]);
+                        coef[..d].iter().any(|&v| v != 0.0)
+                    };
+                    if nonzero {
                         tables.nonzero[*bits + c / 64] |= 1 << (c % 64);
                     }
                 }
@@ -109,7 +113,7 @@ impl Tables {
     /// rows each).
     /// Leaf by leaf, so that a leaf's table stays in cache for every row; each row still
     /// receives the leaves in the same order.
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(super) fn explain(
         &self,
@@ -271,7 +275,8 @@ fn dense_table(w: &[f64], inv_total: f64, d: usize, consts: &Constants, out: &mu
     let mut h = vec![0.0; size];
     let (pairs, lost) = out.split_at_mut(2 * size);
     let fails: Vec<usize> = (0..size).map(|c| d - c.count_ones() as usize).collect();
-    let (mut pow, mut by_gain, mut by_loss) =
+    let mut pow = vec![0.0; d + 1];
+    let (mut by_gain, mut by_loss, mut by_lost) =
         (vec![0.0; d + 1], vec![0.0; d + 1], vec![0.0; d + 1]);
     let rule = consts.rule(quadrature_points(d));
     for (&t, &weight) in rule.nodes.iter().zip(&rule.weights) {
@@ -292,21 +297,22 @@ fn dense_table(w: &[f64], inv_total: f64, d: usize, consts: &Constants, out: &mu
                 }
             }
         }
-        // weight (1-t)^n / t and weight (1-t)^(n-1) for every n (0 for n = 0: no loss).
+        // weight (1-t)^n / t, weight (1-t)^(n-1) and weight (1-t)^(n-1) / t for every n
+        // (0 for n = 0: no loss).
         let mut p = 1.0;
         for n in 0..=d {
             by_gain[n] = weight * p / t;
             if n < d {
                 by_loss[n + 1] = weight * p;
+                by_lost[n + 1] = weight * p / t;
             }
             p *= 1.0 - t;
         }
         for (c, (pair, lost)) in pairs.chunks_exact_mut(2).zip(lost.iter_mut()).enumerate() {
             let n = fails[c];
             pair[0] += by_gain[n] * h[c];
-            let v = by_loss[n] * h[c];
-            pair[1] += v;
-            *lost += v / t;
+            pair[1] += by_loss[n] * h[c];
+            *lost += by_lost[n] * h[c];
         }
     }
 }
