@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::tree_shap::quadrature::PreparedTree;
+use crate::tree_shap::single_row::PackedTree;
 
 /// LightGBM's `kZeroThreshold`: the float `1e-35f`, widened.
 const LIGHTGBM_ZERO: f64 = 1e-35f32 as f64;
@@ -143,6 +144,8 @@ struct Cache {
     expected_value: OnceLock<Vec<f64>>,
     /// Per tree, the path-dependent quadrature tables (`None`: a path is too long for them).
     path_dependent: OnceLock<Arc<Option<Vec<PreparedTree>>>>,
+    /// Per tree, the layout of the one-row walk (`None` as for `path_dependent`).
+    single_row: OnceLock<Arc<Option<Vec<PackedTree>>>>,
 }
 
 /// Everything needed to build a [`TreeEnsemble`] apart from the trees.
@@ -412,6 +415,24 @@ impl TreeEnsemble {
             .as_deref()
     }
 
+    /// The one-row walk's layout of every tree, computed on first use (`None` as for
+    /// [`Self::path_dependent_tables`]).
+    pub(crate) fn single_row_tables(&self) -> Option<&[PackedTree]> {
+        use rayon::prelude::*;
+        self.cache
+            .single_row
+            .get_or_init(|| {
+                Arc::new(self.path_dependent_tables().map(|prepared| {
+                    self.trees
+                        .par_iter()
+                        .zip(prepared)
+                        .map(|(tree, prepared)| PackedTree::new(tree, prepared, self.n_features))
+                        .collect()
+                }))
+            })
+            .as_deref()
+    }
+
     /// Bytes held by the model's trees (node arrays, leaf values, category sets).
     pub fn size_bytes(&self) -> usize {
         self.trees.iter().map(Tree::size_bytes).sum()
@@ -422,6 +443,14 @@ impl TreeEnsemble {
     pub fn path_dependent_table_bytes(&self) -> usize {
         self.path_dependent_tables()
             .map_or(0, |t| t.iter().map(PreparedTree::size_bytes).sum())
+    }
+
+    /// Bytes held by the layout of the trees that explaining one row at a time walks
+    /// (computing it if it is not yet): per split a 64-byte record, per edge `8 Q` bytes of
+    /// credit weights, `8 Q` of inverse factors and 8 per leaf column.
+    pub fn single_row_table_bytes(&self) -> usize {
+        self.single_row_tables()
+            .map_or(0, |t| t.iter().map(PackedTree::size_bytes).sum())
     }
 
     pub(crate) fn check_features(&self, n_cols: usize) -> Result<()> {

@@ -25,22 +25,31 @@ impl TreeEnsemble {
         let (n, k) = (x.nrows(), self.n_outputs);
         let mut out = Array2::<f64>::zeros((n, k));
         let slice = out.as_slice_mut().expect("fresh array is contiguous");
-        slice
-            .par_chunks_mut(ROW_BLOCK * k)
-            .enumerate()
-            .for_each(|(block, chunk)| {
-                let mut buf = vec![0.0; self.n_features];
-                for (r, out_row) in chunk.chunks_mut(k).enumerate() {
-                    self.prepare_row(&x, block * ROW_BLOCK + r, &mut buf);
-                    out_row.copy_from_slice(&self.base_offset);
-                    for tree in &self.trees {
-                        let leaf = tree.leaf_for(&buf, &self.rules);
-                        for (o, v) in out_row[tree.output..].iter_mut().zip(tree.leaf_value(leaf)) {
-                            *o += v;
-                        }
+        let predict_block = |(block, chunk): (usize, &mut [f64])| {
+            let mut buf = vec![0.0; self.n_features];
+            for (r, out_row) in chunk.chunks_mut(k).enumerate() {
+                self.prepare_row(&x, block * ROW_BLOCK + r, &mut buf);
+                out_row.copy_from_slice(&self.base_offset);
+                for tree in &self.trees {
+                    let leaf = tree.leaf_for(&buf, &self.rules);
+                    for (o, v) in out_row[tree.output..].iter_mut().zip(tree.leaf_value(leaf)) {
+                        *o += v;
                     }
                 }
-            });
+            }
+        };
+        if n <= ROW_BLOCK {
+            // One block: on this thread, without handing it to the pool and waiting.
+            slice
+                .chunks_mut(ROW_BLOCK * k)
+                .enumerate()
+                .for_each(predict_block);
+        } else {
+            slice
+                .par_chunks_mut(ROW_BLOCK * k)
+                .enumerate()
+                .for_each(predict_block);
+        }
         Ok(out)
     }
 }

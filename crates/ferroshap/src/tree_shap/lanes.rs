@@ -258,6 +258,33 @@ pub(super) fn child_ones<const R: usize>(
     any.then_some(child_one)
 }
 
+/// A walk to compile twice, as is and for AVX2 (chosen at run time by [`run_kernel`]): its
+/// `run` must be `#[inline(always)]` so that all of it lands in the AVX2 copy.
+pub(super) trait Kernel {
+    fn run(self);
+}
+
+/// Runs `kernel`, in its AVX2 copy when the CPU has AVX2.
+// Unsafe code, as in `LaneWorkspace::dispatch`: calling the AVX2 copy after checking that the
+// CPU has AVX2, which is what makes that call sound.
+#[allow(unsafe_code)]
+#[inline]
+pub(super) fn run_kernel<K: Kernel>(kernel: K) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { run_kernel_avx2(kernel) };
+        return;
+    }
+    kernel.run();
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn run_kernel_avx2<K: Kernel>(kernel: K) {
+    kernel.run();
+}
+
 /// Per-thread scratch space for blocks of up to `R` rows.
 pub(crate) struct LaneWorkspace<const R: usize> {
     n_features: usize,

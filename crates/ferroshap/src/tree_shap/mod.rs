@@ -8,6 +8,7 @@ pub mod model_output;
 pub mod pair_game;
 pub mod path_dependent;
 pub(crate) mod quadrature;
+pub(crate) mod single_row;
 
 use ndarray::Array3;
 

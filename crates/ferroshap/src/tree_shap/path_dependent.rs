@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use super::ShapValues;
 pub use super::interactions::path_dependent::{interaction_values, interaction_values_reference};
 use super::lanes::LaneWorkspace;
+use super::single_row::{PackedTree, RowWorkspace};
 use super::{classic, quadrature};
 use crate::Scalar;
 use crate::ensemble::{SplitRules, Tree, TreeEnsemble};
@@ -22,6 +23,10 @@ use crate::parallel::ROW_BLOCK;
 const FEW_ROWS: usize = 64;
 /// Trees per unit of work when splitting over trees.
 const TREE_BLOCK: usize = 16;
+/// Up to this many rows each row gets its own walk over the trees (vectorised over
+/// quadrature points) instead of sharing a walk in lanes of 16 rows: with fewer rows most
+/// lanes would be padding (a block of 16 costs about as much as 11 one-row walks).
+const SINGLE_ROWS: usize = 8;
 
 /// Path-dependent SHAP values of every row of `x` (any memory layout, f32 or f64).
 ///
@@ -37,11 +42,14 @@ pub fn shap_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Res
         )));
     };
     let (m, k, depth) = (model.n_features(), model.n_outputs(), model.max_depth());
-    if x.nrows() == 1 {
-        // One row: one lane, so no work is spent on padding.
-        run(model, x, || Lanes::<1> {
-            ws: LaneWorkspace::new(m, k, depth),
-            prepared,
+    if (1..=SINGLE_ROWS).contains(&x.nrows()) {
+        // A few rows: one walk per row, vectorised over quadrature points.
+        let packed = model
+            .single_row_tables()
+            .expect("one-row tables exist with the path-dependent ones");
+        run(model, x, || SingleRow {
+            ws: RowWorkspace::new(m, k),
+            packed,
             rules: model.rules(),
         })
     } else {
@@ -96,6 +104,30 @@ impl<const R: usize> BlockEngine for Lanes<'_, R> {
 
     fn add_tree(&mut self, t: usize, tree: &Tree) {
         self.ws.add_tree(tree, &self.prepared[t], self.rules);
+    }
+
+    fn store(&mut self, phi: &mut [f64]) {
+        self.ws.store(phi);
+    }
+}
+
+/// The quadrature pass one row at a time, vectorised over quadrature points.
+struct SingleRow<'a> {
+    ws: RowWorkspace,
+    packed: &'a [PackedTree],
+    rules: &'a SplitRules,
+}
+
+impl BlockEngine for SingleRow<'_> {
+    const ROWS: usize = 1;
+
+    fn load(&mut self, rows: &[f64], n: usize) {
+        debug_assert_eq!(n, 1);
+        self.ws.load(rows);
+    }
+
+    fn add_tree(&mut self, t: usize, tree: &Tree) {
+        self.ws.add_tree(tree, &self.packed[t], self.rules);
     }
 
     fn store(&mut self, phi: &mut [f64]) {
@@ -175,13 +207,14 @@ where
             });
     } else {
         // Few rows: every block of trees explains all rows, then blocks are added in order.
+        // An engine leaves no trace of one block in the next (`store` clears it), so one
+        // serves several blocks.
         let partials: Vec<Vec<f64>> = (0..trees.len().div_ceil(TREE_BLOCK))
             .into_par_iter()
-            .map(|b| {
+            .map_init(&engine, |engine, b| {
                 let first = b * TREE_BLOCK;
                 let block = &trees[first..(first + TREE_BLOCK).min(trees.len())];
                 let mut part = vec![0.0; n * row_len];
-                let mut engine = engine();
                 for (b, chunk) in part.chunks_mut(rows_per_block * row_len).enumerate() {
                     let rows = chunk.len() / row_len;
                     engine.load(&prepare_rows(model, &x, b * rows_per_block, rows), rows);

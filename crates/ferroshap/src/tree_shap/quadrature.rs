@@ -19,7 +19,7 @@
 //! there with the merged factor and subtracted from the shallower split's sum.
 //!
 //! This module holds the quadrature rule and the per-tree tables; the `lanes` module runs
-//! the pass over a block of rows at once.
+//! the pass over a block of rows at once, the `single_row` module over one row.
 
 use crate::ensemble::Tree;
 

@@ -5,4 +5,5 @@ mod kernel;
 mod model_output;
 mod oracle;
 mod shapes;
+mod single_row;
 mod tree_game;

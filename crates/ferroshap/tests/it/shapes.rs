@@ -11,7 +11,7 @@ use ndarray::{Array2, Axis, s};
 use crate::oracle::{Rng, TreeShape, random_ensemble, random_rows};
 
 /// Largest |value| in `a`, at least 1: the scale tolerances are relative to.
-fn scale(a: impl IntoIterator<Item = f64>) -> f64 {
+pub fn scale(a: impl IntoIterator<Item = f64>) -> f64 {
     a.into_iter().fold(1.0f64, |m, v| m.max(v.abs()))
 }
 
@@ -89,9 +89,9 @@ fn ten_class_models_match_the_classic_recursion() {
 
 #[test]
 fn single_rows_equal_the_batch() {
-    // One row at a time takes other code paths (one lane; blocks of trees in parallel) than
-    // a batch (blocks of 16 rows); the values must agree up to the order of the sums over
-    // trees: 1e-12 of the scale.
+    // One row at a time takes other code paths (a walk vectorised over quadrature points;
+    // blocks of trees in parallel) than a batch (blocks of 16 rows in lanes); the values must
+    // agree up to the order of the sums: 1e-12 of the scale.
     let mut rng = Rng::new(1);
     let shape = TreeShape {
         max_depth: 9,
@@ -168,7 +168,7 @@ type Path = Vec<(usize, f64, f64)>;
 /// `(1 - p)^|B| prod_B z * sum_k e_k(z_A) (1 - p)^k p^(|A| - k)` (e_k: elementary symmetric
 /// polynomials), integrated exactly by the Beta function: every term is positive, so this
 /// stays accurate on paths of any length (unlike the classic recursion's unwinding).
-fn product_game_oracle(model: &TreeEnsemble, row: &[f64]) -> Vec<f64> {
+pub fn product_game_oracle(model: &TreeEnsemble, row: &[f64]) -> Vec<f64> {
     let tree = &model.trees()[0];
     let rules = model.rules();
     let m = model.n_features();
