@@ -265,24 +265,12 @@ pub(super) trait Kernel {
 }
 
 /// Runs `kernel`, in its AVX2 copy when the CPU has AVX2.
-// Unsafe code, as in `LaneWorkspace::dispatch`: calling the AVX2 copy after checking that the
-// CPU has AVX2, which is what makes that call sound.
-#[allow(unsafe_code)]
 #[inline]
 pub(super) fn run_kernel<K: Kernel>(kernel: K) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { run_kernel_avx2(kernel) };
-        return;
-    }
-    kernel.run();
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn run_kernel_avx2<K: Kernel>(kernel: K) {
-    kernel.run();
+    crate::simd::with_avx2(
+        #[inline(always)]
+        || kernel.run(),
+    );
 }
 
 /// Per-thread scratch space for blocks of up to `R` rows.
@@ -353,9 +341,7 @@ impl<const R: usize> LaneWorkspace<R> {
         }
     }
 
-    // The crate's only unsafe code: calling the AVX2 copy of the walk after checking that the
-    // CPU has AVX2, which is what makes that call sound.
-    #[allow(unsafe_code)]
+    /// Runs the walk, in its AVX2 copy when the CPU has AVX2.
     fn dispatch<const Q: usize>(
         &mut self,
         tree: &Tree,
@@ -365,28 +351,11 @@ impl<const R: usize> LaneWorkspace<R> {
     ) {
         let (slot, mut boxed) = self.levels.take::<Level<R, Q>>(Q, self.depth);
         let levels: &mut Vec<Level<R, Q>> = boxed.downcast_mut().expect("levels of Q points");
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { self.walk_avx2::<Q>(levels, tree, prepared, rules, column) };
-            self.levels.put(slot, boxed);
-            return;
-        }
-        self.walk::<Q>(levels, tree, prepared, rules, column);
+        crate::simd::with_avx2(
+            #[inline(always)]
+            || self.walk::<Q>(levels, tree, prepared, rules, column),
+        );
         self.levels.put(slot, boxed);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn walk_avx2<const Q: usize>(
-        &mut self,
-        levels: &mut [Level<R, Q>],
-        tree: &Tree,
-        prepared: &PreparedTree,
-        rules: &SplitRules,
-        column: usize,
-    ) {
-        self.walk::<Q>(levels, tree, prepared, rules, column);
     }
 
     /// The depth-first pass over `tree` for output `column` of its leaves.

@@ -192,9 +192,7 @@ impl<const R: usize> PairLanes<R> {
         }
     }
 
-    // Calling the AVX2 copy of the walk after checking that the CPU has AVX2, which is what
-    // makes that call sound (as in `tree_shap::lanes`).
-    #[allow(unsafe_code)]
+    /// Runs the walk, in its AVX2 copy when the CPU has AVX2.
     fn dispatch<const Q: usize>(
         &mut self,
         tree: &Tree,
@@ -205,29 +203,11 @@ impl<const R: usize> PairLanes<R> {
     ) {
         let (slot, mut boxed) = self.levels.take::<Level<R, Q>>(Q, self.depth);
         let levels: &mut Vec<Level<R, Q>> = boxed.downcast_mut().expect("levels of Q points");
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            unsafe { self.walk_avx2::<Q>(levels, tree, prepared, rules, column, sink) };
-            self.levels.put(slot, boxed);
-            return;
-        }
-        self.walk::<Q>(levels, tree, prepared, rules, column, sink);
+        crate::simd::with_avx2(
+            #[inline(always)]
+            || self.walk::<Q>(levels, tree, prepared, rules, column, sink),
+        );
         self.levels.put(slot, boxed);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn walk_avx2<const Q: usize>(
-        &mut self,
-        levels: &mut [Level<R, Q>],
-        tree: &Tree,
-        prepared: &PreparedTree,
-        rules: &SplitRules,
-        column: usize,
-        sink: &mut Sink<'_>,
-    ) {
-        self.walk::<Q>(levels, tree, prepared, rules, column, sink);
     }
 
     /// The depth-first pass over `tree` for output `column` of its leaves.
