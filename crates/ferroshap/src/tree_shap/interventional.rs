@@ -23,7 +23,8 @@
 //!   subset-sum (zeta) transforms. The coefficients are Beta integrals,
 //!   `(p-1)! n! / (p+n)! = integral of t^(p-1) (1-t)^n over [0, 1]`, evaluated exactly by
 //!   Gauss-Legendre quadrature with ceil(d/2) nodes, so one transform per node serves every
-//!   |u|: O(d^2 2^d) per leaf, then O(d) per explained row;
+//!   |u|: O(d^2 2^d) per leaf. Three values per pattern (not d) give every signed weight by
+//!   one subtraction, so a tree's tables stay small: O(d) per explained row;
 //! - *sparse* leaves: the distinct failure sets with their weights; each explained row loops
 //!   over them, O(distinct sets x d) per row. Used for deep paths and when few rows are
 //!   explained.
@@ -34,8 +35,8 @@
 //! categorical splits and input precision follow the source library exactly; patterns are
 //! computed for blocks of 64 rows at once, one vectorised comparison per node. Memory: the
 //! prepared background (twice: row-major and in column-major blocks), the output, the tables
-//! of one block of trees (about 16 MiB) and, for fewer than 256 rows, the partial sums of
-//! groups of trees (about 64 MiB at most).
+//! of one block of trees (about 16 MiB) and the partial sums of groups of trees for the
+//! chunks of rows in flight (at most about 64 MiB per chunk).
 
 use ndarray::{Array3, ArrayView1, ArrayView2};
 use rayon::prelude::*;
