@@ -1,6 +1,6 @@
 //! XGBoost models saved with `save_model("*.json")` or `save_model("*.ubj")`.
 //!
-//! Both encodings decode into one document tree ([`Value`]) and go through the same model
+//! Both encodings decode into one document tree (`Value`) and go through the same model
 //! builder. XGBoost routes `float32(x) < split_condition`, so thresholds are stored as the
 //! next f64 below the float32 split condition: with f32-rounded inputs, `x <= t` is then the
 //! same test. Leaf values are `split_conditions` at leaves (times the DART tree weight), never
