@@ -174,19 +174,22 @@ fn paths_with_many_features_match_brute_force() {
     check(&model, &x, &background, None);
 }
 
+/// Depth-6 trees over 5 features with categorical splits: small enough for brute force.
+const CATEGORICAL_DEPTH_6: TreeShape = TreeShape {
+    max_depth: 6,
+    n_features: 5,
+    leaf_width: 1,
+    categorical: true,
+    zero_covers: false,
+};
+
 #[test]
 fn many_rows_and_background_blocks_match_brute_force() {
     // Rows and background rows are handled in blocks of 64: 300 explained rows (five blocks,
     // the last one partial; enough for blocks of rows to be the parallel units) and 150
     // weighted background rows (three blocks), on categorical trees with NaN and zero rows.
     let mut rng = Rng::new(43);
-    let shape = TreeShape {
-        max_depth: 6,
-        n_features: 5,
-        leaf_width: 1,
-        categorical: true,
-        zero_covers: false,
-    };
+    let shape = CATEGORICAL_DEPTH_6;
     for rules in [SplitRules::XGBOOST, SplitRules::LIGHTGBM] {
         let model = random_ensemble(&mut rng, &shape, 9, 2, rules);
         let x = random_rows(&mut rng, 300, 5);
@@ -240,13 +243,7 @@ fn many_rows_and_background_blocks_match_brute_force() {
 #[test]
 fn interventional_does_not_depend_on_thread_count_or_layout() {
     let mut rng = Rng::new(37);
-    let shape = TreeShape {
-        max_depth: 6,
-        n_features: 5,
-        leaf_width: 1,
-        categorical: true,
-        zero_covers: false,
-    };
+    let shape = CATEGORICAL_DEPTH_6;
     let model = random_ensemble(&mut rng, &shape, 40, 2, SplitRules::XGBOOST);
     let background = random_rows(&mut rng, 300, 5);
     // 600 rows: several units of parallel work.

@@ -203,13 +203,9 @@ impl Kernel for BackgroundKernel<'_> {
                         table.leaves.push(LeafTable::Dense(off, bits));
                         continue;
                     }
-                    w.iter()
-                        .enumerate()
-                        .filter(|(_, w)| **w != 0.0)
-                        .map(|(u, &w)| (u as u64, w))
-                        .collect()
+                    Weights::Dense(w).into_list()
                 }
-                Weights::Sparse(list) => list,
+                sparse => sparse.into_list(),
             };
             list.retain(|e| e.1 != 0.0);
             for e in &mut list {

@@ -136,6 +136,21 @@ pub(in crate::tree_shap) enum Weights<'a> {
     Sparse(Vec<(u64, f64)>),
 }
 
+impl Weights<'_> {
+    /// The failure sets with a non-zero weight, ascending, with their weights.
+    pub(in crate::tree_shap) fn into_list(self) -> Vec<(u64, f64)> {
+        match self {
+            Weights::Dense(w) => w
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| **w != 0.0)
+                .map(|(u, &w)| (u as u64, w))
+                .collect(),
+            Weights::Sparse(list) => list,
+        }
+    }
+}
+
 impl LeafWeights {
     /// Aggregates every background row. Each weight is summed in background-row order, so
     /// the sums do not depend on anything but the data.

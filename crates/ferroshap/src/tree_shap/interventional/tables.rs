@@ -67,13 +67,9 @@ impl Tables {
                         dense_len += 3 << d;
                         continue;
                     }
-                    w.iter()
-                        .enumerate()
-                        .filter(|(_, w)| **w != 0.0)
-                        .map(|(u, &w)| (u as u64, w))
-                        .collect()
+                    Weights::Dense(w).into_list()
                 }
-                Weights::Sparse(list) => list,
+                sparse => sparse.into_list(),
             };
             for e in &mut list {
                 e.1 *= inv_total;
