@@ -387,11 +387,15 @@ def run_case(case: Case, args, ferroshap, threads: int) -> dict[str, Any]:
     ensemble = explainer.ensemble
     result["model_bytes"] = ensemble.size_bytes
     result["table_bytes"] = ensemble.path_dependent_table_bytes()
+    result["single_row_table_bytes"] = ensemble.single_row_table_bytes()
     result["output_bytes"] = fs_values.nbytes
     print(
         f"    memory: model {result['model_bytes'] / 2**20:.1f} MiB, path-dependent tables "
         f"{result['table_bytes'] / 2**20:.1f} MiB "
         f"({result['table_bytes'] / result['model_bytes']:.2f}x the model), "
+        f"one-row layout (built on the first call with <= 8 rows) "
+        f"{result['single_row_table_bytes'] / 2**20:.1f} MiB "
+        f"({result['single_row_table_bytes'] / result['model_bytes']:.2f}x), "
         f"output {result['output_bytes'] / 2**20:.1f} MiB",
         flush=True,
     )

@@ -70,6 +70,8 @@ class TreeEnsemble:
         """Bytes held by the trees' arrays."""
     def path_dependent_table_bytes(self) -> int:
         """Bytes held by path-dependent Tree SHAP's per-model tables (computed on first use)."""
+    def single_row_table_bytes(self) -> int:
+        """Bytes held by the layout that explaining up to 8 rows walks (computed on first use)."""
     @property
     def n_outputs(self) -> int: ...
     @property

@@ -17,6 +17,7 @@ import pytest
 import xgboost as xgb
 from sklearn.datasets import make_classification, make_regression
 
+import ferroshap
 from ferroshap._core import TreeEnsemble, UnsupportedModelError
 from ferroshap._data import to_matrix
 from ferroshap.models import load_tree_model
@@ -308,3 +309,17 @@ def test_model_file_round_trip(tmp_path):
             loaded.ensemble.predict_margin(matrix.values),
             live.ensemble.predict_margin(matrix.values),
         )
+
+
+def test_one_row_layout_is_reported_and_bounded():
+    # One 64-byte record per split and 16 Q + 8 bytes per edge (Q: the quadrature points,
+    # 3 for these depth-6 trees): 1.8x the model's own arrays here, 3x allowed; built once
+    # (on the first call with <= 8 rows, or when asked) and the same after that call.
+    X, y = make_regression(300, 8, random_state=0)
+    model = xgb.XGBRegressor(n_estimators=20, max_depth=6).fit(X, y)
+    explainer = ferroshap.TreeExplainer(model)
+    ensemble = explainer.ensemble
+    before = ensemble.single_row_table_bytes()
+    explainer.shap_values(X[:1])
+    assert ensemble.single_row_table_bytes() == before
+    assert 0 < before <= 3 * ensemble.size_bytes

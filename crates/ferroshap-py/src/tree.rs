@@ -316,6 +316,11 @@ impl PyTreeEnsemble {
         py.detach(|| self.inner.path_dependent_table_bytes())
     }
 
+    /// Bytes held by the layout that explaining up to 8 rows walks (computed on first use).
+    fn single_row_table_bytes(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.inner.single_row_table_bytes())
+    }
+
     fn select_trees(&self, indices: Vec<usize>) -> PyFsResult<Self> {
         Ok(PyTreeEnsemble {
             inner: self.inner.select_trees(&indices)?,
