@@ -157,7 +157,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
         for (t, table) in block.clone().zip(&tables) {
             add_base(&mut base, &trees[t], &layouts[t], &table.reach, bg.total);
         }
-        if row_len == 0 {
+        if row_len == 0 || n == 0 {
             continue;
         }
         // Rows in chunks whose values stay in cache while one tree's tables serve all of them;

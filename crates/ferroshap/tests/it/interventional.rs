@@ -321,3 +321,25 @@ fn bad_background_is_an_error() {
         .to_string();
     assert!(msg.contains("4 features"), "{msg}");
 }
+
+#[test]
+fn zero_rows_give_empty_values_and_the_base() {
+    // An empty batch is not an error: no values, and the same base value as any batch.
+    let mut rng = Rng::new(47);
+    let model = random_ensemble(&mut rng, &CATEGORICAL_DEPTH_6, 5, 2, SplitRules::LIGHTGBM);
+    let background = random_rows(&mut rng, 70, 5);
+    let none = Array2::<f64>::zeros((0, 5));
+    for strategy in [Strategy::Auto, Strategy::Dense, Strategy::Sparse] {
+        let got = interventional::shap_values_with(
+            &model,
+            none.view(),
+            background.view(),
+            None,
+            strategy,
+        )
+        .unwrap();
+        assert_eq!(got.values.shape(), &[0, 5, model.n_outputs()]);
+        let base = interventional::expected_value(&model, background.view(), None).unwrap();
+        assert_eq!(got.base_values, base);
+    }
+}
