@@ -123,7 +123,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
     let row_len = m * k;
     let mut values = Array3::<f64>::zeros((n, m, k));
     let out = values.as_slice_mut().expect("fresh array is contiguous");
-    let consts = Constants::new();
+    let consts = Constants::get();
     let trees = model.trees();
     let layouts = trees
         .iter()
@@ -149,7 +149,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
                 );
                 group
                     .zip(weights)
-                    .map(|(t, w)| Tables::new(&layouts[t], w, &bg, n, strategy, &consts))
+                    .map(|(t, w)| Tables::new(&layouts[t], w, &bg, n, strategy, consts))
                     .collect()
             })
             .collect();
@@ -207,7 +207,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
                             }
                         }
                         tables[t - block.start]
-                            .explain(tree, layout, &leaf_pats, n_rows, phis, row_len, k, &consts);
+                            .explain(tree, layout, &leaf_pats, n_rows, phis, row_len, k, consts);
                     }
                 },
             )

@@ -176,7 +176,8 @@ impl Kernel for BackgroundKernel<'_> {
                 table.leaves.push(LeafTable::Empty);
                 continue;
             }
-            let mut list: Vec<(u64, f64)> = match weights.take(i, d) {
+            let start = table.sparse.len();
+            match weights.take(i, d) {
                 Weights::Dense(w) => {
                     let distinct = w.iter().filter(|&&w| w != 0.0).count();
                     let q = points(d);
@@ -203,16 +204,10 @@ impl Kernel for BackgroundKernel<'_> {
                         table.leaves.push(LeafTable::Dense(off, bits));
                         continue;
                     }
-                    Weights::Dense(w).into_list()
+                    Weights::Dense(w).extend_scaled(&mut table.sparse, inv_total);
                 }
-                sparse => sparse.into_list(),
-            };
-            list.retain(|e| e.1 != 0.0);
-            for e in &mut list {
-                e.1 *= inv_total;
+                sparse => sparse.extend_scaled(&mut table.sparse, inv_total),
             }
-            let start = table.sparse.len();
-            table.sparse.extend(list);
             table
                 .leaves
                 .push(LeafTable::Sparse(start, table.sparse.len() - start));

@@ -137,16 +137,26 @@ pub(in crate::tree_shap) enum Weights<'a> {
 }
 
 impl Weights<'_> {
-    /// The failure sets with a non-zero weight, ascending, with their weights.
-    pub(in crate::tree_shap) fn into_list(self) -> Vec<(u64, f64)> {
+    /// Appends to `out` the failure sets with a non-zero weight, ascending, with their
+    /// weights times `scale`.
+    pub(in crate::tree_shap) fn extend_scaled(self, out: &mut Vec<(u64, f64)>, scale: f64) {
         match self {
-            Weights::Dense(w) => w
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| **w != 0.0)
-                .map(|(u, &w)| (u as u64, w))
-                .collect(),
-            Weights::Sparse(list) => list,
+            Weights::Dense(w) => {
+                // Written without a branch on the (unpredictable) zeros: every entry is
+                // stored, and the end moves past the non-zero ones only.
+                let mut end = out.len();
+                out.resize(end + w.len(), (0, 0.0));
+                for (u, &w) in w.iter().enumerate() {
+                    out[end] = (u as u64, w * scale);
+                    end += usize::from(w != 0.0);
+                }
+                out.truncate(end);
+            }
+            Weights::Sparse(list) => out.extend(
+                list.into_iter()
+                    .filter(|e| e.1 != 0.0)
+                    .map(|(u, w)| (u, w * scale)),
+            ),
         }
     }
 }

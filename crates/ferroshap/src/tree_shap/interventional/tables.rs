@@ -49,7 +49,8 @@ impl Tables {
         for (i, leaf) in layout.leaves.iter().enumerate() {
             let d = leaf.d as usize;
             tables.reach.push(weights.reach(i));
-            let mut list = match weights.take(i, d) {
+            let start = tables.sparse.len();
+            match weights.take(i, d) {
                 Weights::Dense(w) => {
                     let distinct = w.iter().filter(|&&w| w != 0.0).count();
                     let dense = match strategy {
@@ -67,15 +68,10 @@ impl Tables {
                         dense_len += 3 << d;
                         continue;
                     }
-                    Weights::Dense(w).into_list()
+                    Weights::Dense(w).extend_scaled(&mut tables.sparse, inv_total);
                 }
-                sparse => sparse.into_list(),
-            };
-            for e in &mut list {
-                e.1 *= inv_total;
+                sparse => sparse.extend_scaled(&mut tables.sparse, inv_total),
             }
-            let start = tables.sparse.len();
-            tables.sparse.extend(list);
             tables
                 .leaves
                 .push(LeafTable::Sparse(start, tables.sparse.len() - start));
@@ -319,7 +315,7 @@ fn quadrature_points(d: usize) -> usize {
     d.div_ceil(2).max(1)
 }
 
-/// Quadrature rules and exact Shapley coefficients, computed once per call.
+/// Quadrature rules and exact Shapley coefficients, computed once per process.
 pub(super) struct Constants {
     /// `rules[q-1]`: the q-node Gauss-Legendre rule on [0, 1].
     rules: Vec<GaussLegendre>,
@@ -328,7 +324,13 @@ pub(super) struct Constants {
 }
 
 impl Constants {
-    pub(super) fn new() -> Constants {
+    /// The constants, computed once per process.
+    pub(super) fn get() -> &'static Constants {
+        static CONSTANTS: std::sync::OnceLock<Constants> = std::sync::OnceLock::new();
+        CONSTANTS.get_or_init(Constants::new)
+    }
+
+    fn new() -> Constants {
         let rules = (1..=quadrature_points(DENSE_MAX))
             .map(GaussLegendre::new)
             .collect();
