@@ -1,5 +1,6 @@
 //! Parsers from model files into a [`TreeEnsemble`].
 
+mod json;
 pub mod lightgbm;
 mod ubjson;
 pub mod xgboost;
