@@ -180,7 +180,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
             .step_by(group_len)
             .map(|s| s..(s + group_len).min(block.end))
             .collect();
-        let explain = |trees_: std::ops::Range<usize>, first: usize, phis: &mut [f64]| {
+        let explain = |group: std::ops::Range<usize>, first: usize, phis: &mut [f64]| {
             // Four f64 per vector where the CPU can (the body is inlined into the AVX2 copy).
             crate::simd::with_avx2(
                 #[inline(always)]
@@ -196,7 +196,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
                         .collect();
                     let mut pat = vec![[0u64; BLOCK]; max_nodes];
                     let mut leaf_pats = Vec::new();
-                    for t in trees_ {
+                    for t in group {
                         let (tree, layout) = (&trees[t], &layouts[t]);
                         leaf_pats.resize(layout.leaves.len() * n_rows, 0);
                         for (b, rows) in rows.iter().enumerate() {
