@@ -20,6 +20,12 @@ class InvalidModelError(FerroshapError, ValueError):
 class UnsupportedModelError(FerroshapError, NotImplementedError):
     """A valid model that uses a feature ferroshap does not support yet."""
 
+def _kept_pools() -> int:
+    """Idle thread pools this process keeps (at most 2)."""
+
+def _thread_limits() -> tuple[int, int]:
+    """The most threads ``n_jobs`` may ask for, and the default thread count."""
+
 class TreeEnsemble:
     """A tree ensemble in ferroshap's core representation.
 
@@ -30,9 +36,13 @@ class TreeEnsemble:
     def from_bytes(data: bytes, format: str | None = None) -> TreeEnsemble:
         """Parse a model held in memory.
 
-        ``format`` is ``"xgboost_json"``, ``"xgboost_ubjson"`` or ``"lightgbm_text"``;
+        ``format`` is ``"xgboost_json"``, ``"xgboost_ubjson"``, ``"lightgbm_text"`` or
+        ``"native"`` (ferroshap's own form, from :meth:`to_bytes`);
         ``None`` recognises the format from the content.
         """
+    def to_bytes(self) -> bytes:
+        """The model in ferroshap's compact binary form; pickling uses it."""
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
     @staticmethod
     def from_file(path: str) -> TreeEnsemble:
         """Read a model file: ``.json`` / ``.ubj`` (XGBoost) or LightGBM text."""
@@ -92,7 +102,8 @@ class TreeEnsemble:
     def feature_names(self) -> list[str] | None: ...
     @property
     def categorical_features(self) -> list[bool]:
-        """Per feature: whether the model treats it as categorical (all False when none)."""
+        """Whether each feature is categorical, up to the last categorical feature at least
+        (empty when none is): features beyond the list are numeric."""
     def select_trees(self, indices: Sequence[int]) -> TreeEnsemble:
         """A copy keeping only the trees at ``indices`` (in the given order)."""
     def with_covers_from_data(

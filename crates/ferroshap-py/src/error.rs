@@ -2,7 +2,9 @@
 //! `From<ferroshap::Error> for PyErr` in this crate).
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyMemoryError, PyOSError, PyValueError};
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyKeyboardInterrupt, PyMemoryError, PyOSError, PyValueError,
+};
 use pyo3::prelude::*;
 
 create_exception!(
@@ -37,6 +39,7 @@ impl From<PyFsErr> for PyErr {
         match err.0 {
             E::Shape(_) | E::Parameter(_) | E::Limit(_) => PyValueError::new_err(msg),
             E::TooLarge(_) => PyMemoryError::new_err(msg),
+            E::Cancelled => PyKeyboardInterrupt::new_err(msg),
             E::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
                 _ => PyOSError::new_err(msg),

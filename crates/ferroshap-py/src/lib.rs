@@ -10,15 +10,45 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 
 use error::{CLASSES, ErrorClasses, FerroshapError};
 
-/// Runs a long computation with the GIL released, on `n_threads` threads (or rayon's global
-/// pool), and converts the core's error once the GIL is held again.
+/// Runs a long computation with the GIL released on `n_threads` threads (the core's default
+/// pool when `None`), and converts the core's error once the GIL is held again.
+///
+/// While it runs, the calling thread takes the GIL every 50 ms to run Python's signal
+/// handlers: Ctrl-C (or any handler that raises) cancels the computation within about one
+/// block of work and its exception is raised here.
 pub(crate) fn compute<T, F>(py: Python<'_>, n_threads: Option<usize>, f: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> ferroshap::Result<T> + Send,
 {
-    let result = py.detach(|| ferroshap::with_threads(n_threads, f).and_then(|r| r));
-    result.map_err(|e| error::PyFsErr(e).into())
+    let mut raised: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let poll = || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => false,
+            Err(e) => {
+                raised = Some(e);
+                true
+            }
+        };
+        ferroshap::run_cancellable(n_threads, f, poll).and_then(|r| r)
+    });
+    match (result, raised) {
+        (Err(ferroshap::Error::Cancelled), Some(e)) => Err(e),
+        (result, _) => result.map_err(|e| error::PyFsErr(e).into()),
+    }
+}
+
+/// The number of idle thread pools this process keeps (at most 2; for tests).
+#[pyfunction]
+fn _kept_pools() -> usize {
+    ferroshap::kept_pools()
+}
+
+/// The most threads `n_jobs` may ask for, and the default count (`RAYON_NUM_THREADS` or the
+/// cores this process may use).
+#[pyfunction]
+fn _thread_limits() -> (usize, usize) {
+    (ferroshap::MAX_THREADS, ferroshap::default_threads())
 }
 
 fn make_class<'py>(
@@ -77,5 +107,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tree::PyTreeEnsemble>()?;
     m.add_class::<kernel::PyKernelJob>()?;
     m.add_function(wrap_pyfunction!(kernel::kernel_shap_tree_ensemble, m)?)?;
+    m.add_function(wrap_pyfunction!(_kept_pools, m)?)?;
+    m.add_function(wrap_pyfunction!(_thread_limits, m)?)?;
     Ok(())
 }

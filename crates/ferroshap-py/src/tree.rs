@@ -13,7 +13,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::compute;
 use crate::error::{PyFsErr, PyFsResult};
@@ -78,9 +78,10 @@ fn parse_format(format: Option<&str>) -> PyResult<Option<ModelFormat>> {
         Some("xgboost_json") => Some(ModelFormat::XGBoostJson),
         Some("xgboost_ubjson") => Some(ModelFormat::XGBoostUbjson),
         Some("lightgbm_text") => Some(ModelFormat::LightGBMText),
+        Some("native") => Some(ModelFormat::Native),
         Some(other) => {
             return Err(PyValueError::new_err(format!(
-                "unknown model format {other:?}; expected 'xgboost_json', 'xgboost_ubjson' or 'lightgbm_text'"
+                "unknown model format {other:?}; expected 'xgboost_json', 'xgboost_ubjson', 'lightgbm_text' or 'native'"
             )));
         }
     })
@@ -214,6 +215,21 @@ impl PyTreeEnsemble {
         Ok(PyTreeEnsemble { inner })
     }
 
+    /// The model in ferroshap's compact binary form (`from_bytes` reads it back).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let bytes = py.detach(|| self.inner.to_bytes());
+        PyBytes::new(py, &bytes)
+    }
+
+    /// Pickles as the compact binary form: `TreeEnsemble.from_bytes(bytes)` on unpickling.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let from_bytes = py.get_type::<PyTreeEnsemble>().getattr("from_bytes")?;
+        Ok((from_bytes, (self.to_bytes(py),)))
+    }
+
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let inner = compute(py, Some(1), move || TreeEnsemble::from_file(&path))?;
@@ -297,12 +313,7 @@ impl PyTreeEnsemble {
     }
     #[getter]
     fn categorical_features(&self) -> Vec<bool> {
-        let flags = self.inner.categorical_features();
-        if flags.is_empty() {
-            vec![false; self.inner.n_features()]
-        } else {
-            flags.to_vec()
-        }
+        self.inner.categorical_features().to_vec()
     }
 
     /// Bytes held by the trees' arrays.

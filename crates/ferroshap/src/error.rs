@@ -39,6 +39,12 @@ pub enum Error {
     /// limit and what to do instead.
     #[error("limit exceeded: {0}")]
     Limit(String),
+    /// The computation was cancelled (Ctrl-C in Python) before it finished.
+    #[error("cancelled")]
+    Cancelled,
+    /// A bug: a panic inside ferroshap, caught before it reached the caller.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Reading a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -33,7 +33,7 @@ pub mod tree_shap;
 
 pub use ensemble::{EnsembleSpec, Link, RawTree, SplitRules, Tree, TreeEnsemble};
 pub use error::{Error, Result};
-pub use parallel::with_threads;
+pub use parallel::{MAX_THREADS, default_threads, kept_pools, run_cancellable, with_threads};
 
 /// Input element types the kernels accept without a copy (f32 and f64).
 pub trait Scalar: Copy + Send + Sync + 'static {

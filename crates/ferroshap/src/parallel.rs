@@ -1,7 +1,24 @@
-//! Thread control. Work is split into blocks whose boundaries depend only on the input
-//! sizes, never on the number of threads, so results are identical for any thread count.
+//! Thread pools and cancellation.
+//!
+//! Work is split into blocks whose boundaries depend only on the input sizes, never on the
+//! number of threads, so results are identical for any thread count.
+//!
+//! Every computation runs on a pool of ferroshap's own, never on rayon's global pool: a
+//! process forked after a call (Python's `multiprocessing`, gunicorn and celery workers)
+//! inherits the global pool's state without its threads and would wait forever on its first
+//! call. Pools remember the process that started them; a forked child starts its own.
+//!
+//! A call can be cancelled ([`run_cancellable`]): each pool carries a flag that its worker
+//! threads read through a thread-local, and the kernels' block loops stop taking new blocks
+//! once it is set ([`cancelled`]). A pool serves one call at a time (idle pools are kept in a
+//! short list and taken out while in use), so cancelling one call never touches another.
 
+use std::cell::OnceCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rayon::ThreadPool;
 
@@ -10,47 +27,247 @@ use crate::error::{Error, Result};
 /// Rows per unit of parallel work.
 pub(crate) const ROW_BLOCK: usize = 16;
 
-/// Runs `f` on a rayon pool of `n_threads` threads, or on the global pool when `None`.
-///
-/// Pools are started on first use and kept for later calls with the same count (starting
-/// threads costs more than explaining a row through a small model).
-pub fn with_threads<R: Send>(n_threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R> {
-    match n_threads {
-        None => Ok(f()),
-        Some(0) => Err(Error::Parameter("n_threads must be at least 1".into())),
-        Some(n) => Ok(pool(n)?.install(f)),
+/// The most threads one pool may have: far beyond any machine's cores, and low enough that a
+/// mistyped count fails at once instead of spending a minute starting threads.
+pub const MAX_THREADS: usize = 1024;
+
+/// Idle pools kept for later calls (starting threads costs more than explaining a row through
+/// a small model); pools beyond this many are stopped, least recently used first.
+const KEPT_POOLS: usize = 2;
+
+/// How often the calling thread of [`run_cancellable`] asks whether to cancel.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+thread_local! {
+    /// The cancellation flag of the pool this thread belongs to (unset outside our pools).
+    static CANCEL: OnceCell<Arc<AtomicBool>> = const { OnceCell::new() };
+}
+
+/// Whether the computation running on this thread has been cancelled. Kernels check it before
+/// each block of work and skip the block when it is set; the partial result is discarded.
+#[inline]
+pub(crate) fn cancelled() -> bool {
+    CANCEL.with(|c| c.get().is_some_and(|flag| flag.load(Ordering::Relaxed)))
+}
+
+/// `Err(Error::Cancelled)` once the computation on this thread has been cancelled.
+#[inline]
+pub(crate) fn check_cancelled() -> Result<()> {
+    if cancelled() {
+        Err(Error::Cancelled)
+    } else {
+        Ok(())
     }
 }
 
-/// The pools started so far, by thread count, and the process that started them.
-struct Pools {
+struct Pool {
+    threads: usize,
+    pool: ThreadPool,
+    cancel: Arc<AtomicBool>,
+}
+
+/// The idle pools of this process, least recently used first.
+struct Idle {
     pid: u32,
-    pools: Vec<(usize, Arc<ThreadPool>)>,
+    pools: Vec<Pool>,
 }
 
-static POOLS: Mutex<Option<Pools>> = Mutex::new(None);
+static IDLE: Mutex<Option<Idle>> = Mutex::new(None);
 
-/// The kept pool of `n` threads, started if there is none.
-fn pool(n: usize) -> Result<Arc<ThreadPool>> {
-    let mut guard = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    let pid = std::process::id();
-    // A forked child has the parent's pools without their threads: start its own (the
-    // parent's are leaked, as dropping them would signal threads that do not exist here).
-    if guard.as_ref().is_some_and(|p| p.pid != pid) {
-        std::mem::forget(guard.take());
+/// The thread count used when none is given: `RAYON_NUM_THREADS` if set, else the cores this
+/// process may run on.
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(MAX_THREADS)
+}
+
+fn resolve(n_threads: Option<usize>) -> Result<usize> {
+    match n_threads {
+        None => Ok(default_threads()),
+        Some(0) => Err(Error::Parameter("n_threads must be at least 1".into())),
+        Some(n) if n > MAX_THREADS => Err(Error::Parameter(format!(
+            "n_threads = {n} is more than the {MAX_THREADS} threads ferroshap starts; \
+             use at most the number of cores ({})",
+            default_threads()
+        ))),
+        Some(n) => Ok(n),
     }
-    let kept = guard.get_or_insert_with(|| Pools {
-        pid,
-        pools: Vec::new(),
-    });
-    if let Some((_, pool)) = kept.pools.iter().find(|(k, _)| *k == n) {
-        return Ok(Arc::clone(pool));
+}
+
+/// Takes an idle pool of `n` threads out of the list, or starts one.
+fn checkout(n: usize) -> Result<Pool> {
+    {
+        let mut guard = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+        let pid = std::process::id();
+        // A forked child has the parent's pools without their threads: forget them (dropping
+        // them would signal threads that do not exist here) and start its own.
+        if guard.as_ref().is_some_and(|idle| idle.pid != pid) {
+            std::mem::forget(guard.take());
+        }
+        if let Some(idle) = guard.as_mut() {
+            if let Some(i) = idle.pools.iter().position(|p| p.threads == n) {
+                return Ok(idle.pools.remove(i));
+            }
+        }
     }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
+        .thread_name(|i| format!("ferroshap-{i}"))
+        .start_handler(move |_| CANCEL.with(|c| drop(c.set(Arc::clone(&flag)))))
         .build()
         .map_err(|e| Error::Parameter(format!("cannot start {n} threads: {e}")))?;
-    let pool = Arc::new(pool);
-    kept.pools.push((n, Arc::clone(&pool)));
-    Ok(pool)
+    Ok(Pool {
+        threads: n,
+        pool,
+        cancel,
+    })
+}
+
+/// Returns a pool to the idle list, stopping the least recently used beyond [`KEPT_POOLS`].
+fn checkin(pool: Pool) {
+    pool.cancel.store(false, Ordering::Relaxed);
+    let pid = std::process::id();
+    let stopped = {
+        let mut guard = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.as_ref().is_some_and(|idle| idle.pid != pid) {
+            std::mem::forget(guard.take());
+        }
+        let idle = guard.get_or_insert_with(|| Idle {
+            pid,
+            pools: Vec::new(),
+        });
+        idle.pools.push(pool);
+        let excess = idle.pools.len().saturating_sub(KEPT_POOLS);
+        idle.pools.drain(..excess).collect::<Vec<_>>()
+    };
+    // Dropped outside the lock: stopping a pool waits for nothing, but need not block others.
+    drop(stopped);
+}
+
+/// The number of idle pools kept by this process (for tests of the pool list's bound).
+pub fn kept_pools() -> usize {
+    let guard = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    guard
+        .as_ref()
+        .filter(|idle| idle.pid == std::process::id())
+        .map_or(0, |idle| idle.pools.len())
+}
+
+/// Runs `f` on a pool of `n_threads` threads (the default count when `None`).
+///
+/// A panic inside `f` is returned as [`Error::Internal`] rather than unwinding into the caller.
+pub fn with_threads<R: Send>(n_threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R> {
+    run_cancellable(n_threads, f, || false)
+}
+
+/// Runs `f` on a pool of `n_threads` threads while the calling thread asks `cancel` every
+/// 50 ms whether to stop. Once `cancel` returns true, the kernels stop taking new blocks of
+/// work, `f`'s partial result is dropped and `Err(Error::Cancelled)` is returned (within
+/// about one block's time). The pool stays usable for later calls.
+pub fn run_cancellable<R: Send>(
+    n_threads: Option<usize>,
+    f: impl FnOnce() -> R + Send,
+    mut cancel: impl FnMut() -> bool,
+) -> Result<R> {
+    let pool = checkout(resolve(n_threads)?)?;
+    let outcome = pool.pool.in_place_scope(|scope| {
+        let (done, result) = mpsc::channel();
+        scope.spawn(move |_| {
+            let _ = done.send(catch_unwind(AssertUnwindSafe(f)));
+        });
+        let mut cancelled = false;
+        loop {
+            match result.recv_timeout(POLL_INTERVAL) {
+                Ok(r) => break (r, cancelled),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if !cancelled && cancel() {
+                        cancelled = true;
+                        pool.cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    unreachable!("the job sends its result before it ends")
+                }
+            }
+        }
+    });
+    checkin(pool);
+    match outcome {
+        (_, true) => Err(Error::Cancelled),
+        (Ok(r), false) => Ok(r),
+        (Err(payload), false) => Err(Error::Internal(panic_message(payload.as_ref()))),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    format!("{text} (a bug in ferroshap: please report it with the input that caused it)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    #[test]
+    fn a_panic_is_an_error() {
+        let r: Result<()> = with_threads(Some(2), || panic!("boom"));
+        match r {
+            Err(Error::Internal(msg)) => assert!(msg.contains("boom"), "{msg}"),
+            other => panic!("expected Internal, got {other:?}"),
+        }
+        // The pool still works afterwards.
+        assert_eq!(with_threads(Some(2), || 7).unwrap(), 7);
+    }
+
+    #[test]
+    fn cancellation_stops_blocks_and_leaves_the_pool_usable() {
+        let started = std::time::Instant::now();
+        let r = run_cancellable(
+            Some(2),
+            || {
+                (0..10_000).into_par_iter().for_each(|_| {
+                    if !cancelled() {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                })
+            },
+            || started.elapsed() > Duration::from_millis(120),
+        );
+        assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+        // 10,000 blocks of 5 ms on 2 threads would take 25 s; cancelled after ~0.12 s.
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            with_threads(Some(2), || (0..100).into_par_iter().sum::<i32>()).unwrap(),
+            4950
+        );
+    }
+
+    #[test]
+    fn thread_counts_are_bounded() {
+        assert!(matches!(
+            with_threads(Some(0), || ()),
+            Err(Error::Parameter(_))
+        ));
+        let err = with_threads(Some(MAX_THREADS + 1), || ()).unwrap_err();
+        assert!(err.to_string().contains("1024"), "{err}");
+    }
+
+    #[test]
+    fn idle_pools_are_few() {
+        for n in 1..=5 {
+            with_threads(Some(n), || ()).unwrap();
+        }
+        assert!(kept_pools() <= KEPT_POOLS);
+    }
 }

@@ -209,6 +209,18 @@ class KernelExplainer:
             raise ValueError(f"the model returned NaN on the {what}")
         return out
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The model is pickled as the user gave it (it must be picklable, as for shap); the
+        # function built from it may be a closure, so it is rebuilt on unpickling. A native
+        # tree ensemble pickles as its compact bytes.
+        state = self.__dict__.copy()
+        del state["_f"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._f = _model_function(self.model)
+
     def shap_values(
         self,
         X: Any,

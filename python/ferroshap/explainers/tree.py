@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -291,6 +292,15 @@ class TreeExplainer:
                 f"output by {err:.3g}; please report this with the model"
             )
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickles to the core ensemble's compact bytes (TreeEnsemble pickles as them), not the
+        # user's model object: workers (multiprocessing, Spark, Dask) need only the trees.
+        # What the explainer still reads from the live model is its class labels.
+        state = self.__dict__.copy()
+        state["model"] = None
+        state["_live_model"] = _ClassLabels(getattr(self._live_model, "classes_", None))
+        return state
+
     def shap_values(
         self,
         X: Any,
@@ -514,7 +524,30 @@ def _threads(n_jobs: int | None) -> int | None:
         return None
     if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs < 1:
         raise ValueError(f"n_jobs must be a positive int, -1 or None, got {n_jobs!r}")
-    return int(n_jobs)
+    n = int(n_jobs)
+    # A few threads more than cores can be deliberate (tests of thread-count independence);
+    # thousands only spend seconds starting threads that then compete for the same cores.
+    cores = _usable_cores()
+    if n > max(_MAX_OVERSUBSCRIPTION * cores, 64):
+        warnings.warn(
+            f"n_jobs={n} is far more than the {cores} cores this process may use; "
+            f"using {cores} threads",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return cores
+    return n
+
+
+#: How many times the usable cores ``n_jobs`` may ask for before it is capped.
+_MAX_OVERSUBSCRIPTION = 4
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _wrap_ensemble(model: Any) -> TreeModel | None:
@@ -528,3 +561,11 @@ def _wrap_ensemble(model: Any) -> TreeModel | None:
         output_names=None,
         single_output=model.n_outputs == 1,
     )
+
+
+class _ClassLabels:
+    """What a pickled TreeExplainer keeps of the live model: its ``classes_``, if any."""
+
+    def __init__(self, classes: Any) -> None:
+        if classes is not None:
+            self.classes_ = classes

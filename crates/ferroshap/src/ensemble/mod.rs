@@ -168,8 +168,8 @@ pub struct EnsembleSpec {
     pub objective: String,
     /// Feature names, when the model stores them.
     pub feature_names: Option<Vec<String>>,
-    /// Which features are categorical (empty when none are). Features with a categorical
-    /// split are marked as categorical in any case.
+    /// Which features are categorical (at most `n_features` flags; features beyond them are
+    /// numeric). Features with a categorical split are marked as categorical in any case.
     pub categorical_features: Vec<bool>,
 }
 
@@ -214,9 +214,9 @@ impl TreeEnsemble {
                 names.len()
             )));
         }
-        if !categorical_features.is_empty() && categorical_features.len() != n_features {
+        if categorical_features.len() > n_features {
             return Err(Error::InvalidModel(
-                "categorical feature flags do not match the number of features".into(),
+                "more categorical feature flags than features".into(),
             ));
         }
         let mut categorical_features = categorical_features;
@@ -233,8 +233,11 @@ impl TreeEnsemble {
             // A feature with a categorical split is categorical, whatever the model's metadata says.
             for node in 0..tree.n_nodes() {
                 if tree.is_categorical(node) {
-                    categorical_features.resize(n_features, false);
-                    categorical_features[tree.feature(node)] = true;
+                    let j = tree.feature(node);
+                    if categorical_features.len() <= j {
+                        categorical_features.resize(j + 1, false);
+                    }
+                    categorical_features[j] = true;
                 }
             }
             trees.push(tree);
@@ -293,7 +296,9 @@ impl TreeEnsemble {
     pub fn feature_names(&self) -> Option<&[String]> {
         self.feature_names.as_deref()
     }
-    /// Which features are categorical (empty when none are).
+    /// Which features are categorical, up to the last categorical one at least (empty when
+    /// none are): features beyond the slice are numeric. Never allocated per declared feature,
+    /// so a model declaring millions of unused features stays small.
     pub fn categorical_features(&self) -> &[bool] {
         &self.categorical_features
     }

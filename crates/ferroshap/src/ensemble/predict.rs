@@ -48,8 +48,13 @@ impl TreeEnsemble {
             slice
                 .par_chunks_mut(ROW_BLOCK * k)
                 .enumerate()
-                .for_each(predict_block);
+                .for_each(|(b, chunk)| {
+                    if !crate::parallel::cancelled() {
+                        predict_block((b, chunk));
+                    }
+                });
         }
+        crate::parallel::check_cancelled()?;
         Ok(out)
     }
 }

@@ -11,6 +11,10 @@ pub(crate) const CATEGORICAL: u8 = 2;
 pub(crate) const IN_SET_LEFT: u8 = 4;
 pub(crate) const ZERO_IS_MISSING: u8 = 8;
 
+/// Marks a category set stored as a sorted list of categories instead of a bitset (in the
+/// length of its `cat_ranges` entry).
+const SORTED_SET: usize = 1 << 31;
+
 /// A tree as a parser or a Python adapter describes it, before validation.
 ///
 /// Nodes are indexed from 0 (the root). A node is a leaf when `left[i] < 0`.
@@ -156,12 +160,26 @@ impl Tree {
                 let max = cats.iter().copied().max().map_or(0, |m| m as usize + 1);
                 let words = max.div_ceil(32);
                 let start = cat_words.len();
-                cat_words.resize(start + words, 0u32);
-                for &c in cats {
-                    cat_words[start + (c / 32) as usize] |= 1 << (c % 32);
+                let len = if words <= 2 * cats.len() + 2 {
+                    cat_words.resize(start + words, 0u32);
+                    for &c in cats {
+                        cat_words[start + (c / 32) as usize] |= 1 << (c % 32);
+                    }
+                    words
+                } else {
+                    // A few large categories: a sorted list, not a bitset of up to 2 MB (the
+                    // set's size then follows the model file's, whatever the category values).
+                    let mut sorted = cats.clone();
+                    sorted.sort_unstable();
+                    sorted.dedup();
+                    cat_words.extend_from_slice(&sorted);
+                    sorted.len() | SORTED_SET
+                };
+                if cat_words.len() > u32::MAX as usize || len > u32::MAX as usize {
+                    return bad("tree has too many categories".into());
                 }
                 cat_index[i] = cat_ranges.len() as u32;
-                cat_ranges.push((start as u32, words as u32));
+                cat_ranges.push((start as u32, len as u32));
             } else if raw.threshold[i].is_nan() {
                 return bad(format!("node {i} has a NaN threshold"));
             }
@@ -381,9 +399,62 @@ impl Tree {
         x <= self.threshold[node]
     }
 
+    /// The categories of a categorical node's set, in increasing order.
+    pub fn categories(&self, node: usize) -> Vec<u32> {
+        if !self.is_categorical(node) {
+            return Vec::new();
+        }
+        let (start, len) = self.cat_ranges[self.cat_index[node] as usize];
+        let words = &self.cat_words[start as usize..];
+        if len as usize & SORTED_SET != 0 {
+            return words[..len as usize & !SORTED_SET].to_vec();
+        }
+        (0..len as usize * 32)
+            .filter(|&c| (words[c / 32] >> (c % 32)) & 1 == 1)
+            .map(|c| c as u32)
+            .collect()
+    }
+
+    /// The tree as a [`RawTree`] again (for writing it out): `Tree::from_raw` of the result
+    /// gives back this tree.
+    pub fn to_raw(&self) -> RawTree {
+        let n = self.n_nodes();
+        let categorical = (0..n).any(|i| self.is_categorical(i));
+        let child = |c: u32| if c == LEAF { -1 } else { i64::from(c) };
+        RawTree {
+            left: self.left.iter().map(|&c| child(c)).collect(),
+            right: self.right.iter().map(|&c| child(c)).collect(),
+            feature: self.feature.iter().map(|&f| i64::from(f)).collect(),
+            threshold: self.threshold.clone(),
+            default_left: self.flags.iter().map(|f| f & DEFAULT_LEFT != 0).collect(),
+            zero_is_missing: self
+                .flags
+                .iter()
+                .map(|f| f & ZERO_IS_MISSING != 0)
+                .collect(),
+            categories: if categorical {
+                (0..n)
+                    .map(|i| self.is_categorical(i).then(|| self.categories(i)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            categories_go_left: self.flags.iter().any(|f| f & IN_SET_LEFT != 0),
+            cover: self.cover.clone(),
+            value: self.value.clone(),
+            output: self.output,
+        }
+    }
+
     #[inline]
     fn in_category_set(&self, node: usize, c: u32) -> bool {
         let (start, len) = self.cat_ranges[self.cat_index[node] as usize];
+        if len as usize & SORTED_SET != 0 {
+            let len = len as usize & !SORTED_SET;
+            return self.cat_words[start as usize..][..len]
+                .binary_search(&c)
+                .is_ok();
+        }
         let word = (c / 32) as usize;
         word < len as usize && (self.cat_words[start as usize + word] >> (c % 32)) & 1 == 1
     }
@@ -422,4 +493,48 @@ impl Tree {
 /// the expectation stays defined (shap substitutes a tiny cover instead, to the same effect).
 fn child_ratio(child: f64, parent: f64) -> f64 {
     if parent > 0.0 { child / parent } else { 0.5 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One categorical split on `cats` (in the set goes left), leaves 1 (left) and 2 (right).
+    fn split_on(cats: Vec<u32>) -> Tree {
+        let raw = RawTree {
+            left: vec![1, -1, -1],
+            right: vec![2, -1, -1],
+            feature: vec![0, 0, 0],
+            threshold: vec![0.0; 3],
+            default_left: vec![false; 3],
+            categories: vec![Some(cats), None, None],
+            categories_go_left: true,
+            cover: vec![2.0, 1.0, 1.0],
+            value: vec![0.0, 1.0, 2.0],
+            ..RawTree::default()
+        };
+        Tree::from_raw(raw, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn sparse_and_dense_category_sets_route_alike() {
+        let rules = SplitRules::XGBOOST;
+        // Dense: a bitset; sparse (one category near 2^24): a sorted list of 12 bytes
+        // instead of a 2 MB bitset.
+        for cats in [vec![1, 3, 40], vec![16_777_215, 5, 70_000]] {
+            let tree = split_on(cats.clone());
+            assert_eq!(tree.categories(0), {
+                let mut c = cats.clone();
+                c.sort_unstable();
+                c
+            });
+            for c in [0u32, 1, 3, 5, 6, 40, 41, 70_000, 16_777_214, 16_777_215] {
+                let expected = if cats.contains(&c) { 1 } else { 2 };
+                assert_eq!(tree.leaf_for(&[c as f64], &rules), expected, "category {c}");
+            }
+            assert!(tree.size_bytes() < 4096, "{} bytes", tree.size_bytes());
+            let again = Tree::from_raw(tree.to_raw(), 1, 1).unwrap();
+            assert_eq!(again.categories(0), tree.categories(0));
+        }
+    }
 }

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use crate::ensemble::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use crate::error::{Error, Result};
+use crate::formats::check_declared;
 
 const FORMAT: &str = "LightGBM text";
 
@@ -55,15 +56,23 @@ pub fn from_text(text: &str) -> Result<TreeEnsemble> {
         return Err(err("no model header (version=, max_feature_idx=)"));
     }
 
-    let n_features = header_int(&header, "max_feature_idx")?
-        .checked_add(1)
-        .ok_or_else(|| err("max_feature_idx is too large"))?;
+    // Every feature has a name and an info entry in the header, and every output at least one
+    // tree: a count beyond the file's length is corrupt.
+    let declared =
+        |key: &str, count: usize| check_declared(FORMAT, key, count, text.len(), "the file");
+    let n_features = declared(
+        "max_feature_idx + 1",
+        header_int(&header, "max_feature_idx")?.saturating_add(1),
+    )?;
     let num_class = match header.get("num_class") {
-        Some(_) => header_int(&header, "num_class")?,
+        Some(_) => declared("num_class", header_int(&header, "num_class")?)?,
         None => 1,
     };
     let per_iteration = match header.get("num_tree_per_iteration") {
-        Some(_) => header_int(&header, "num_tree_per_iteration")?,
+        Some(_) => declared(
+            "num_tree_per_iteration",
+            header_int(&header, "num_tree_per_iteration")?,
+        )?,
         None => num_class,
     };
     if per_iteration == 0 {
@@ -168,6 +177,11 @@ fn field<'a>(block: &HashMap<&str, &'a str>, key: &str) -> Result<&'a str> {
         .ok_or_else(|| err(format!("missing line {key}=")))
 }
 
+/// The length in bytes of a block's line (0 when it is absent).
+fn line_len(block: &HashMap<&str, &str>, key: &str) -> usize {
+    block.get(key).map_or(0, |v| v.len())
+}
+
 /// A space-separated array of exactly `len` entries.
 fn array<T: std::str::FromStr>(
     block: &HashMap<&str, &str>,
@@ -203,6 +217,14 @@ fn read_tree(block: &HashMap<&str, &str>, output: usize) -> Result<RawTree> {
         .trim()
         .parse()
         .map_err(|_| err("num_leaves is not a positive integer"))?;
+    // Each leaf has a value in leaf_value: more leaves than that line has bytes is corrupt.
+    let leaves = check_declared(
+        FORMAT,
+        "num_leaves",
+        leaves,
+        line_len(block, "leaf_value"),
+        "the leaf_value line",
+    )?;
     if leaves == 0 {
         return Err(err("num_leaves is 0"));
     }
@@ -243,6 +265,14 @@ fn read_tree(block: &HashMap<&str, &str>, output: usize) -> Result<RawTree> {
             .map_err(|_| err("num_cat is not an integer"))?,
         None => 0,
     };
+    // Each category set has a boundary in cat_boundaries.
+    let num_cat = check_declared(
+        FORMAT,
+        "num_cat",
+        num_cat,
+        line_len(block, "cat_boundaries"),
+        "the cat_boundaries line",
+    )?;
     let (boundaries, words): (Vec<usize>, Vec<u32>) = if num_cat > 0 {
         let b: Vec<usize> = array(block, "cat_boundaries", num_cat + 1)?;
         let words: Vec<u32> = field(block, "cat_threshold")?

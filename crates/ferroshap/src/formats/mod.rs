@@ -2,6 +2,7 @@
 
 mod json;
 pub mod lightgbm;
+pub mod native;
 mod ubjson;
 pub mod xgboost;
 
@@ -19,11 +20,40 @@ pub enum ModelFormat {
     XGBoostUbjson,
     /// LightGBM `save_model("*.txt")` / `model_to_string()`.
     LightGBMText,
+    /// ferroshap's own binary form ([`native`]), as written by [`TreeEnsemble::to_bytes`].
+    Native,
 }
+
+/// Refuses a count a model file declares when the `bytes` of text that must describe each
+/// counted thing (a feature name, a leaf value, a category boundary...) cannot hold that many,
+/// before anything is allocated by it: a few edited digits must not make the parser ask for
+/// petabytes. `holder` names that text ("the file", "the leaf_value line").
+pub(crate) fn check_declared(
+    format: &'static str,
+    what: &str,
+    count: usize,
+    bytes: usize,
+    holder: &str,
+) -> Result<usize> {
+    if count > bytes {
+        return Err(Error::format(
+            format,
+            format!("{what} = {count} is more than {holder} ({bytes} bytes) can describe"),
+        ));
+    }
+    Ok(count)
+}
+
+/// The most features a model may declare: the boosting libraries index features with 32-bit
+/// signed integers.
+pub(crate) const MAX_FEATURES: usize = i32::MAX as usize;
 
 impl ModelFormat {
     /// Guesses the format from the first bytes of a model file.
     pub fn sniff(bytes: &[u8]) -> Option<ModelFormat> {
+        if bytes.starts_with(native::MAGIC) {
+            return Some(ModelFormat::Native);
+        }
         let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
         let head = &bytes[start..];
         if head.starts_with(b"{") {
@@ -62,12 +92,19 @@ impl TreeEnsemble {
         match format {
             ModelFormat::XGBoostJson => xgboost::from_json(bytes),
             ModelFormat::XGBoostUbjson => xgboost::from_ubjson(bytes),
+            ModelFormat::Native => native::from_bytes(bytes),
             ModelFormat::LightGBMText => {
                 let text = std::str::from_utf8(bytes)
                     .map_err(|e| Error::format("LightGBM text", format!("not UTF-8: {e}")))?;
                 lightgbm::from_text(text)
             }
         }
+    }
+
+    /// The model in ferroshap's own compact binary form, read back by [`TreeEnsemble::from_bytes`]
+    /// (for sending a model to another process).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        native::to_bytes(self)
     }
 
     /// Reads a model file: `.json` and `.ubj` as XGBoost, `.txt` as LightGBM; other names are

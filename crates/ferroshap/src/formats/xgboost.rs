@@ -6,8 +6,8 @@
 //! same test. Leaf values are `split_conditions` at leaves (times the DART tree weight), never
 //! `base_weights`; `base_score` is stored in response space and turned into a margin here.
 
-use super::json;
 use super::ubjson::{self, Value};
+use super::{MAX_FEATURES, json};
 use crate::ensemble::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use crate::error::{Error, Result};
 
@@ -121,6 +121,14 @@ fn build(doc: &Value, fmt: &'static str) -> Result<TreeEnsemble> {
         "learner_model_param.num_feature",
         fmt,
     )?;
+    // Features a model never splits on take no room in its file, so their count is not bounded
+    // by the file's size; nothing is allocated per feature here, and the count must fit the
+    // libraries' 32-bit feature indices.
+    if n_features > MAX_FEATURES {
+        return Err(err(format!(
+            "num_feature = {n_features} is more than the {MAX_FEATURES} features XGBoost supports"
+        )));
+    }
     let opt_param = |key: &str, default: usize| -> Result<usize> {
         lmp.get(key).map_or(Ok(default), |v| {
             param_usize(v, &format!("learner_model_param.{key}"), fmt)
@@ -141,6 +149,21 @@ fn build(doc: &Value, fmt: &'static str) -> Result<TreeEnsemble> {
         Some(v) => base_score(v, fmt)?,
         None => vec![0.5],
     };
+    // Every output has its own base score or at least one tree; more outputs than both is
+    // corrupt (checked before the base scores are spread over the outputs).
+    let n_trees = path(learner, &["gradient_booster"], fmt)
+        .ok()
+        .and_then(|b| b.get("model").or_else(|| b.get("gbtree")?.get("model")))
+        .and_then(|m| m.get("trees"))
+        .and_then(Value::as_array)
+        .map_or(0, <[Value]>::len);
+    if n_outputs > base.len().max(n_trees).max(1) {
+        return Err(err(format!(
+            "the model declares {n_outputs} outputs (num_class / num_target) but has only \
+             {n_trees} trees and {} base scores",
+            base.len()
+        )));
+    }
     if base.len() == 1 {
         base = vec![base[0]; n_outputs];
     }
@@ -229,8 +252,9 @@ fn build(doc: &Value, fmt: &'static str) -> Result<TreeEnsemble> {
             )));
         }
     }
-    let mut categorical: Vec<bool> = feature_types.iter().map(|t| t == "c").collect();
-    categorical.resize(n_features, false);
+    // Flags only as long as the file lists types (the ensemble adds features it finds split
+    // categorically): no allocation proportional to a declared feature count.
+    let categorical: Vec<bool> = feature_types.iter().map(|t| t == "c").collect();
 
     let mut raw_trees = Vec::with_capacity(trees.len());
     for (t, tree) in trees.iter().enumerate() {
@@ -436,8 +460,9 @@ fn drop_unreachable(raw: RawTree) -> RawTree {
     if order.len() == n {
         return raw;
     }
+    // Internal nodes' children were all reached; a leaf's (ignored) child may be anything.
     let remap = |c: i64| match usize::try_from(c) {
-        Ok(c) => new_index[c] as i64,
+        Ok(c) => new_index.get(c).map_or(-1, |&k| k as i64),
         Err(_) => c,
     };
     let pick = |v: &[f64]| order.iter().map(|&i| v[i]).collect::<Vec<_>>();

@@ -223,10 +223,12 @@ impl KernelJob {
             out.par_chunks_mut(CHUNK * p)
                 .enumerate()
                 .for_each(|(chunk, buf)| {
-                    self.write_rows(start + chunk * CHUNK, buf);
+                    if !crate::parallel::cancelled() {
+                        self.write_rows(start + chunk * CHUNK, buf);
+                    }
                 });
         }
-        Ok(())
+        crate::parallel::check_cancelled()
     }
 
     fn locate(&self, r: usize) -> (usize, usize, usize) {
@@ -428,6 +430,9 @@ impl KernelJob {
                 let mut phi = vec![0.0; self.n_columns * k];
                 let mut se = vec![0.0; self.n_columns * k];
                 let mut ill = false;
+                if crate::parallel::cancelled() {
+                    return (phi, se, ill);
+                }
                 for o in 0..k {
                     let delta = link.apply(fx[[i, o]]) - link.apply(self.fnull[o]);
                     match (&plan.design, plan.varying.as_slice()) {
@@ -456,6 +461,7 @@ impl KernelJob {
                 (phi, se, ill)
             })
             .collect();
+        crate::parallel::check_cancelled()?;
         let mut values = Array3::zeros((n_rows, self.n_columns, k));
         let mut standard_errors = Array3::zeros((n_rows, self.n_columns, k));
         let mut ill_conditioned_rows = Vec::new();

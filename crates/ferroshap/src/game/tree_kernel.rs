@@ -142,6 +142,9 @@ pub fn tree_ensemble_shap_values(
     let partials: Vec<Vec<f64>> = tasks
         .par_iter()
         .map_init(Scratch::default, |scratch, &(i, chunk)| {
+            if crate::parallel::cancelled() {
+                return Vec::new();
+            }
             let (row, varying, design) = job_ref.row(i);
             let design = design.expect("tasks are rows with a design");
             let x_prep: Vec<f64> = row.iter().map(|&v| rules.prepare(v)).collect();
@@ -182,6 +185,7 @@ pub fn tree_ensemble_shap_values(
             *e += v;
         }
     }
+    crate::parallel::check_cancelled()?;
     job.set_coalition_outputs(ey)?;
     job.finish(fx.view())
 }

@@ -134,6 +134,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
 
     let mut base = model.base_offset().to_vec();
     for block in tree_blocks(&layouts, bg.weights.len()) {
+        crate::parallel::check_cancelled()?;
         // Groups of trees aggregate the background together: one pass over it per group.
         let tables: Vec<Vec<Tables>> = block
             .clone()
@@ -215,6 +216,9 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
         out.par_chunks_mut(chunk_rows * row_len)
             .enumerate()
             .for_each(|(c, phis)| {
+                if crate::parallel::cancelled() {
+                    return;
+                }
                 if let [group] = groups.as_slice() {
                     explain(group.clone(), c * chunk_rows, phis);
                     return;
@@ -234,6 +238,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
                 }
             });
     }
+    crate::parallel::check_cancelled()?;
     Ok(ShapValues {
         values,
         base_values: base,

@@ -300,6 +300,7 @@ pub fn shap_values<F: Scalar, G: Scalar>(
             if failed.load(Ordering::Relaxed) {
                 return Ok(());
             }
+            crate::parallel::check_cancelled()?;
             let mut game = PairGame::new(model);
             let mut xr = vec![0.0; m];
             let mut g = Vec::new();

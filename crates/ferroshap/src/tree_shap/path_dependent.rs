@@ -197,6 +197,9 @@ where
         out.par_chunks_mut(rows_per_block * row_len)
             .enumerate()
             .for_each(|(block, chunk)| {
+                if crate::parallel::cancelled() {
+                    return;
+                }
                 let rows = chunk.len() / row_len;
                 let mut engine = engine();
                 engine.load(&prepare_rows(model, &x, block * rows_per_block, rows), rows);
@@ -215,6 +218,9 @@ where
                 let first = b * TREE_BLOCK;
                 let block = &trees[first..(first + TREE_BLOCK).min(trees.len())];
                 let mut part = vec![0.0; n * row_len];
+                if crate::parallel::cancelled() {
+                    return part;
+                }
                 for (b, chunk) in part.chunks_mut(rows_per_block * row_len).enumerate() {
                     let rows = chunk.len() / row_len;
                     engine.load(&prepare_rows(model, &x, b * rows_per_block, rows), rows);
@@ -232,6 +238,7 @@ where
             }
         }
     }
+    crate::parallel::check_cancelled()?;
     Ok(ShapValues {
         values,
         base_values: model.expected_value(),

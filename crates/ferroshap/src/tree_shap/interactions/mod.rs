@@ -320,7 +320,7 @@ fn run<F: Scalar, K: Kernel>(
     let n_trees = model.trees().len();
 
     let mut start = 0;
-    while start < n_trees {
+    while start < n_trees && !crate::parallel::cancelled() {
         // A block of trees whose tables fit in BLOCK_BYTES.
         let mut end = start;
         let mut bytes = 0usize;
@@ -336,6 +336,9 @@ fn run<F: Scalar, K: Kernel>(
             out.par_chunks_mut(ROW_BLOCK * row_len)
                 .enumerate()
                 .for_each(|(b, chunk)| {
+                    if crate::parallel::cancelled() {
+                        return;
+                    }
                     let r = chunk.len() / row_len;
                     let rows = &rows[b * ROW_BLOCK * m..][..r * m];
                     let mut ws = Workspace::default();
@@ -350,6 +353,9 @@ fn run<F: Scalar, K: Kernel>(
                 .into_par_iter()
                 .map(|s| {
                     let mut part = vec![0.0; n * row_len];
+                    if crate::parallel::cancelled() {
+                        return part;
+                    }
                     let mut ws = Workspace::default();
                     for t in s..(s + TREES_PER_TASK).min(end) {
                         kernel.explain(t, &tables[t - start], &rows, n, &mut part, &mut ws);
