@@ -180,7 +180,8 @@ def test_a_pickled_explainer_works_in_a_spawned_worker(model_and_data, tmp_path)
         f"""
         import pickle, numpy as np
         explainer = pickle.loads(open({str(path)!r}, "rb").read())
-        np.save({str(tmp_path / "values.npy")!r}, explainer.shap_values(np.load({str(tmp_path / "X.npy")!r})))
+        values = explainer.shap_values(np.load({str(tmp_path / "X.npy")!r}))
+        np.save({str(tmp_path / "values.npy")!r}, values)
         """,
         timeout=120,
     )
