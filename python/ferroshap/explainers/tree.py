@@ -11,6 +11,7 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap._data import to_matrix
+from ferroshap.explainers import _additivity
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
 from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
@@ -223,16 +224,36 @@ class TreeExplainer:
         )
 
     def _values(self, matrix, check_additivity: bool) -> np.ndarray:
-        ensemble = self._model.ensemble
-        if self._background is not None:
-            values = ensemble.interventional_shap_values(
-                matrix.values, self._background, n_threads=self.n_jobs
-            )
-        else:
-            values = ensemble.shap_values(matrix.values, n_threads=self.n_jobs)
+        values = self._exact(self._model.ensemble, matrix.values, interactions=False)
         if check_additivity and len(values):
-            self._check_additivity(matrix, values.sum(axis=1))
+            self._check_additivity(matrix.values, values, interactions=False)
         return values
+
+    def _exact(
+        self,
+        ensemble: _core.TreeEnsemble,
+        x: np.ndarray,
+        interactions: bool,
+        features: list[int] | None = None,
+        max_bytes: int | None = None,
+    ) -> np.ndarray:
+        """Margin SHAP values ``(N, M, K)`` or interaction values ``(N, F, F, K)`` of
+        ``ensemble`` (the model, or some of its trees) with this explainer's value function."""
+        if interactions:
+            if self._background is not None:
+                return ensemble.interventional_shap_interaction_values(
+                    x,
+                    self._background,
+                    features=features,
+                    max_bytes=max_bytes,
+                    n_threads=self.n_jobs,
+                )
+            return ensemble.shap_interaction_values(
+                x, features=features, max_bytes=max_bytes, n_threads=self.n_jobs
+            )
+        if self._background is not None:
+            return ensemble.interventional_shap_values(x, self._background, n_threads=self.n_jobs)
+        return ensemble.shap_values(x, n_threads=self.n_jobs)
 
     def _explain(self, matrix, y: Any, check_additivity: bool) -> tuple[np.ndarray, np.ndarray]:
         """Values ``(N, M, K)`` and base values ``(N, K)`` of the requested model output."""
@@ -278,18 +299,36 @@ class TreeExplainer:
             return [str(c) for c in classes] if classes is not None else None
         return None if self._output.loss else self._model.output_names
 
-    def _check_additivity(self, matrix, totals: np.ndarray) -> None:
-        margin = self._model.ensemble.predict_margin(matrix.values, n_threads=self.n_jobs)
-        total = totals + self._base
-        scale = max(1.0, float(np.max(np.abs(margin))))
-        err = float(np.max(np.abs(total - margin)))
-        # Both sides are exact f64 sums over the same trees: anything beyond rounding
-        # (1e-9 of the output scale) is a bug, not noise.
-        if err > 1e-9 * scale:
-            raise _core.FerroshapError(
-                f"additivity check failed: SHAP values + base value differ from the model "
-                f"output by {err:.3g}; please report this with the model"
-            )
+    def _check_additivity(self, x: np.ndarray, values: np.ndarray, interactions: bool) -> None:
+        """Values ``(N, M, K)`` or interactions ``(N, M, M, K)`` of rows ``x`` against the
+        margin, to the rounding error their sums can carry (see ``_additivity``)."""
+        ensemble = self._model.ensemble
+        axes = (1, 2) if interactions else 1
+
+        def tree_magnitudes(suspect: np.ndarray) -> np.ndarray:
+            rows = x[suspect]
+            offset = ensemble.base_offset
+            total = np.tile(np.abs(offset), (len(rows), 1))
+            for t in range(ensemble.n_trees):
+                tree = ensemble.select_trees([t])
+                if self._background is not None:
+                    base = tree.interventional_expected_value(self._background)
+                else:
+                    base = tree.expected_value()
+                output = tree.predict_margin(rows, n_threads=self.n_jobs) - offset
+                total += np.abs(base - offset) + np.abs(output)
+                total += np.abs(self._exact(tree, rows, interactions)).sum(axis=axes)
+            return total
+
+        width = values.shape[1] ** 2 if interactions else values.shape[1]
+        _additivity.check_additivity(
+            values.sum(axis=axes),
+            np.abs(values).sum(axis=axes),
+            self._base,
+            ensemble.predict_margin(x, n_threads=self.n_jobs),
+            ensemble.n_trees + width + ensemble.max_depth + 1,
+            tree_magnitudes,
+        )
 
     def shap_values(
         self,
@@ -331,7 +370,7 @@ class TreeExplainer:
             self._check_raw_interactions()
             if y is not None:
                 raise ValueError("labels (y) are only used by model_output='log_loss'")
-            values = self._interactions(matrix, None, None)
+            values = self._interactions(matrix, None, None, check_additivity)
             base = np.tile(self._base, (values.shape[0], 1))
         else:
             values, base = self._explain(matrix, y, check_additivity)
@@ -371,6 +410,7 @@ class TreeExplainer:
         *,
         features: Sequence[int | str] | None = None,
         max_memory: int | None = None,
+        check_additivity: bool = True,
     ) -> np.ndarray:
         """SHAP interaction values of each row of ``X``, exact, for both value functions.
 
@@ -397,6 +437,10 @@ class TreeExplainer:
             Largest output, in bytes, to allocate. Default: half the physical memory. A
             larger request raises ``MemoryError`` saying how large it would be; explain
             fewer rows at a time or pass ``features=``.
+        check_additivity
+            Check that each row's matrix sums to the margin minus ``expected_value`` up to
+            the rounding error of the sums (raising ``FerroshapError`` otherwise); ``False``
+            skips the check. Not done when ``features`` is given.
 
         Returns
         -------
@@ -416,7 +460,7 @@ class TreeExplainer:
             raise ValueError("labels (y) are only used by model_output='log_loss'")
         _check_unsupported(tree_limit, False)
         matrix = self._matrix(X)
-        values = self._interactions(matrix, features, max_memory)
+        values = self._interactions(matrix, features, max_memory, check_additivity)
         if self._model.single_output:
             values = values[..., 0]
         return values[0] if matrix.was_1d else values
@@ -429,7 +473,11 @@ class TreeExplainer:
             )
 
     def _interactions(
-        self, matrix, features: Sequence[int | str] | None, max_memory: int | None
+        self,
+        matrix,
+        features: Sequence[int | str] | None,
+        max_memory: int | None,
+        check_additivity: bool,
     ) -> np.ndarray:
         indices = self._feature_indices(matrix, features)
         if max_memory is None:
@@ -440,27 +488,18 @@ class TreeExplainer:
             or max_memory < 0
         ):
             raise ValueError(f"max_memory must be a number of bytes (int >= 0), got {max_memory!r}")
-        ensemble = self._model.ensemble
         try:
-            if self._background is not None:
-                values = ensemble.interventional_shap_interaction_values(
-                    matrix.values,
-                    self._background,
-                    features=indices,
-                    max_bytes=int(max_memory),
-                    n_threads=self.n_jobs,
-                )
-            else:
-                values = ensemble.shap_interaction_values(
-                    matrix.values,
-                    features=indices,
-                    max_bytes=int(max_memory),
-                    n_threads=self.n_jobs,
-                )
+            values = self._exact(
+                self._model.ensemble,
+                matrix.values,
+                interactions=True,
+                features=indices,
+                max_bytes=int(max_memory),
+            )
         except MemoryError as e:
             raise MemoryError(f"{e}, or raise max_memory= (bytes)") from None
-        if indices is None and len(values):
-            self._check_additivity(matrix, values.sum(axis=(1, 2)))
+        if check_additivity and indices is None and len(values):
+            self._check_additivity(matrix.values, values, interactions=True)
         return values
 
     def _feature_indices(self, matrix, features: Sequence[int | str] | None) -> list[int] | None:
