@@ -63,6 +63,7 @@ def to_matrix(
     feature_names: Sequence[str] | None = None,
     category_maps: dict[int, list] | None = None,
     categorical: Sequence[bool] | None = None,
+    frame_categories: list[list] | None = None,
 ) -> Matrix:
     """Convert ``X`` to a :class:`Matrix`, copying only when the core could not read it as is.
 
@@ -87,6 +88,11 @@ def to_matrix(
         Per feature: whether the model treats it as categorical. A numeric column there is taken
         as codes; a category column the model treats as numeric is read as its (numeric)
         values.
+    frame_categories
+        LightGBM's ``pandas_categorical``: the categories of each category column of the
+        training frame, in order. A pandas frame with category columns must have as many;
+        the k-th is coded by position in the k-th list, whichever feature it is (a value not
+        in the list becomes NaN), as LightGBM's ``predict`` does.
 
     Returns
     -------
@@ -109,6 +115,8 @@ def to_matrix(
         columns = _column_names(X.columns)
         _check_shape(X.shape[1], n_features)
         _check_names(columns, feature_names)
+        if frame_categories is not None:
+            category_maps = _by_position(X, columns, frame_categories, category_maps)
         values = _pandas_values(X, columns, category_maps, categorical)
         return Matrix(values, columns, False)
     if kind == "pandas_series":
@@ -299,6 +307,35 @@ def _pandas_values(
     return out
 
 
+def _by_position(
+    frame: Any, names: list[str] | None, frame_categories: list[list], category_maps: Any
+) -> dict[int, list] | None:
+    """``category_maps`` with the frame's k-th category column given the k-th training list
+    (LightGBM's rule), each wrapped so that a value not in it reads as missing."""
+    import pandas as pd
+
+    columns = [j for j, d in enumerate(frame.dtypes) if isinstance(d, pd.CategoricalDtype)]
+    if not columns:
+        return category_maps  # numbers are codes, as for an array
+    if len(columns) != len(frame_categories):
+        shown = ", ".join(repr(names[j] if names else j) for j in columns[:8])
+        raise ValueError(
+            f"X has {len(columns)} category column(s) ({shown}), but the model was trained on "
+            f"a frame with {len(frame_categories)}: LightGBM matches category columns to its "
+            "training categories by position, so X needs the training frame's category "
+            "columns, each with a category dtype (or pass every column as numeric codes)"
+        )
+    maps = dict(category_maps or {})
+    for j, training in zip(columns, frame_categories, strict=True):
+        maps[j] = _UnseenMissing(training)
+    return maps
+
+
+class _UnseenMissing(list):
+    """Training categories whose unseen values read as missing (NaN): LightGBM's
+    ``set_categories`` turns them into nulls before predicting."""
+
+
 def _pandas_float32(dtype: Any) -> bool:
     import pandas as pd
 
@@ -362,13 +399,14 @@ def _lookup_codes(codes: np.ndarray, lookup: np.ndarray) -> np.ndarray:
 
 
 def _map_values(values: np.ndarray, training: list) -> np.ndarray:
-    """Each value's position in ``training``; unseen -> ``len(training)``, missing -> NaN."""
+    """Each value's position in ``training``; unseen -> ``len(training)`` (NaN for LightGBM's
+    frame categories), missing -> NaN."""
     position: dict[Any, int] = {}
     by_text: dict[str, int] = {}
     for i, category in enumerate(training):
         position.setdefault(category, i)
         by_text.setdefault(str(category), i)
-    unseen = float(len(training))
+    unseen = np.nan if isinstance(training, _UnseenMissing) else float(len(training))
     out = np.empty(len(values), dtype=np.float64)
     for i, value in enumerate(values):
         if _missing(value):

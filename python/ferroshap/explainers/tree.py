@@ -221,6 +221,7 @@ class TreeExplainer:
             feature_names=self._model.feature_names,
             category_maps=self._model.category_maps,
             categorical=self._model.ensemble.categorical_features,
+            frame_categories=self._model.frame_categories,
         )
 
     def _values(self, matrix, check_additivity: bool) -> np.ndarray:
