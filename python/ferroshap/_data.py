@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Matrix", "to_matrix"]
+__all__ = ["Matrix", "mark_missing", "to_matrix"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -139,6 +139,31 @@ def to_matrix(
     values, was_1d = _numpy_values(X)
     _check_shape(values.shape[1], n_features)
     return Matrix(values, None, was_1d)
+
+
+def mark_missing(values: np.ndarray, missing: float | None) -> np.ndarray:
+    """``values`` with every entry equal to ``missing`` replaced by NaN, so that it follows the
+    trees' missing-value branch (XGBoost's ``missing=``).
+
+    Entries are compared as float32, as XGBoost compares them: a float64 value is missing
+    when it rounds to the same float32 as ``missing``. The array is returned as it is (no
+    copy) when ``missing`` is ``None`` or NaN or no entry equals it.
+
+    Examples
+    --------
+    >>> mark_missing(np.array([[1e-8, 2.0]]), 1e-8)
+    array([[nan,  2.]])
+    """
+    if missing is None or np.isnan(missing):
+        return values
+    target = np.float32(missing)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range rounds to +-inf
+        hits = values.astype(np.float32, copy=False) == target
+    if not hits.any():
+        return values
+    out = values.copy(order="K")
+    out[hits] = np.nan
+    return out
 
 
 def _kind(X: Any) -> str:

@@ -384,10 +384,11 @@ class KernelExplainer:
         n_rows = x.shape[0]
         if native is not None:
             # The whole loop in Rust: the game is evaluated from the trees themselves.
+            # Masked rows mix x and the background, so marking both marks every one.
             values, errors, _, ill = _core.kernel_shap_tree_ensemble(
                 native.ensemble,
-                x,
-                self.data,
+                native.rows(x),
+                native.rows(self.data),
                 self.weights,
                 output=native.output,
                 link=self.link,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap import _core
-from ferroshap._data import to_matrix
+from ferroshap._data import mark_missing, to_matrix
 from ferroshap.explainers import _additivity
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
 from ferroshap.explanation import Explanation, interaction_explanation
@@ -77,6 +77,13 @@ class TreeExplainer:
         Limit on the features a pair of explained and background rows may differ on, for
         ``model_output`` other than the margin (default 20, at most 24; each step doubles
         time and memory per pair).
+    missing
+        A value to read as missing besides NaN, as XGBoost's ``missing=`` does: every entry
+        of ``X`` and ``data`` equal to it (compared in float32, as XGBoost compares) follows
+        the trees' missing-value branch. Default: the model's own, for XGBoost scikit-learn
+        models (``XGBClassifier(missing=...)``, which their ``predict`` applies); model
+        files and raw ``xgboost.Booster`` objects do not record it, so pass the value given
+        to ``DMatrix(missing=...)`` here. ``float("nan")``: only NaN is missing.
 
     Examples
     --------
@@ -102,10 +109,16 @@ class TreeExplainer:
         n_jobs: int | None = None,
         feature_names: list[str] | None = None,
         max_pair_features: int = 20,
+        missing: float | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        if missing is not None and (
+            not isinstance(missing, (int, float, np.integer, np.floating))
+            or isinstance(missing, bool)
+        ):
+            raise TypeError(f"missing must be a number or None, got {missing!r}")
         if feature_perturbation not in _PERTURBATIONS:
             raise ValueError(
                 f"feature_perturbation must be one of {_PERTURBATIONS}, "
@@ -127,6 +140,11 @@ class TreeExplainer:
             self._model = model
         else:
             self._model = _wrap_ensemble(model) or load_tree_model(model)
+        if missing is not None:
+            value = None if np.isnan(missing) else float(missing)
+            self._model = dataclasses.replace(self._model, missing=value)
+        #: The value read as missing besides NaN (the model's ``missing``), or None.
+        self.missing = self._model.missing
         live = None if isinstance(model, (TreeModel, _core.TreeEnsemble)) else model
         self._live_model = live
         self._output: OutputSpec = resolve_output(model_output, self._model, live)
@@ -215,7 +233,7 @@ class TreeExplainer:
         return self._model.ensemble
 
     def _matrix(self, X: Any):
-        return to_matrix(
+        matrix = to_matrix(
             X,
             n_features=self._model.ensemble.n_features,
             feature_names=self._model.feature_names,
@@ -223,6 +241,8 @@ class TreeExplainer:
             categorical=self._model.ensemble.categorical_features,
             frame_categories=self._model.frame_categories,
         )
+        values = mark_missing(matrix.values, self._model.missing)
+        return matrix if values is matrix.values else dataclasses.replace(matrix, values=values)
 
     def _values(self, matrix, check_additivity: bool) -> np.ndarray:
         values = self._exact(self._model.ensemble, matrix.values, interactions=False)

@@ -49,6 +49,11 @@ class TreeModel:
         columns included). LightGBM's ``predict`` re-codes a pandas frame's category columns
         by position in this list, whichever features they are, and so does ferroshap.
         ``None`` elsewhere.
+    missing
+        The value the model treats as missing besides NaN: an XGBoost scikit-learn model's
+        ``missing`` parameter, which its ``predict`` passes to ``DMatrix``. ``None`` when
+        only NaN is missing, or when the model does not record it (a raw ``Booster``, a
+        model file: give it to the explainer as ``missing=``).
     """
 
     ensemble: _core.TreeEnsemble
@@ -59,6 +64,7 @@ class TreeModel:
     single_output: bool
     output_scale: float = 1.0
     frame_categories: list[list] | None = None
+    missing: float | None = None
 
 
 def load_tree_model(model: Any) -> TreeModel:
