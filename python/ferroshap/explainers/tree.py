@@ -17,6 +17,7 @@ from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
 
 _PERTURBATIONS = ("auto", "tree_path_dependent", "interventional")
+_BACKGROUND = "the background data (data=)"
 
 
 class TreeExplainer:
@@ -168,14 +169,14 @@ class TreeExplainer:
         self._background: np.ndarray | None = None
         if interventional:
             # Every row, in the model's encoding (categories mapped like X), no subsampling.
-            self._background = self._matrix(data).values
+            self._background = self._matrix(data, _BACKGROUND).values
             base = self._model.ensemble.interventional_expected_value(
                 self._background, n_threads=self.n_jobs
             )
         else:
             if data is not None:
                 # shap's tree_path_dependent with data: node covers are counted from the data.
-                background = self._matrix(data)
+                background = self._matrix(data, _BACKGROUND)
                 ensemble = self._model.ensemble.with_covers_from_data(
                     background.values, n_threads=self.n_jobs
                 )
@@ -232,7 +233,7 @@ class TreeExplainer:
         """The model in ferroshap's core representation."""
         return self._model.ensemble
 
-    def _matrix(self, X: Any):
+    def _matrix(self, X: Any, what: str = "X"):
         matrix = to_matrix(
             X,
             n_features=self._model.ensemble.n_features,
@@ -240,6 +241,7 @@ class TreeExplainer:
             category_maps=self._model.category_maps,
             categorical=self._model.ensemble.categorical_features,
             frame_categories=self._model.frame_categories,
+            what=what,
         )
         values = mark_missing(matrix.values, self._model.missing)
         return matrix if values is matrix.values else dataclasses.replace(matrix, values=values)
