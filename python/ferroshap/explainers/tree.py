@@ -367,9 +367,14 @@ class TreeExplainer:
         ``(n_rows, n_features, n_outputs)`` otherwise (shap >= 0.45 shapes); a 1-D ``X`` is
         one row and drops the first axis. For ``model_output="log_loss"``, ``y`` holds the
         label of each row (class labels, or 0/1 for binary models; the target for
-        regressors) and the values are always ``(n_rows, n_features)``. For outputs other
-        than the margin, ``check_additivity`` is not needed: the values add up to the output
-        minus the base value by construction (efficiency of the exact Shapley values).
+        regressors) and the values are always ``(n_rows, n_features)``.
+
+        ``check_additivity`` checks that each row's margin values plus the base value give
+        the model's margin, to the rounding error the sums can carry (which grows with the
+        magnitude of the values and trees, so models whose effects cancel pass); a larger
+        difference raises ``FerroshapError``. For outputs other than the margin it is not
+        needed: the values add up to the output minus the base value by construction
+        (efficiency of the exact Shapley values).
         """
         _check_unsupported(tree_limit, approximate)
         matrix = self._matrix(X)
@@ -387,6 +392,8 @@ class TreeExplainer:
         :meth:`shap_interaction_values`), shape ``(n_rows, n_features, n_features[,
         n_outputs])``, as in shap. ``y``: the labels, for ``model_output="log_loss"``; the
         base values are then per row (the mean loss over the background at the row's label).
+        ``check_additivity=False`` skips the check that the values add up to the margin
+        (for values and interaction values alike).
         """
         matrix = self._matrix(X)
         if interactions:
