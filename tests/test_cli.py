@@ -405,3 +405,14 @@ def test_missing_value_of_a_model_file(tmp_path, capsys):
     # XGBoost's float32 Tree SHAP on margins of order 1: 1e-5.
     np.testing.assert_allclose(values, contribs[:, :-1], atol=1e-5)
     _assert_error(capsys, [*argv, "--missing", "x"], "expected a number")
+
+
+def test_a_header_of_numbers_that_are_the_models_feature_names_is_a_header(tmp_path, capsys):
+    X = np.random.default_rng(6).normal(size=(50, 3))
+    names = ["10", "20", "30"]
+    frame = pl.DataFrame(X, schema=names)
+    model = xgboost.XGBRegressor(n_estimators=3).fit(frame.to_pandas(), X[:, 0])
+    model.save_model(tmp_path / "m.json")
+    frame.write_csv(tmp_path / "X.csv")
+    code, out, err = _run(capsys, "explain", str(tmp_path / "m.json"), str(tmp_path / "X.csv"))
+    assert code == 0 and ": 50 rows" in out, err

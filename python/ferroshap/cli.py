@@ -263,7 +263,7 @@ def _read_data(pl: Any, reader: str, path: Path, header: bool | None, explainer:
         frame = pl.read_csv(path, has_header=header is not False)
         if header is False:
             frame = _name_by_position(frame, explainer.feature_names, path.name)
-        elif header is None and _looks_like_data(frame.columns):
+        elif header is None and _looks_like_data(frame.columns, explainer.feature_names):
             shown = ", ".join(frame.columns[:4]) + (", ..." if frame.width > 4 else "")
             raise CliError(
                 f"the first line of {path.name} holds numbers ({shown}), not column names: "
@@ -297,11 +297,13 @@ def _check_csv_rows(path: Path) -> None:
             raise CliError(f"{path.name} line {reader.line_num}: {error}") from None
 
 
-def _looks_like_data(columns: list[str]) -> bool:
+def _looks_like_data(columns: list[str], features: list[str] | None) -> bool:
     """Column names that are all numbers, other than the column numbers 0..n-1 or 1..n that
-    ``DataFrame(array).to_csv`` writes."""
+    ``DataFrame(array).to_csv`` writes and other than the model's own feature names."""
     import re
 
+    if not _unnamed(features) and set(features) <= set(columns):
+        return False
     names = [re.sub(r"_duplicated_\d+$", "", c) for c in columns]
     try:
         numbers = [float(n) for n in names]
