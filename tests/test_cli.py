@@ -7,6 +7,7 @@ margins for additivity.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -282,3 +283,136 @@ def test_usage_errors(capsys, argv, fragment):
 def test_without_polars_says_what_to_install(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "polars", None)  # makes `import polars` fail
     _assert_error(capsys, ["explain", "--example"], "pip install 'ferroshap[cli]'")
+
+
+# -- input that used to be read silently wrong -----------------------------------------------
+
+
+@pytest.fixture
+def unnamed_lightgbm(tmp_path):
+    """A LightGBM model trained without feature names, and the rows it is explained on."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 3))
+    booster = lightgbm.train(
+        {"objective": "regression", "num_leaves": 8, "verbose": -1},
+        lightgbm.Dataset(X, X[:, 0] - X[:, 1] ** 2),
+        num_boost_round=10,
+    )
+    booster.save_model(tmp_path / "m.txt")
+    return booster, X[:6]
+
+
+def test_headerless_csv_is_refused_and_read_with_no_header(tmp_path, capsys, unnamed_lightgbm):
+    booster, X = unnamed_lightgbm
+    np.savetxt(tmp_path / "X.csv", X, delimiter=",")  # no header line
+    argv = ["explain", str(tmp_path / "m.txt"), str(tmp_path / "X.csv")]
+    # Before: the first row became the header and 5 rows were explained.
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert "first line of X.csv holds numbers" in err and "--no-header" in err
+    out_path = tmp_path / "shap.csv"
+    code, out, err = _run(capsys, *argv, "--no-header", "--out", str(out_path))
+    assert code == 0, err
+    result = pl.read_csv(out_path)
+    assert result.height == 6
+    contribs = booster.predict(X, pred_contrib=True)  # f64 Tree SHAP: 1e-9
+    np.testing.assert_allclose(result.drop("base_value").to_numpy(), contribs[:, :-1], atol=1e-9)
+    # The column numbers pandas writes for an unnamed frame are a header, not data.
+    np.savetxt(tmp_path / "numbered.csv", X, delimiter=",", header="0,1,2", comments="")
+    code, out, err = _run(
+        capsys, "explain", str(tmp_path / "m.txt"), str(tmp_path / "numbered.csv")
+    )
+    assert code == 0 and ": 6 rows" in out, err
+    # --header reads a line of numbers as names when that is what it is.
+    code, out, err = _run(capsys, *argv, "--header")
+    assert code == 0 and ": 5 rows" in out, err
+
+
+def test_headerless_csv_for_a_named_model(tmp_path, capsys):
+    X = pl.read_csv(example_data_path()).to_numpy()
+    np.savetxt(tmp_path / "X.csv", X, delimiter=",")
+    argv = ["explain", str(example_model_path()), str(tmp_path / "X.csv")]
+    _assert_error(capsys, argv, "first line of X.csv holds numbers", "--no-header")
+    out_path = tmp_path / "shap.parquet"
+    code, _, err = _run(capsys, *argv, "--no-header", "--out", str(out_path))
+    assert code == 0, err
+    result = pl.read_parquet(out_path)
+    assert result.columns == [*FEATURES, "base_value"] and result.height == 442
+    contribs, _ = _xgboost_reference(example_model_path(), X)
+    np.testing.assert_allclose(result.select(FEATURES).to_numpy(), contribs[:, :-1], atol=1e-2)
+    np.savetxt(tmp_path / "narrow.csv", X[:, :9], delimiter=",")
+    _assert_error(
+        capsys,
+        ["explain", str(example_model_path()), str(tmp_path / "narrow.csv"), "--no-header"],
+        "narrow.csv has 9 columns, but the model has 10 features",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("a,b,c\n1,2,3\n4,5\n7,8,9\n", "X.csv line 3 has 2 fields, but the first line has 3"),
+        ("a,b,c\n1,2,3\n4,5,6,7\n", "X.csv line 3 has 4 fields, but the first line has 3"),
+        ("a,b,c\n1,2,3\n\n7,8,9\n", "X.csv line 3 is empty, but the first line has 3"),
+        ("a,b,c\n", "X.csv has no rows to explain"),  # was: "dtype String"
+    ],
+)
+def test_ragged_and_empty_csv_are_refused(tmp_path, capsys, unnamed_lightgbm, text, fragment):
+    (tmp_path / "X.csv").write_text(text)
+    _assert_error(capsys, ["explain", str(tmp_path / "m.txt"), str(tmp_path / "X.csv")], fragment)
+
+
+def test_unwritable_out_is_reported_before_any_work(tmp_path, capsys):
+    (tmp_path / "shap.csv").mkdir()
+    code, out, err = _run(capsys, "explain", "--example", "--out", str(tmp_path / "shap.csv"))
+    # Before: reported after the whole computation, its table already printed.
+    assert code == 2 and out == ""
+    assert "cannot write" in err and "it is a folder" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_out_in_a_read_only_folder_is_reported_before_any_work(tmp_path, capsys):
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    code, out, err = _run(capsys, "explain", "--example", "--out", str(folder / "shap.csv"))
+    assert code == 2 and out == "" and "cannot write" in err and "ermission" in err
+    assert not list(folder.iterdir())
+
+
+def test_a_file_that_is_not_a_model_is_named(tmp_path, capsys):
+    _assert_error(
+        capsys,
+        ["explain", str(example_data_path()), str(example_data_path())],
+        "cannot read diabetes.csv as a model: unrecognised model file",
+    )
+    assert "model model" not in capsys.readouterr().err
+
+
+def test_missing_value_of_a_model_file(tmp_path, capsys):
+    X, y = np.random.default_rng(4).normal(size=(300, 3)), np.zeros(300)
+    y[X[:, 0] > 0] = 1
+    X[::4, 0] = -999.0  # the model's missing marker
+    model = xgboost.XGBClassifier(n_estimators=10, max_depth=3, missing=-999.0).fit(X, y)
+    model.save_model(tmp_path / "m.json")
+    pl.DataFrame(X, schema=["a", "b", "c"]).write_csv(tmp_path / "X.csv")
+    out_path = tmp_path / "shap.parquet"
+    argv = ["explain", str(tmp_path / "m.json"), str(tmp_path / "X.csv"), "--out", str(out_path)]
+    code, _, err = _run(capsys, *argv, "--missing", "-999")
+    assert code == 0, err
+    values = pl.read_parquet(out_path).drop("base_value").to_numpy()
+    booster = model.get_booster()
+    contribs = booster.predict(xgboost.DMatrix(X, missing=-999.0), pred_contribs=True)
+    # XGBoost's float32 Tree SHAP on margins of order 1: 1e-5.
+    np.testing.assert_allclose(values, contribs[:, :-1], atol=1e-5)
+    _assert_error(capsys, [*argv, "--missing", "x"], "expected a number")
+
+
+def test_a_header_of_numbers_that_are_the_models_feature_names_is_a_header(tmp_path, capsys):
+    X = np.random.default_rng(6).normal(size=(50, 3))
+    names = ["10", "20", "30"]
+    frame = pl.DataFrame(X, schema=names)
+    model = xgboost.XGBRegressor(n_estimators=3).fit(frame.to_pandas(), X[:, 0])
+    model.save_model(tmp_path / "m.json")
+    frame.write_csv(tmp_path / "X.csv")
+    code, out, err = _run(capsys, "explain", str(tmp_path / "m.json"), str(tmp_path / "X.csv"))
+    assert code == 0 and ": 50 rows" in out, err

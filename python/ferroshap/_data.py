@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Matrix", "to_matrix"]
+__all__ = ["Matrix", "mark_missing", "to_matrix"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -63,6 +63,8 @@ def to_matrix(
     feature_names: Sequence[str] | None = None,
     category_maps: dict[int, list] | None = None,
     categorical: Sequence[bool] | None = None,
+    frame_categories: list[list] | None = None,
+    what: str = "X",
 ) -> Matrix:
     """Convert ``X`` to a :class:`Matrix`, copying only when the core could not read it as is.
 
@@ -87,6 +89,13 @@ def to_matrix(
         Per feature: whether the model treats it as categorical. A numeric column there is taken
         as codes; a category column the model treats as numeric is read as its (numeric)
         values.
+    frame_categories
+        LightGBM's ``pandas_categorical``: the categories of each category column of the
+        training frame, in order. A pandas frame with category columns must have as many;
+        the k-th is coded by position in the k-th list, whichever feature it is (a value not
+        in the list becomes NaN), as LightGBM's ``predict`` does.
+    what
+        What ``X`` is, for error messages (``"the background data"``).
 
     Returns
     -------
@@ -107,30 +116,57 @@ def to_matrix(
         X, kind = _from_arrow(X)
     if kind == "pandas":
         columns = _column_names(X.columns)
-        _check_shape(X.shape[1], n_features)
-        _check_names(columns, feature_names)
+        _check_shape(X.shape[1], n_features, what)
+        _check_names(columns, feature_names, what)
+        if frame_categories is not None:
+            category_maps = _by_position(X, columns, frame_categories, category_maps, what)
         values = _pandas_values(X, columns, category_maps, categorical)
         return Matrix(values, columns, False)
     if kind == "pandas_series":
         # One row, like `df.iloc[0]`: its index holds the feature names.
         names = _column_names(X.index)
-        _check_shape(len(X), n_features)
-        _check_names(names, feature_names)
+        _check_shape(len(X), n_features, what)
+        _check_names(names, feature_names, what)
         values = _pandas_values(X.to_frame().T, names, category_maps, categorical)
         return Matrix(values, names, True)
     if kind == "polars":
         columns = list(X.columns)
-        _check_shape(X.width, n_features)
-        _check_names(columns, feature_names)
+        _check_shape(X.width, n_features, what)
+        _check_names(columns, feature_names, what)
         return Matrix(_polars_values(X, category_maps, categorical), columns, False)
     if kind == "polars_series":
         raise TypeError(
             "a polars Series is one column, not one row; pass a DataFrame "
             "(series.to_frame()) or a 1-D numpy array for one row"
         )
-    values, was_1d = _numpy_values(X)
-    _check_shape(values.shape[1], n_features)
+    values, was_1d = _numpy_values(X, what)
+    _check_shape(values.shape[1], n_features, what)
     return Matrix(values, None, was_1d)
+
+
+def mark_missing(values: np.ndarray, missing: float | None) -> np.ndarray:
+    """``values`` with every entry equal to ``missing`` replaced by NaN, so that it follows the
+    trees' missing-value branch (XGBoost's ``missing=``).
+
+    Entries are compared as float32, as XGBoost compares them: a float64 value is missing
+    when it rounds to the same float32 as ``missing``. The array is returned as it is (no
+    copy) when ``missing`` is ``None`` or NaN or no entry equals it.
+
+    Examples
+    --------
+    >>> mark_missing(np.array([[1e-8, 2.0]]), 1e-8)
+    array([[nan,  2.]])
+    """
+    if missing is None or np.isnan(missing):
+        return values
+    target = np.float32(missing)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range rounds to +-inf
+        hits = values.astype(np.float32, copy=False) == target
+    if not hits.any():
+        return values
+    out = values.copy(order="K")
+    out[hits] = np.nan
+    return out
 
 
 def _kind(X: Any) -> str:
@@ -163,12 +199,12 @@ def _from_arrow(table: Any) -> tuple[Any, str]:
     return pl.from_arrow(table), "polars"
 
 
-def _numpy_values(X: Any) -> tuple[np.ndarray, bool]:
+def _numpy_values(X: Any, what: str = "X") -> tuple[np.ndarray, bool]:
     array = X if isinstance(X, np.ndarray) else np.asarray(X)
     if array.ndim not in (1, 2):
         raise ValueError(
-            f"X must be 2-D (n_rows, n_features) or 1-D (one row), got {array.ndim} dimensions "
-            f"with shape {array.shape}"
+            f"{what} must be 2-D (n_rows, n_features) or 1-D (one row), got {array.ndim} "
+            f"dimensions with shape {array.shape}"
         )
     dtype = array.dtype
     if dtype not in _FLOATS:
@@ -178,18 +214,18 @@ def _numpy_values(X: Any) -> tuple[np.ndarray, bool]:
             array = array.astype(np.float32)
         else:
             raise TypeError(
-                f"X has dtype {dtype}; ferroshap needs numbers (float32, float64, int or bool). "
-                "Encode categorical or text features as numbers first"
+                f"{what} has dtype {dtype}; ferroshap needs numbers (float32, float64, int or "
+                "bool). Encode categorical or text features as numbers first"
             )
     if array.ndim == 1:
         return array[np.newaxis, :], True
     return array, False
 
 
-def _check_shape(n_columns: int, n_features: int | None) -> None:
+def _check_shape(n_columns: int, n_features: int | None, what: str = "X") -> None:
     if n_features is not None and n_columns != n_features:
         raise ValueError(
-            f"X has {n_columns} features, but the model was trained on {n_features} features"
+            f"{what} has {n_columns} features, but the model was trained on {n_features} features"
         )
 
 
@@ -220,7 +256,9 @@ def name_key(name: Any) -> str:
     return str(name).replace(" ", "_")
 
 
-def _check_names(columns: list[str] | None, expected: Sequence[str] | None) -> None:
+def _check_names(
+    columns: list[str] | None, expected: Sequence[str] | None, what: str = "X"
+) -> None:
     if columns is None or expected is None or list(columns) == list(expected):
         return
     if _generated(expected):
@@ -242,7 +280,7 @@ def _check_names(columns: list[str] | None, expected: Sequence[str] | None) -> N
             hint = f"; missing: {', '.join(map(repr, missing[:5]))}"
             hint += ", ..." if len(missing) > 5 else ""
     shown = "; ".join(mismatches[:5]) + ("; ..." if len(mismatches) > 5 else "")
-    raise ValueError(f"X's columns do not match the model's feature names: {shown}{hint}")
+    raise ValueError(f"{what}'s columns do not match the model's feature names: {shown}{hint}")
 
 
 def _is_categorical(categorical: Sequence[bool] | None, category_maps: Any, j: int) -> bool:
@@ -297,6 +335,39 @@ def _pandas_values(
         else:
             raise _column_type_error(name, dtype)
     return out
+
+
+def _by_position(
+    frame: Any,
+    names: list[str] | None,
+    frame_categories: list[list],
+    category_maps: Any,
+    what: str = "X",
+) -> dict[int, list] | None:
+    """``category_maps`` with the frame's k-th category column given the k-th training list
+    (LightGBM's rule), each wrapped so that a value not in it reads as missing."""
+    import pandas as pd
+
+    columns = [j for j, d in enumerate(frame.dtypes) if isinstance(d, pd.CategoricalDtype)]
+    if not columns:
+        return category_maps  # numbers are codes, as for an array
+    if len(columns) != len(frame_categories):
+        shown = ", ".join(repr(names[j] if names else j) for j in columns[:8])
+        raise ValueError(
+            f"{what} has {len(columns)} category column(s) ({shown}), but the model was "
+            f"trained on a frame with {len(frame_categories)}: LightGBM matches category "
+            f"columns to its training categories by position, so {what} needs the training "
+            "frame's category columns, each with a category dtype (or every column as codes)"
+        )
+    maps = dict(category_maps or {})
+    for j, training in zip(columns, frame_categories, strict=True):
+        maps[j] = _UnseenMissing(training)
+    return maps
+
+
+class _UnseenMissing(list):
+    """Training categories whose unseen values read as missing (NaN): LightGBM's
+    ``set_categories`` turns them into nulls before predicting."""
 
 
 def _pandas_float32(dtype: Any) -> bool:
@@ -362,13 +433,14 @@ def _lookup_codes(codes: np.ndarray, lookup: np.ndarray) -> np.ndarray:
 
 
 def _map_values(values: np.ndarray, training: list) -> np.ndarray:
-    """Each value's position in ``training``; unseen -> ``len(training)``, missing -> NaN."""
+    """Each value's position in ``training``; unseen -> ``len(training)`` (NaN for LightGBM's
+    frame categories), missing -> NaN."""
     position: dict[Any, int] = {}
     by_text: dict[str, int] = {}
     for i, category in enumerate(training):
         position.setdefault(category, i)
         by_text.setdefault(str(category), i)
-    unseen = float(len(training))
+    unseen = np.nan if isinstance(training, _UnseenMissing) else float(len(training))
     out = np.empty(len(values), dtype=np.float64)
     for i, value in enumerate(values):
         if _missing(value):

@@ -2,7 +2,8 @@
 
 ::
 
-    ferroshap explain MODEL DATA [--out FILE] [--top K] [--threads N]
+    ferroshap explain MODEL DATA [--out FILE] [--top K] [--threads N] [--missing VALUE]
+                      [--header | --no-header]
     ferroshap explain --example [--out FILE] [--top K] [--threads N]
     ferroshap --version
 
@@ -10,7 +11,9 @@ MODEL is an XGBoost model saved as JSON (``.json``) or UBJSON (``.ubj``), or a L
 model (``.txt``). DATA is a CSV (``.csv``), Parquet (``.parquet``, ``.pq``) or Arrow IPC
 (``.arrow``, ``.feather``, ``.ipc``) file; when the model knows its feature names, DATA's
 columns are matched by name (extra columns, such as a label, are ignored with a note), otherwise
-by position.
+by position. A CSV's first line is its header; a first line of numbers that cannot be column
+names is refused (pass ``--no-header`` for a file without one, ``--header`` to read it as names
+anyway), and so is a row with more or fewer fields than the header.
 
 ``--out`` writes the SHAP values, Parquet or CSV by the file's extension: one column per feature,
 named like the feature, then ``base_value``. A model with several outputs (multiclass) writes
@@ -131,6 +134,27 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--threads", type=_positive_int, metavar="N", help="threads to use (default: all cores)"
     )
+    explain.add_argument(
+        "--missing",
+        type=_number,
+        metavar="VALUE",
+        help="a value to read as missing besides NaN, as XGBoost's missing= does (a model file "
+        "does not record it)",
+    )
+    header = explain.add_mutually_exclusive_group()
+    header.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_false",
+        default=None,
+        help="the CSV has no header line: columns are the model's features, in order",
+    )
+    header.add_argument(
+        "--header",
+        dest="header",
+        action="store_true",
+        help="read the CSV's first line as column names even if it holds numbers",
+    )
     return parser
 
 
@@ -142,6 +166,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -165,10 +196,14 @@ def _explain(args: argparse.Namespace) -> int:
     for path, what in ((model_path, "model"), (data_path, "data")):
         if not path.is_file():
             raise CliError(f"{what} file not found: {path}")
+    if args.header is not None and reader != "read_csv":
+        raise CliError("--header and --no-header apply to CSV files only")
     pl = _polars()
+    if out_writer is not None:
+        _check_writable(Path(args.out))
 
-    explainer = _load_explainer(model_path, args.threads)
-    frame = getattr(pl, reader)(data_path)
+    explainer = _load_explainer(model_path, args.threads, args.missing)
+    frame = _read_data(pl, reader, data_path, args.header, explainer)
     frame = _select_features(frame, explainer.feature_names, data_path.name)
     explanation = explainer(frame)
     if _unnamed(explainer.feature_names):
@@ -192,10 +227,102 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_explainer(model_path: Path, threads: int | None) -> Any:
+def _load_explainer(model_path: Path, threads: int | None, missing: float | None = None) -> Any:
     from ferroshap.explainers import TreeExplainer
 
-    return TreeExplainer.from_file(model_path, n_jobs=threads)
+    try:
+        return TreeExplainer.from_file(model_path, n_jobs=threads, missing=missing)
+    except ferroshap.ModelFormatError as error:
+        # The core names the format it tried ("cannot parse XGBoost JSON model: ..."), or
+        # "model" when it recognised none; the file's name is what the user needs.
+        detail = str(error).removeprefix("cannot parse model model: ")
+        raise CliError(f"cannot read {model_path.name} as a model: {detail}") from None
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before any work when ``--out`` cannot be written (leaving no file behind)."""
+    if out.is_dir():
+        raise CliError(f"cannot write {out}: it is a folder")
+    existed = out.exists()
+    try:
+        with open(out, "ab"):
+            pass
+    except OSError as error:
+        raise CliError(f"cannot write {out}: {error.strerror or error}") from None
+    if not existed:
+        out.unlink()
+
+
+def _read_data(pl: Any, reader: str, path: Path, header: bool | None, explainer: Any) -> Any:
+    """DATA as a polars frame, refusing what would be read silently wrong: a headerless CSV
+    (its first row taken as names), ragged rows (filled with nulls), no rows at all."""
+    if reader != "read_csv":
+        frame = getattr(pl, reader)(path)
+    else:
+        _check_csv_rows(path)
+        frame = pl.read_csv(path, has_header=header is not False)
+        if header is False:
+            frame = _name_by_position(frame, explainer.feature_names, path.name)
+        elif header is None and _looks_like_data(frame.columns, explainer.feature_names):
+            shown = ", ".join(frame.columns[:4]) + (", ..." if frame.width > 4 else "")
+            raise CliError(
+                f"the first line of {path.name} holds numbers ({shown}), not column names: "
+                "pass --no-header if the file has no header line (otherwise that row would be "
+                "lost), or --header to read it as names"
+            )
+    if frame.height == 0:
+        raise CliError(f"{path.name} has no rows to explain")
+    return frame
+
+
+def _check_csv_rows(path: Path) -> None:
+    """Every line of a CSV has as many fields as the first: polars fills a short row with
+    nulls (explained as missing values) without a word."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        try:
+            first = next(reader, None)
+            if first is None:
+                return
+            for row in reader:
+                if len(row) != len(first) and not (row == [] and len(first) == 1):
+                    got = "is empty" if not row else f"has {len(row)} fields"
+                    raise CliError(
+                        f"{path.name} line {reader.line_num} {got}, but the first line has "
+                        f"{len(first)}: every row needs one value per column"
+                    )
+        except csv.Error as error:
+            raise CliError(f"{path.name} line {reader.line_num}: {error}") from None
+
+
+def _looks_like_data(columns: list[str], features: list[str] | None) -> bool:
+    """Column names that are all numbers, other than the column numbers 0..n-1 or 1..n that
+    ``DataFrame(array).to_csv`` writes and other than the model's own feature names."""
+    import re
+
+    if not _unnamed(features) and set(features) <= set(columns):
+        return False
+    names = [re.sub(r"_duplicated_\d+$", "", c) for c in columns]
+    try:
+        numbers = [float(n) for n in names]
+    except ValueError:
+        return False
+    n = len(numbers)
+    return numbers not in (list(range(n)), list(range(1, n + 1)))
+
+
+def _name_by_position(frame: Any, names: list[str] | None, data_name: str) -> Any:
+    """A headerless frame's columns named after the model's features, matched by position."""
+    if _unnamed(names):
+        return frame
+    if frame.width != len(names):
+        raise CliError(
+            f"{data_name} has {frame.width} columns, but the model has {len(names)} features "
+            "(without a header, columns are matched to the features by position)"
+        )
+    return frame.rename(dict(zip(frame.columns, names, strict=True)))
 
 
 def _out_writer(out: str | None) -> str | None:

@@ -396,6 +396,53 @@ def test_bad_model_outputs_are_clear_errors():
         ferroshap.KernelExplainer(object(), background)
 
 
+def test_infinite_outputs_are_refused_naming_rows_and_outputs():
+    background = np.zeros((4, 3))
+
+    def infinite_on_hybrids(X):
+        # Finite on the background and on the explained row, inf where feature 0 comes from
+        # the row and feature 1 from the background: only the masked data has it.
+        out = X.sum(axis=1)
+        out[(X[:, 0] == 1.0) & (X[:, 1] == 0.0)] = -np.inf
+        return out
+
+    explainer = ferroshap.KernelExplainer(infinite_on_hybrids, background)
+    # Before: all-NaN values, silently.
+    with pytest.raises(ValueError, match=r"inf on the masked data: \d+ of \d+ rows .*finite"):
+        explainer.shap_values(np.array([[1.0, 1.0, 1.0]]), silent=True)
+    with pytest.raises(
+        ValueError, match=r"inf on the explained rows: 1 of 2 rows \(first: row 1\)"
+    ):
+        ferroshap.KernelExplainer(
+            lambda X: np.where(X[:, 0] == 1, np.inf, 0.0), background
+        ).shap_values(np.array([[0.5, 0.0, 0.0], [1.0, 0.0, 0.0]]), silent=True)
+
+    def second_output_infinite(X):
+        return np.column_stack([X.sum(axis=1), np.where(X[:, 2] > 0, np.inf, 0.0)])
+
+    explainer = ferroshap.KernelExplainer(second_output_infinite, background)
+    with pytest.raises(ValueError, match=r"inf on the explained rows: 1 of 1 rows.* in output 1;"):
+        explainer.shap_values(np.array([[0.0, 0.0, 2.0]]), silent=True)
+
+
+def test_logit_link_needs_probabilities():
+    rng = np.random.default_rng(0)
+    background = rng.random((5, 3))
+    # Before: clipped silently, a base value of 34.5 and values of 0.
+    with pytest.raises(
+        ValueError,
+        match=r"link='logit' needs probabilities in \[0, 1\].*"
+        r"from 1\.\d+ to [23]\.\d+ on the background data: 5 of 5 rows",
+    ):
+        ferroshap.KernelExplainer(lambda X: X.sum(axis=1) + 1, background, link="logit")
+    explainer = ferroshap.KernelExplainer(lambda X: X.mean(axis=1), background, link="logit")
+    with pytest.raises(ValueError, match="needs probabilities.* on the explained rows: 1 of 2"):
+        explainer.shap_values(np.array([[0.5, 0.5, 0.5], [3.0, 3.0, 3.0]]), silent=True)
+    # Probabilities of exactly 0 and 1 are probabilities (their logits are clipped).
+    edge = ferroshap.KernelExplainer(lambda X: (X[:, 0] > 0.5).astype(float), background, "logit")
+    assert np.all(np.isfinite(edge.shap_values(np.array([[1.0, 0.0, 0.0]]), silent=True)))
+
+
 def test_bad_inputs_are_clear_errors():
     import pandas as pd
 

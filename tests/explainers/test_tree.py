@@ -203,6 +203,12 @@ def test_wrong_number_of_features_is_a_clear_error():
     explainer = ferroshap.TreeExplainer(_stump_forest())
     with pytest.raises(ValueError, match="4 features.*3 features"):
         explainer.shap_values(np.zeros((2, 4)))
+    # Background data is named as such, not "X" (which the user may not have passed yet).
+    for perturbation in ("interventional", "tree_path_dependent"):
+        with pytest.raises(ValueError, match=r"^the background data \(data=\) has 2 features"):
+            ferroshap.TreeExplainer(
+                _stump_forest(), data=np.zeros((5, 2)), feature_perturbation=perturbation
+            )
 
 
 @pytest.mark.parametrize(

@@ -301,3 +301,93 @@ def test_column_names_with_spaces_match_lightgbms_stored_names():
     # A truly different column is still refused.
     with pytest.raises(ValueError, match="do not match"):
         explainer.shap_values(X.rename(columns={"x": "y"}))
+
+
+def _frame_with_awkward_category_columns(n=300):
+    """Category columns LightGBM does not list as categorical features: a constant one
+    (``feature_infos=none``), an ordered one (read as numbers) and, with an explicit
+    ``categorical_feature``, one left out; besides an integer column that may be named."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "a": pd.Categorical(rng.choice(["x", "y", "z"], n)),
+            "const": pd.Categorical(["k"] * n),
+            "num": rng.normal(size=n),
+            "b": pd.Categorical(rng.choice(["p", "q", "r", "s"], n)),
+            "level": pd.Categorical(
+                rng.choice(["lo", "mid", "hi"], n), categories=["lo", "mid", "hi"], ordered=True
+            ),
+            "ints": rng.integers(0, 4, n),
+        }
+    )
+    y = (
+        1.5 * frame["a"].cat.codes
+        - frame["b"].cat.codes
+        + frame["num"]
+        + frame["level"].cat.codes
+        + 0.7 * frame["ints"]
+    )
+    return frame, y.to_numpy(dtype=np.float64)
+
+
+@needs_parser
+@pytest.mark.parametrize(
+    "columns, categorical_feature",
+    [
+        (["a", "const", "num", "b"], "auto"),  # the constant category column alone
+        (["a", "const", "num", "b", "level", "ints"], "auto"),
+        (["a", "const", "num", "b", "level", "ints"], ["a", "ints"]),
+    ],
+)
+def test_training_frame_with_constant_ordered_or_unlisted_category_columns(
+    tmp_path, columns, categorical_feature
+):
+    import ferroshap
+
+    frame, y = _frame_with_awkward_category_columns()
+    frame = frame[columns]
+    params = dict(SMALL, min_child_samples=5, min_data_per_group=5, cat_smooth=1.0)
+    model = lgb.LGBMRegressor(**params).fit(frame, y, categorical_feature=categorical_feature)
+    booster = model.booster_
+    assert "none" in booster.model_to_string().split("feature_infos=")[1].split("\n")[0]
+    shuffled = frame.iloc[::-1].copy()
+    shuffled["a"] = shuffled["a"].cat.reorder_categories(["z", "x", "y"])
+    shuffled["b"] = pd.Categorical(["p", "new"] * (len(frame) // 2))  # 'new' never seen
+    path = tmp_path / "model.txt"
+    booster.save_model(path)
+    explainers = [ferroshap.TreeExplainer(model), ferroshap.TreeExplainer.from_file(path)]
+    for explainer in explainers:
+        for data in (frame, shuffled):
+            # The training frame itself was refused before (and aligned wrongly by hand).
+            values = explainer.shap_values(data)
+            margin = booster.predict(data, raw_score=True)
+            _close(values.sum(1) + explainer.expected_value, margin)
+            _close(values, booster.predict(data, pred_contrib=True)[:, :-1])
+    interventional = ferroshap.TreeExplainer(model, data=frame[:60])
+    values = interventional.shap_values(shuffled)
+    _close(values.sum(1) + interventional.expected_value, booster.predict(shuffled, raw_score=True))
+
+
+@needs_parser
+def test_constant_category_column_maps_strings_and_refuses_a_missing_category_column():
+    import polars as pl
+
+    import ferroshap
+
+    frame, y = _frame_with_awkward_category_columns()
+    frame = frame[["a", "const", "num", "b"]]
+    params = dict(SMALL, min_child_samples=5, min_data_per_group=5, cat_smooth=1.0)
+    model = lgb.LGBMRegressor(**params).fit(frame, y)
+    loaded = load_tree_model(model)
+    # The constant column is an unused feature, but still has its list (categorical_feature).
+    assert loaded.category_maps == {0: ["x", "y", "z"], 1: ["k"], 3: ["p", "q", "r", "s"]}
+    explainer = ferroshap.TreeExplainer(model)
+    strings = pl.from_pandas(frame.astype({c: str for c in ("a", "const", "b")}))
+    np.testing.assert_array_equal(explainer.shap_values(strings), explainer.shap_values(frame))
+    # LightGBM refuses a frame whose category columns are not the training frame's; so does
+    # ferroshap, rather than giving the constant column's list to the next category column.
+    codes = frame.assign(const=frame["const"].cat.codes)
+    with pytest.raises(ValueError, match="train and valid dataset categorical_feature"):
+        model.predict(codes)
+    with pytest.raises(ValueError, match=r"X has 2 category column\(s\) \('a', 'b'\).* 3"):
+        explainer.shap_values(codes)

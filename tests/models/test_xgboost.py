@@ -323,3 +323,89 @@ def test_one_row_layout_is_reported_and_bounded():
     explainer.shap_values(X[:1])
     assert ensemble.single_row_table_bytes() == before
     assert 0 < before <= 3 * ensemble.size_bytes
+
+
+def _data_with_a_missing_marker(marker: float, n: int = 200):
+    """Classification data where 15% of the entries are ``marker`` (to be read as missing),
+    and a few are float64 values next to it that round to the same float32 (missing for
+    XGBoost too, which compares in float32)."""
+    X, y = make_classification(n, 5, n_informative=3, random_state=2)
+    X[np.random.default_rng(5).random(X.shape) < 0.15] = marker
+    X[::17, 2] = np.nextafter(marker, 1.0)
+    assert np.float32(X[0, 2]) == np.float32(marker) and X[0, 2] != marker
+    return X, y
+
+
+@pytest.mark.parametrize("cls", [xgb.XGBClassifier, xgb.XGBRFClassifier])
+def test_a_missing_value_other_than_nan_is_read_as_missing(cls, tmp_path):
+    marker = 1e-8
+    X, y = _data_with_a_missing_marker(marker)
+    model = cls(n_estimators=20, max_depth=4, missing=marker).fit(X, y)
+    booster = model.get_booster()
+    margin = model.predict(X, output_margin=True)
+    # The marker matters: read as a number, many rows' margins differ (the silent error).
+    as_number = booster.predict(xgb.DMatrix(X), output_margin=True)
+    assert np.sum(np.abs(as_number - margin) > 1e-3) > 20
+    scale = _scale(margin)
+
+    explainer = ferroshap.TreeExplainer(model)
+    values = explainer.shap_values(X)
+    # Additivity against XGBoost's own prediction (ferroshap's own margin would hide it).
+    np.testing.assert_allclose(
+        values.sum(1) + explainer.expected_value, margin, rtol=0, atol=MARGIN_RTOL * scale
+    )
+    assert explainer.missing == marker
+    dmatrix = xgb.DMatrix(X, missing=marker)
+    contribs = booster.predict(dmatrix, pred_contribs=True)
+    np.testing.assert_allclose(values, contribs[:, :-1], rtol=0, atol=CONTRIB_ATOL * scale)
+    interactions = explainer.shap_interaction_values(X[:40])
+    expected = booster.predict(xgb.DMatrix(X[:40], missing=marker), pred_interactions=True)
+    np.testing.assert_allclose(
+        interactions, expected[:, :-1, :-1], rtol=0, atol=CONTRIB_ATOL * scale
+    )
+
+    # Interventional: the background's markers are missing too.
+    interventional = ferroshap.TreeExplainer(model, data=X[:40])
+    assert interventional.expected_value == pytest.approx(
+        float(np.mean(margin[:40])), abs=MARGIN_RTOL * scale
+    )
+    values = interventional.shap_values(X[40:])
+    np.testing.assert_allclose(
+        values.sum(1) + interventional.expected_value,
+        margin[40:],
+        rtol=0,
+        atol=MARGIN_RTOL * scale,
+    )
+    probability = ferroshap.TreeExplainer(model, data=X[:40], model_output="probability")
+    total = probability.shap_values(X[40:80]).sum(1) + probability.expected_value
+    # predict_proba is float32: 1e-6 on probabilities.
+    np.testing.assert_allclose(total, model.predict_proba(X[40:80])[:, 1], rtol=0, atol=1e-6)
+
+    # Files and raw boosters do not record `missing`: it is given to the explainer.
+    path = tmp_path / "model.json"
+    model.save_model(path)
+    assert ferroshap.TreeExplainer.from_file(path).missing is None
+    reference = explainer.shap_values(X)
+    for other in (
+        ferroshap.TreeExplainer.from_file(path, missing=marker),
+        ferroshap.TreeExplainer(booster, missing=marker),
+    ):
+        np.testing.assert_array_equal(other.shap_values(X), reference)
+    # Unmarked data is passed through without a copy.
+    clean = X[np.all(X.astype(np.float32) != np.float32(marker), axis=1)]
+    assert explainer._matrix(clean).values is clean
+
+
+def test_kernel_native_path_reads_the_missing_marker():
+    marker = 1e-8
+    X, y = _data_with_a_missing_marker(marker, n=120)
+    model = xgb.XGBClassifier(n_estimators=10, max_depth=3, missing=marker).fit(X, y)
+    native = ferroshap.KernelExplainer(model.predict_proba, X[:20], seed=0)
+    # Before, the converted trees did not reproduce predict_proba and were silently dropped.
+    assert native.native_model is not None
+    called = ferroshap.KernelExplainer(model.predict_proba, X[:20], seed=0, native=False)
+    rows = X[20:26]
+    # predict_proba is float32: 1e-6 of a probability.
+    np.testing.assert_allclose(
+        native.shap_values(rows, silent=True), called.shap_values(rows, silent=True), atol=1e-6
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap import _core
+from ferroshap._data import mark_missing
 
 __all__ = ["NATIVE_TOL", "NativeModel", "native_candidate"]
 
@@ -27,9 +28,14 @@ class NativeModel:
 
     ensemble: _core.TreeEnsemble
     output: str  # "margin", "logistic", "logistic_pair", "softmax" or "exp"
+    missing: float | None = None  # read as NaN, as the model's predict does (XGBoost)
+
+    def rows(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as the trees read it: entries equal to the model's ``missing`` are NaN."""
+        return mark_missing(X, self.missing)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        m = np.asarray(self.ensemble.predict_margin(X), dtype=np.float64)
+        m = np.asarray(self.ensemble.predict_margin(self.rows(X)), dtype=np.float64)
         if self.output == "margin":
             return m
         if self.output == "exp":
@@ -68,9 +74,10 @@ def native_candidate(model: Any) -> tuple[NativeModel | None, str]:
     from ferroshap.models import load_tree_model
 
     try:
-        ensemble = load_tree_model(owner).ensemble
+        loaded = load_tree_model(owner)
     except Exception as e:  # noqa: BLE001 (any failure to convert means: call the model)
         return None, f"the model is not a tree model ferroshap converts ({e})"
+    ensemble = loaded.ensemble
     link, k = ensemble.link, ensemble.n_outputs
     if method == "decision_function":
         output = "margin"
@@ -84,4 +91,4 @@ def native_candidate(model: Any) -> tuple[NativeModel | None, str]:
         output = "softmax" if link == "softmax" else "margin"
     else:
         return None, f"predict_proba of a model with a {link} link"
-    return NativeModel(ensemble, output), ""
+    return NativeModel(ensemble, output, loaded.missing), ""

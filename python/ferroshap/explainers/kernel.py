@@ -77,6 +77,8 @@ class KernelExplainer:
     link
         ``"identity"`` or ``"logit"`` (values on the log-odds scale of the model's
         probabilities; the logit is taken of the mean probability over background rows).
+        With ``"logit"`` an output outside [0, 1] raises ``ValueError``, as does a NaN or
+        infinite output with either link (saying how many rows and which outputs).
     feature_names
         Names of the features; by default the data frame's columns.
     seed
@@ -205,8 +207,7 @@ class KernelExplainer:
                     f"but {'one output' if self._single else f'{self._n_outputs} outputs'} "
                     "per row on the background data"
                 )
-        if np.isnan(out).any():
-            raise ValueError(f"the model returned NaN on the {what}")
+        _check_outputs(out.reshape(len(rows), -1), what, self.link)
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -395,10 +396,11 @@ class KernelExplainer:
         n_rows = x.shape[0]
         if native is not None:
             # The whole loop in Rust: the game is evaluated from the trees themselves.
+            # Masked rows mix x and the background, so marking both marks every one.
             values, errors, _, ill = _core.kernel_shap_tree_ensemble(
                 native.ensemble,
-                x,
-                self.data,
+                native.rows(x),
+                native.rows(self.data),
                 self.weights,
                 output=native.output,
                 link=self.link,
@@ -449,6 +451,40 @@ class KernelExplainer:
             errors[start : start + len(block)] = block_errors
             ill.extend(start + i for i in block_ill)
         return values, errors, ill
+
+
+def _check_outputs(out: np.ndarray, what: str, link: str) -> None:
+    """Refuse outputs ``(n, k)`` that SHAP values cannot be computed from: NaN or infinite
+    ones (every value would be NaN), and, with the logit link, ones that are not
+    probabilities (their logit is undefined)."""
+    finite = np.isfinite(out)
+    if not finite.all():
+        bad = ~finite
+        kind = "NaN" if np.isnan(out).any() else "inf"
+        if kind == "NaN" and np.isinf(out).any():
+            kind = "NaN and inf"
+        raise ValueError(
+            f"the model returned {kind} on the {what}: {_where(bad)}; SHAP values need finite "
+            "outputs (every value would be NaN)"
+        )
+    if link == "logit":
+        outside = (out < 0.0) | (out > 1.0)
+        if outside.any():
+            raise ValueError(
+                f"link='logit' needs probabilities in [0, 1], but the model returned values "
+                f"from {out.min():.6g} to {out.max():.6g} on the {what}: {_where(outside)}; "
+                "explain a probability output (predict_proba), or use link='identity'"
+            )
+
+
+def _where(bad: np.ndarray) -> str:
+    """'3 of 100 rows (first: row 7), in outputs 0, 2' for a mask ``(n, k)``."""
+    rows = np.flatnonzero(bad.any(axis=1))
+    text = f"{len(rows)} of {len(bad)} rows (first: row {rows[0]})"
+    if bad.shape[1] > 1:
+        outputs = np.flatnonzero(bad.any(axis=0))
+        text += f", in output{'s' if len(outputs) > 1 else ''} " + ", ".join(map(str, outputs))
+    return text
 
 
 def _warn_ill_conditioned(ill: list[int]) -> None:

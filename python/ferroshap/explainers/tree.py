@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 
 from ferroshap import _core
-from ferroshap._data import to_matrix
+from ferroshap._data import mark_missing, to_matrix
+from ferroshap.explainers import _additivity
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
 from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
 
 _PERTURBATIONS = ("auto", "tree_path_dependent", "interventional")
+_BACKGROUND = "the background data (data=)"
 
 
 class TreeExplainer:
@@ -77,6 +79,13 @@ class TreeExplainer:
         Limit on the features a pair of explained and background rows may differ on, for
         ``model_output`` other than the margin (default 20, at most 24; each step doubles
         time and memory per pair).
+    missing
+        A value to read as missing besides NaN, as XGBoost's ``missing=`` does: every entry
+        of ``X`` and ``data`` equal to it (compared in float32, as XGBoost compares) follows
+        the trees' missing-value branch. Default: the model's own, for XGBoost scikit-learn
+        models (``XGBClassifier(missing=...)``, which their ``predict`` applies); model
+        files and raw ``xgboost.Booster`` objects do not record it, so pass the value given
+        to ``DMatrix(missing=...)`` here. ``float("nan")``: only NaN is missing.
 
     Examples
     --------
@@ -102,10 +111,16 @@ class TreeExplainer:
         n_jobs: int | None = None,
         feature_names: list[str] | None = None,
         max_pair_features: int = 20,
+        missing: float | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        if missing is not None and (
+            not isinstance(missing, (int, float, np.integer, np.floating))
+            or isinstance(missing, bool)
+        ):
+            raise TypeError(f"missing must be a number or None, got {missing!r}")
         if feature_perturbation not in _PERTURBATIONS:
             raise ValueError(
                 f"feature_perturbation must be one of {_PERTURBATIONS}, "
@@ -127,6 +142,11 @@ class TreeExplainer:
             self._model = model
         else:
             self._model = _wrap_ensemble(model) or load_tree_model(model)
+        if missing is not None:
+            value = None if np.isnan(missing) else float(missing)
+            self._model = dataclasses.replace(self._model, missing=value)
+        #: The value read as missing besides NaN (the model's ``missing``), or None.
+        self.missing = self._model.missing
         live = None if isinstance(model, (TreeModel, _core.TreeEnsemble)) else model
         self._live_model = live
         self._output: OutputSpec = resolve_output(model_output, self._model, live)
@@ -150,14 +170,14 @@ class TreeExplainer:
         self._background: np.ndarray | None = None
         if interventional:
             # Every row, in the model's encoding (categories mapped like X), no subsampling.
-            self._background = self._matrix(data).values
+            self._background = self._matrix(data, _BACKGROUND).values
             base = self._model.ensemble.interventional_expected_value(
                 self._background, n_threads=self.n_jobs
             )
         else:
             if data is not None:
                 # shap's tree_path_dependent with data: node covers are counted from the data.
-                background = self._matrix(data)
+                background = self._matrix(data, _BACKGROUND)
                 ensemble = self._model.ensemble.with_covers_from_data(
                     background.values, n_threads=self.n_jobs
                 )
@@ -214,26 +234,50 @@ class TreeExplainer:
         """The model in ferroshap's core representation."""
         return self._model.ensemble
 
-    def _matrix(self, X: Any):
-        return to_matrix(
+    def _matrix(self, X: Any, what: str = "X"):
+        matrix = to_matrix(
             X,
             n_features=self._model.ensemble.n_features,
             feature_names=self._model.feature_names,
             category_maps=self._model.category_maps,
             categorical=self._model.ensemble.categorical_features,
+            frame_categories=self._model.frame_categories,
+            what=what,
         )
+        values = mark_missing(matrix.values, self._model.missing)
+        return matrix if values is matrix.values else dataclasses.replace(matrix, values=values)
 
     def _values(self, matrix, check_additivity: bool) -> np.ndarray:
-        ensemble = self._model.ensemble
-        if self._background is not None:
-            values = ensemble.interventional_shap_values(
-                matrix.values, self._background, n_threads=self.n_jobs
-            )
-        else:
-            values = ensemble.shap_values(matrix.values, n_threads=self.n_jobs)
+        values = self._exact(self._model.ensemble, matrix.values, interactions=False)
         if check_additivity and len(values):
-            self._check_additivity(matrix, values.sum(axis=1))
+            self._check_additivity(matrix.values, values, interactions=False)
         return values
+
+    def _exact(
+        self,
+        ensemble: _core.TreeEnsemble,
+        x: np.ndarray,
+        interactions: bool,
+        features: list[int] | None = None,
+        max_bytes: int | None = None,
+    ) -> np.ndarray:
+        """Margin SHAP values ``(N, M, K)`` or interaction values ``(N, F, F, K)`` of
+        ``ensemble`` (the model, or some of its trees) with this explainer's value function."""
+        if interactions:
+            if self._background is not None:
+                return ensemble.interventional_shap_interaction_values(
+                    x,
+                    self._background,
+                    features=features,
+                    max_bytes=max_bytes,
+                    n_threads=self.n_jobs,
+                )
+            return ensemble.shap_interaction_values(
+                x, features=features, max_bytes=max_bytes, n_threads=self.n_jobs
+            )
+        if self._background is not None:
+            return ensemble.interventional_shap_values(x, self._background, n_threads=self.n_jobs)
+        return ensemble.shap_values(x, n_threads=self.n_jobs)
 
     def _explain(self, matrix, y: Any, check_additivity: bool) -> tuple[np.ndarray, np.ndarray]:
         """Values ``(N, M, K)`` and base values ``(N, K)`` of the requested model output."""
@@ -279,18 +323,36 @@ class TreeExplainer:
             return [str(c) for c in classes] if classes is not None else None
         return None if self._output.loss else self._model.output_names
 
-    def _check_additivity(self, matrix, totals: np.ndarray) -> None:
-        margin = self._model.ensemble.predict_margin(matrix.values, n_threads=self.n_jobs)
-        total = totals + self._base
-        scale = max(1.0, float(np.max(np.abs(margin))))
-        err = float(np.max(np.abs(total - margin)))
-        # Both sides are exact f64 sums over the same trees: anything beyond rounding
-        # (1e-9 of the output scale) is a bug, not noise.
-        if err > 1e-9 * scale:
-            raise _core.FerroshapError(
-                f"additivity check failed: SHAP values + base value differ from the model "
-                f"output by {err:.3g}; please report this with the model"
-            )
+    def _check_additivity(self, x: np.ndarray, values: np.ndarray, interactions: bool) -> None:
+        """Values ``(N, M, K)`` or interactions ``(N, M, M, K)`` of rows ``x`` against the
+        margin, to the rounding error their sums can carry (see ``_additivity``)."""
+        ensemble = self._model.ensemble
+        axes = (1, 2) if interactions else 1
+
+        def tree_magnitudes(suspect: np.ndarray) -> np.ndarray:
+            rows = x[suspect]
+            offset = ensemble.base_offset
+            total = np.tile(np.abs(offset), (len(rows), 1))
+            for t in range(ensemble.n_trees):
+                tree = ensemble.select_trees([t])
+                if self._background is not None:
+                    base = tree.interventional_expected_value(self._background)
+                else:
+                    base = tree.expected_value()
+                output = tree.predict_margin(rows, n_threads=self.n_jobs) - offset
+                total += np.abs(base - offset) + np.abs(output)
+                total += np.abs(self._exact(tree, rows, interactions)).sum(axis=axes)
+            return total
+
+        width = values.shape[1] ** 2 if interactions else values.shape[1]
+        _additivity.check_additivity(
+            values.sum(axis=axes),
+            np.abs(values).sum(axis=axes),
+            self._base,
+            ensemble.predict_margin(x, n_threads=self.n_jobs),
+            ensemble.n_trees + width + ensemble.max_depth + 1,
+            tree_magnitudes,
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickles to the core ensemble's compact bytes (TreeEnsemble pickles as them), not the
@@ -315,9 +377,14 @@ class TreeExplainer:
         ``(n_rows, n_features, n_outputs)`` otherwise (shap >= 0.45 shapes); a 1-D ``X`` is
         one row and drops the first axis. For ``model_output="log_loss"``, ``y`` holds the
         label of each row (class labels, or 0/1 for binary models; the target for
-        regressors) and the values are always ``(n_rows, n_features)``. For outputs other
-        than the margin, ``check_additivity`` is not needed: the values add up to the output
-        minus the base value by construction (efficiency of the exact Shapley values).
+        regressors) and the values are always ``(n_rows, n_features)``.
+
+        ``check_additivity`` checks that each row's margin values plus the base value give
+        the model's margin, to the rounding error the sums can carry (which grows with the
+        magnitude of the values and trees, so models whose effects cancel pass); a larger
+        difference raises ``FerroshapError``. For outputs other than the margin it is not
+        needed: the values add up to the output minus the base value by construction
+        (efficiency of the exact Shapley values).
         """
         _check_unsupported(tree_limit, approximate)
         matrix = self._matrix(X)
@@ -335,13 +402,15 @@ class TreeExplainer:
         :meth:`shap_interaction_values`), shape ``(n_rows, n_features, n_features[,
         n_outputs])``, as in shap. ``y``: the labels, for ``model_output="log_loss"``; the
         base values are then per row (the mean loss over the background at the row's label).
+        ``check_additivity=False`` skips the check that the values add up to the margin
+        (for values and interaction values alike).
         """
         matrix = self._matrix(X)
         if interactions:
             self._check_raw_interactions()
             if y is not None:
                 raise ValueError("labels (y) are only used by model_output='log_loss'")
-            values = self._interactions(matrix, None, None)
+            values = self._interactions(matrix, None, None, check_additivity)
             base = np.tile(self._base, (values.shape[0], 1))
         else:
             values, base = self._explain(matrix, y, check_additivity)
@@ -381,6 +450,7 @@ class TreeExplainer:
         *,
         features: Sequence[int | str] | None = None,
         max_memory: int | None = None,
+        check_additivity: bool = True,
     ) -> np.ndarray:
         """SHAP interaction values of each row of ``X``, exact, for both value functions.
 
@@ -407,6 +477,10 @@ class TreeExplainer:
             Largest output, in bytes, to allocate. Default: half the physical memory. A
             larger request raises ``MemoryError`` saying how large it would be; explain
             fewer rows at a time or pass ``features=``.
+        check_additivity
+            Check that each row's matrix sums to the margin minus ``expected_value`` up to
+            the rounding error of the sums (raising ``FerroshapError`` otherwise); ``False``
+            skips the check. Not done when ``features`` is given.
 
         Returns
         -------
@@ -426,7 +500,7 @@ class TreeExplainer:
             raise ValueError("labels (y) are only used by model_output='log_loss'")
         _check_unsupported(tree_limit, False)
         matrix = self._matrix(X)
-        values = self._interactions(matrix, features, max_memory)
+        values = self._interactions(matrix, features, max_memory, check_additivity)
         if self._model.single_output:
             values = values[..., 0]
         return values[0] if matrix.was_1d else values
@@ -439,7 +513,11 @@ class TreeExplainer:
             )
 
     def _interactions(
-        self, matrix, features: Sequence[int | str] | None, max_memory: int | None
+        self,
+        matrix,
+        features: Sequence[int | str] | None,
+        max_memory: int | None,
+        check_additivity: bool,
     ) -> np.ndarray:
         indices = self._feature_indices(matrix, features)
         if max_memory is None:
@@ -450,27 +528,18 @@ class TreeExplainer:
             or max_memory < 0
         ):
             raise ValueError(f"max_memory must be a number of bytes (int >= 0), got {max_memory!r}")
-        ensemble = self._model.ensemble
         try:
-            if self._background is not None:
-                values = ensemble.interventional_shap_interaction_values(
-                    matrix.values,
-                    self._background,
-                    features=indices,
-                    max_bytes=int(max_memory),
-                    n_threads=self.n_jobs,
-                )
-            else:
-                values = ensemble.shap_interaction_values(
-                    matrix.values,
-                    features=indices,
-                    max_bytes=int(max_memory),
-                    n_threads=self.n_jobs,
-                )
+            values = self._exact(
+                self._model.ensemble,
+                matrix.values,
+                interactions=True,
+                features=indices,
+                max_bytes=int(max_memory),
+            )
         except MemoryError as e:
             raise MemoryError(f"{e}, or raise max_memory= (bytes)") from None
-        if indices is None and len(values):
-            self._check_additivity(matrix, values.sum(axis=(1, 2)))
+        if check_additivity and indices is None and len(values):
+            self._check_additivity(matrix.values, values, interactions=True)
         return values
 
     def _feature_indices(self, matrix, features: Sequence[int | str] | None) -> list[int] | None:

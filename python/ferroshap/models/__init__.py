@@ -43,6 +43,17 @@ class TreeModel:
         Factor the library's prediction methods apply to the margin before the inverse link:
         LightGBM's ``sigmoid:`` parameter, and ``1 / iterations`` for LightGBM random forests
         (whose raw scores are plain sums of trees). 1 elsewhere.
+    frame_categories
+        LightGBM's ``pandas_categorical``: the categories of each ``category`` column of the
+        training frame, in column order (ordered, constant and numerically-treated category
+        columns included). LightGBM's ``predict`` re-codes a pandas frame's category columns
+        by position in this list, whichever features they are, and so does ferroshap.
+        ``None`` elsewhere.
+    missing
+        The value the model treats as missing besides NaN: an XGBoost scikit-learn model's
+        ``missing`` parameter, which its ``predict`` passes to ``DMatrix``. ``None`` when
+        only NaN is missing, or when the model does not record it (a raw ``Booster``, a
+        model file: give it to the explainer as ``missing=``).
     """
 
     ensemble: _core.TreeEnsemble
@@ -52,6 +63,8 @@ class TreeModel:
     output_names: list[str] | None
     single_output: bool
     output_scale: float = 1.0
+    frame_categories: list[list] | None = None
+    missing: float | None = None
 
 
 def load_tree_model(model: Any) -> TreeModel:

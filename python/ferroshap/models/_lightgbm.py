@@ -3,7 +3,13 @@
 The Rust parser reads ``Booster.model_to_string()``. Input conversion also needs the training
 categories of pandas ``category`` columns: LightGBM stores them as ``pandas_categorical`` (one
 list per category-dtype column of the training frame, in column order) and at predict time
-re-codes a frame's category columns to positions in those lists.
+re-codes a frame's category columns, by position, to positions in those lists. Which features
+those columns were is not recorded: a constant category column is an unused feature
+(``feature_infos`` says ``none``), an ordered one or one left out of an explicit
+``categorical_feature`` is numeric ([low:high]), and an integer column named in
+``categorical_feature`` is categorical without a list. Pandas frames are therefore aligned by
+position, as LightGBM does (``TreeModel.frame_categories``); the per-feature maps used for
+other inputs (strings, polars) are given only where the model text identifies the columns.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ def _model(
         output_names=outputs,
         single_output=ensemble.n_outputs == 1,
         output_scale=_output_scale(text, ensemble),
+        frame_categories=[list(c) for c in pandas_categorical] if pandas_categorical else None,
     )
 
 
@@ -98,27 +105,62 @@ def _file_pandas_categorical(text: str) -> list | None:
     return value if isinstance(value, list) else None
 
 
-def _categorical_features(text: str) -> list[int]:
-    """Features the model treats as categorical: ``feature_infos`` lists their categories
-    (``-1:0:2``) where numeric features have a range (``[0:1]``) or ``none``."""
+def _header(text: str) -> dict[str, str]:
+    """``key=value`` lines before the first tree, and the ``[key: value]`` parameters."""
+    fields: dict[str, str] = {}
+    in_trees = False
     for line in text.splitlines():
-        if line.startswith("feature_infos="):
-            infos = line[len("feature_infos=") :].split(" ")
-            return [j for j, info in enumerate(infos) if info and info[0] not in "[n"]
         if line.startswith("Tree="):
-            break
-    return []
+            in_trees = True
+        elif line.startswith("end of trees"):
+            in_trees = False
+        elif not in_trees and "=" in line and not line.startswith("["):
+            key, value = line.split("=", 1)
+            fields.setdefault(key, value)
+        elif line.startswith("[") and line.endswith("]") and ": " in line:
+            key, value = line[1:-1].split(": ", 1)
+            fields.setdefault(f"[{key}]", value)
+    return fields
 
 
 def _category_maps(text: str, pandas_categorical: Any) -> dict[int, list] | None:
+    """Feature index -> training categories, where the model text tells which features the
+    training frame's category columns were; ``None`` where it does not."""
     if not pandas_categorical:
         return None
-    categorical = _categorical_features(text)
-    if len(categorical) != len(pandas_categorical):
-        # Ordered category columns (LightGBM reads their codes as numbers) or categorical
-        # features given by index besides the frame's category columns: which column each
-        # list belongs to is not recorded, so inputs are read as codes.
-        return None
-    return {
-        j: list(categories) for j, categories in zip(categorical, pandas_categorical, strict=True)
-    }
+    fields = _header(text)
+    infos = fields.get("feature_infos", "").split(" ")
+    # Features with a category list ("-1:0:2"; numeric ones have "[low:high]", unused "none").
+    listed = [j for j, info in enumerate(infos) if info and info[0] not in "[n"]
+    configured = _indices(fields.get("[categorical_feature]", ""))
+    for features in (configured, listed):
+        if features is not None and _fits(features, listed, infos, pandas_categorical):
+            return {j: list(c) for j, c in zip(features, pandas_categorical, strict=True)}
+    # Ordered category columns (read as numbers), or categorical features given by index
+    # besides the frame's category columns: which list belongs to which feature is not
+    # recorded. Pandas frames are still aligned by position (frame_categories).
+    return None
+
+
+def _indices(text: str) -> list[int] | None:
+    try:
+        return sorted(int(t) for t in text.split(",")) if text.strip() else None
+    except ValueError:
+        return None  # names instead of indices
+
+
+def _fits(features: list[int], listed: list[int], infos: list[str], categories: list) -> bool:
+    """Whether ``features`` can be the training frame's category columns: one per list, every
+    feature with a category list among them (the constant ones are unused: ``none``), and
+    every category the trees saw a valid position in its list."""
+    if len(features) != len(categories) or not set(listed) <= set(features):
+        return False
+    for j, training in zip(features, categories, strict=True):
+        if j >= len(infos) or infos[j] == "none":
+            continue
+        if infos[j][0] == "[":
+            return False  # a numeric feature: an ordered or excluded category column
+        seen = [int(c) for c in infos[j].split(":") if c.lstrip("-").isdigit()]
+        if any(c >= len(training) for c in seen):
+            return False
+    return True

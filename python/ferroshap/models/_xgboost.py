@@ -14,6 +14,8 @@ import json
 import os
 from typing import Any
 
+import numpy as np
+
 from ferroshap import _core
 from ferroshap.models import TreeModel
 
@@ -27,11 +29,13 @@ def load_xgboost(model: Any) -> TreeModel:
     import xgboost
 
     classes = None
+    missing = None  # a Booster does not know it: DMatrix(missing=) is given per prediction
     if isinstance(model, xgboost.Booster):
         booster = model
     elif isinstance(model, xgboost.XGBModel):
         booster = model.get_booster()  # raises NotFittedError (a ValueError) if unfitted
         classes = getattr(model, "classes_", None)
+        missing = _missing_value(model.missing)
     else:
         from ferroshap.models import _unsupported
 
@@ -53,7 +57,16 @@ def load_xgboost(model: Any) -> TreeModel:
         category_maps=category_maps,
         output_names=outputs,
         single_output=ensemble.n_outputs == 1,
+        missing=missing,
     )
+
+
+def _missing_value(missing: Any) -> float | None:
+    """The scikit-learn wrapper's ``missing``; ``None`` for NaN (or ``None``)."""
+    if missing is None:
+        return None
+    value = float(missing)
+    return None if np.isnan(value) else value
 
 
 def xgboost_file_model(ensemble: _core.TreeEnsemble, path: str) -> TreeModel:
