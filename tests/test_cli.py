@@ -383,7 +383,7 @@ def test_a_file_that_is_not_a_model_is_named(tmp_path, capsys):
     _assert_error(
         capsys,
         ["explain", str(example_data_path()), str(example_data_path())],
-        "cannot read diabetes.csv as a model: unrecognised model file",
+        "cannot read diabetes.csv as a model: unrecognised content",
     )
     assert "model model" not in capsys.readouterr().err
 

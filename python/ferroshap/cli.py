@@ -233,9 +233,9 @@ def _load_explainer(model_path: Path, threads: int | None, missing: float | None
     try:
         return TreeExplainer.from_file(model_path, n_jobs=threads, missing=missing)
     except ferroshap.ModelFormatError as error:
-        # The core names the format it tried ("cannot parse XGBoost JSON model: ..."), or
-        # "model" when it recognised none; the file's name is what the user needs.
-        detail = str(error).removeprefix("cannot parse model model: ")
+        # The core names the format it tried ("cannot parse XGBoost JSON model: ..."); the
+        # file's name is what the user needs.
+        detail = str(error).removeprefix("cannot parse XGBoost or LightGBM model: ")
         raise CliError(f"cannot read {model_path.name} as a model: {detail}") from None
 
 

@@ -639,3 +639,27 @@ def test_native_path_for_xgboost_agrees_to_float32_precision():
     assert got.shape == want.shape == (3, 8, 2)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     assert np.abs(want).max() > 0.05
+
+
+def test_a_budget_that_cannot_fit_in_memory_is_a_memory_error_before_allocating():
+    # 10^12 coalitions of 40 features: tens of terabytes per row; refused at once, as shap
+    # raises MemoryError (it aborted the process before rows were planned in blocks).
+    rng = np.random.default_rng(0)
+    background = rng.normal(size=(5, 40))
+    explainer = ferroshap.KernelExplainer(lambda X: X.sum(axis=1), background, seed=0)
+    with pytest.raises(MemoryError, match="nsamples=1000000000000 on 40 features"):
+        explainer.shap_values(rng.normal(size=(2, 40)), nsamples=10**12)
+
+
+def test_wide_rows_use_the_matrix_product_forms_and_stay_exact_for_a_linear_model():
+    # 150 features take the wide normal equations and standard errors (>= 64 free
+    # features); for a linear model every sampled design gives the exact values
+    # w_j (x_j - E[X_j]) (the regression fits the game exactly), to rounding: 1e-8.
+    rng = np.random.default_rng(1)
+    m = 150
+    w = rng.normal(size=m)
+    background = rng.normal(size=(4, m))
+    x = rng.normal(size=(2, m))
+    explainer = ferroshap.KernelExplainer(lambda X: X @ w, background, seed=0)
+    values = explainer.shap_values(x, nsamples=1000)
+    np.testing.assert_allclose(values, w * (x - background.mean(axis=0)), atol=1e-8)

@@ -2,7 +2,7 @@
 //! user's model on the masked batches this builds; everything else runs here with the GIL
 //! released.
 
-use ferroshap::game::tree_ensemble_shap_values;
+use ferroshap::game::tree_ensemble_shap_values_at;
 use ferroshap::game::{
     Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions, PairEvaluation, Sampling,
     TreeOutput,
@@ -218,7 +218,7 @@ fn selection_of(
 #[pyfunction]
 #[pyo3(signature = (model, X, background, weights, *, output="margin", link="identity",
     nsamples=None, seed=0, num_features=None, lasso_alpha=None, criterion=None,
-    sampling="stratified", evaluation="auto", n_threads=None))]
+    sampling="stratified", evaluation="auto", n_threads=None, row_offset=0))]
 #[allow(non_snake_case, clippy::type_complexity)]
 pub(crate) fn kernel_shap_tree_ensemble<'py>(
     py: Python<'py>,
@@ -236,6 +236,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     sampling: &str,
     evaluation: &str,
     n_threads: Option<usize>,
+    row_offset: u64,
 ) -> PyResult<KernelResult<'py>> {
     let output = match output {
         "margin" => TreeOutput::Margin,
@@ -271,7 +272,16 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     let (x, bg) = (X.as_array(), background.as_array());
     let w = weights.as_array().to_vec();
     let out = compute(py, n_threads, || {
-        tree_ensemble_shap_values(ensemble, output, x, bg, Some(&w), &options, evaluation)
+        tree_ensemble_shap_values_at(
+            ensemble,
+            output,
+            x,
+            bg,
+            Some(&w),
+            &options,
+            evaluation,
+            row_offset,
+        )
     })?;
     Ok((
         out.values.into_pyarray(py),

@@ -24,50 +24,121 @@ pub enum SolveKind {
 /// [`MAX_CONDITION`]; otherwise returns the minimum-norm solution through a symmetric
 /// eigendecomposition, discarding eigenvalues below `max_eigenvalue / MAX_CONDITION`.
 pub fn solve_symmetric(a: &[f64], b: &[f64], n: usize) -> (Vec<f64>, SolveKind) {
-    debug_assert_eq!(a.len(), n * n);
-    debug_assert_eq!(b.len(), n);
-    if let Some(x) = cholesky_solve(a, b, n) {
-        return (x, SolveKind::Cholesky);
-    }
-    let (values, vectors) = symmetric_eigen(a, n);
-    let max = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let min = values.iter().fold(f64::INFINITY, |m, v| m.min(*v));
-    let condition = if min > 0.0 { max / min } else { f64::INFINITY };
-    let cutoff = max / MAX_CONDITION;
-    let mut x = vec![0.0; n];
-    for (k, &lambda) in values.iter().enumerate() {
-        if lambda <= cutoff {
-            continue;
-        }
-        // Projection of b on eigenvector k (column k of `vectors`).
-        let coef: f64 = (0..n).map(|i| vectors[i * n + k] * b[i]).sum::<f64>() / lambda;
-        for i in 0..n {
-            x[i] += coef * vectors[i * n + k];
-        }
-    }
-    (x, SolveKind::PseudoInverse { condition })
+    let solver = SymmetricSolver::new(a, n);
+    (solver.solve(b), solver.kind())
 }
 
-/// Cholesky solve; `None` if `a` is not positive definite or its condition number (estimated
-/// from the factor's diagonal, a lower bound) exceeds [`MAX_CONDITION`].
-fn cholesky_solve(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
+/// A symmetric positive semi-definite system factorised once and solved for many right-hand
+/// sides (O(n²) each): by its Cholesky factor, or, when `a` is singular or ill-conditioned,
+/// by the minimum-norm pseudo-inverse of [`solve_symmetric`].
+pub enum SymmetricSolver {
+    /// The lower-triangular factor `l` (row-major) of `a = l lᵀ`.
+    Cholesky {
+        /// The factor, row-major `n × n`.
+        l: Vec<f64>,
+        /// The order of the system.
+        n: usize,
+    },
+    /// The pseudo-inverse, row-major `n × n`.
+    PseudoInverse {
+        /// The pseudo-inverse of `a`.
+        inverse: Vec<f64>,
+        /// The order of the system.
+        n: usize,
+        /// Estimated condition number of `a` (infinite when singular).
+        condition: f64,
+    },
+}
+
+impl SymmetricSolver {
+    /// Factorises the `n × n` row-major matrix `a`.
+    pub fn new(a: &[f64], n: usize) -> SymmetricSolver {
+        debug_assert_eq!(a.len(), n * n);
+        if let Some(l) = cholesky(a, n) {
+            return SymmetricSolver::Cholesky { l, n };
+        }
+        let (values, vectors) = symmetric_eigen(a, n);
+        let max = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let min = values.iter().fold(f64::INFINITY, |m, v| m.min(*v));
+        let condition = if min > 0.0 { max / min } else { f64::INFINITY };
+        let cutoff = max / MAX_CONDITION;
+        let mut inverse = vec![0.0; n * n];
+        for (k, &lambda) in values.iter().enumerate() {
+            if lambda <= cutoff {
+                continue;
+            }
+            for i in 0..n {
+                let vi = vectors[i * n + k] / lambda;
+                for j in 0..n {
+                    inverse[i * n + j] += vi * vectors[j * n + k];
+                }
+            }
+        }
+        SymmetricSolver::PseudoInverse {
+            inverse,
+            n,
+            condition,
+        }
+    }
+
+    /// How the system is solved.
+    pub fn kind(&self) -> SolveKind {
+        match self {
+            SymmetricSolver::Cholesky { .. } => SolveKind::Cholesky,
+            SymmetricSolver::PseudoInverse { condition, .. } => SolveKind::PseudoInverse {
+                condition: *condition,
+            },
+        }
+    }
+
+    /// The solution `x` of `a x = b`.
+    pub fn solve(&self, b: &[f64]) -> Vec<f64> {
+        match self {
+            SymmetricSolver::Cholesky { l, n } => {
+                let n = *n;
+                let mut y = b.to_vec();
+                for i in 0..n {
+                    let row = &l[i * n..i * n + i];
+                    let s: f64 = row.iter().zip(&y[..i]).map(|(a, b)| a * b).sum();
+                    y[i] = (y[i] - s) / l[i * n + i];
+                }
+                for i in (0..n).rev() {
+                    let mut s = y[i];
+                    for k in i + 1..n {
+                        s -= l[k * n + i] * y[k];
+                    }
+                    y[i] = s / l[i * n + i];
+                }
+                y
+            }
+            SymmetricSolver::PseudoInverse { inverse, n, .. } => (0..*n)
+                .map(|i| {
+                    inverse[i * n..(i + 1) * n]
+                        .iter()
+                        .zip(b)
+                        .map(|(a, b)| a * b)
+                        .sum()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The Cholesky factor of `a`; `None` if `a` is not positive definite or its condition number
+/// (estimated from the factor's diagonal, a lower bound) exceeds [`MAX_CONDITION`].
+fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     let mut l = vec![0.0; n * n];
     for j in 0..n {
-        let mut d = a[j * n + j];
-        for k in 0..j {
-            d -= l[j * n + k] * l[j * n + k];
-        }
+        let d = a[j * n + j] - (0..j).map(|k| l[j * n + k] * l[j * n + k]).sum::<f64>();
         if d.is_nan() || d <= 0.0 {
             return None;
         }
         let djj = d.sqrt();
         l[j * n + j] = djj;
         for i in j + 1..n {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= l[i * n + k] * l[j * n + k];
-            }
-            l[i * n + j] = s / djj;
+            let (ri, rj) = (&l[i * n..i * n + j], &l[j * n..j * n + j]);
+            let s: f64 = ri.iter().zip(rj).map(|(x, y)| x * y).sum();
+            l[i * n + j] = (a[i * n + j] - s) / djj;
         }
     }
     let (lo, hi) = (0..n).fold((f64::INFINITY, 0.0f64), |(lo, hi), i| {
@@ -76,20 +147,7 @@ fn cholesky_solve(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
     if (hi / lo).powi(2) > MAX_CONDITION {
         return None;
     }
-    let mut y = b.to_vec();
-    for i in 0..n {
-        for k in 0..i {
-            y[i] -= l[i * n + k] * y[k];
-        }
-        y[i] /= l[i * n + i];
-    }
-    for i in (0..n).rev() {
-        for k in i + 1..n {
-            y[i] -= l[k * n + i] * y[k];
-        }
-        y[i] /= l[i * n + i];
-    }
-    Some(y)
+    Some(l)
 }
 
 /// Eigendecomposition of a symmetric matrix by cyclic Jacobi rotations: returns the

@@ -19,6 +19,7 @@ from ferroshap import _core
 from ferroshap._data import to_matrix
 from ferroshap.explainers._background import Background, kmeans, sample
 from ferroshap.explainers._native import NATIVE_TOL, NativeModel, native_candidate
+from ferroshap.explainers.tree import _default_memory_limit
 from ferroshap.explanation import Explanation
 
 __all__ = ["Background", "KernelExplainer", "kmeans", "sample"]
@@ -391,34 +392,76 @@ class KernelExplainer:
         _warn_ill_conditioned(ill)
         return values, errors, matrix
 
+    def _rows_per_block(self, budget: int | None, selection: Any, n_rows: int) -> int:
+        """Rows planned at once, so that their coalition designs and the regressions running
+        in parallel fit in half the physical memory; a MemoryError, before anything is
+        allocated, when one row alone would not fit."""
+        m, k = self.n_features, self._n_outputs
+        coalitions = budget if budget is not None else 2 * m + 2048
+        if m < 62:
+            coalitions = min(coalitions, 2**m)  # a design never exceeds every coalition
+        # Per coalition of a planned row: its mask, weight and draw count, and its outputs.
+        plan = coalitions * (m + 16 + 8 * k)
+        # Per row being solved: the per-unit contributions of the standard errors (and the
+        # feature-selection problem's two rows per coalition), and the normal equations.
+        solve = coalitions * m * (8 + (16 if selection is not None else 0)) + 8 * m * m
+        limit = _default_memory_limit()
+        if plan + solve > limit:
+            raise MemoryError(
+                f"Kernel SHAP with nsamples={coalitions} on {m} features needs about "
+                f"{(plan + solve) / 2**30:.1f} GiB per explained row, more than the "
+                f"{limit / 2**30:.1f} GiB allowed (half the physical memory); "
+                "use a smaller nsamples"
+            )
+        # As many rows may be solved at once as a block has (not the cores: the blocks, and
+        # so the values, must not depend on the machine's thread count).
+        solving = min(n_rows, _BLOCK_ROWS)
+        room = max(limit - solving * solve, plan)
+        return int(max(1, min(_BLOCK_ROWS, room // plan)))
+
     def _estimate(self, x, budget, selection, seed, batch, silent, native, sampling):
         """Values, standard errors and ill-conditioned rows for the rows of ``x``."""
         n_rows = x.shape[0]
+        block_rows = self._rows_per_block(budget, selection, n_rows)
         if native is not None:
-            # The whole loop in Rust: the game is evaluated from the trees themselves.
+            # The whole loop in Rust: the game is evaluated from the trees themselves, in
+            # blocks of rows whose designs fit the memory budget (each row keeps its seed).
             # Masked rows mix x and the background, so marking both marks every one.
-            values, errors, _, ill = _core.kernel_shap_tree_ensemble(
-                native.ensemble,
-                native.rows(x),
-                native.rows(self.data),
-                self.weights,
-                output=native.output,
-                link=self.link,
-                nsamples=budget,
-                seed=seed,
-                num_features=_option(selection, "num_features"),
-                lasso_alpha=_option(selection, "alpha"),
-                criterion=_option(selection, "criterion"),
-                sampling=sampling,
+            parts = [
+                _core.kernel_shap_tree_ensemble(
+                    native.ensemble,
+                    native.rows(x[start : start + block_rows]),
+                    native.rows(self.data),
+                    self.weights,
+                    output=native.output,
+                    link=self.link,
+                    nsamples=budget,
+                    seed=seed,
+                    num_features=_option(selection, "num_features"),
+                    lasso_alpha=_option(selection, "alpha"),
+                    criterion=_option(selection, "criterion"),
+                    sampling=sampling,
+                    row_offset=start,
+                )
+                for start in range(0, max(n_rows, 1), block_rows)
+            ]
+            ill = [
+                start + int(i)
+                for start, part in zip(range(0, n_rows, block_rows), parts, strict=False)
+                for i in part[3]
+            ]
+            return (
+                np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+                ill,
             )
-            return values, errors, list(ill)
         values = np.zeros((n_rows, self.n_features, self._n_outputs))
         errors = np.zeros_like(values)
         buffer = None
         ill: list[int] = []
-        starts = range(0, n_rows, _BLOCK_ROWS)
-        for start in _progress(starts, silent or n_rows <= _BLOCK_ROWS):
-            block = x[start : start + _BLOCK_ROWS]
+        starts = range(0, n_rows, block_rows)
+        for start in _progress(starts, silent or n_rows <= block_rows):
+            block = x[start : start + block_rows]
             job = _core.KernelJob(
                 block,
                 self.data,

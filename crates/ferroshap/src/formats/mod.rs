@@ -84,8 +84,9 @@ impl TreeEnsemble {
             Some(f) => f,
             None => {
                 return Err(Error::format(
-                    "model",
-                    "unrecognised model file: expected XGBoost JSON or UBJSON, or LightGBM text",
+                    "XGBoost or LightGBM",
+                    "unrecognised content: expected XGBoost JSON or UBJSON, LightGBM text, or \
+                     ferroshap's own form",
                 ));
             }
         };

@@ -21,4 +21,4 @@ pub use design::{KernelDesign, Sampling};
 pub use kernel::{FeatureSelection, KernelJob, KernelLink, KernelOptions, KernelValues};
 pub use lars::Criterion;
 pub use tree_game::PairEvaluation;
-pub use tree_kernel::{TreeOutput, tree_ensemble_shap_values};
+pub use tree_kernel::{TreeOutput, tree_ensemble_shap_values, tree_ensemble_shap_values_at};

@@ -86,6 +86,24 @@ pub fn tree_ensemble_shap_values(
     options: &KernelOptions,
     evaluation: PairEvaluation,
 ) -> Result<KernelValues> {
+    tree_ensemble_shap_values_at(
+        ensemble, output, x, background, weights, options, evaluation, 0,
+    )
+}
+
+/// [`tree_ensemble_shap_values`] for rows that start at `row_offset` of a larger set: each
+/// row's random stream is that of its position in the whole set, so explaining the set in
+/// blocks gives the same values as explaining it at once.
+pub fn tree_ensemble_shap_values_at(
+    ensemble: &TreeEnsemble,
+    output: TreeOutput,
+    x: ArrayView2<'_, f64>,
+    background: ArrayView2<'_, f64>,
+    weights: Option<&[f64]>,
+    options: &KernelOptions,
+    evaluation: PairEvaluation,
+    row_offset: u64,
+) -> Result<KernelValues> {
     let predict = |rows: ArrayView2<'_, f64>| -> Result<Array2<f64>> {
         let margins = ensemble.predict_margin(rows)?;
         let k = ensemble.n_outputs();
@@ -121,7 +139,7 @@ pub fn tree_ensemble_shap_values(
                 .sum()
         })
         .collect();
-    let mut job = KernelJob::new(x, background, Some(w), &fnull, options, 0)?;
+    let mut job = KernelJob::new(x, background, Some(w), &fnull, options, row_offset)?;
     if job.n_varying().iter().any(|&m| m > 64) {
         // Coalitions are 64-bit masks: rows with more varying features go through masked
         // rows and prediction.
