@@ -13,9 +13,26 @@ import numpy as np
 
 __all__ = ["Explanation", "OpChain"]
 
-_ROW, _FEATURE, _OUTPUT = "row", "feature", "output"
+# Axis names, as ``Explanation.axis_names`` reports them and explainers pass them.
+_ROW, _FEATURE, _OUTPUT = "rows", "features", "outputs"
 # The second feature axis of interaction values.
-_INTERACTION = "interaction feature"
+_INTERACTION = "interaction features"
+_SINGULAR = {_ROW: "row", _FEATURE: "feature", _OUTPUT: "output", _INTERACTION: "feature"}
+# Axes that ``data`` and ``base_values`` never have.
+_NOT_DATA = (_OUTPUT, _INTERACTION)
+# Fields laid out along (some of) the values' axes, sliced with them.
+_PARALLEL = (
+    "base_values",
+    "data",
+    "display_data",
+    "lower_bounds",
+    "upper_bounds",
+    "main_effects",
+    "error_std",
+)
+# Fields with a row axis (when the values have one) but no feature axis: clustering is a linkage
+# over the features and hierarchical values run over its nodes, so a feature slice drops them.
+_PER_ROW = ("clustering", "hierarchical_values")
 
 
 class OpChain:
@@ -125,6 +142,22 @@ class Explanation:
         Names along the feature, output and row axes.
     lower_bounds, upper_bounds
         Confidence bounds of ``values`` (same shape) where an estimator gives them.
+    compute_time
+        Seconds the explainer took.
+    clustering
+        A hierarchical clustering of the features as a scipy linkage matrix
+        ``(n_features - 1, 4)`` (or one per row, ``(n_rows, n_features - 1, 4)``); the bar and
+        beeswarm plots draw it.
+    hierarchical_values, main_effects, error_std
+        Kept and sliced along with the rows, as in shap (no plot reads them yet).
+    axis_names
+        What each axis of ``values`` is, for values whose layout cannot be guessed from their
+        shape: ``"rows"``, ``"features"``, ``"outputs"``, or any other name for a further
+        feature-like axis (e.g. ``("rows", "channels", "height", "width", "outputs")`` for image
+        values). ``data`` then has every axis except ``"outputs"``; ``base_values`` has
+        ``"rows"`` and ``"outputs"``. Without it the axes are inferred: ``(n_features,)``,
+        ``(n_rows, n_features)``, ``(n_rows, n_features, n_outputs)``, and a 2-D array is one
+        row of a multi-output model when ``data`` is 1-D or ``base_values`` is one per output.
 
     Examples
     --------
@@ -156,6 +189,12 @@ class Explanation:
         lower_bounds: Any = None,
         upper_bounds: Any = None,
         compute_time: float | None = None,
+        clustering: Any = None,
+        hierarchical_values: Any = None,
+        main_effects: Any = None,
+        error_std: Any = None,
+        *,
+        axis_names: Sequence[str] | None = None,
     ) -> None:
         self.values = np.asarray(values)
         self.base_values = _array_or_none(base_values)
@@ -167,7 +206,31 @@ class Explanation:
         self.lower_bounds = _array_or_none(lower_bounds)
         self.upper_bounds = _array_or_none(upper_bounds)
         self.compute_time = compute_time
-        self._axes = _infer_axes(self.values, self.base_values, self.data)
+        self.clustering = _array_or_none(clustering)
+        self.hierarchical_values = _array_or_none(hierarchical_values)
+        self.main_effects = _array_or_none(main_effects)
+        self.error_std = _array_or_none(error_std)
+        if axis_names is None:
+            self._axes = _infer_axes(self.values, self.base_values, self.data)
+        else:
+            self._axes = _checked_axes(axis_names, self.values)
+        for name in _PARALLEL:
+            array = getattr(self, name)
+            if array is not None:
+                self._field_axes(name, array)  # raises on a shape that fits no axes
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        """What each axis of ``values`` is: ``"rows"``, ``"features"``, ``"outputs"``, ...
+
+        Examples
+        --------
+        >>> Explanation(np.zeros((4, 3, 2))).axis_names
+        ('rows', 'features', 'outputs')
+        >>> Explanation(np.zeros((4, 3, 2)))[..., 0].axis_names
+        ('rows', 'features')
+        """
+        return self._axes
 
     def _derive(self, axes: tuple[str, ...], **fields: Any) -> Explanation:
         new = object.__new__(Explanation)
@@ -210,10 +273,13 @@ class Explanation:
         for kind, idx in zip(self._axes, index, strict=True):
             picks[kind] = self._position(kind, idx)
         fields: dict[str, Any] = {"values": _take(self.values, self._axes, picks)}
-        for name in ("base_values", "data", "display_data", "lower_bounds", "upper_bounds"):
+        for name in _PARALLEL:
             array = getattr(self, name)
             if array is not None:
                 fields[name] = _take(array, self._field_axes(name, array), picks)
+        for name in _PER_ROW:
+            if getattr(self, name) is not None:
+                fields[name] = self._per_row_field(name, picks)
         for name, kind in (
             ("feature_names", _FEATURE),
             ("output_names", _OUTPUT),
@@ -228,7 +294,12 @@ class Explanation:
     def _position(self, kind: str, idx: Any) -> Any:
         if isinstance(idx, Explanation):
             idx = idx.values
-        names = {_FEATURE: self.feature_names, _OUTPUT: self.output_names, _ROW: None}.get(kind)
+        names = {
+            _FEATURE: self.feature_names,
+            _INTERACTION: self.feature_names,
+            _OUTPUT: self.output_names,
+            _ROW: self.instance_names,
+        }.get(kind)
         if isinstance(idx, str):
             return _lookup(idx, names, kind)
         if isinstance(idx, (list, tuple)) and idx and all(isinstance(i, str) for i in idx):
@@ -246,14 +317,24 @@ class Explanation:
             return idx
         raise IndexError(f"unsupported index {idx!r}")
 
+    def _per_row_field(self, name: str, picks: dict[str, Any]) -> np.ndarray | None:
+        array = getattr(self, name)
+        feature_pick = picks.get(_FEATURE, slice(None))
+        if not (isinstance(feature_pick, slice) and feature_pick == slice(None)):
+            return None
+        per_row = name == "hierarchical_values" or array.ndim == 3
+        if per_row and _ROW in self._axes and array.shape[0] == self.values.shape[0]:
+            return _take(array, (_ROW,), picks)
+        return array
+
     def _field_axes(self, name: str, array: np.ndarray) -> tuple[str, ...]:
         """Which of the values' axes a parallel field has, judged by its shape."""
-        allowed = {
-            "base_values": (_ROW, _OUTPUT),
-            "data": (_ROW, _FEATURE),
-            "display_data": (_ROW, _FEATURE),
-        }.get(name, self._axes)
-        wanted = tuple(k for k in self._axes if k in allowed)
+        if name == "base_values":
+            wanted = tuple(k for k in self._axes if k in (_ROW, _OUTPUT))
+        elif name in ("data", "display_data"):
+            wanted = tuple(k for k in self._axes if k not in _NOT_DATA)
+        else:
+            wanted = self._axes
         sizes = dict(zip(self._axes, self.values.shape, strict=True))
         if array.shape == tuple(sizes[k] for k in wanted):
             return wanted
@@ -301,8 +382,12 @@ class Explanation:
                 fields[name] = fn(np.asarray(array, dtype=np.float64), axis=axes.index(kind), **kw)
             except (TypeError, ValueError):
                 fields[name] = None
-        for name in ("display_data", "lower_bounds", "upper_bounds"):
+        for name in ("display_data", "lower_bounds", "upper_bounds", "main_effects", "error_std"):
             fields[name] = None
+        fields["hierarchical_values"] = None
+        if kind != _ROW or (self.clustering is not None and self.clustering.ndim == 3):
+            # A per-row clustering reduced over rows has no single linkage to keep.
+            fields["clustering"] = None
         names = {_ROW: "instance_names", _FEATURE: "feature_names", _OUTPUT: "output_names"}
         fields[names[kind]] = None
         return self._derive(tuple(k for k in self._axes if k != kind), **fields)
@@ -355,6 +440,32 @@ class Explanation:
         return self[rows]
 
     # -- conversions ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_shap(cls, explanation: Any) -> Explanation:
+        """A ferroshap Explanation holding the same arrays and names as a ``shap.Explanation``.
+
+        Examples
+        --------
+        >>> import shap  # doctest: +SKIP
+        >>> Explanation.from_shap(shap.Explanation(np.ones((2, 3)))).shape  # doctest: +SKIP
+        (2, 3)
+        """
+        fields = {name: _shap_field(explanation, name) for name in _SHAP_FIELDS}
+        return cls(np.asarray(explanation.values), **fields)
+
+    def to_shap(self) -> Any:
+        """The same explanation as a ``shap.Explanation`` (needs shap), for shap's own plots.
+
+        Examples
+        --------
+        >>> import shap  # doctest: +SKIP
+        >>> shap.plots.waterfall(explainer(X)[0].to_shap())  # doctest: +SKIP
+        """
+        import shap
+
+        fields = {name: getattr(self, name) for name in _SHAP_FIELDS}
+        return shap.Explanation(self.values, **fields)
 
     def _columns(self, with_base_values: bool) -> tuple[list[str], list[np.ndarray]]:
         axes = self._axes
@@ -438,6 +549,32 @@ class Explanation:
 # ---------------------------------------------------------------------------------------------
 # helpers
 
+# Constructor keywords shared with shap.Explanation.
+_SHAP_FIELDS = (
+    "base_values",
+    "data",
+    "display_data",
+    "instance_names",
+    "feature_names",
+    "output_names",
+    "lower_bounds",
+    "upper_bounds",
+    "compute_time",
+    "clustering",
+    "hierarchical_values",
+    "main_effects",
+    "error_std",
+)
+
+
+def _shap_field(explanation: Any, name: str) -> Any:
+    value = getattr(explanation, name, None)
+    if value is None or isinstance(value, (str, float, int)):
+        return value
+    if hasattr(value, "to_numpy"):  # a pandas/polars frame or series
+        return value.to_numpy()
+    return value
+
 
 def _array_or_none(x: Any) -> np.ndarray | None:
     return None if x is None else np.asarray(x)
@@ -467,6 +604,22 @@ def _infer_axes(values: np.ndarray, base: np.ndarray | None, data: np.ndarray | 
     return (_ROW, *(f"axis {i}" for i in range(1, ndim)))
 
 
+def _checked_axes(axis_names: Sequence[str], values: np.ndarray) -> tuple[str, ...]:
+    axes = tuple(str(a) for a in axis_names)
+    if len(axes) != values.ndim:
+        raise ValueError(
+            f"axis_names {axes} name {len(axes)} axes but values of shape {values.shape} "
+            f"have {values.ndim}"
+        )
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis_names {axes} repeat a name")
+    if _ROW in axes and axes[0] != _ROW:
+        raise ValueError(f"'rows' must be the first axis, got axis_names {axes}")
+    if _OUTPUT in axes and axes[-1] != _OUTPUT:
+        raise ValueError(f"'outputs' must be the last axis, got axis_names {axes}")
+    return axes
+
+
 def _expand(index: tuple, ndim: int) -> tuple:
     n_ellipsis = sum(1 for i in index if i is Ellipsis)
     if n_ellipsis > 1:
@@ -483,12 +636,20 @@ def _expand(index: tuple, ndim: int) -> tuple:
 def _lookup(name: str, names: Any, kind: str) -> int:
     if names is None or isinstance(names, str):
         raise IndexError(
-            f"cannot select {kind} {name!r} by name: the Explanation has no {kind} names"
+            f"cannot select {_SINGULAR.get(kind, kind)} {name!r} by name: "
+            f"the Explanation has no {_SINGULAR.get(kind, kind)} names"
         )
     try:
         return list(names).index(name)
     except ValueError:
-        raise IndexError(f"no {kind} named {name!r}") from None
+        raise IndexError(
+            f"no {_SINGULAR.get(kind, kind)} named {name!r}; the names are {_name_list(names)}"
+        ) from None
+
+
+def _name_list(names: Sequence[Any], limit: int = 12) -> str:
+    shown = ", ".join(repr(n) for n in list(names)[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _drops(pick: Any) -> bool:
