@@ -88,6 +88,14 @@ def from_arrays(
     if isinstance(shap_values, Explanation) or type(shap_values).__name__ == "Explanation":
         return to_explanation(shap_values, "plot")
     values = np.asarray(shap_values, dtype=np.float64)
+    if (
+        isinstance(features, list)
+        and features
+        and all(isinstance(f, str) for f in features)
+        and feature_names is None
+    ):
+        # shap accepts the feature names in the features slot.
+        features, feature_names = None, features
     if feature_names is None and hasattr(features, "columns"):
         feature_names = [str(c) for c in features.columns]
     if features is not None and hasattr(features, "to_numpy"):
