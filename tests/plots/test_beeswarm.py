@@ -134,3 +134,19 @@ def test_large_swarm_is_one_image_with_the_right_colours():
     dist = lambda c, ref: np.abs(c - np.array(to_rgb(ref))).sum()  # noqa: E731
     assert dist(right, POSITIVE) < dist(right, NEGATIVE)
     assert dist(left, NEGATIVE) < dist(left, POSITIVE)
+
+
+def test_clustering_merges_the_closest_features_down_to_max_display(helpers):
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(300, 4)) * np.array([4.0, 1.0, 2.5, 1.5])
+    sv = ferroshap.Explanation(values, data=values, feature_names=["a", "b", "c", "d"])
+    linkage = np.array([[0, 1, 0.1, 2], [2, 3, 0.2, 2], [4, 5, 0.4, 4]], dtype=float)
+    ax = ferroshap.plots.beeswarm(sv, clustering=linkage, max_display=3, show=False)
+    assert helpers.ytick_texts(ax) == ["a + 1 other feature", "c", "d"]
+    merged = _point_collections(ax)[0].get_offsets()[:, 0]
+    np.testing.assert_allclose(np.sort(merged), np.sort(values[:, 0] + values[:, 1]), rtol=1e-12)
+    # Merges stop at cluster_threshold: then the least important lines are summed instead.
+    ax = ferroshap.plots.beeswarm(
+        sv, clustering=linkage, cluster_threshold=0.05, max_display=3, show=False
+    )
+    assert helpers.ytick_texts(ax) == ["a", "c", "Sum of 2 other features"]
