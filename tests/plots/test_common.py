@@ -94,3 +94,20 @@ def test_shap_explanations_draw_like_ferroshap_ones(diabetes_sv, helpers, plot):
     plt.close("all")
     theirs = helpers.ytick_texts(draw(sv.to_shap(), show=False))
     assert theirs == ours and len(ours) >= 9
+
+
+def test_shap_opchains_work_as_orders(diabetes_sv, helpers):
+    import shap
+
+    sv = diabetes_sv[:40]
+    ours = helpers.ytick_texts(
+        ferroshap.plots.beeswarm(sv, order=ferroshap.Explanation.abs.max(0), show=False)
+    )
+    theirs = helpers.ytick_texts(
+        ferroshap.plots.beeswarm(sv, order=shap.Explanation.abs.max(0), show=False)
+    )
+    assert theirs == ours
+    ax = ferroshap.plots.heatmap(sv, instance_order=shap.Explanation.hclust(), show=False)
+    np.testing.assert_array_equal(
+        ax.child_axes[0].lines[0].get_ydata(), (sv.base_values + sv.values.sum(1))[sv.hclust()]
+    )

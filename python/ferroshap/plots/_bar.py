@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap.cohorts import Cohorts
-from ferroshap.explanation import Explanation, OpChain
+from ferroshap.explanation import Explanation
 from ferroshap.plots._clustering import check_linkage, clustered_order, draw_dendrogram
 from ferroshap.plots._common import (
     NEGATIVE,
@@ -20,6 +20,7 @@ from ferroshap.plots._common import (
     finish,
     format_value,
     importance,
+    is_opchain,
     new_axes,
     others_label,
     rows_size,
@@ -88,7 +89,7 @@ def bar(
         raise ValueError(f"show_data must be 'auto', True or False, got {show_data!r}")
     n = len(next(iter(groups.values())))
     total = np.sum([np.abs(v) for v in groups.values()], axis=0)
-    if isinstance(order, OpChain) or callable(order):
+    if is_opchain(order) or callable(order):
         keys = importance(first._derive(("features",), values=total), order)
     else:
         keys = importance(first, order)

@@ -34,6 +34,7 @@ __all__ = [
     "finish",
     "format_value",
     "importance",
+    "is_opchain",
     "new_axes",
     "others_label",
     "pyplot",
@@ -231,7 +232,7 @@ def importance(sv: Explanation, order: Any) -> np.ndarray:
     """Per-feature sort keys (larger first) from ``order``: an OpChain such as
     ``Explanation.abs.mean(0)``, an Explanation, or an array with one number per feature."""
     n = sv.values.shape[-1]
-    if isinstance(order, OpChain):
+    if is_opchain(order):
         order = order.apply(sv)
     if isinstance(order, Explanation):
         order = order.values
@@ -239,6 +240,14 @@ def importance(sv: Explanation, order: Any) -> np.ndarray:
     if keys.shape != (n,):
         raise ValueError(f"order must give one number per feature ({n}), got shape {keys.shape}")
     return keys
+
+
+def is_opchain(obj: Any) -> bool:
+    """Whether ``obj`` is a recorded chain (ferroshap's or shap's ``Explanation.abs.mean(0)``);
+    shap's replays on a ferroshap Explanation too: it only calls methods both classes have."""
+    if isinstance(obj, OpChain):
+        return True
+    return type(obj).__name__ == "OpChain" and type(obj).__module__.startswith("shap")
 
 
 def display_order(keys: np.ndarray, max_display: int | None) -> tuple[np.ndarray, np.ndarray]:
