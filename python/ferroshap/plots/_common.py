@@ -217,6 +217,12 @@ def format_value(x: Any, digits: int = 3) -> str:
     return text.replace("-", "\u2212")
 
 
+def format_at_scale(x: float, span: float) -> str:
+    """``x`` with enough decimals to tell apart numbers ``span`` apart (e.g. 150.27, not 150)."""
+    decimals = int(max(0, 2 - np.floor(np.log10(span)))) if span > 0 else 3
+    return f"{x:.{min(decimals, 8)}f}".replace("-", "\u2212")
+
+
 def feature_values(sv: Explanation) -> np.ndarray | None:
     """What to show as the feature values: ``display_data`` if set, else ``data``."""
     return sv.display_data if sv.display_data is not None else sv.data
@@ -229,7 +235,8 @@ def new_axes(ax: Any, size: Sequence[float]) -> Any:
     """``ax`` itself, or the Axes of a new figure of ``size`` inches when ``ax`` is None."""
     if ax is not None:
         return ax
-    _, ax = pyplot().subplots(figsize=tuple(size))
+    # Constrained layout makes room for long tick labels and colour bars, so nothing is clipped.
+    _, ax = pyplot().subplots(figsize=tuple(size), layout="constrained")
     return ax
 
 
