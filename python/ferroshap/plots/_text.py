@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ferroshap.explanation import Explanation
 from ferroshap.plots._common import NEGATIVE, POSITIVE, format_value, to_explanation
 from ferroshap.plots._force_html import CSS as FORCE_CSS
 from ferroshap.plots._force_html import single_svg
@@ -87,7 +88,7 @@ def text(
     >>> "enjoy" in ferroshap.plots.text(sv, display=False)
     True
     """
-    sv = to_explanation(shap_values, "text")
+    sv = _explanation(shap_values)
     blocks = _blocks(sv)
     if not blocks:
         raise ValueError("text needs at least one text; the explanation is empty")
@@ -110,6 +111,27 @@ def text(
     )
     plot = HTMLPlot("text", "text plot", "".join(html_blocks) + scale, _CSS, _JS)
     return plot if display else plot.html()
+
+
+def _explanation(shap_values: Any) -> Explanation:
+    values = getattr(shap_values, "values", None)
+    ragged = getattr(getattr(values, "dtype", None), "kind", "") == "O"
+    if type(shap_values).__module__.startswith("shap") and ragged:
+        # shap's text explainers give ragged rows as object arrays: one row per text.
+        return Explanation(
+            values,
+            base_values=shap_values.base_values,
+            data=_object_array(shap_values.data),
+            output_names=getattr(shap_values, "output_names", None),
+            axis_names=("rows",),
+        )
+    return to_explanation(shap_values, "text")
+
+
+def _object_array(rows: Any) -> np.ndarray:
+    out = np.empty(len(rows), dtype=object)
+    out[:] = [np.asarray(row) for row in rows]
+    return out
 
 
 def _blocks(sv: Any) -> list[tuple[str, np.ndarray, list[str], float]]:
