@@ -71,6 +71,45 @@ def colormap() -> Any:
     )
 
 
+@cache
+def diverging_colormap() -> Any:
+    """SHAP values: blue (negative) through white (zero) to vermillion (positive)."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("ferroshap_diverging", [NEGATIVE, "#ffffff", POSITIVE])
+
+
+def from_arrays(
+    shap_values: Any, features: Any = None, feature_names: Any = None, base_values: Any = None
+) -> Explanation:
+    """An Explanation from shap's legacy plot arguments: a values array, the feature values
+    (array or pandas DataFrame, whose columns name the features) and feature names."""
+    if isinstance(shap_values, Explanation) or type(shap_values).__name__ == "Explanation":
+        return to_explanation(shap_values, "plot")
+    values = np.asarray(shap_values, dtype=np.float64)
+    if feature_names is None and hasattr(features, "columns"):
+        feature_names = [str(c) for c in features.columns]
+    if features is not None and hasattr(features, "to_numpy"):
+        features = features.to_numpy()
+    if features is not None:
+        features = np.asarray(features)
+        if features.shape != values.shape[: features.ndim] or features.ndim > 2:
+            raise ValueError(
+                f"features of shape {features.shape} do not match shap_values of shape "
+                f"{values.shape}"
+            )
+    if feature_names is not None:
+        feature_names = [str(n) for n in feature_names]
+        if len(feature_names) != values.shape[-1]:
+            raise ValueError(f"{len(feature_names)} feature_names for {values.shape[-1]} features")
+    if values.ndim not in (1, 2):
+        raise ValueError(
+            f"expected SHAP values of shape (n_rows, n_features) or (n_features,), got "
+            f"{values.shape}"
+        )
+    return Explanation(values, base_values=base_values, data=features, feature_names=feature_names)
+
+
 # -- input --------------------------------------------------------------------------------------
 
 
