@@ -326,4 +326,8 @@ def _message(error: Exception) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: the plot command's helpers raise
+    # ferroshap.cli.CliError, which must be the class main() catches.
+    from ferroshap.cli import main as _main
+
+    sys.exit(_main())
