@@ -131,7 +131,7 @@ def image(
         for k in range(n_outputs):
             target = axes[i, column + k]
             if grey is not None:
-                target.imshow(grey, cmap="gray", alpha=0.2, vmin=0, vmax=1)
+                target.imshow(grey, cmap="gray", alpha=0.35, vmin=0, vmax=1)
             shown = target.imshow(summed[i, ..., k], cmap=cmap, vmin=-vmax, vmax=vmax)
             title = panel_titles[i][k]
             if title:
@@ -149,7 +149,7 @@ def image(
             fraction=0.04,
             aspect=40,
             pad=0.04,
-            shrink=min(1.0, 0.35 + 0.1 * columns),
+            shrink=0.6,
         )
         bar.set_label("SHAP value", color=TEXT)
         bar.outline.set_visible(False)
