@@ -188,3 +188,17 @@ def test_plot_cmap_pair_colours_segments(diabetes):
 def test_initjs_is_a_harmless_no_op():
     assert ferroshap.initjs() is None
     assert ferroshap.plots.initjs() is None
+
+
+def test_legacy_rows_with_a_dataframe_and_the_many_rows_warning(diabetes):
+    rows = diabetes[:30]
+    frame = pd.DataFrame(rows.data, columns=rows.feature_names)
+    base = np.full(30, float(rows.base_values[0]))
+    html = ferroshap.force_plot(base, rows.values, frame).html()
+    data = re.search(r'class="fs-data">(.*?)</script>', html).group(1)
+    assert '"names":["age","sex","bmi"' in data and '"n":30' in data
+    many = ferroshap.Explanation(
+        np.zeros((3001, 2)), base_values=np.zeros(3001), feature_names=["a", "b"]
+    )
+    with pytest.warns(UserWarning, match="3001 rows"):
+        ferroshap.plots.force(many)

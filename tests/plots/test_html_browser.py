@@ -149,3 +149,17 @@ def test_text_in_chromium(tmp_path):
     assert _attribute(dom, "data-hot") == "2"
     # 'not ' has the largest |SHAP|: a strong blue background.
     assert _pixels_near(image, NEGATIVE, tolerance=0.25) > 300
+
+
+def test_two_plots_on_one_page_each_run_their_own_script(tmp_path, diabetes):
+    # As in a notebook: several outputs in one document; ids and scripts must not collide.
+    first, second = ferroshap.plots.force(diabetes[0]), ferroshap.plots.force(diabetes[0])
+    assert first.element_id != second.element_id
+    page = tmp_path / "two.html"
+    page.write_text(
+        "<!DOCTYPE html><html><body>" + first.html() + second.html() + "</body></html>", "utf-8"
+    )
+    dumped = _chromium(f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri())
+    assert _console(dumped.stderr) == []
+    assert dumped.stdout.count('data-ready="1"') == 2
+    assert dumped.stdout.count('class="fs-tooltip"') == 2  # one per plot, inside its own root

@@ -81,6 +81,16 @@ def test_channels_first_and_last_give_the_same_picture(tmp_path):
         ferroshap.plots.image(sv, channels_first=False, show=False)
 
 
+def test_shap_explanation_of_images(digits):
+    import shap
+
+    # shap's Explanation has no axis names: shap's channels-last layout applies.
+    sv = shap.Explanation(digits.values[..., np.newaxis, :2], data=digits.data[..., np.newaxis])
+    axes = ferroshap.plots.image(sv, show=False)
+    assert axes.shape == (3, 3)
+    np.testing.assert_allclose(_overlay(axes[1, 2]), digits.values[1, :, :, 1])
+
+
 def test_plainly_channels_first_array_asks_for_the_flag():
     with pytest.raises(ValueError, match="channels_first=True"):
         ferroshap.plots.image(np.zeros((2, 3, 28, 28)), show=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ from ferroshap.plots._force_layout import layout_row, link_function
 
 __all__ = ["force", "force_plot", "initjs"]
 
+# Above this many rows the stacked view warns (as shap does): the page grows ~1.7 kB per row.
+_MANY_ROWS = 3000
 # shap's plot_cmap default: the red/blue roles, drawn in ferroshap's colour-blind-safe pair.
 _DEFAULT_CMAP = "RdBu"
 
@@ -145,6 +148,13 @@ def force(
     n = rows.phi.shape[0]
     if n == 0:
         raise ValueError("force needs at least one row; the explanation is empty")
+    if n > _MANY_ROWS:
+        warnings.warn(
+            f"a force plot of {n} rows makes a page of about {n * 1.7 / 1000:.0f} MB that "
+            f"browsers draw slowly; consider a sample, e.g. explanation.sample({_MANY_ROWS // 3})",
+            UserWarning,
+            stacklevel=2,
+        )
     keys, key_order = _ordering_keys(ordering_keys, ordering_keys_time_format, n)
     return html.stacked_html(
         np.broadcast_to(rows.base, (n,)).astype(np.float64),

@@ -238,7 +238,18 @@ def _read(shap_values, pixel_values, channels_first) -> tuple[np.ndarray, Any, A
     """Values as ``(n, h, w, c, k)``, pixels as ``(n, h, w, c)`` in [0, 1] (or None), names."""
     names = None
     axis_names = None
-    if isinstance(shap_values, Explanation) or type(shap_values).__name__ == "Explanation":
+    if type(shap_values).__name__ == "Explanation" and not isinstance(shap_values, Explanation):
+        # A shap.Explanation: no axis names; shap's layout (n, h, w, c[, outputs]) applies.
+        values = np.asarray(shap_values.values, dtype=np.float64)
+        data = getattr(shap_values, "data", None)
+        data = None if data is None else np.asarray(data)
+        if data is not None and values.ndim == data.ndim + 1:
+            names = getattr(shap_values, "output_names", None)
+        else:
+            values = values[..., np.newaxis]
+        if pixel_values is None:
+            pixel_values = data
+    elif isinstance(shap_values, Explanation):
         sv = to_explanation(shap_values, "image")
         values = np.asarray(sv.values, dtype=np.float64)
         axis_names = list(sv.axis_names)
