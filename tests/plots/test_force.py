@@ -202,3 +202,39 @@ def test_legacy_rows_with_a_dataframe_and_the_many_rows_warning(diabetes):
     )
     with pytest.warns(UserWarning, match="3001 rows"):
         ferroshap.plots.force(many)
+
+
+def test_label_placement_keeps_leader_lines_off_other_labels():
+    from ferroshap.plots._force_layout import place_labels
+
+    rng = np.random.default_rng(3)
+    anchors = sorted(rng.uniform(0, 100, 25).tolist())
+    extents = [(-w / 2, w / 2) for w in rng.uniform(5, 30, 25)]
+    priority = rng.uniform(0, 1, 25).tolist()
+    placed = place_labels(anchors, extents, priority, (0.0, 100.0), 3, 0.5)
+    drawn = [(i, r, x) for i, (r, x) in enumerate(placed) if r >= 0]
+    assert len(drawn) >= 6
+    for i, r, x in drawn:
+        left, right = x + extents[i][0], x + extents[i][1]
+        assert 0 <= left and right <= 100  # inside the axis
+        for k, s, y in drawn:
+            if k == i:
+                continue
+            other = (y + extents[k][0], y + extents[k][1])
+            if s == r:
+                assert right <= other[0] or left >= other[1]  # same row: no overlap
+            if s > r:
+                assert not left < anchors[k] < right  # k's leader passes row r outside i
+
+
+def test_long_names_shortened_in_labels_whole_in_tooltips():
+    name = "a very long feature name that goes on and on"
+    sv = ferroshap.Explanation(
+        np.array([3.0, -1.0]), base_values=0.0, data=np.array([1.0, 2.0]),
+        feature_names=[name, "b"],
+    )  # fmt: skip
+    html = ferroshap.plots.force(sv).html()
+    assert "a very long feature name that g\u2026 = 1" in html
+    assert f"<title>{name} = 1\nSHAP value +3</title>" in html
+    ax = ferroshap.plots.force(sv, matplotlib=True, show=False)
+    assert "a very long feature name that g\u2026 = 1" in _label_texts(ax)

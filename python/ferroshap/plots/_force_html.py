@@ -7,9 +7,9 @@ import numpy as np
 from ferroshap.plots._common import NEGATIVE, POSITIVE, TEXT, format_value
 from ferroshap.plots._force_layout import (
     ForceLayout,
-    assign_rows,
     axis_ticks,
     link_function,
+    place_labels,
 )
 from ferroshap.plots._html import BASE_CSS, TOOLTIP_JS, HTMLPlot, esc, json_for_script
 
@@ -17,7 +17,7 @@ __all__ = ["single_html", "stacked_html"]
 
 _WIDTH = 1000
 _MARGIN = 40
-_CHAR_PX = 7.0  # average width of a 12px sans-serif character, for label placement
+_CHAR_PX = 7.3  # average width of a 12px sans-serif character (DejaVu Sans: ~7.2)
 # Beyond this many features the stacked view merges the least important into one band.
 _STACK_FEATURES = 20
 
@@ -140,7 +140,7 @@ def single_svg(
             points = [(x0, mid), (x0 + h, bar_top), (x1 + h, bar_top), (x1, mid)]
             points += [(x1 + h, bar_top + bar_h), (x0 + h, bar_top + bar_h)]
             colour = colours[1]
-        tip = f"{seg.label}\nSHAP value {'+' if seg.phi > 0 else ''}{format_value(seg.phi)}"
+        tip = f"{seg.full_label}\nSHAP value {'+' if seg.phi > 0 else ''}{format_value(seg.phi)}"
         parts.append(
             f'<path class="fs-seg" data-index="{seg.feature}" data-feature="{esc(seg.name)}" '
             f'd="{_polygon(points)}" '
@@ -164,21 +164,21 @@ def single_svg(
         'stroke="#777" stroke-dasharray="3,3"/>'
     )
     labelled = [s for s in layout.segments if s.labelled]
-    centers = [(px(s.start) + px(s.end)) / 2 for s in labelled]
-    widths = [len(s.label) * _CHAR_PX for s in labelled]
-    spans = [(c - w / 2, c + w / 2) for c, w in zip(centers, widths, strict=True)]
-    rows = assign_rows(spans, [abs(s.phi) for s in labelled], max_label_rows, 8.0)
-    used = max(rows, default=-1) + 1
-    for seg, center, row in zip(labelled, centers, rows, strict=True):
+    anchors = [(px(s.start) + px(s.end)) / 2 for s in labelled]
+    extents = [(-len(s.label) * _CHAR_PX / 2, len(s.label) * _CHAR_PX / 2) for s in labelled]
+    placed = place_labels(
+        anchors, extents, [abs(s.phi) for s in labelled], (4.0, _WIDTH - 4.0), max_label_rows, 4.0
+    )
+    used = max((row for row, _ in placed), default=-1) + 1
+    for seg, anchor, (row, x) in zip(labelled, anchors, placed, strict=True):
         if row < 0:
             continue
         y = bar_top + bar_h + 22 + 18 * row
         colour = colours[0] if seg.phi > 0 else colours[1]
-        center = min(max(center, _MARGIN + len(seg.label) * _CHAR_PX / 2), _WIDTH - 4)
         parts.append(
-            f'<line x1="{center:.1f}" x2="{center:.1f}" y1="{bar_top + bar_h + 2}" '
+            f'<line x1="{anchor:.1f}" x2="{anchor:.1f}" y1="{bar_top + bar_h + 2}" '
             f'y2="{y - 12}" stroke="{colour}" stroke-width="1"/>'
-            f'<text class="fs-label" x="{center:.1f}" y="{y}" text-anchor="middle">'
+            f'<text class="fs-label" x="{x:.1f}" y="{y}" text-anchor="middle">'
             f"{esc(seg.label)}</text>"
         )
     height = bar_top + bar_h + 22 + 18 * max(used, 1)

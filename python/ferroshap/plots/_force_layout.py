@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ForceLayout", "Segment", "assign_rows", "axis_ticks", "layout_row", "link_function"]
+# Feature names longer than this are shortened with an ellipsis in the labels under the bar.
+_NAME_WIDTH = 32
+
+__all__ = ["ForceLayout", "Segment", "place_labels", "axis_ticks", "layout_row", "link_function"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,14 @@ class Segment:
 
     @property
     def label(self) -> str:
+        """``name = value`` with long names shortened (the tooltip keeps the whole name)."""
+        name = (
+            self.name if len(self.name) <= _NAME_WIDTH else self.name[: _NAME_WIDTH - 1] + "\u2026"
+        )
+        return f"{name} = {self.value_text}" if self.value_text else name
+
+    @property
+    def full_label(self) -> str:
         return f"{self.name} = {self.value_text}" if self.value_text else self.name
 
 
@@ -119,19 +130,39 @@ def axis_ticks(lo: float, hi: float, link: str, target: int = 7) -> list[tuple[f
     return ticks
 
 
-def assign_rows(
-    spans: list[tuple[float, float]], priority: list[float], max_rows: int, gap: float
-) -> list[int]:
-    """Stack labels (their ``(left, right)`` extents) into text rows so none overlap: the most
-    important label gets the first row it fits in; a label that fits in none of ``max_rows``
-    rows gets ``-1`` (not drawn)."""
-    rows: list[list[tuple[float, float]]] = [[] for _ in range(max_rows)]
-    placed = [-1] * len(spans)
-    for i in sorted(range(len(spans)), key=lambda i: -priority[i]):
-        left, right = spans[i]
-        for r, taken in enumerate(rows):
-            if all(right + gap <= a or left - gap >= b for a, b in taken):
-                taken.append((left, right))
-                placed[i] = r
-                break
+def place_labels(
+    anchors: list[float],
+    extents: list[tuple[float, float]],
+    priority: list[float],
+    bounds: tuple[float, float],
+    max_rows: int,
+    gap: float,
+) -> list[tuple[int, float]]:
+    """Stack labels into text rows under the bar so that no two overlap and no leader line (a
+    vertical line from the bar at the label's ``anchor`` down to its row) crosses a label.
+
+    ``extents`` are each label's (left, right) relative to where it is drawn; a label is first
+    moved inside ``bounds``. The most important label gets the first row it fits in; one that
+    fits in none of ``max_rows`` rows gets row ``-1`` (not drawn). Returns (row, x) per label.
+    """
+    lo, hi = bounds
+    spans: list[list[tuple[float, float]]] = [[] for _ in range(max_rows)]
+    posts: list[list[float]] = [[] for _ in range(max_rows)]  # leader lines through each row
+    placed = [(-1, 0.0)] * len(anchors)
+    for i in sorted(range(len(anchors)), key=lambda i: -priority[i]):
+        left, right = extents[i]
+        x = min(max(anchors[i], lo - left), hi - right)
+        span = (x + left - gap, x + right + gap)
+        for r in range(max_rows):
+            if any(span[1] > a and span[0] < b for a, b in spans[r]):
+                continue
+            if any(span[0] < post < span[1] for post in posts[r]):
+                continue
+            if any(a < anchors[i] < b for row in spans[:r] for a, b in row):
+                continue
+            spans[r].append(span)
+            for above in range(r):
+                posts[above].append(anchors[i])
+            placed[i] = (r, x)
+            break
     return placed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ferroshap.plots._common import TEXT, finish, format_value, pyplot
-from ferroshap.plots._force_layout import ForceLayout, assign_rows, axis_ticks, link_function
+from ferroshap.plots._force_layout import ForceLayout, axis_ticks, link_function, place_labels
 
 __all__ = ["draw"]
 
@@ -119,32 +119,30 @@ def _labels(ax: Any, layout: ForceLayout, colours, rotation: float, renderer: An
         for s in labelled
     ]
     to_data = ax.transData.inverted()
-    spans, heights = [], []
-    for seg, text in zip(labelled, texts, strict=True):
+    extents, heights = [], []
+    anchors = [(s.start + s.end) / 2 for s in labelled]
+    for anchor, text in zip(anchors, texts, strict=True):
         box = to_data.transform(text.get_window_extent(renderer).get_points())
-        anchor = (seg.start + seg.end) / 2
         # Extents relative to the anchor: rotated labels hang to the left of it.
-        spans.append((box[0, 0] - anchor, box[1, 0] - anchor))
+        extents.append((box[0, 0] - anchor, box[1, 0] - anchor))
         heights.append(box[1, 1] - box[0, 1])
     step = max(heights, default=0.5) + 0.12
-    gap = 0.01 * (layout.hi - layout.lo)
-    placed_spans = []
-    for seg, (left, right) in zip(labelled, spans, strict=True):
-        # Keep each label inside the axes; its leader line still points at the segment.
-        anchor = (seg.start + seg.end) / 2
-        anchor = min(max(anchor, layout.lo - left), layout.hi - right)
-        placed_spans.append((anchor + left, anchor + right))
-    rows = assign_rows(placed_spans, [abs(s.phi) for s in labelled], _LABEL_ROWS, gap)
-    for seg, text, row, (left, _), (placed_left, _) in zip(
-        labelled, texts, rows, spans, placed_spans, strict=True
-    ):
+    gap = 0.005 * (layout.hi - layout.lo)
+    placed = place_labels(
+        anchors,
+        extents,
+        [abs(s.phi) for s in labelled],
+        (layout.lo, layout.hi),
+        _LABEL_ROWS,
+        gap,
+    )
+    for seg, text, anchor, (row, x) in zip(labelled, texts, anchors, placed, strict=True):
         if row < 0:
             text.remove()
             continue
         y = top - step * row
-        center = (seg.start + seg.end) / 2
-        text.set_position((placed_left - left, y))
+        text.set_position((x, y))
         colour = colours[0] if seg.phi > 0 else colours[1]
-        ax.plot([center, center], [-0.05, y + 0.05], color=colour, lw=0.8)
-    used = max(rows, default=-1) + 1
+        ax.plot([anchor, anchor], [-0.05, y + 0.05], color=colour, lw=0.8)
+    used = max((row for row, _ in placed), default=-1) + 1
     return top - step * used
