@@ -1,0 +1,104 @@
+"""ferroshap.plots.beeswarm: lines, order, colours, the sum line, layout, errors."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import ferroshap
+from ferroshap.plots._beeswarm import swarm_offsets
+from ferroshap.plots._common import NEUTRAL, colormap
+
+
+def _point_collections(ax):
+    return [c for c in ax.collections if len(c.get_offsets())]
+
+
+def test_lines_order_points_and_sum_line(diabetes_sv, helpers):
+    ax = ferroshap.plots.beeswarm(diabetes_sv, max_display=5, show=False)
+    labels = helpers.ytick_texts(ax)
+    mean_abs = np.abs(diabetes_sv.values).mean(0)
+    ranked = np.argsort(-mean_abs, kind="stable")
+    assert labels == [
+        *(diabetes_sv.feature_names[j] for j in ranked[:4]),
+        "Sum of 6 other features",
+    ]
+    points = _point_collections(ax)
+    assert len(points) == 5  # one scatter call per line; the sum line is one grey call
+    top = points[0].get_offsets()
+    # x of the top line: exactly that feature's SHAP values (as a set: the swarm reorders none)
+    np.testing.assert_array_equal(np.sort(top[:, 0]), np.sort(diabetes_sv.values[:, ranked[0]]))
+    assert np.abs(top[:, 1] - 4).max() <= 0.4 + 1e-12  # offsets stay within the line's band
+    rest = points[-1].get_offsets()[:, 0]
+    np.testing.assert_allclose(
+        np.sort(rest), np.sort(diabetes_sv.values[:, ranked[4:]].sum(1)), rtol=1e-12
+    )
+    assert (points[-1].get_facecolor()[:, :3] == plt.matplotlib.colors.to_rgb(NEUTRAL)).all()
+
+
+def test_colours_follow_feature_values(diabetes_sv):
+    ax = ferroshap.plots.beeswarm(diabetes_sv[:, ["bmi"]], show=False)
+    points = _point_collections(ax)[0]
+    colour_values = points.get_array()
+    bmi = diabetes_sv[:, "bmi"].data
+    # The point with the highest bmi has the "high" end of the colormap (values are scaled to
+    # 0..1 between bmi's 5th and 95th percentiles and clipped).
+    x_of_max = diabetes_sv[:, "bmi"].values[np.argmax(bmi)]
+    hit = np.flatnonzero(points.get_offsets()[:, 0] == x_of_max)[0]
+    assert colour_values[hit] == 1.0 and points.get_cmap() is colormap()
+
+
+def test_missing_feature_values_are_grey():
+    values = np.arange(20.0).reshape(10, 2)
+    data = np.ones((10, 2))
+    data[:3, 0] = np.nan
+    sv = ferroshap.Explanation(values, data=data, feature_names=["a", "b"])
+    ax = ferroshap.plots.beeswarm(sv, show=False)
+    sizes = sorted(len(c.get_offsets()) for c in _point_collections(ax))
+    assert sizes == [3, 7, 10]  # a: 3 grey + 7 coloured; b: 10 coloured
+
+
+def test_options(diabetes_sv, helpers):
+    ax = ferroshap.plots.beeswarm(
+        diabetes_sv,
+        max_display=3,
+        group_remaining_features=False,
+        color="black",
+        log_scale=True,
+        color_bar=False,
+        s=4,
+        alpha=0.5,
+        plot_size=(5, 3),
+        show=False,
+    )
+    assert len(helpers.ytick_texts(ax)) == 3 and ax.get_xscale() == "symlog"
+    assert len(ax.figure.axes) == 1  # no colour bar
+    assert tuple(ax.figure.get_size_inches()) == (5, 3)
+    order = ferroshap.Explanation.abs.max(0)
+    by_max = helpers.ytick_texts(ferroshap.plots.beeswarm(diabetes_sv, order=order, show=False))
+    ranked = np.argsort(-np.abs(diabetes_sv.values).max(0), kind="stable")
+    assert by_max == [diabetes_sv.feature_names[j] for j in ranked]
+
+
+def test_ax_and_saved_image(diabetes_sv, helpers):
+    fig, ax = plt.subplots()
+    assert ferroshap.plots.beeswarm(diabetes_sv, ax=ax, show=False) is ax
+    assert helpers.pixel_std(fig) > 0.05
+
+
+def test_multi_output_and_wrong_shape(iris_sv, diabetes_sv, helpers):
+    with pytest.raises(ValueError, match=r"beeswarm draws one output.*'0', '1', '2'"):
+        ferroshap.plots.beeswarm(iris_sv, show=False)
+    ax = ferroshap.plots.beeswarm(iris_sv[..., "1"], show=False)
+    assert len(helpers.ytick_texts(ax)) == 4
+    assert len(helpers.ytick_texts(ferroshap.plots.beeswarm(iris_sv, output=1, show=False))) == 4
+    with pytest.raises(ValueError, match=r"\(n_rows, n_features\).*one row"):
+        ferroshap.plots.beeswarm(diabetes_sv[0], show=False)
+
+
+def test_swarm_offsets_spread_dense_bins_only():
+    x = np.concatenate([np.zeros(9), [5.0]])
+    off = swarm_offsets(x)
+    assert off[-1] == 0.0  # alone in its bin: on the line
+    assert sorted(np.round(off[:9] / 0.1, 9).tolist()) == [-4, -3, -2, -1, 0, 1, 2, 3, 4]
