@@ -137,6 +137,11 @@ def _partial_dependence(sv, explainer, X) -> Any:
     )  # fmt: skip
 
 
+def _image(plots: Any) -> Any:
+    digits, labels = digits_explanation()
+    return plots.image(digits[..., :5], true_labels=labels, show=False)
+
+
 def png_plots() -> dict[str, Callable[[], Any]]:
     """Name -> a function that draws the plot (and returns its Axes or array of Axes)."""
     sv, explainer, X = diabetes()
@@ -152,9 +157,7 @@ def png_plots() -> dict[str, Callable[[], Any]]:
         ),
         "violin": lambda: plots.violin(sv, show=False),
         "force": lambda: plots.force(sv[0], matplotlib=True, show=False),
-        "image": lambda: plots.image(
-            digits_explanation()[0][..., :5], true_labels=digits_explanation()[1], show=False
-        ),
+        "image": lambda: _image(plots),
         "partial_dependence": lambda: _partial_dependence(sv, explainer, X),
         "embedding": lambda: plots.embedding("bmi", sv, show=False),
     }
