@@ -83,3 +83,23 @@ def test_options_and_errors():
         ferroshap.plots.text(bad)
     with pytest.raises(ValueError, match="cmax must be positive"):
         ferroshap.plots.text(sv, cmax=0)
+
+
+def test_html_plots_need_no_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"  # makes `import matplotlib` fail
+        "import numpy as np, ferroshap\n"
+        "sv = ferroshap.Explanation(np.array([0.5, -0.2]), base_values=0.1,"
+        " data=np.array(['good ', 'day']))\n"
+        "assert 'good' in ferroshap.plots.text(sv, display=False)\n"
+        "sv = ferroshap.Explanation(np.ones((3, 2)), base_values=np.zeros(3),"
+        " feature_names=['a', 'b'])\n"
+        "assert 'data-feature=\"b\"' in ferroshap.plots.force(sv[0]).html()\n"
+        "assert ferroshap.plots.force(sv).kind == 'force-stacked'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
