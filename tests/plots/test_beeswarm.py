@@ -102,3 +102,35 @@ def test_swarm_offsets_spread_dense_bins_only():
     off = swarm_offsets(x)
     assert off[-1] == 0.0  # alone in its bin: on the line
     assert sorted(np.round(off[:9] / 0.1, 9).tolist()) == [-4, -3, -2, -1, 0, 1, 2, 3, 4]
+
+
+def test_large_swarm_is_one_image_with_the_right_colours():
+    # Above RASTER_ABOVE points the coloured points become one image (mean colour per pixel).
+    from matplotlib.colors import to_rgb
+
+    from ferroshap.plots._common import NEGATIVE, POSITIVE, RASTER_ABOVE
+
+    rng = np.random.default_rng(1)
+    n = RASTER_ABOVE  # two lines: 2n points in all
+    data = rng.normal(size=(n, 2))
+    sv = ferroshap.Explanation(data * [2.0, 1.0], data=data, feature_names=["a", "b"])
+    ax = ferroshap.plots.beeswarm(sv, show=False)
+    assert len(ax.images) == 1 and not _point_collections(ax)
+    image = ax.images[0]
+    rgba = image.get_array()
+    x0, x1, y0, y1 = image.get_extent()
+    assert (x0, x1) == ax.get_xlim() and (y0, y1) == ax.get_ylim()
+    # The top line ("a", y = 1): its right end (high SHAP = high feature value) is vermillion,
+    # its left end blue. Pixel columns of x > 3 and x < -3 on that line's rows:
+    height, width = rgba.shape[:2]
+    rows = slice(int((0.6 - y0) / (y1 - y0) * height), int((1.4 - y0) / (y1 - y0) * height))
+
+    def mean_colour(lo, hi):
+        cols = slice(int((lo - x0) / (x1 - x0) * width), int((hi - x0) / (x1 - x0) * width))
+        block = rgba[rows, cols]
+        return block[block[..., 3] > 0][:, :3].mean(axis=0)
+
+    right, left = mean_colour(3, x1), mean_colour(x0, -3)
+    dist = lambda c, ref: np.abs(c - np.array(to_rgb(ref))).sum()  # noqa: E731
+    assert dist(right, POSITIVE) < dist(right, NEGATIVE)
+    assert dist(left, NEGATIVE) < dist(left, POSITIVE)

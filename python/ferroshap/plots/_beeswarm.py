@@ -10,8 +10,10 @@ from ferroshap.explanation import Explanation
 from ferroshap.plots._clustering import check_linkage, clustered_order
 from ferroshap.plots._common import (
     NEUTRAL,
+    RASTER_ABOVE,
     TEXT,
     as_matrix,
+    colored_points,
     colormap,
     display_order,
     feature_labels,
@@ -153,39 +155,53 @@ def draw_swarm_rows(
     s: float,
     alpha: float,
 ) -> None:
-    """One swarm per line at height ``y[i]``: one scatter call per line (two with missing
-    colour values), never one per point."""
+    """One swarm per line at height ``y[i]``, drawn with a few scatter calls for all lines
+    together (one per colour; see :func:`~ferroshap.plots._common.colored_points`), never one
+    per point."""
+    xs_all, ys_all, cs_all = [], [], []
     for xs, cs, yi in zip(lines, colors, y, strict=True):
         finite = np.isfinite(xs)
         xs, cs = xs[finite], cs[finite]
-        ys = yi + swarm_offsets(xs, cs)
-        raster = len(xs) > 2000  # keeps vector output (PDF/SVG) small
-        if solid is not None:
-            ax.scatter(xs, ys, color=solid, s=s, alpha=alpha, linewidths=0, rasterized=raster)
-            continue
-        known = np.isfinite(cs)
-        if not known.all():
-            ax.scatter(
-                xs[~known],
-                ys[~known],
-                color=NEUTRAL,
-                s=s,
-                alpha=alpha,
-                linewidths=0,
-                rasterized=raster,
-            )
+        xs_all.append(xs)
+        ys_all.append(yi + swarm_offsets(xs, cs))
+        cs_all.append(cs)
+    if len(lines) <= 1 or sum(map(len, xs_all)) <= RASTER_ABOVE:
+        # Small: one call per line (and one for its missing colours), exact colours.
+        for xs, ys, cs in zip(xs_all, ys_all, cs_all, strict=True):
+            _draw(ax, xs, ys, cs, cmap, solid, s, alpha)
+        return
+    _draw(
+        ax,
+        np.concatenate(xs_all),
+        np.concatenate(ys_all),
+        np.concatenate(cs_all),
+        cmap,
+        solid,
+        s,
+        alpha,
+        (*_padded_x(xs_all), y.min() - 0.6, y.max() + 0.6),
+    )
+
+
+def _draw(ax, xs, ys, cs, cmap, solid, s, alpha, limits=None) -> None:
+    raster = len(xs) > 2000  # keeps vector output (PDF/SVG) small
+    if solid is not None:
+        ax.scatter(xs, ys, color=solid, s=s, alpha=alpha, linewidths=0, rasterized=raster)
+        return
+    known = np.isfinite(cs)
+    if not known.all():
         ax.scatter(
-            xs[known],
-            ys[known],
-            c=cs[known],
-            cmap=cmap,
-            vmin=0.0,
-            vmax=1.0,
-            s=s,
-            alpha=alpha,
-            linewidths=0,
-            rasterized=raster,
+            xs[~known], ys[~known], color=NEUTRAL, s=s, alpha=alpha, linewidths=0, rasterized=raster
         )
+    if known.any():
+        colored_points(ax, xs[known], ys[known], cs[known], cmap, s, alpha, limits)
+
+
+def _padded_x(lines: list[np.ndarray]) -> tuple[float, float]:
+    lo = min((float(v.min()) for v in lines if len(v)), default=-1.0)
+    hi = max((float(v.max()) for v in lines if len(v)), default=1.0)
+    pad = 0.05 * (hi - lo) if hi > lo else 0.5
+    return lo - pad, hi + pad
 
 
 def swarm_offsets(

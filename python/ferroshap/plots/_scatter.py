@@ -12,6 +12,8 @@ from ferroshap.plots._common import (
     NEGATIVE,
     NEUTRAL,
     TEXT,
+    _padded,
+    colored_points,
     colormap,
     feature_labels,
     finish,
@@ -187,18 +189,16 @@ def _one(
         lo, hi = np.percentile(cvals[known], [5, 95]) if known.any() else (0.0, 1.0)
         if hi <= lo:
             lo, hi = lo - 0.5, hi + 0.5
-        points = ax.scatter(
-            x[known],
-            y[known],
-            c=cvals[known],
-            cmap=cmap or colormap(),
-            vmin=lo,
-            vmax=hi,
-            s=dot_size,
-            alpha=alpha,
-            linewidths=0,
-            rasterized=raster,
-        )
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        cmap = cmap or colormap()
+        if isinstance(cmap, str):
+            cmap = pyplot().get_cmap(cmap)
+        scaled = (cvals[known] - lo) / (hi - lo)
+        limits = (*_padded(x[finite]), *_padded(y))
+        colored_points(ax, x[known], y[known], scaled, cmap, dot_size, alpha, limits)
+        points = ScalarMappable(Normalize(lo, hi), cmap)
         bar = ax.figure.colorbar(points, ax=ax, aspect=40, pad=0.02)
         bar.set_label(shorten(cname))
         bar.outline.set_visible(False)
@@ -275,7 +275,8 @@ def _color_values(sv: Explanation, color: Any) -> tuple[np.ndarray | None, str]:
         best = int(np.argmax(scores))
         if not np.isfinite(scores[best]):
             return None, ""
-        return numeric_matrix(other.data)[:, best], feature_labels(other)[best]
+        column = np.asarray(other.data)[:, [best]]
+        return numeric_matrix(column)[:, 0], feature_labels(other)[best]
     if other.axis_names == ("rows",):
         if other.data is None:
             raise ValueError("scatter: the color explanation has no data (feature values)")
