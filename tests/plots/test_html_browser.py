@@ -64,6 +64,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
             pytest.fail("FERROSHAP_REQUIRE_BROWSER is set but no chromium is on PATH")
         pytest.skip("Chromium is not installed: run scripts/ensure_chromium.sh (CI does)")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    flags += ["--disable-dev-shm-usage"]  # containers often have a tiny /dev/shm
     flags += ["--enable-logging=stderr", "--v=0", "--no-first-run", "--disable-extensions"]
     return subprocess.run(
         [CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120, check=True
