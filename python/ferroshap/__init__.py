@@ -14,6 +14,7 @@ from ferroshap._core import (
     UnsupportedModelError,
     __version__,
 )
+from ferroshap.cohorts import Cohorts
 from ferroshap.explainers import KernelExplainer, TreeExplainer, kmeans, sample
 from ferroshap.explanation import Explanation
 
@@ -52,6 +53,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Cohorts",
     "Explanation",
     "FerroshapError",
     "InvalidModelError",

@@ -77,3 +77,20 @@ def test_every_public_name_of_this_module_resolves():
     for name in mine:
         assert callable(getattr(ferroshap.plots, name)), name
         assert name in dir(ferroshap.plots)
+
+
+def test_value_label_keeps_long_values_on_one_line():
+    label = _common.value_label("education", "Graduate degree (MSc, PhD, or equivalent)")
+    assert label == "education = Graduate degree (MS\u2026"
+    assert _common.value_label("age", -3.14159) == "age = \u22123.14"
+    assert _common.value_label("age") == "age"
+
+
+@pytest.mark.parametrize("plot", ["beeswarm", "bar", "heatmap", "violin", "decision"])
+def test_shap_explanations_draw_like_ferroshap_ones(diabetes_sv, helpers, plot):
+    sv = diabetes_sv[:40]
+    draw = getattr(ferroshap.plots, plot)
+    ours = helpers.ytick_texts(draw(sv, show=False))
+    plt.close("all")
+    theirs = helpers.ytick_texts(draw(sv.to_shap(), show=False))
+    assert theirs == ours and len(ours) >= 9

@@ -88,3 +88,9 @@ def test_bar_waterfall_decision_plot(diabetes_sv, helpers):
     ax = ferroshap.decision_plot(float(row.base_values), diabetes_sv.values[:5], show=False)
     assert len(ax.collections[0].get_segments()) == 5
     assert ferroshap.plots.summary_plot is ferroshap.summary_plot
+
+
+def test_feature_names_in_the_features_slot(arrays, helpers):
+    values, frame = arrays
+    ax = ferroshap.summary_plot(values, list(frame.columns), plot_type="bar", show=False)
+    assert set(helpers.ytick_texts(ax)) == set(frame.columns)

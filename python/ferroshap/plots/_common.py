@@ -40,6 +40,7 @@ __all__ = [
     "select_output",
     "shorten",
     "to_explanation",
+    "value_label",
 ]
 
 POSITIVE = "#D55E00"  # Okabe-Ito vermillion: pushes the prediction up
@@ -87,6 +88,14 @@ def from_arrays(
     if isinstance(shap_values, Explanation) or type(shap_values).__name__ == "Explanation":
         return to_explanation(shap_values, "plot")
     values = np.asarray(shap_values, dtype=np.float64)
+    if (
+        isinstance(features, list)
+        and features
+        and all(isinstance(f, str) for f in features)
+        and feature_names is None
+    ):
+        # shap accepts the feature names in the features slot.
+        features, feature_names = None, features
     if feature_names is None and hasattr(features, "columns"):
         feature_names = [str(c) for c in features.columns]
     if features is not None and hasattr(features, "to_numpy"):
@@ -204,6 +213,18 @@ def shorten(label: str, width: int = LABEL_WIDTH) -> str:
     if len(lines) > 2:
         lines = [lines[0], lines[1][: width - 1].rstrip() + "\u2026"]
     return "\n".join(lines)
+
+
+def value_label(name: str, value: Any = None, value_width: int = 20) -> str:
+    """``"name = value"`` for a feature: the name as :func:`shorten` makes it, the value on one
+    line with an ellipsis past ``value_width`` characters (``name`` alone without a value)."""
+    label = shorten(name)
+    if value is None:
+        return label
+    text = format_value(value)
+    if len(text) > value_width:
+        text = text[: value_width - 1].rstrip() + "\u2026"
+    return f"{label} = {text}"
 
 
 def importance(sv: Explanation, order: Any) -> np.ndarray:

@@ -91,6 +91,19 @@ def scatter(
     >>> ferroshap.plots.scatter(sv[:, "bmi"], color=sv, show=False)  # doctest: +SKIP
     """
     sv = select_output(to_explanation(shap_values, "scatter"), "scatter", output)
+    style = {
+        "color": color,
+        "hist": hist,
+        "axis_color": axis_color,
+        "cmap": cmap,
+        "dot_size": dot_size,
+        "x_jitter": x_jitter,
+        "alpha": alpha,
+        "title": title,
+        "limits": (xmin, xmax, ymin, ymax),
+        "overlay": overlay,
+        "ylabel": ylabel,
+    }
     if sv.axis_names == ("rows", "features"):
         n = sv.values.shape[1]
         if ax is not None and np.size(ax) != n:
@@ -104,21 +117,7 @@ def scatter(
         for j in range(n):
             column = sv[:, j]
             column.feature_names = names[j]
-            _one(
-                column,
-                color,
-                hist,
-                axis_color,
-                cmap,
-                dot_size,
-                x_jitter,
-                alpha,
-                title,
-                (xmin, xmax, ymin, ymax),
-                overlay,
-                axes[j],
-                ylabel,
-            )
+            _one(column, axes[j], **style)
         return finish(axes, show)
     if sv.axis_names != ("rows",):
         raise ValueError(
@@ -127,26 +126,25 @@ def scatter(
         )
     if ax is None:
         _, ax = pyplot().subplots(figsize=(6.5, 5), layout="constrained")
-    _one(
-        sv,
-        color,
-        hist,
-        axis_color,
-        cmap,
-        dot_size,
-        x_jitter,
-        alpha,
-        title,
-        (xmin, xmax, ymin, ymax),
-        overlay,
-        ax,
-        ylabel,
-    )
+    _one(sv, ax, **style)
     return finish(ax, show)
 
 
 def _one(
-    sv, color, hist, axis_color, cmap, dot_size, x_jitter, alpha, title, limits, overlay, ax, ylabel
+    sv,
+    ax,
+    *,
+    color,
+    hist,
+    axis_color,
+    cmap,
+    dot_size,
+    x_jitter,
+    alpha,
+    title,
+    limits,
+    overlay,
+    ylabel,
 ) -> None:
     name = sv.feature_names if isinstance(sv.feature_names, str) else "feature"
     if sv.data is None:
