@@ -47,6 +47,8 @@ def __getattr__(name: str):
         return importlib.import_module("ferroshap.plots")
     if name in _PLOT_ALIASES:
         return getattr(importlib.import_module("ferroshap.plots"), _PLOT_ALIASES[name])
+    if name == "save_html":  # shap.save_html: writes a force or text plot to a file
+        return importlib.import_module("ferroshap.plots._html").save_html
     raise AttributeError(f"module 'ferroshap' has no attribute {name!r}")
 
 

@@ -5,6 +5,9 @@
     ferroshap explain MODEL DATA [--out FILE] [--top K] [--threads N] [--missing VALUE]
                       [--header | --no-header]
     ferroshap explain --example [--out FILE] [--top K] [--threads N]
+    ferroshap explain ... --plot FILE [--plot-kind beeswarm|bar] [--plot-output NAME]
+    ferroshap plot VALUES --kind beeswarm|bar|waterfall|scatter [--row N] [--feature NAME]
+                   [--data DATA | --example] [--output NAME] -o FILE
     ferroshap --version
 
 MODEL is an XGBoost model saved as JSON (``.json``) or UBJSON (``.ubj``), or a LightGBM text
@@ -19,6 +22,9 @@ anyway), and so is a row with more or fewer fields than the header.
 named like the feature, then ``base_value``. A model with several outputs (multiclass) writes
 one such set per output, each column name suffixed with the output, ``"bmi [class 0]"`` ...
 ``"base_value [class 2]"`` (``[output k]`` for multi-output regression).
+
+``--plot`` also draws the explained rows (a beeswarm, or ``--plot-kind bar``) into FILE; ``plot``
+draws from a values file written by ``--out`` (details: ``ferroshap._cli_plot``).
 
 It prints the number of rows, the base value and the top K features by mean |SHAP|. Errors print
 ``ferroshap: error: <message>`` to stderr and exit with status 2.
@@ -36,6 +42,7 @@ from typing import Any
 import numpy as np
 
 import ferroshap
+from ferroshap import _cli_plot
 
 _DATA_READERS = {
     ".csv": "read_csv",
@@ -80,9 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit.code if isinstance(exit.code, int) else 2
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print("ferroshap: error: choose a command: explain", file=sys.stderr)
+        print("ferroshap: error: choose a command: explain or plot", file=sys.stderr)
         return 2
     try:
+        if args.command == "plot":
+            return _cli_plot.plot_command(args)
         return _explain(args)
     except Exception as error:
         if not _expected(error):
@@ -155,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the CSV's first line as column names even if it holds numbers",
     )
+    _cli_plot.add_explain_plot_options(explain)
+    _cli_plot.add_plot_command(commands)
     return parser
 
 
@@ -187,6 +198,7 @@ def _explain(args: argparse.Namespace) -> int:
             raise CliError("explain needs MODEL and DATA (or --example)")
         model_path, data_path = Path(args.model), Path(args.data)
     out_writer = _out_writer(args.out)
+    _cli_plot.check_plot_path(args.plot)
     reader = _DATA_READERS.get(data_path.suffix.lower())
     if reader is None:
         raise CliError(
@@ -224,6 +236,8 @@ def _explain(args: argparse.Namespace) -> int:
         table = explanation.to_polars(with_base_values=True)
         getattr(table, out_writer)(args.out)
         print(f"\nwrote {args.out}: {table.height} rows, {table.width} columns")
+    if args.plot is not None:
+        _cli_plot.write_explain_plot(args, explanation)
     return 0
 
 
@@ -439,4 +453,8 @@ def _message(error: Exception) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: the plot command's helpers raise
+    # ferroshap.cli.CliError, which must be the class main() catches.
+    from ferroshap.cli import main as _main
+
+    sys.exit(_main())
