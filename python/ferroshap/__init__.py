@@ -14,12 +14,21 @@ from ferroshap._core import (
     UnsupportedModelError,
     __version__,
 )
-from ferroshap.explainers import KernelExplainer, TreeExplainer, kmeans, sample
+from ferroshap.explainers import (
+    DeepExplainer,
+    GradientExplainer,
+    KernelExplainer,
+    TreeExplainer,
+    kmeans,
+    sample,
+)
 from ferroshap.explanation import Explanation
 
 __all__ = [
+    "DeepExplainer",
     "Explanation",
     "FerroshapError",
+    "GradientExplainer",
     "InvalidModelError",
     "KernelExplainer",
     "ModelFormatError",
