@@ -168,6 +168,7 @@ def build_explanation(
     data: list[np.ndarray],
     ranks: np.ndarray | None,
     layout: str | None,
+    input_axis_names: Any = None,
     output_names: list[str] | None = None,
     bounds: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     report: Additivity | None = None,
@@ -188,11 +189,17 @@ def build_explanation(
             values, base_values=base, data=x, output_names=names,
             lower_bounds=lower, upper_bounds=upper,
         )  # fmt: skip
-        exp.axis_names = (
-            "rows",
-            *axis_names(x.shape[1:], layout),
-            *(() if single_output else ("outputs",)),
-        )
+        given = input_axis_names
+        if given is not None and len(phis) > 1:
+            given = given[i]
+        if given is None:
+            given = axis_names(x.shape[1:], layout)
+        elif len(given) != x.ndim - 1:
+            raise ValueError(
+                f"axis_names {tuple(given)} do not match input {i}'s {x.ndim - 1} axes after "
+                f"the row axis (shape {x.shape[1:]})"
+            )
+        exp.axis_names = ("rows", *given, *(() if single_output else ("outputs",)))
         exp.output_indexes = ranks
         if report is not None:
             exp.additivity_errors = report.errors

@@ -52,6 +52,11 @@ class DeepExplainer:
         ``1/sqrt(n_background)``: 100 rows are usually enough.
     batch_size
         (row, background row) pairs per forward/backward pass; bounds memory.
+    axis_names
+        Names of each input's axes after the row axis, e.g. ``("tokens", "features")`` (a
+        list of tuples for several inputs), kept in ``Explanation.axis_names``. By default
+        from the framework's layout: ``("channels", "height", "width")`` for a 3-D PyTorch
+        input, ``("height", "width", "channels")`` for Keras, ``("features",)`` for 1-D.
 
     Examples
     --------
@@ -70,6 +75,7 @@ class DeepExplainer:
         session: Any = None,
         learning_phase_flags: Any = None,
         batch_size: int = 4096,
+        axis_names: Any = None,
     ) -> None:
         if session is not None or learning_phase_flags is not None:
             raise ValueError(
@@ -80,6 +86,7 @@ class DeepExplainer:
         self._model = backend(model, data)
         self.expected_value = self._model.expected_value
         self.multi_input = self._model.multi_input
+        self.axis_names = axis_names
 
     def shap_values(
         self,
@@ -126,7 +133,7 @@ class DeepExplainer:
         base = self._model.expected_value
         explanation = build_explanation(
             phis, base[None, :].repeat(phis[0].shape[0], 0), data, ranks,
-            self._model.layout, report=report,
+            self._model.layout, self.axis_names, report=report,
         )  # fmt: skip
         for e in explanation if isinstance(explanation, list) else [explanation]:
             e.compute_time = time.perf_counter() - start

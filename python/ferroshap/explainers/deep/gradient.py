@@ -68,6 +68,8 @@ class GradientExplainer:
         Interpolated points per forward/backward pass; bounds memory.
     local_smoothing
         Standard deviation of the Gaussian noise added to ``x`` (SmoothGrad).
+    axis_names
+        As in :class:`DeepExplainer`.
 
     Examples
     --------
@@ -86,6 +88,7 @@ class GradientExplainer:
         session: Any = None,
         batch_size: int = 50,
         local_smoothing: float = 0,
+        axis_names: Any = None,
     ) -> None:
         if session is not None:
             raise ValueError("session is a TensorFlow 1 argument; ferroshap does not need it")
@@ -96,6 +99,7 @@ class GradientExplainer:
         self._model = backend(model, data)
         self.expected_value = self._model.expected_value
         self.multi_input = self._model.multi_input
+        self.axis_names = axis_names
 
     def shap_values(
         self,
@@ -151,7 +155,9 @@ class GradientExplainer:
             [m + _Z95 * s for m, s in zip(means, se, strict=True)],
         )
         base = np.repeat(self._model.expected_value[None, :], means[0].shape[0], 0)
-        explanation = build_explanation(means, base, data, ranks, self._model.layout, bounds=bounds)
+        explanation = build_explanation(
+            means, base, data, ranks, self._model.layout, self.axis_names, bounds=bounds
+        )
         for e in explanation if isinstance(explanation, list) else [explanation]:
             e.compute_time = time.perf_counter() - start
         return explanation

@@ -108,10 +108,13 @@ class KerasModel:
         return inputs if self.multi_input else inputs[0]
 
     def run(
-        self, inputs: list[tf.Tensor], explained: list[tf.Tensor], op_fn: Callable | None
+        self, inputs: list[tf.Tensor], explained: list[tf.Tensor] | None, op_fn: Callable | None
     ) -> tf.Tensor:
-        """The model's output ``(n, n_outputs)``; ``op_fn`` runs each layer (None: plain)."""
-        if self.layer is None and op_fn is None:
+        """The model's output ``(n, n_outputs)``; ``op_fn`` runs each layer (None: plain);
+        the layer's input (or output) is replaced by ``explained`` when both are set."""
+        if explained is None:
+            out = self.model(self._model_input(inputs), training=False)
+        elif self.layer is None and op_fn is None:
             out = self.model(self._model_input(explained), training=False)
         elif self.layer is None and not rules._walkable(self.model):
             assert op_fn is not None
@@ -165,7 +168,7 @@ class KerasModel:
         chunks = []
         for start in range(0, int(inputs[0].shape[0]), batch_size):
             batch = [t[start : start + batch_size] for t in inputs]
-            chunks.append(np.asarray(self.run(batch, batch, None), dtype=np.float64))
+            chunks.append(np.asarray(self.run(batch, None, None), dtype=np.float64))
         return np.concatenate(chunks)
 
     # -- Deep SHAP -------------------------------------------------------------------------

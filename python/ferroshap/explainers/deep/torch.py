@@ -51,8 +51,15 @@ class TorchModel:
         if self.data[0].shape[0] == 0:
             raise ValueError("the background data has no rows")
         with self.prepared():
-            self.bg_explained = self.explained(self.data)
-            self.bg_outputs = self.outputs(self.data)
+            try:
+                self.bg_explained = self.explained(self.data)
+                self.bg_outputs = self.outputs(self.data)
+            except (TypeError, ValueError, RuntimeError, IndexError) as error:
+                shapes = [tuple(t.shape) for t in self.data]
+                raise ValueError(
+                    f"could not run the model on the background (inputs of shapes {shapes}): "
+                    f"{error}"
+                ) from error
         self.n_outputs = self.bg_outputs.shape[1]
         self.n_background = self.data[0].shape[0]
         self.expected_value = self.bg_outputs.mean(0)
@@ -153,11 +160,11 @@ class TorchModel:
             for m in modules:
                 m.train(True)
 
-    def run(self, inputs: list[torch.Tensor], explained: list[torch.Tensor]) -> torch.Tensor:
+    def run(self, inputs: list[torch.Tensor], explained: list[torch.Tensor] | None) -> torch.Tensor:
         """The model's output ``(n, n_outputs)`` on ``inputs``, with the layer's input (or
-        output) replaced by ``explained`` when a layer is set."""
-        if self.layer is None:
-            out = self.model(*explained)
+        output) replaced by ``explained`` when a layer is set (and ``explained`` given)."""
+        if self.layer is None or explained is None:
+            out = self.model(*(inputs if explained is None else explained))
         else:
             with self._substitute(explained):
                 out = self.model(*inputs)
@@ -234,7 +241,7 @@ class TorchModel:
         with torch.no_grad():
             for start in range(0, inputs[0].shape[0], batch_size):
                 batch = [t[start : start + batch_size] for t in inputs]
-                chunks.append(self.run(batch, batch).double().cpu().numpy())
+                chunks.append(self.run(batch, None).double().cpu().numpy())
         return np.concatenate(chunks)
 
     # -- Deep SHAP -------------------------------------------------------------------------
