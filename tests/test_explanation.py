@@ -197,3 +197,42 @@ def test_importing_explanation_loads_neither_pandas_nor_polars():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_axis_names_for_image_values():
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(4, 3, 5, 6, 2))
+    sv = Explanation(
+        values,
+        base_values=rng.normal(size=(4, 2)),
+        data=rng.normal(size=(4, 3, 5, 6)),
+        axis_names=("rows", "channels", "height", "width", "outputs"),
+    )
+    assert sv.axis_names == ("rows", "channels", "height", "width", "outputs")
+    one = sv[1, ..., 0]
+    assert one.axis_names == ("channels", "height", "width")
+    np.testing.assert_array_equal(one.values, values[1, ..., 0])
+    np.testing.assert_array_equal(one.data, sv.data[1])
+    assert one.base_values == sv.base_values[1, 0]
+    with pytest.raises(ValueError, match="name 2 axes"):
+        Explanation(values, axis_names=("rows", "outputs"))
+    with pytest.raises(ValueError, match="'outputs' must be the last"):
+        Explanation(values, axis_names=("rows", "outputs", "c", "h", "w"))
+
+
+def test_field_of_wrong_shape_is_rejected_at_construction():
+    with pytest.raises(ValueError, match="data has shape"):
+        Explanation(np.zeros((4, 3)), data=np.zeros((4, 2)))
+
+
+def test_from_shap_and_to_shap_round_trip(sv3):
+    import shap
+
+    theirs = sv3.to_shap()
+    assert isinstance(theirs, shap.Explanation)
+    np.testing.assert_array_equal(theirs[..., 1].values, sv3.values[..., 1])
+    back = Explanation.from_shap(theirs)
+    assert back.axis_names == sv3.axis_names
+    assert back.feature_names == FEATURES and back.output_names == OUTPUTS
+    np.testing.assert_array_equal(back.base_values, sv3.base_values)
+    np.testing.assert_array_equal(back[2, "bmi", "class 1"].values, sv3.values[2, 1, 1])

@@ -24,6 +24,38 @@ from ferroshap.explainers import (
 )
 from ferroshap.explanation import Explanation
 
+# shap's top-level plotting names, forwarded to ferroshap.plots on first use so that neither
+# matplotlib nor the plot modules load with ``import ferroshap``.
+_PLOT_ALIASES = {
+    "summary_plot": "summary_plot",
+    "dependence_plot": "dependence_plot",
+    "waterfall_plot": "waterfall_plot",
+    "bar_plot": "bar_plot",
+    "decision_plot": "decision_plot",
+    "force_plot": "force_plot",
+    "image_plot": "image_plot",
+    "initjs": "initjs",
+    "heatmap_plot": "heatmap",
+    "violin_plot": "violin",
+    "text_plot": "text",
+    "partial_dependence_plot": "partial_dependence",
+    "embedding_plot": "embedding",
+    "monitoring_plot": "monitoring",
+    "group_difference_plot": "group_difference",
+    "multioutput_decision_plot": "multioutput_decision",
+}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name == "plots":
+        return importlib.import_module("ferroshap.plots")
+    if name in _PLOT_ALIASES:
+        return getattr(importlib.import_module("ferroshap.plots"), _PLOT_ALIASES[name])
+    raise AttributeError(f"module 'ferroshap' has no attribute {name!r}")
+
+
 __all__ = [
     "DeepExplainer",
     "Explanation",

@@ -1,105 +1,39 @@
 """Explanation: SHAP values with the data, names and base values they belong to (shap's semantics).
 
-Only numpy is imported here; pandas and polars are imported when a conversion asks for them.
+Only numpy is imported here; pandas, polars, scipy, scikit-learn and shap are imported when a
+method that needs them is called.
 """
 
 from __future__ import annotations
 
-import types
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from ferroshap._axes import (
+    _FEATURE,
+    _INTERACTION,
+    _NOT_DATA,
+    _OUTPUT,
+    _PARALLEL,
+    _PER_ROW,
+    _ROW,
+    _array_or_none,
+    _checked_axes,
+    _drops,
+    _expand,
+    _infer_axes,
+    _lookup,
+    _names,
+    _take,
+    _take_names,
+)
+from ferroshap._frames import frame_columns
+from ferroshap._opchain import OpChain, op
+
 __all__ = ["Explanation", "OpChain"]
-
-_ROW, _FEATURE, _OUTPUT = "row", "feature", "output"
-# The second feature axis of interaction values.
-_INTERACTION = "interaction feature"
-
-
-class OpChain:
-    """A recorded chain of Explanation operations, applied later to an Explanation.
-
-    ``Explanation.abs.mean(0)`` (on the class, not an instance) gives one; plots take it as an
-    ``order`` argument and call :meth:`apply` with the explanation they draw.
-
-    Examples
-    --------
-    >>> order = Explanation.abs.mean(0)
-    >>> order
-    Explanation.abs.mean(0)
-    >>> sv = Explanation(np.array([[1.0, -3.0], [-1.0, 1.0]]))
-    >>> order.apply(sv).values
-    array([1., 2.])
-    """
-
-    def __init__(self, ops: tuple[tuple[str, tuple | None, dict | None], ...] = ()) -> None:
-        self._ops = ops
-
-    def __getattr__(self, name: str) -> Any:
-        op = _OPS.get(name)
-        if op is None:
-            raise AttributeError(f"{name!r} cannot be chained on an Explanation")
-        if op.is_property:
-            return OpChain((*self._ops, (name, None, None)))
-
-        def record(*args: Any, **kwargs: Any) -> OpChain:
-            return OpChain((*self._ops, (name, args, kwargs)))
-
-        return record
-
-    def __getitem__(self, item: Any) -> OpChain:
-        return OpChain((*self._ops, ("__getitem__", (item,), {})))
-
-    def apply(self, explanation: Explanation) -> Any:
-        """Run the recorded operations on ``explanation`` and return the result."""
-        result: Any = explanation
-        for name, args, kwargs in self._ops:
-            attr = getattr(result, name)
-            result = attr if args is None else attr(*args, **(kwargs or {}))
-        return result
-
-    def __repr__(self) -> str:
-        text = "Explanation"
-        for name, args, kwargs in self._ops:
-            if args is None:
-                text += f".{name}"
-            elif name == "__getitem__":
-                text += f"[{args[0]!r}]"
-            else:
-                parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()]
-                text += f".{name}({', '.join(parts)})"
-        return text
-
-
-class _Op:
-    """An Explanation operation that, read from the class itself, starts an :class:`OpChain`."""
-
-    def __init__(self, fn: Callable[..., Any], is_property: bool) -> None:
-        self.fn = fn
-        self.is_property = is_property
-        self.__doc__ = fn.__doc__
-        self.__name__ = fn.__name__
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return getattr(OpChain(), self.fn.__name__)
-        if self.is_property:
-            return self.fn(obj)
-        return types.MethodType(self.fn, obj)
-
-
-_OPS: dict[str, _Op] = {}
-
-
-def _op(is_property: bool = False) -> Callable[[Callable[..., Any]], _Op]:
-    def wrap(fn: Callable[..., Any]) -> _Op:
-        op = _Op(fn, is_property)
-        _OPS[fn.__name__] = op
-        return op
-
-    return wrap
 
 
 class Explanation:
@@ -125,6 +59,22 @@ class Explanation:
         Names along the feature, output and row axes.
     lower_bounds, upper_bounds
         Confidence bounds of ``values`` (same shape) where an estimator gives them.
+    compute_time
+        Seconds the explainer took.
+    clustering
+        A hierarchical clustering of the features as a scipy linkage matrix
+        ``(n_features - 1, 4)`` (or one per row, ``(n_rows, n_features - 1, 4)``); the bar and
+        beeswarm plots draw it.
+    hierarchical_values, main_effects, error_std
+        Kept and sliced along with the rows, as in shap (no plot reads them yet).
+    axis_names
+        What each axis of ``values`` is, for values whose layout cannot be guessed from their
+        shape: ``"rows"``, ``"features"``, ``"outputs"``, or any other name for a further
+        feature-like axis (e.g. ``("rows", "channels", "height", "width", "outputs")`` for image
+        values). ``data`` then has every axis except ``"outputs"``; ``base_values`` has
+        ``"rows"`` and ``"outputs"``. Without it the axes are inferred: ``(n_features,)``,
+        ``(n_rows, n_features)``, ``(n_rows, n_features, n_outputs)``, and a 2-D array is one
+        row of a multi-output model when ``data`` is 1-D or ``base_values`` is one per output.
 
     Examples
     --------
@@ -156,6 +106,12 @@ class Explanation:
         lower_bounds: Any = None,
         upper_bounds: Any = None,
         compute_time: float | None = None,
+        clustering: Any = None,
+        hierarchical_values: Any = None,
+        main_effects: Any = None,
+        error_std: Any = None,
+        *,
+        axis_names: Sequence[str] | None = None,
     ) -> None:
         self.values = np.asarray(values)
         self.base_values = _array_or_none(base_values)
@@ -167,7 +123,31 @@ class Explanation:
         self.lower_bounds = _array_or_none(lower_bounds)
         self.upper_bounds = _array_or_none(upper_bounds)
         self.compute_time = compute_time
-        self._axes = _infer_axes(self.values, self.base_values, self.data)
+        self.clustering = _array_or_none(clustering)
+        self.hierarchical_values = _array_or_none(hierarchical_values)
+        self.main_effects = _array_or_none(main_effects)
+        self.error_std = _array_or_none(error_std)
+        if axis_names is None:
+            self._axes = _infer_axes(self.values, self.base_values, self.data)
+        else:
+            self._axes = _checked_axes(axis_names, self.values)
+        for name in _PARALLEL:
+            array = getattr(self, name)
+            if array is not None:
+                self._field_axes(name, array)  # raises on a shape that fits no axes
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        """What each axis of ``values`` is: ``"rows"``, ``"features"``, ``"outputs"``, ...
+
+        Examples
+        --------
+        >>> Explanation(np.zeros((4, 3, 2))).axis_names
+        ('rows', 'features', 'outputs')
+        >>> Explanation(np.zeros((4, 3, 2)))[..., 0].axis_names
+        ('rows', 'features')
+        """
+        return self._axes
 
     def _derive(self, axes: tuple[str, ...], **fields: Any) -> Explanation:
         new = object.__new__(Explanation)
@@ -210,10 +190,13 @@ class Explanation:
         for kind, idx in zip(self._axes, index, strict=True):
             picks[kind] = self._position(kind, idx)
         fields: dict[str, Any] = {"values": _take(self.values, self._axes, picks)}
-        for name in ("base_values", "data", "display_data", "lower_bounds", "upper_bounds"):
+        for name in _PARALLEL:
             array = getattr(self, name)
             if array is not None:
                 fields[name] = _take(array, self._field_axes(name, array), picks)
+        for name in _PER_ROW:
+            if getattr(self, name) is not None:
+                fields[name] = self._per_row_field(name, picks)
         for name, kind in (
             ("feature_names", _FEATURE),
             ("output_names", _OUTPUT),
@@ -228,7 +211,12 @@ class Explanation:
     def _position(self, kind: str, idx: Any) -> Any:
         if isinstance(idx, Explanation):
             idx = idx.values
-        names = {_FEATURE: self.feature_names, _OUTPUT: self.output_names, _ROW: None}.get(kind)
+        names = {
+            _FEATURE: self.feature_names,
+            _INTERACTION: self.feature_names,
+            _OUTPUT: self.output_names,
+            _ROW: self.instance_names,
+        }.get(kind)
         if isinstance(idx, str):
             return _lookup(idx, names, kind)
         if isinstance(idx, (list, tuple)) and idx and all(isinstance(i, str) for i in idx):
@@ -246,14 +234,24 @@ class Explanation:
             return idx
         raise IndexError(f"unsupported index {idx!r}")
 
+    def _per_row_field(self, name: str, picks: dict[str, Any]) -> np.ndarray | None:
+        array = getattr(self, name)
+        feature_pick = picks.get(_FEATURE, slice(None))
+        if not (isinstance(feature_pick, slice) and feature_pick == slice(None)):
+            return None
+        per_row = name == "hierarchical_values" or array.ndim == 3
+        if per_row and _ROW in self._axes and array.shape[0] == self.values.shape[0]:
+            return _take(array, (_ROW,), picks)
+        return array
+
     def _field_axes(self, name: str, array: np.ndarray) -> tuple[str, ...]:
         """Which of the values' axes a parallel field has, judged by its shape."""
-        allowed = {
-            "base_values": (_ROW, _OUTPUT),
-            "data": (_ROW, _FEATURE),
-            "display_data": (_ROW, _FEATURE),
-        }.get(name, self._axes)
-        wanted = tuple(k for k in self._axes if k in allowed)
+        if name == "base_values":
+            wanted = tuple(k for k in self._axes if k in (_ROW, _OUTPUT))
+        elif name in ("data", "display_data"):
+            wanted = tuple(k for k in self._axes if k not in _NOT_DATA)
+        else:
+            wanted = self._axes
         sizes = dict(zip(self._axes, self.values.shape, strict=True))
         if array.shape == tuple(sizes[k] for k in wanted):
             return wanted
@@ -269,17 +267,17 @@ class Explanation:
 
     # -- operations ----------------------------------------------------------------------------
 
-    @_op(is_property=True)
+    @op(is_property=True)
     def abs(self) -> Explanation:
         """The absolute SHAP values (other fields unchanged)."""
         return self._derive(self._axes, values=np.abs(self.values))
 
-    @_op(is_property=True)
+    @op(is_property=True)
     def argsort(self) -> Explanation:
         """Indices that sort ``values`` along the last axis (ascending)."""
         return self._derive(self._axes, values=np.argsort(self.values, axis=-1, kind="stable"))
 
-    @_op(is_property=True)
+    @op(is_property=True)
     def flip(self) -> Explanation:
         """``values`` reversed along the last axis (with ``argsort``: descending order)."""
         return self._derive(self._axes, values=np.flip(self.values, axis=-1))
@@ -301,38 +299,42 @@ class Explanation:
                 fields[name] = fn(np.asarray(array, dtype=np.float64), axis=axes.index(kind), **kw)
             except (TypeError, ValueError):
                 fields[name] = None
-        for name in ("display_data", "lower_bounds", "upper_bounds"):
+        for name in ("display_data", "lower_bounds", "upper_bounds", "main_effects", "error_std"):
             fields[name] = None
+        fields["hierarchical_values"] = None
+        if kind != _ROW or (self.clustering is not None and self.clustering.ndim == 3):
+            # A per-row clustering reduced over rows has no single linkage to keep.
+            fields["clustering"] = None
         names = {_ROW: "instance_names", _FEATURE: "feature_names", _OUTPUT: "output_names"}
         fields[names[kind]] = None
         return self._derive(tuple(k for k in self._axes if k != kind), **fields)
 
-    @_op()
+    @op()
     def mean(self, axis: int) -> Explanation:
         """Mean over ``axis`` (0: rows), applied to ``values``, ``base_values`` and ``data``."""
         return self._reduce(np.mean, axis)
 
-    @_op()
+    @op()
     def sum(self, axis: int) -> Explanation:
         """Sum over ``axis``, applied to ``values``, ``base_values`` and ``data``."""
         return self._reduce(np.sum, axis)
 
-    @_op()
+    @op()
     def max(self, axis: int) -> Explanation:
         """Maximum over ``axis``, applied to ``values``, ``base_values`` and ``data``."""
         return self._reduce(np.max, axis)
 
-    @_op()
+    @op()
     def min(self, axis: int) -> Explanation:
         """Minimum over ``axis``, applied to ``values``, ``base_values`` and ``data``."""
         return self._reduce(np.min, axis)
 
-    @_op()
+    @op()
     def percentile(self, q: float, axis: int) -> Explanation:
         """The ``q``-th percentile (0..100) over ``axis``."""
         return self._reduce(np.percentile, axis, q=q)
 
-    @_op()
+    @op()
     def sample(
         self, max_samples: int, replace: bool = False, random_state: int | None = 0
     ) -> Explanation:
@@ -354,67 +356,157 @@ class Explanation:
         rows = np.random.default_rng(random_state).choice(n, size=size, replace=replace)
         return self[rows]
 
+    @op()
+    def hclust(self, metric: str = "sqeuclidean", axis: int = 0) -> np.ndarray:
+        """An order of the rows (``axis=0``) or features (``axis=1``) that keeps similar ones
+        together: complete-linkage clustering of ``values`` with optimal leaf ordering, as in
+        shap (needs scipy). The heatmap plot orders its rows by it.
+
+        Returns
+        -------
+        numpy.ndarray
+            A permutation of ``range(n_rows)`` (or ``range(n_features)``).
+
+        Examples
+        --------
+        >>> sv = Explanation(np.array([[0.0, 1.0], [5.0, 5.0], [0.1, 1.0]]))
+        >>> sv.hclust().tolist()
+        [1, 0, 2]
+        """
+        if self._axes != (_ROW, _FEATURE):
+            raise ValueError(
+                f"hclust() needs values of shape (n_rows, n_features); got axes {self._axes}"
+            )
+        if axis not in (0, 1):
+            raise ValueError(f"hclust() clusters along axis 0 or 1, got {axis}")
+        from ferroshap.cohorts import hclust_order
+
+        return hclust_order(self.values if axis == 0 else self.values.T, metric)
+
+    def cohorts(self, cohorts: Any) -> Any:
+        """Split the rows into cohorts: ``cohorts(n)`` finds up to ``n`` groups of rows with
+        similar SHAP values (a regression tree on the feature values, needs scikit-learn);
+        ``cohorts(labels)`` groups rows by a label per row.
+
+        Returns
+        -------
+        ferroshap.cohorts.Cohorts
+            Name -> Explanation; ``ferroshap.plots.bar`` draws it as grouped bars.
+
+        Examples
+        --------
+        >>> sv = Explanation(np.arange(8.0).reshape(4, 2), feature_names=["a", "b"])
+        >>> sorted(sv.cohorts(["young", "old", "young", "old"]).cohorts)
+        ['old', 'young']
+        """
+        from ferroshap.cohorts import auto_cohorts, named_cohorts
+
+        if self._axes != (_ROW, _FEATURE):
+            outputs = ""
+            if _OUTPUT in self._axes:
+                outputs = "; pick one output first, e.g. explanation[..., 1].cohorts(...)"
+            raise ValueError(
+                "cohorts() needs values of shape (n_rows, n_features); got axes "
+                f"{self._axes}{outputs}"
+            )
+        if isinstance(cohorts, (int, np.integer)) and not isinstance(cohorts, bool):
+            return auto_cohorts(self, int(cohorts))
+        if isinstance(cohorts, (list, tuple, np.ndarray)) or hasattr(cohorts, "to_numpy"):
+            labels = cohorts.to_numpy() if hasattr(cohorts, "to_numpy") else cohorts
+            return named_cohorts(self, labels)
+        raise TypeError(
+            "cohorts() takes a number of cohorts or one label per row, "
+            f"not {type(cohorts).__name__}"
+        )
+
+    # -- arithmetic ----------------------------------------------------------------------------
+
+    def _binary(self, other: Any, fn: Callable[[Any, Any], Any], swap: bool) -> Explanation:
+        """``fn`` applied to values, base_values and (numeric) data, as shap does."""
+        fields: dict[str, Any] = {}
+        for name in ("values", "base_values", "data"):
+            mine = getattr(self, name)
+            theirs = getattr(other, name) if isinstance(other, Explanation) else other
+            if mine is None or theirs is None:
+                fields[name] = mine
+                continue
+            if name == "data" and np.asarray(mine).dtype.kind not in "biuf":
+                continue  # category labels or text: no arithmetic on them
+            try:
+                fields[name] = fn(theirs, mine) if swap else fn(mine, theirs)
+            except ValueError as exc:
+                other_shape = np.shape(theirs)
+                raise ValueError(
+                    f"cannot combine {name} of shapes {np.shape(mine)} and {other_shape}"
+                ) from exc
+        # Bounds of a sum or product are not the sum or product of the bounds.
+        fields.update(lower_bounds=None, upper_bounds=None, error_std=None)
+        return self._derive(self._axes, **fields)
+
+    def __add__(self, other: Any) -> Explanation:
+        return self._binary(other, operator.add, False)
+
+    def __radd__(self, other: Any) -> Explanation:
+        return self._binary(other, operator.add, True)
+
+    def __sub__(self, other: Any) -> Explanation:
+        return self._binary(other, operator.sub, False)
+
+    def __rsub__(self, other: Any) -> Explanation:
+        return self._binary(other, operator.sub, True)
+
+    def __mul__(self, other: Any) -> Explanation:
+        return self._binary(other, operator.mul, False)
+
+    def __rmul__(self, other: Any) -> Explanation:
+        return self._binary(other, operator.mul, True)
+
+    def __truediv__(self, other: Any) -> Explanation:
+        return self._binary(other, operator.truediv, False)
+
+    def __rtruediv__(self, other: Any) -> Explanation:
+        return self._binary(other, operator.truediv, True)
+
+    def __neg__(self) -> Explanation:
+        return self * -1
+
     # -- conversions ---------------------------------------------------------------------------
 
-    def _columns(self, with_base_values: bool) -> tuple[list[str], list[np.ndarray]]:
-        axes = self._axes
-        if _FEATURE not in axes or not set(axes) <= {_ROW, _FEATURE, _OUTPUT}:
-            raise ValueError(f"cannot tabulate an Explanation with axes {axes}")
-        values = self.values
-        base = self.base_values
-        if _ROW not in axes:  # one row
-            values = values[np.newaxis]
-            if base is not None:
-                base = np.asarray(base)[np.newaxis]
-        n_rows, n_features = values.shape[0], values.shape[1]
-        features = _labels(self.feature_names, n_features, "Feature")
-        names: list[str] = []
-        columns: list[np.ndarray] = []
-        if values.ndim == 2:
-            names += features
-            columns += [values[:, j] for j in range(n_features)]
-            if with_base_values and base is not None:
-                names.append("base_value")
-                columns.append(np.broadcast_to(np.asarray(base, dtype=np.float64), (n_rows,)))
-            return names, columns
-        outputs = _labels(self.output_names, values.shape[2], "output")
-        for k, output in enumerate(outputs):
-            names += [f"{feature} [{output}]" for feature in features]
-            columns += [values[:, j, k] for j in range(n_features)]
-        if with_base_values and base is not None:
-            base = np.broadcast_to(np.asarray(base, dtype=np.float64), (n_rows, len(outputs)))
-            names += [f"base_value [{output}]" for output in outputs]
-            columns += [base[:, k] for k in range(len(outputs))]
-        return names, columns
-
-    def to_pandas(self, with_base_values: bool = False) -> Any:
-        """The SHAP values as a pandas DataFrame, one column per feature.
+    def to_pandas(self, with_base_values: bool = False, layout: str = "wide") -> Any:
+        """The SHAP values as a pandas DataFrame.
 
         Parameters
         ----------
         with_base_values
-            Add a ``base_value`` column.
+            Add the base values (a ``base_value`` column).
+        layout
+            ``"wide"``: one row per explained row and one column per feature; with several
+            outputs the columns are ``"<feature> [<output>]"`` for each output in turn (output
+            names from ``output_names``, else ``output 0``, ...), and
+            ``base_value [<output>]``. ``"long"``: one row per value, columns ``row``,
+            ``feature``, ``output`` (with several outputs), ``value``, ``data`` (when the
+            explanation has data) and ``base_value``; rows in the order of ``values.ravel()``.
 
         Returns
         -------
         pandas.DataFrame
-            ``(n_rows, n_features)``; a single row gives one row. With several outputs the
-            columns are ``"<feature> [<output>]"`` for each output in turn (output names from
-            ``output_names``, else ``output 0``, ``output 1``, ...), and ``base_value [<output>]``.
+            Wide: ``(n_rows, n_features * n_outputs [+ n_outputs])``; long:
+            ``(n_rows * n_features * n_outputs, 3..6)``. A single row gives one row (wide).
 
         Examples
         --------
         >>> sv = Explanation(np.ones((2, 2)), base_values=np.zeros(2), feature_names=["a", "b"])
         >>> sv.to_pandas(with_base_values=True).columns.tolist()
         ['a', 'b', 'base_value']
+        >>> sv.to_pandas(layout="long").shape
+        (4, 3)
         """
         import pandas as pd
 
-        names, columns = self._columns(with_base_values)
-        _check_unique(names)
-        return pd.DataFrame(dict(zip(names, columns, strict=True)), columns=names)
+        columns = frame_columns(self, with_base_values, layout)
+        return pd.DataFrame(columns, columns=list(columns))
 
-    def to_polars(self, with_base_values: bool = False) -> Any:
+    def to_polars(self, with_base_values: bool = False, layout: str = "wide") -> Any:
         """The SHAP values as a polars DataFrame; columns as in :meth:`to_pandas`.
 
         Examples
@@ -425,106 +517,68 @@ class Explanation:
         """
         import polars as pl
 
-        names, columns = self._columns(with_base_values)
-        _check_unique(names)
+        columns = frame_columns(self, with_base_values, layout)
         return pl.DataFrame(
             [
-                pl.Series(name, np.ascontiguousarray(c))
-                for name, c in zip(names, columns, strict=True)
+                pl.Series(name, c.tolist() if c.dtype == object else np.ascontiguousarray(c))
+                for name, c in columns.items()
             ]
         )
 
+    # -- conversions ---------------------------------------------------------------------------
 
-# ---------------------------------------------------------------------------------------------
-# helpers
+    @classmethod
+    def from_shap(cls, explanation: Any) -> Explanation:
+        """A ferroshap Explanation holding the same arrays and names as a ``shap.Explanation``.
 
+        Examples
+        --------
+        >>> import shap  # doctest: +SKIP
+        >>> Explanation.from_shap(shap.Explanation(np.ones((2, 3)))).shape  # doctest: +SKIP
+        (2, 3)
+        """
+        fields = {name: _shap_field(explanation, name) for name in _SHAP_FIELDS}
+        return cls(np.asarray(explanation.values), **fields)
 
-def _array_or_none(x: Any) -> np.ndarray | None:
-    return None if x is None else np.asarray(x)
+    def to_shap(self) -> Any:
+        """The same explanation as a ``shap.Explanation`` (needs shap), for shap's own plots.
 
+        Examples
+        --------
+        >>> import shap  # doctest: +SKIP
+        >>> shap.plots.waterfall(explainer(X)[0].to_shap())  # doctest: +SKIP
+        """
+        import shap
 
-def _names(names: Any) -> Any:
-    if names is None or isinstance(names, str):
-        return names
-    return list(names)
-
-
-def _infer_axes(values: np.ndarray, base: np.ndarray | None, data: np.ndarray | None) -> tuple:
-    ndim = values.ndim
-    if ndim == 0:
-        return ()
-    if ndim == 1:
-        return (_FEATURE,)
-    if ndim == 2:
-        # One row of a multi-output model is (n_features, n_outputs): its data is 1-D, or its
-        # base values are one per output.
-        one_row = data is not None and data.ndim == 1
-        if data is None and base is not None and base.ndim == 1:
-            one_row = base.shape[0] == values.shape[1] != values.shape[0]
-        return (_FEATURE, _OUTPUT) if one_row else (_ROW, _FEATURE)
-    if ndim == 3:
-        return (_ROW, _FEATURE, _OUTPUT)
-    return (_ROW, *(f"axis {i}" for i in range(1, ndim)))
+        fields = {name: getattr(self, name) for name in _SHAP_FIELDS}
+        return shap.Explanation(self.values, **fields)
 
 
-def _expand(index: tuple, ndim: int) -> tuple:
-    n_ellipsis = sum(1 for i in index if i is Ellipsis)
-    if n_ellipsis > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    if n_ellipsis:
-        at = next(i for i, x in enumerate(index) if x is Ellipsis)
-        fill = (slice(None),) * (ndim - len(index) + 1)
-        index = index[:at] + fill + index[at + 1 :]
-    if len(index) > ndim:
-        raise IndexError(f"too many indices: the Explanation has {ndim} axes")
-    return index + (slice(None),) * (ndim - len(index))
+# Constructor keywords shared with shap.Explanation.
+_SHAP_FIELDS = (
+    "base_values",
+    "data",
+    "display_data",
+    "instance_names",
+    "feature_names",
+    "output_names",
+    "lower_bounds",
+    "upper_bounds",
+    "compute_time",
+    "clustering",
+    "hierarchical_values",
+    "main_effects",
+    "error_std",
+)
 
 
-def _lookup(name: str, names: Any, kind: str) -> int:
-    if names is None or isinstance(names, str):
-        raise IndexError(
-            f"cannot select {kind} {name!r} by name: the Explanation has no {kind} names"
-        )
-    try:
-        return list(names).index(name)
-    except ValueError:
-        raise IndexError(f"no {kind} named {name!r}") from None
-
-
-def _drops(pick: Any) -> bool:
-    return isinstance(pick, int)
-
-
-def _take(array: np.ndarray, axes: tuple[str, ...], picks: dict[str, Any]) -> np.ndarray:
-    # Last axis first, so dropping an axis never shifts the ones still to do.
-    for position in range(len(axes) - 1, -1, -1):
-        pick = picks.get(axes[position], slice(None))
-        if isinstance(pick, slice) and pick == slice(None):
-            continue
-        key = (slice(None),) * position + (pick,)
-        array = array[key]
-    return array
-
-
-def _take_names(names: list, pick: Any) -> Any:
-    if isinstance(pick, int):
-        return names[pick]
-    if isinstance(pick, slice):
-        return names[pick]
-    return np.asarray(names, dtype=object)[pick].tolist()
-
-
-def _labels(names: Any, n: int, prefix: str) -> list[str]:
-    if names is None or isinstance(names, str) or len(names) != n:
-        return [f"{prefix} {i}" for i in range(n)]
-    return [str(name) for name in names]
-
-
-def _check_unique(names: list[str]) -> None:
-    if len(set(names)) != len(names):
-        seen: set[str] = set()
-        dups = sorted({n for n in names if n in seen or seen.add(n)})
-        raise ValueError(f"duplicate column names: {', '.join(map(repr, dups[:5]))}")
+def _shap_field(explanation: Any, name: str) -> Any:
+    value = getattr(explanation, name, None)
+    if value is None or isinstance(value, (str, float, int)):
+        return value
+    if hasattr(value, "to_numpy"):  # a pandas/polars frame or series
+        return value.to_numpy()
+    return value
 
 
 def interaction_explanation(

@@ -1,0 +1,294 @@
+"""What every plot shares: input checks, output choice, ordering, labels, colours, axes.
+
+Colours
+-------
+shap's red/blue pair (#FF0051 / #008BFB) is hard to tell apart for many colour-blind readers.
+ferroshap uses the Okabe-Ito pair instead: vermillion :data:`POSITIVE` (#D55E00) for values that
+raise the prediction and blue :data:`NEGATIVE` (#0072B2) for values that lower it. Both stay
+distinct under deuteranopia, protanopia and tritanopia, and differ in lightness, so a greyscale
+print still separates them. :func:`colormap` (feature value low -> high) runs from the same blue
+through a muted purple to the same vermillion.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from ferroshap.explanation import Explanation, OpChain
+
+__all__ = [
+    "NEGATIVE",
+    "NEUTRAL",
+    "POSITIVE",
+    "TEXT",
+    "as_matrix",
+    "as_row",
+    "colormap",
+    "display_order",
+    "feature_labels",
+    "finish",
+    "format_value",
+    "importance",
+    "new_axes",
+    "others_label",
+    "pyplot",
+    "select_output",
+    "shorten",
+    "to_explanation",
+]
+
+POSITIVE = "#D55E00"  # Okabe-Ito vermillion: pushes the prediction up
+NEGATIVE = "#0072B2"  # Okabe-Ito blue: pushes the prediction down
+NEUTRAL = "#999999"  # missing values, the "other features" row
+TEXT = "#333333"
+# Feature names longer than this wrap onto a second line, then get an ellipsis.
+LABEL_WIDTH = 30
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot``, imported on first use with a clear error if it is missing."""
+    try:
+        import matplotlib.pyplot as plt
+    except ModuleNotFoundError as exc:  # matplotlib is an optional extra
+        raise ImportError(
+            "ferroshap.plots needs matplotlib: pip install 'ferroshap[plots]'"
+        ) from exc
+    return plt
+
+
+@cache
+def colormap() -> Any:
+    """The feature-value colormap (low: blue, high: vermillion), colour-blind safe."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list(
+        "ferroshap_blue_vermillion", [NEGATIVE, "#8E6C9E", POSITIVE]
+    )
+
+
+@cache
+def diverging_colormap() -> Any:
+    """SHAP values: blue (negative) through white (zero) to vermillion (positive)."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("ferroshap_diverging", [NEGATIVE, "#ffffff", POSITIVE])
+
+
+def from_arrays(
+    shap_values: Any, features: Any = None, feature_names: Any = None, base_values: Any = None
+) -> Explanation:
+    """An Explanation from shap's legacy plot arguments: a values array, the feature values
+    (array or pandas DataFrame, whose columns name the features) and feature names."""
+    if isinstance(shap_values, Explanation) or type(shap_values).__name__ == "Explanation":
+        return to_explanation(shap_values, "plot")
+    values = np.asarray(shap_values, dtype=np.float64)
+    if feature_names is None and hasattr(features, "columns"):
+        feature_names = [str(c) for c in features.columns]
+    if features is not None and hasattr(features, "to_numpy"):
+        features = features.to_numpy()
+    if features is not None:
+        features = np.asarray(features)
+        if features.shape != values.shape[: features.ndim] or features.ndim > 2:
+            raise ValueError(
+                f"features of shape {features.shape} do not match shap_values of shape "
+                f"{values.shape}"
+            )
+    if feature_names is not None:
+        feature_names = [str(n) for n in feature_names]
+        if len(feature_names) != values.shape[-1]:
+            raise ValueError(f"{len(feature_names)} feature_names for {values.shape[-1]} features")
+    if values.ndim not in (1, 2):
+        raise ValueError(
+            f"expected SHAP values of shape (n_rows, n_features) or (n_features,), got "
+            f"{values.shape}"
+        )
+    return Explanation(values, base_values=base_values, data=features, feature_names=feature_names)
+
+
+# -- input --------------------------------------------------------------------------------------
+
+
+def to_explanation(obj: Any, plot: str) -> Explanation:
+    """A :class:`ferroshap.Explanation` from ``obj`` (a ferroshap or a shap Explanation).
+
+    Raises ``TypeError`` naming the plot and what it takes for anything else.
+    """
+    if isinstance(obj, Explanation):
+        return obj
+    if type(obj).__name__ == "Explanation" and type(obj).__module__.startswith("shap"):
+        return Explanation.from_shap(obj)
+    hint = ""
+    if isinstance(obj, (np.ndarray, list)):
+        hint = " (for a bare array use the legacy functions, e.g. ferroshap.summary_plot)"
+    raise TypeError(
+        f"{plot} takes an Explanation, e.g. explainer(X), not {type(obj).__name__}{hint}"
+    )
+
+
+def select_output(sv: Explanation, plot: str, output: Any = None) -> Explanation:
+    """``sv`` for one output: ``sv`` itself without an output axis, else ``sv[..., output]``.
+
+    With several outputs and no ``output`` given, raises a ``ValueError`` that lists the output
+    names and shows how to pick one.
+    """
+    if "outputs" not in sv.axis_names:
+        if output is not None:
+            raise ValueError(f"{plot}: output={output!r} given, but the explanation has one output")
+        return sv
+    n = sv.values.shape[-1]
+    names = sv.output_names if isinstance(sv.output_names, list) else None
+    if output is None:
+        if n == 1:
+            return sv[..., 0]
+        listed = ", ".join(repr(x) for x in names) if names else f"0 .. {n - 1}"
+        example = repr(names[1] if names else 1)
+        raise ValueError(
+            f"{plot} draws one output at a time and this explanation has {n} outputs "
+            f"({listed}); pick one, e.g. {plot}(explanation[..., {example}])"
+        )
+    if isinstance(output, (int, np.integer)) and not -n <= output < n:
+        raise IndexError(f"{plot}: output {output} is out of range for {n} outputs")
+    return sv[..., output]
+
+
+def _check_axes(sv: Explanation, plot: str, wanted: tuple[str, ...], shape: str) -> Explanation:
+    if sv.axis_names != wanted:
+        hint = ""
+        if wanted == ("features",) and sv.axis_names == ("rows", "features"):
+            hint = "; pick one row, e.g. explanation[0]"
+        elif wanted == ("rows", "features") and sv.axis_names == ("features",):
+            hint = "; it holds one row: pass several rows, e.g. explanation[:100]"
+        raise ValueError(
+            f"{plot} needs an Explanation of shape {shape}; got values of shape "
+            f"{sv.values.shape} with axes {sv.axis_names}{hint}"
+        )
+    return sv
+
+
+def as_matrix(obj: Any, plot: str, output: Any = None) -> Explanation:
+    """Coerce ``obj`` to a one-output Explanation of shape ``(n_rows, n_features)``."""
+    sv = select_output(to_explanation(obj, plot), plot, output)
+    return _check_axes(sv, plot, ("rows", "features"), "(n_rows, n_features)")
+
+
+def as_row(obj: Any, plot: str, output: Any = None) -> Explanation:
+    """Coerce ``obj`` to a one-output Explanation of one row, shape ``(n_features,)``."""
+    sv = select_output(to_explanation(obj, plot), plot, output)
+    return _check_axes(sv, plot, ("features",), "(n_features,)")
+
+
+# -- names and order ----------------------------------------------------------------------------
+
+
+def feature_labels(sv: Explanation, n: int | None = None) -> list[str]:
+    """The feature names of ``sv`` as strings (``Feature i`` where there are none)."""
+    n = sv.values.shape[sv.axis_names.index("features")] if n is None else n
+    names = sv.feature_names
+    if names is None or isinstance(names, str) or len(names) != n:
+        return [f"Feature {i}" for i in range(n)]
+    return [str(name) for name in names]
+
+
+def shorten(label: str, width: int = LABEL_WIDTH) -> str:
+    """``label`` wrapped onto at most two lines of ``width`` characters, with an ellipsis if
+    it needs more, so long feature names stay readable instead of being cut by the figure."""
+    label = str(label)
+    if len(label) <= width:
+        return label
+    lines = textwrap.wrap(label, width, break_long_words=True, break_on_hyphens=True)
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][: width - 1].rstrip() + "\u2026"]
+    return "\n".join(lines)
+
+
+def importance(sv: Explanation, order: Any) -> np.ndarray:
+    """Per-feature sort keys (larger first) from ``order``: an OpChain such as
+    ``Explanation.abs.mean(0)``, an Explanation, or an array with one number per feature."""
+    n = sv.values.shape[-1]
+    if isinstance(order, OpChain):
+        order = order.apply(sv)
+    if isinstance(order, Explanation):
+        order = order.values
+    keys = np.asarray(order, dtype=np.float64)
+    if keys.shape != (n,):
+        raise ValueError(f"order must give one number per feature ({n}), got shape {keys.shape}")
+    return keys
+
+
+def display_order(keys: np.ndarray, max_display: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Split features into those drawn (largest ``keys`` first) and the rest.
+
+    ``max_display`` counts the "Sum of N other features" row: with more features than that,
+    ``max_display - 1`` are drawn and the others are summed into one row.
+    """
+    ranked = np.argsort(-np.asarray(keys), kind="stable")
+    if max_display is None or len(ranked) <= max_display:
+        return ranked, ranked[:0]
+    if max_display < 1:
+        raise ValueError(f"max_display must be at least 1, got {max_display}")
+    cut = max(max_display - 1, 1)
+    return ranked[:cut], ranked[cut:]
+
+
+def others_label(n: int) -> str:
+    """The label of the row that sums the ``n`` features not drawn."""
+    return f"Sum of {n} other feature{'s' if n != 1 else ''}"
+
+
+def format_value(x: Any, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits and a true minus sign (strings pass)."""
+    if isinstance(x, str):
+        return x
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if np.isnan(value):
+        return "nan"
+    text = f"{value:.{digits}g}"
+    if "e" not in text and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace("-", "\u2212")
+
+
+def format_at_scale(x: float, span: float) -> str:
+    """``x`` with enough decimals to tell apart numbers ``span`` apart (e.g. 150.27, not 150)."""
+    decimals = int(max(0, 2 - np.floor(np.log10(span)))) if span > 0 else 3
+    return f"{x:.{min(decimals, 8)}f}".replace("-", "\u2212")
+
+
+def feature_values(sv: Explanation) -> np.ndarray | None:
+    """What to show as the feature values: ``display_data`` if set, else ``data``."""
+    return sv.display_data if sv.display_data is not None else sv.data
+
+
+# -- figures ------------------------------------------------------------------------------------
+
+
+def new_axes(ax: Any, size: Sequence[float]) -> Any:
+    """``ax`` itself, or the Axes of a new figure of ``size`` inches when ``ax`` is None."""
+    if ax is not None:
+        return ax
+    # Constrained layout makes room for long tick labels and colour bars, so nothing is clipped.
+    _, ax = pyplot().subplots(figsize=tuple(size), layout="constrained")
+    return ax
+
+
+def rows_size(n_rows: int, width: float = 8.0) -> tuple[float, float]:
+    """A figure size for a plot with ``n_rows`` horizontal rows (bars, beeswarm lines)."""
+    return (width, min(1.2 + 0.42 * max(n_rows, 1), 40.0))
+
+
+def finish(ax: Any, show: bool) -> Any:
+    """End a plot: ``plt.show()`` when ``show``; return ``ax`` either way.
+
+    With ``show=False`` the figure stays open, so ``plt.savefig`` afterwards saves it.
+    """
+    if show:
+        pyplot().show()
+    return ax

@@ -1,0 +1,36 @@
+"""ferroshap.plots: lazy loading, shap's names, and clear errors for names not offered."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import ferroshap
+import ferroshap.plots
+
+
+def test_import_loads_no_matplotlib():
+    code = "import sys, ferroshap, ferroshap.plots; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "name", ["monitoring", "group_difference", "image_to_text", "benchmark", "colors"]
+)
+def test_shap_names_not_offered_say_what_to_use(name):
+    with pytest.raises(ferroshap.plots.NotOfferedError, match="ferroshap.plots.") as info:
+        getattr(ferroshap.plots, name)
+    assert isinstance(info.value, AttributeError) and type(info.value) is not AttributeError
+
+
+def test_top_level_legacy_names_not_offered_say_what_to_use():
+    with pytest.raises(ferroshap.plots.NotOfferedError, match="group_labels"):
+        ferroshap.group_difference_plot  # noqa: B018
+
+
+def test_unknown_name_is_a_plain_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        ferroshap.plots.nonsense  # noqa: B018
