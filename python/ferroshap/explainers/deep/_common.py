@@ -171,24 +171,23 @@ def build_explanation(
     input_axis_names: Any = None,
     output_names: list[str] | None = None,
     bounds: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+    error_std: list[np.ndarray] | None = None,
     report: Additivity | None = None,
 ) -> Explanation | list[Explanation]:
     """One Explanation per model input; values keep a trailing output axis only for models
     with several (explained) outputs, like shap's other explainers."""
     single_output = phis[0].shape[-1] == 1
     explanations = []
+
+    def pick(array: np.ndarray | None) -> np.ndarray | None:
+        return array[..., 0] if single_output and array is not None else array
+
     for i, (phi, x) in enumerate(zip(phis, data, strict=True)):
-        values = phi[..., 0] if single_output else phi
-        base = base_values[:, 0] if single_output else base_values
-        lower = upper = None
-        if bounds is not None:
-            lower = bounds[0][i][..., 0] if single_output else bounds[0][i]
-            upper = bounds[1][i][..., 0] if single_output else bounds[1][i]
+        values, base = pick(phi), pick(base_values)
+        std = pick(error_std[i]) if error_std is not None else None
+        lower = pick(bounds[0][i]) if bounds is not None else None
+        upper = pick(bounds[1][i]) if bounds is not None else None
         names = None if single_output or ranks is not None else output_names
-        exp = Explanation(
-            values, base_values=base, data=x, output_names=names,
-            lower_bounds=lower, upper_bounds=upper,
-        )  # fmt: skip
         given = input_axis_names
         if given is not None and len(phis) > 1:
             given = given[i]
@@ -199,7 +198,11 @@ def build_explanation(
                 f"axis_names {tuple(given)} do not match input {i}'s {x.ndim - 1} axes after "
                 f"the row axis (shape {x.shape[1:]})"
             )
-        exp.axis_names = ("rows", *given, *(() if single_output else ("outputs",)))
+        exp = Explanation(
+            values, base_values=base, data=x, output_names=names,
+            lower_bounds=lower, upper_bounds=upper, error_std=std,
+            axis_names=("rows", *given, *(() if single_output else ("outputs",))),
+        )  # fmt: skip
         exp.output_indexes = ranks
         if report is not None:
             exp.additivity_errors = report.errors

@@ -146,7 +146,8 @@ class GradientExplainer:
         self, X: Any, nsamples: int = 200, rseed: int | None = None
     ) -> Explanation | list[Explanation]:
         """The explanation of ``X`` with base values (the expected output), data, axis
-        names, and ``lower_bounds``/``upper_bounds`` at +-1.96 standard errors."""
+        names, ``error_std`` (the standard error of each value) and ``lower_bounds``/
+        ``upper_bounds`` at +-1.96 standard errors."""
         start = time.perf_counter()
         means, variances, ranks, data, _ = self._explain(X, nsamples, None, "max", rseed)
         se = [np.sqrt(v / nsamples) for v in variances]
@@ -156,7 +157,14 @@ class GradientExplainer:
         )
         base = np.repeat(self._model.expected_value[None, :], means[0].shape[0], 0)
         explanation = build_explanation(
-            means, base, data, ranks, self._model.layout, self.axis_names, bounds=bounds
+            means,
+            base,
+            data,
+            ranks,
+            self._model.layout,
+            self.axis_names,
+            bounds=bounds,
+            error_std=se,
         )
         for e in explanation if isinstance(explanation, list) else [explanation]:
             e.compute_time = time.perf_counter() - start
