@@ -144,28 +144,33 @@ def normalize(
 
 
 class _MaxPool(torch.autograd.Function):
-    """Cross-max rule: ``Delta y`` goes to the argmax of the value (the part above the
-    reference's maximum) and to the argmax of the reference (the part below), each divided
-    by the input difference there."""
+    """Cross-max rule: ``Delta y`` goes to the argmax of the value when the value's maximum
+    is the larger (``Delta y > 0``), else to the argmax of the reference, divided by the
+    input difference there. Exact: at the value's argmax ``i``, ``Delta x_i >= Delta y``,
+    and at the reference's argmax ``j``, ``Delta x_j <= Delta y``, so the divisor is never
+    smaller than what it divides (a difference at most ``1e-6`` is dropped)."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, pool: Callable) -> torch.Tensor:
         y, idx = pool(x)
         yr, idxr = pool(xr)
-        cross = torch.maximum(y, yr)
-        ctx.save_for_backward(x - xr, idx, idxr, cross - yr, y - cross)
+        dx = (x - xr).flatten(2)
+        up = y >= yr
+        position = torch.where(up, idx, idxr).flatten(2)
+        divisor = dx.gather(2, position)
+        near = divisor.abs() <= EPS
+        weight = torch.where(near, 0.0, (y - yr).flatten(2) / torch.where(near, 1.0, divisor))
+        ctx.save_for_backward(position, weight)
+        ctx.input_shape = x.shape
         return y
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple:
-        dx, idx, idxr, up, down = ctx.saved_tensors
-        flat = dx.flatten(2)
-        acc = torch.zeros_like(flat)
-        acc.scatter_add_(2, idx.flatten(2), (g * up).flatten(2))
-        acc.scatter_add_(2, idxr.flatten(2), (g * down).flatten(2))
-        near = flat.abs() <= EPS
-        grad = torch.where(near, torch.zeros_like(acc), acc / torch.where(near, 1, flat))
-        return grad.view_as(dx), None, None
+        position, weight = ctx.saved_tensors
+        shape = ctx.input_shape
+        grad = torch.zeros((shape[0], shape[1], shape[2:].numel()), dtype=g.dtype, device=g.device)
+        grad.scatter_add_(2, position, g.flatten(2) * weight)
+        return grad.view(shape), None, None
 
 
 # ---------------------------------------------------------------------------------------------

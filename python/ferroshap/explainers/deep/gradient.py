@@ -86,7 +86,7 @@ class GradientExplainer:
         model: Any,
         data: Any,
         session: Any = None,
-        batch_size: int = 50,
+        batch_size: int = 1024,
         local_smoothing: float = 0,
         axis_names: Any = None,
     ) -> None:

@@ -268,6 +268,10 @@ class TorchModel:
                 if b not in cache:
                     cache.clear()  # one entry per block shape: memory stays bounded
                     cache[b] = self._record(ref_in, ref_ex)
+                sums = [
+                    torch.zeros((b, *t.shape[1:], n_cols), dtype=t.dtype, device=t.device)
+                    for t in xe
+                ]
                 x_in = [t[r0:r1].repeat_interleave(c, 0) for t in X]
                 x_ex = [t[r0:r1].repeat_interleave(c, 0).requires_grad_() for t in xe]
                 mode = rules.Pairing(recording=False, refs=cache[b])
@@ -280,6 +284,7 @@ class TorchModel:
                     )
                 fallbacks |= mode.fallbacks
                 sel = None if ranks is None else torch.as_tensor(ranks[r0:r1], device=out.device)
+                diffs = [xk.detach() - rk for xk, rk in zip(x_ex, ref_ex, strict=True)]
                 for j in range(n_cols):
                     target = (
                         out[:, j]
@@ -289,11 +294,12 @@ class TorchModel:
                     grads = torch.autograd.grad(
                         target.sum(), x_ex, retain_graph=j < n_cols - 1, allow_unused=True
                     )
-                    for k, (g, xk, rk) in enumerate(zip(grads, x_ex, ref_ex, strict=True)):
-                        if g is None:
-                            continue
-                        contrib = (g * (xk.detach() - rk)).view(b, c, *xk.shape[1:]).sum(1)
-                        phis[k][r0:r1, ..., j] += contrib.double().cpu().numpy()
+                    for k, (g, d) in enumerate(zip(grads, diffs, strict=True)):
+                        if g is not None:
+                            sums[k][..., j] += (g * d).view(b, c, *d.shape[1:]).sum(1)
+                for k, s in enumerate(sums):
+                    phis[k][r0:r1] += s.double().cpu().numpy()
+                    s.zero_()
         warn_fallbacks(fallbacks, "torch")
         return [p / n_bg for p in phis]
 
