@@ -15,7 +15,14 @@ from ferroshap._core import (
     __version__,
 )
 from ferroshap.cohorts import Cohorts
-from ferroshap.explainers import KernelExplainer, TreeExplainer, kmeans, sample
+from ferroshap.explainers import (
+    DeepExplainer,
+    GradientExplainer,
+    KernelExplainer,
+    TreeExplainer,
+    kmeans,
+    sample,
+)
 from ferroshap.explanation import Explanation
 
 # shap's top-level plotting names, forwarded to ferroshap.plots on first use so that neither
@@ -54,8 +61,10 @@ def __getattr__(name: str):
 
 __all__ = [
     "Cohorts",
+    "DeepExplainer",
     "Explanation",
     "FerroshapError",
+    "GradientExplainer",
     "InvalidModelError",
     "KernelExplainer",
     "ModelFormatError",

@@ -1,0 +1,211 @@
+"""DeepExplainer and GradientExplainer: ferroshap vs shap vs the floor, side by side.
+
+A CNN trained briefly on scikit-learn's 8x8 digits (two conv layers with ReLU and max
+pooling, two dense layers, 10 outputs), 100 background rows, 200 explained rows, CPU.
+
+- Deep: ``shap.DeepExplainer(model, bg).shap_values(X)`` against
+  ``ferroshap.DeepExplainer(model, bg, batch_size=B).shap_values(X)``; the floor is one
+  forward pass over the 20,000 (row, background row) pairs and one backward pass per output
+  with plain autograd (no rules), in batches of B pairs.
+- Gradient: both explainers at ``nsamples`` draws per row (the same seed, so the same
+  points); the floor is one forward and one backward per output over the 200 x nsamples
+  interpolated points, in batches of B.
+
+Rounds alternate the contenders and keep each one's best time. Peak memory of a ferroshap
+Deep run (resident set growth in a fresh subprocess) is reported for several batch sizes.
+
+    python benches/bench_deep.py                 # all of it
+    python benches/bench_deep.py --quick         # 20 rows, 1 round
+    python benches/bench_deep.py --threads 2 --repeats 3 --json benches/out/deep.json
+    python benches/bench_deep.py --shap-rows 40   # shap is slow: time it on 40 rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+
+def build(threads: int, train: bool = True):
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    d = load_digits()
+    X = torch.tensor(d.data / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
+    y = torch.tensor(d.target)
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10),
+    )  # fmt: skip
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(2 if train else 0):
+        for i in range(0, len(X), 128):
+            opt.zero_grad()
+            F.cross_entropy(model(X[i : i + 128]), y[i : i + 128]).backward()
+            opt.step()
+    return model.eval(), X
+
+
+def floor_deep(model, rows, bg, batch_size: int) -> None:
+    """One forward over all (row, background) pairs, one backward per output: no rules."""
+    import torch
+
+    n_bg = bg.shape[0]
+    per_block = max(1, batch_size // n_bg)
+    for r0 in range(0, rows.shape[0], per_block):
+        x = rows[r0 : r0 + per_block].repeat_interleave(n_bg, 0).requires_grad_()
+        out = model(x)
+        for j in range(out.shape[1]):
+            (g,) = torch.autograd.grad(out[:, j].sum(), x, retain_graph=j < out.shape[1] - 1)
+
+
+def floor_gradient(model, rows, nsamples: int, batch_size: int) -> None:
+    import torch
+
+    points = rows.repeat_interleave(nsamples, 0)
+    for p0 in range(0, points.shape[0], batch_size):
+        x = points[p0 : p0 + batch_size].clone().requires_grad_()
+        out = model(x)
+        for j in range(out.shape[1]):
+            (g,) = torch.autograd.grad(out[:, j].sum(), x, retain_graph=j < out.shape[1] - 1)
+
+
+def best_times(contenders: dict, repeats: int) -> dict:
+    best = {name: float("inf") for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def peak_memory(batch_size: int, threads: int, rows: int) -> float:
+    """Resident-set growth (MiB) of one ferroshap Deep run in a fresh process."""
+    code = f"""
+import resource, sys, warnings
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+from bench_deep import build
+import ferroshap
+# Untrained (same shapes): training's own peak would hide the explainer's.
+model, X = build({threads}, train=False)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ferroshap.DeepExplainer(model, X[:100], batch_size={batch_size}).shap_values(X[200:{200 + rows}])
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=200)
+    parser.add_argument("--background", type=int, default=100)
+    parser.add_argument("--nsamples", type=int, default=200)
+    parser.add_argument(
+        "--shap-rows", type=int, help="time shap on the first N rows only (rows/s compared)"
+    )
+    parser.add_argument("--batch-size", type=int, default=4096, help="ferroshap's and the floor's")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    if args.quick:
+        args.rows, args.repeats, args.nsamples = 20, 1, 20
+
+    import numpy as np
+    import shap
+    import torch
+
+    import ferroshap
+
+    model, X = build(args.threads)
+    bg = X[: args.background]
+    rows = X[200 : 200 + args.rows]
+    n, bs = args.rows, args.batch_size
+    shap_rows = rows[: args.shap_rows or n]
+    counts = {"shap": shap_rows.shape[0], "ferroshap": n, "floor": n}
+    print(
+        f"torch {torch.__version__}, shap {shap.__version__}, ferroshap {ferroshap.__version__}, "
+        f"{platform.processor() or platform.machine()}, {args.threads} threads, "
+        f"load {os.getloadavg()[0]:.1f}; {n} rows, {args.background} background rows, "
+        f"batch_size {bs}"
+    )
+    warnings.simplefilter("ignore")
+    results: dict = {"args": vars(args)}
+
+    ours = ferroshap.DeepExplainer(model, bg, batch_size=bs)
+    theirs = shap.DeepExplainer(model, bg)
+    a, b = ours.shap_values(shap_rows), theirs.shap_values(shap_rows)
+    diff = float(np.abs(a - b).max())
+    deep = best_times(
+        {
+            "shap": lambda: theirs.shap_values(shap_rows),
+            "ferroshap": lambda: ours.shap_values(rows),
+            "floor": lambda: floor_deep(model, rows, bg, bs),
+        },
+        args.repeats,
+    )
+    _report("DeepExplainer", deep, counts, diff)
+    results["deep"] = {**deep, "rows": counts, "max_abs_diff": diff}
+
+    g_ours = ferroshap.GradientExplainer(model, bg, batch_size=bs)
+    g_theirs = shap.GradientExplainer(model, bg, batch_size=50)
+    ns = args.nsamples
+    a = g_ours.shap_values(shap_rows, nsamples=ns, rseed=0)
+    b = g_theirs.shap_values(shap_rows, nsamples=ns, rseed=0)
+    diff = float(np.abs(a - b).max())
+    grad = best_times(
+        {
+            "shap": lambda: g_theirs.shap_values(shap_rows, nsamples=ns, rseed=0),
+            "ferroshap": lambda: g_ours.shap_values(rows, nsamples=ns, rseed=0),
+            "floor": lambda: floor_gradient(model, rows, ns, bs),
+        },
+        args.repeats,
+    )
+    title = f"GradientExplainer (nsamples={ns}; shap at its default batch_size=50)"
+    _report(title, grad, counts, diff)
+    results["gradient"] = {**grad, "rows": counts, "max_abs_diff": diff}
+
+    if not args.no_memory:
+        print("\nferroshap DeepExplainer peak memory (RSS growth in a fresh process):")
+        results["memory_mib"] = {}
+        for size in (256, 1024, 4096, 16384):
+            mib = peak_memory(size, args.threads, n)
+            results["memory_mib"][size] = mib
+            print(f"  batch_size {size:>6}: {mib:8.1f} MiB")
+    results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+def _report(title: str, times: dict, counts: dict, diff: float) -> None:
+    print(f"\n{title}: max |ferroshap - shap| = {diff:.2e}")
+    speed = {name: counts[name] / t for name, t in times.items()}
+    for name, t in times.items():
+        print(f"  {name:>10}: {t:8.3f} s for {counts[name]:4d} rows  {speed[name]:10.1f} rows/s")
+    print(
+        f"  ferroshap / shap rows/s: {speed['ferroshap'] / speed['shap']:.1f}x;  "
+        f"ferroshap time / floor time: {speed['floor'] / speed['ferroshap']:.2f}x;  "
+        f"shap / floor: {speed['floor'] / speed['shap']:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

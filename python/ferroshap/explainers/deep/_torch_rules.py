@@ -1,0 +1,504 @@
+"""DeepLIFT rules for PyTorch, applied at the level of torch functions.
+
+The model runs twice under a :class:`Pairing` mode (a ``TorchFunctionMode``): first on the
+reference rows (recording the input of every nonlinear call), then on the explained rows
+(replaying those records, in call order). Every nonlinear call of the second pass pairs its
+input with the reference input recorded at the same position of the first pass, and its
+backward is replaced by the DeepLIFT multiplier. Because the rules intercept functions, not
+modules, ``F.relu``, ``torch.relu``, ``x.relu_()``, a module instance reused three times and
+an in-place ReLU followed by ``out += identity`` all pair correctly; because the two passes
+are separate, the pairing needs no assumption about where the batch axis is.
+
+Rules (``Delta`` is value minus reference, all exact in exact arithmetic, so the
+attributions of each (row, reference) pair sum to ``f(x) - f(r)``):
+
+- elementwise nonlinearities (ReLU family, GELU, SiLU, sigmoid, tanh, softplus, exp, log,
+  sqrt, rsqrt, powers, clamp, ...): the rescale rule ``Delta y / Delta x``, with the gradient
+  where ``|Delta x| <= 1e-6`` (shap's threshold);
+- products of two varying tensors (``*``, ``@``, ``bmm``, ``einsum``, attention's ``QK^T`` and
+  ``AV``): the Shapley split of a bilinear map, ``Delta(ab) = Delta a * mean(b) + mean(a) *
+  Delta b`` with ``mean`` the average of value and reference;
+- division by a varying tensor: the Shapley split of ``a / b`` (2-input, exact);
+- softmax / log-softmax: decomposed into a shift shared by value and reference, ``exp``
+  (rescale), a sum (linear) and a division (Shapley split) -- exact, and the attributions
+  of the coupled outputs stay consistent;
+- layer norm / RMS norm: centring (linear), square (rescale), mean (linear), ``rsqrt``
+  (rescale) and the product of the centred input with it (bilinear split);
+- max pooling: the difference of the pooled maxima, split between the value's and the
+  reference's argmax positions (the cross-max rule), divided by their input differences;
+- ``scaled_dot_product_attention``: decomposed into the matmul, softmax and matmul above.
+
+Every other function is taken as linear (its gradient is its multiplier). Functions known to
+be nonlinear without a rule (recurrent layers, fused multi-head attention, max/min
+reductions, ...) and any unknown function whose output depends on the input keep their
+gradient; the explainer warns once, naming them, and the additivity check tells how much
+the fallback cost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+# Below this input difference the rescale multiplier is replaced by the gradient (shap's
+# threshold); the error this makes is O(f'' * 1e-12) per unit, far below float32's epsilon.
+EPS = 1e-6
+
+
+def _varying(t: Any) -> bool:
+    return isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()
+
+
+class _Rescale(torch.autograd.Function):
+    """``y = f(x)`` whose backward multiplies by ``(f(x) - f(r)) / (x - r)``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, f: Callable) -> torch.Tensor:
+        y = f(x)
+        dx = x - xr
+        near = dx.abs() <= EPS
+        m = (y - f(xr)) / torch.where(near, torch.ones_like(dx), dx)
+        if bool(near.any()):
+            with torch.enable_grad():
+                xd = x.detach().requires_grad_()
+                (d,) = torch.autograd.grad(f(xd).sum(), xd)
+            m = torch.where(near, d, m)
+        ctx.save_for_backward(m)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:
+        (m,) = ctx.saved_tensors
+        return g * m, None, None
+
+
+class _ValueOf(torch.autograd.Function):
+    """The exact value ``compute()`` with the gradient of ``surrogate`` (a linear map whose
+    multipliers are the rule's)."""
+
+    @staticmethod
+    def forward(ctx: Any, surrogate: torch.Tensor, compute: Callable) -> torch.Tensor:
+        return compute()
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:
+        return g, None
+
+
+def rescale(f: Callable, x: torch.Tensor, xr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An elementwise ``f`` on a (value, reference) pair."""
+    return _Rescale.apply(x, xr, f), f(xr)
+
+
+def bilinear(
+    f: Callable, a: torch.Tensor, ar: torch.Tensor, b: torch.Tensor, br: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``f(a, b)`` for ``f`` linear in each argument, both varying."""
+    abar = (a.detach() + ar) / 2
+    bbar = (b.detach() + br) / 2
+    surrogate = f(a, bbar) + f(abar, b)
+    ad, bd = a.detach(), b.detach()
+    return _ValueOf.apply(surrogate, lambda: f(ad, bd)), f(ar, br)
+
+
+def divide(
+    a: torch.Tensor, ar: torch.Tensor, b: torch.Tensor, br: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``a / b`` with ``b`` varying (``a`` may be constant: then ``ar is a``)."""
+    bd = b.detach()
+    inv_mean = (1 / bd + 1 / br) / 2
+    db = -(a.detach() + ar) / 2 / (bd * br)
+    surrogate = a * inv_mean + b * db
+    ad = a.detach()
+    return _ValueOf.apply(surrogate, lambda: ad / bd), ar / br
+
+
+def softmax(x: torch.Tensor, xr: torch.Tensor, dim: int, log: bool = False) -> tuple:
+    # One shift for value and reference, so the shift cancels from every difference.
+    shift = torch.maximum(x.detach().amax(dim, keepdim=True), xr.amax(dim, keepdim=True))
+    u, ur = x - shift, xr - shift
+    e, er = rescale(torch.exp, u, ur)
+    s, sr = e.sum(dim, keepdim=True), er.sum(dim, keepdim=True)
+    if log:
+        ls, lsr = rescale(torch.log, s, sr)
+        return u - ls, ur - lsr
+    return divide(e, er, s, sr)
+
+
+def normalize(
+    x: torch.Tensor, xr: torch.Tensor, dims: tuple[int, ...], eps: float, center: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x - mean) / sqrt(var + eps)`` (layer norm), or ``x / sqrt(mean(x^2) + eps)``."""
+    if center:
+        x = x - x.mean(dims, keepdim=True)
+        xr = xr - xr.mean(dims, keepdim=True)
+    sq, sqr = rescale(torch.square, x, xr)
+    v, vr = sq.mean(dims, keepdim=True) + eps, sqr.mean(dims, keepdim=True) + eps
+    rs, rsr = rescale(torch.rsqrt, v, vr)
+    return bilinear(torch.mul, x, xr, rs, rsr)
+
+
+class _MaxPool(torch.autograd.Function):
+    """Cross-max rule: ``Delta y`` goes to the argmax of the value when the value's maximum
+    is the larger (``Delta y > 0``), else to the argmax of the reference, divided by the
+    input difference there. Exact: at the value's argmax ``i``, ``Delta x_i >= Delta y``,
+    and at the reference's argmax ``j``, ``Delta x_j <= Delta y``, so the divisor is never
+    smaller than what it divides (a difference at most ``1e-6`` is dropped)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, pool: Callable) -> torch.Tensor:
+        y, idx = pool(x)
+        yr, idxr = pool(xr)
+        dx = (x - xr).flatten(2)
+        up = y >= yr
+        position = torch.where(up, idx, idxr).flatten(2)
+        divisor = dx.gather(2, position)
+        near = divisor.abs() <= EPS
+        weight = torch.where(near, 0.0, (y - yr).flatten(2) / torch.where(near, 1.0, divisor))
+        ctx.save_for_backward(position, weight)
+        ctx.input_shape = x.shape
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:
+        position, weight = ctx.saved_tensors
+        shape = ctx.input_shape
+        grad = torch.zeros((shape[0], shape[1], shape[2:].numel()), dtype=g.dtype, device=g.device)
+        grad.scatter_add_(2, position, g.flatten(2) * weight)
+        return grad.view(shape), None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# The table: function name -> rule. A rule gets the pairing mode, the function and its
+# arguments, and returns the function's result.
+
+_UNARY = {
+    # activations
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_",
+    "celu", "celu_", "gelu", "silu", "mish", "hardswish", "hardsigmoid", "hardtanh",
+    "hardtanh_", "softplus", "sigmoid", "sigmoid_", "tanh", "tanh_", "logsigmoid", "softsign",
+    "tanhshrink", "threshold", "threshold_", "rrelu", "prelu",
+    # elementwise maths with constant parameters
+    "exp", "exp_", "exp2", "expm1", "log", "log_", "log1p", "log2", "log10", "sqrt", "sqrt_",
+    "rsqrt", "rsqrt_", "square", "reciprocal", "erf", "erfc", "sin", "cos", "abs", "abs_",
+    "atan", "clamp", "clamp_", "clip", "clip_", "clamp_min", "clamp_max", "sign", "pow", "pow_",
+    "__pow__", "__ipow__", "__rpow__", "float_power",
+}  # fmt: skip
+
+_PRODUCTS = {
+    "mul", "mul_", "__mul__", "__rmul__", "__imul__", "multiply", "matmul", "__matmul__",
+    "__rmatmul__", "mm", "bmm", "mv", "dot", "inner", "outer", "einsum", "baddbmm", "addmm",
+}  # fmt: skip
+_DIVISIONS = {
+    "div", "div_", "__truediv__", "__rtruediv__", "__rdiv__", "__itruediv__", "true_divide",
+    "divide",
+}  # fmt: skip
+
+# Functions that are nonlinear and have no rule: their gradient is used (with a warning).
+KNOWN_FALLBACKS = {
+    "lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell",
+    "rnn_relu_cell", "multi_head_attention_forward", "_native_multi_head_attention",
+    "max", "min", "amax", "amin", "maximum", "minimum", "fmax", "fmin", "logsumexp", "norm",
+    "var", "std", "var_mean", "std_mean", "prod", "cumprod", "sort", "topk", "median",
+    "atan2", "group_norm", "instance_norm", "glu",
+}  # fmt: skip
+
+# Structural, linear or non-numeric functions: no rule needed, no warning.
+LINEAR = {
+    "__get__", "__getitem__", "__setitem__", "add", "add_", "__add__", "__radd__", "__iadd__",
+    "sub", "sub_", "__sub__", "__rsub__", "__isub__", "neg", "__neg__", "negative", "linear",
+    "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten",
+    "permute", "transpose", "transpose_", "t", "contiguous", "squeeze", "unsqueeze", "expand",
+    "expand_as", "repeat", "repeat_interleave", "tile", "cat", "concat", "concatenate", "stack",
+    "hstack", "vstack", "split", "chunk", "unbind", "narrow", "select", "index_select",
+    "gather", "take_along_dim", "sum", "mean", "nansum", "cumsum", "avg_pool1d", "avg_pool2d",
+    "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "batch_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+    "feature_alpha_dropout", "pad", "embedding", "clone", "detach", "to", "float", "double",
+    "half", "bfloat16", "type", "type_as", "roll", "flip", "fliplr", "flipud", "masked_fill",
+    "where", "movedim", "moveaxis", "swapaxes", "swapdims", "diagonal", "tril", "triu",
+    "interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "trace",
+    "diff", "copy_", "zero_", "fill_", "index_add", "scatter_add", "cpu", "cuda", "identity",
+    "as_strided", "new_zeros", "new_ones", "zeros_like", "ones_like", "channel_shuffle",
+    "__iter__", "__len__", "_has_compatible_shallow_copy_type", "unsafe_split",
+    "unsafe_chunk", "split_with_sizes", "tensor_split", "ravel", "mT", "T", "index_put",
+}  # fmt: skip
+
+
+def _products(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    if name == "einsum":
+        operands = list(args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:])
+        if len(operands) != 2 or not all(_varying(o) for o in operands):
+            return _linear(mode, func, name, args, kwargs)
+        eq = args[0]
+        a, b = operands
+        ar, br = mode.ref(a), mode.ref(b)
+        if mode.recording:
+            return func(*args, **kwargs)
+        return bilinear(lambda p, q: func(eq, p, q), a, ar, b, br)[0]
+    # addmm/baddbmm(bias, a, b): bias is linear, the product may be of two activations.
+    offset = 1 if name in ("addmm", "baddbmm") else 0
+    a, b = args[offset], args[offset + 1]
+    if not (_varying(a) and _varying(b)):
+        return _linear(mode, func, name, args, kwargs)
+    ar, br = mode.ref(a), mode.ref(b)
+    if mode.recording:
+        return func(*args, **kwargs)
+    if offset:
+        beta, alpha = kwargs.get("beta", 1), kwargs.get("alpha", 1)
+        product = torch.bmm if name == "baddbmm" else torch.mm
+        y = bilinear(product, a, ar, b, br)[0]
+        return beta * args[0] + alpha * y
+    base = _out_of_place(name)
+    y = bilinear(lambda p, q: base(p, q), a, ar, b, br)[0]
+    return _inplace_result(name, args[0], y)
+
+
+def _out_of_place(name: str) -> Callable:
+    if name in ("matmul", "__matmul__", "mm", "bmm", "mv", "dot", "inner", "outer"):
+        return getattr(torch, name.strip("_"))
+    if name == "__rmatmul__":
+        return lambda p, q: torch.matmul(q, p)
+    return torch.mul
+
+
+def _inplace_result(name: str, target: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if name.endswith("_") and not name.endswith("__") or name.startswith("__i"):
+        return target.copy_(y)
+    return y
+
+
+def _divisions(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    if kwargs.get("rounding_mode") is not None:
+        return _fallback(mode, func, name, args, kwargs)
+    a, b = (args[1], args[0]) if name in ("__rtruediv__", "__rdiv__") else (args[0], args[1])
+    if not _varying(b):
+        return _linear(mode, func, name, args, kwargs)
+    if not isinstance(a, torch.Tensor):
+        a = torch.as_tensor(a, dtype=b.dtype, device=b.device)
+    ar = mode.ref(a) if _varying(a) else a
+    br = mode.ref(b)
+    if mode.recording:
+        return func(*args, **kwargs)
+    return _inplace_result(name, args[0], divide(a, ar, b, br)[0])
+
+
+def _unary(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    x = args[0]
+    if name == "__rpow__" or (name in ("pow", "float_power") and _varying(args[1])):
+        # base ** x (or x ** y with y varying): not a function of one activation.
+        return _fallback(mode, func, name, args, kwargs)
+    if name == "prelu":
+        if _varying(args[1]):
+            return _fallback(mode, func, name, args, kwargs)
+    if not _varying(x):
+        return func(*args, **kwargs)
+    xr = mode.ref(x)
+    if mode.recording:
+        return func(*args, **kwargs)
+    inplace = bool(kwargs.get("inplace")) or (name.endswith("_") and not name.endswith("__"))
+    inplace = inplace or name == "__ipow__"
+    rest = args[1:]
+
+    def f(t: torch.Tensor) -> torch.Tensor:
+        return func(t.clone() if inplace else t, *rest, **kwargs)
+
+    y = rescale(f, x, xr)[0]
+    return x.copy_(y) if inplace else y
+
+
+def _softmax(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    x = args[0]
+    if not _varying(x):
+        return func(*args, **kwargs)
+    dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+    if dim is None:  # torch's legacy implicit dimension
+        dim = 0 if x.dim() in (0, 1, 3) else 1
+    xr = mode.ref(x)
+    if mode.recording:
+        return func(*args, **kwargs)
+    dtype = kwargs.get("dtype")
+    if dtype is not None:
+        x, xr = x.to(dtype), xr.to(dtype)
+    return softmax(x, xr, dim, log=name == "log_softmax")[0]
+
+
+def _layer_norm(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    params = dict(zip(("input", "normalized_shape", "weight", "bias", "eps"), args, strict=False))
+    params.update(kwargs)
+    x = params["input"]
+    if not _varying(x):
+        return func(*args, **kwargs)
+    xr = mode.ref(x)
+    if mode.recording:
+        return func(*args, **kwargs)
+    shape = params["normalized_shape"]
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    dims = tuple(range(-len(shape), 0))
+    eps = params.get("eps")
+    if eps is None:
+        eps = torch.finfo(x.dtype).eps if name == "rms_norm" else 1e-5
+    y = normalize(x, xr, dims, eps, center=name == "layer_norm")[0]
+    if params.get("weight") is not None:
+        y = y * params["weight"]
+    if params.get("bias") is not None:
+        y = y + params["bias"]
+    return y
+
+
+def _max_pool(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    x = args[0]
+    if not _varying(x):
+        return func(*args, **kwargs)
+    xr = mode.ref(x)
+    if mode.recording:
+        return func(*args, **kwargs)
+    adaptive = name.startswith("adaptive")
+    dims = int(name.split("pool")[1][0])
+    kw = {k: v for k, v in kwargs.items() if k != "return_indices"}
+    positional = args[: 2 if adaptive else 6]
+    wanted_indices = kwargs.get("return_indices") or (
+        len(args) > (2 if adaptive else 6) and bool(args[2 if adaptive else 6])
+    )
+    if name.endswith("_with_indices"):
+        wanted_indices = True
+    base = getattr(F, f"{'adaptive_' if adaptive else ''}max_pool{dims}d")
+    unbatched = x.dim() == dims + 1
+    if unbatched:
+        x, xr = x.unsqueeze(0), xr.unsqueeze(0)
+
+    def pool(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return base(t, *positional[1:], **kw, return_indices=True)
+
+    y = _MaxPool.apply(x, xr, pool)
+    if unbatched:
+        y = y.squeeze(0)
+    if wanted_indices:
+        return y, pool(x.detach())[1].squeeze(0) if unbatched else pool(x.detach())[1]
+    return y
+
+
+def _attention(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
+    p = dict(zip(names, args, strict=False))
+    p.update(kwargs)
+    q, k, v = p["query"], p["key"], p["value"]
+    if p.get("enable_gqa") or not any(_varying(t) for t in (q, k, v)):
+        return _fallback(mode, func, name, args, kwargs)
+    scale = p.get("scale") or 1.0 / math.sqrt(q.shape[-1])
+    refs = {id(t): mode.ref(t) for t in (q, k, v) if _varying(t)}
+    if mode.recording:
+        return func(*args, **kwargs)
+
+    def pair(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return t, refs.get(id(t), t)
+
+    (q, qr), (k, kr), (v, vr) = pair(q), pair(k), pair(v)
+    kt, ktr = k.transpose(-2, -1), kr.transpose(-2, -1)
+    if id(p["query"]) in refs and id(p["key"]) in refs:
+        s, sr = bilinear(torch.matmul, q, qr, kt, ktr)
+    else:
+        s, sr = q @ kt, qr @ ktr
+    s, sr = s * scale, sr * scale
+    mask = p.get("attn_mask")
+    if p.get("is_causal"):
+        n, m = s.shape[-2], s.shape[-1]
+        mask = torch.ones(n, m, dtype=torch.bool, device=s.device).tril()
+    if mask is not None:
+        if mask.dtype == torch.bool:
+            s = s.masked_fill(~mask, float("-inf"))
+            sr = sr.masked_fill(~mask, float("-inf"))
+        else:
+            s, sr = s + mask, sr + mask
+    a, ar = softmax(s, sr, -1)
+    if id(p["value"]) in refs:
+        return bilinear(torch.matmul, a, ar, v, vr)[0]
+    return a @ v
+
+
+def _linear(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    return func(*args, **kwargs)
+
+
+def _fallback(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    out = func(*args, **kwargs)
+    if _any_varying(out):
+        mode.fallbacks.add(name)
+    return out
+
+
+def _any_varying(out: Any) -> bool:
+    if isinstance(out, (tuple, list)):
+        return any(_any_varying(o) for o in out)
+    return _varying(out)
+
+
+_RULES: dict[str, Callable] = {name: _unary for name in _UNARY}
+_RULES.update({name: _products for name in _PRODUCTS})
+_RULES.update({name: _divisions for name in _DIVISIONS})
+_RULES.update({"softmax": _softmax, "log_softmax": _softmax, "_softmax": _softmax})
+_RULES.update({"layer_norm": _layer_norm, "rms_norm": _layer_norm})
+_RULES.update({"scaled_dot_product_attention": _attention})
+for _d in (1, 2, 3):
+    for _prefix in ("", "adaptive_"):
+        _RULES[f"{_prefix}max_pool{_d}d"] = _max_pool
+        _RULES[f"{_prefix}max_pool{_d}d_with_indices"] = _max_pool
+for _name in KNOWN_FALLBACKS:
+    _RULES[_name] = _fallback
+
+
+class Pairing(TorchFunctionMode):
+    """Records (``recording=True``) or replays the reference inputs of nonlinear calls.
+
+    ``refs`` is the list filled by the recording pass; the replaying pass must make the same
+    nonlinear calls in the same order on tensors of the same shapes (true of any model whose
+    control flow does not depend on its input values), else ``RuntimeError``.
+    ``fallbacks`` collects the names of functions whose gradient was used without a rule.
+    """
+
+    def __init__(self, recording: bool, refs: list[torch.Tensor] | None = None) -> None:
+        super().__init__()
+        self.recording = recording
+        self.refs: list[torch.Tensor] = [] if refs is None else refs
+        self.position = 0
+        self.fallbacks: set[str] = set()
+
+    def ref(self, t: torch.Tensor) -> torch.Tensor:
+        """The reference paired with ``t`` (recording: a copy of ``t`` itself, which later
+        in-place operations cannot change)."""
+        if self.recording:
+            r = t.detach().clone()
+            self.refs.append(r)
+            return r
+        if self.position >= len(self.refs):
+            raise RuntimeError(
+                "the model made more nonlinear calls on the explained rows than on the "
+                "background; DeepExplainer needs the same sequence of operations for both "
+                "(control flow that depends on input values is not supported)"
+            )
+        r = self.refs[self.position]
+        self.position += 1
+        if r.shape != t.shape:
+            raise RuntimeError(
+                f"the model's operations differ between the explained rows and the "
+                f"background (a tensor of shape {tuple(t.shape)} met one of shape "
+                f"{tuple(r.shape)}); DeepExplainer needs the same operations for both"
+            )
+        return r
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        rule = _RULES.get(name)
+        if rule is not None:
+            return rule(self, func, name, args, kwargs)
+        out = func(*args, **kwargs)
+        if name not in LINEAR and _any_varying(out):
+            self.fallbacks.add(name)
+        return out
