@@ -336,7 +336,7 @@ def colored_points(
         )
         return
     if limits is None:
-        limits = (*_padded(x), *_padded(y))
+        limits = (*padded_range(x), *padded_range(y))
     x0, x1, y0, y1 = limits
     figure = ax.figure
     box = ax.get_position()
@@ -376,7 +376,7 @@ def colored_points(
     ax.set_ylim(y0, y1)
 
 
-def _padded(v: np.ndarray) -> tuple[float, float]:
+def padded_range(v: np.ndarray) -> tuple[float, float]:
     lo, hi = float(v.min()), float(v.max())
     pad = 0.05 * (hi - lo) if hi > lo else 0.5
     return lo - pad, hi + pad

@@ -12,11 +12,11 @@ from ferroshap.plots._common import (
     NEGATIVE,
     NEUTRAL,
     TEXT,
-    _padded,
     colored_points,
     colormap,
     feature_labels,
     finish,
+    padded_range,
     pyplot,
     select_output,
     shorten,
@@ -194,7 +194,7 @@ def _one(
         if isinstance(cmap, str):
             cmap = pyplot().get_cmap(cmap)
         scaled = (cvals[known] - lo) / (hi - lo)
-        limits = (*_padded(x[finite]), *_padded(y))
+        limits = (*padded_range(x[finite]), *padded_range(y))
         colored_points(ax, x[known], y[known], scaled, cmap, dot_size, alpha, limits)
         points = ScalarMappable(Normalize(lo, hi), cmap)
         bar = ax.figure.colorbar(points, ax=ax, aspect=40, pad=0.02)
