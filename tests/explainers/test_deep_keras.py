@@ -187,3 +187,24 @@ def test_bad_input_is_named():
         explainer.shap_values(np.array([["a"] * 4]))
     with pytest.raises(ValueError, match="session"):
         ferroshap.DeepExplainer(model, bg, session=object())
+
+
+def test_multi_input_functional_model_and_ranked_outputs():
+    keras.utils.set_random_seed(5)
+    a, b = keras.Input((4,)), keras.Input((3,))
+    h = layers.Multiply()([layers.Dense(8, activation="relu")(a), layers.Dense(8)(b)])
+    model = keras.Model([a, b], layers.Dense(3, activation="softmax")(h))
+    rng = np.random.default_rng(5)
+    bg = [rng.normal(size=(20, 4)).astype("f4"), rng.normal(size=(20, 3)).astype("f4")]
+    X = [rng.normal(size=(6, 4)).astype("f4"), rng.normal(size=(6, 3)).astype("f4")]
+    explainer = ferroshap.DeepExplainer(model, bg)
+    values = explainer.shap_values(X)
+    assert [v.shape for v in values] == [(6, 4, 3), (6, 3, 3)]
+    delta = np.asarray(model(X)) - np.asarray(model(bg)).mean(0)
+    np.testing.assert_allclose(values[0].sum(1) + values[1].sum(1), delta, atol=1e-5)
+    # max_abs ranks by descending |output| (shap's TF explainers sort ascending).
+    ranked, ranks = explainer.shap_values(X, ranked_outputs=1, output_rank_order="max_abs")
+    np.testing.assert_array_equal(ranks[:, 0], np.abs(np.asarray(model(X))).argmax(1))
+    np.testing.assert_allclose(
+        ranked[0][..., 0], np.take_along_axis(values[0], ranks[:, None, :], 2)[..., 0], atol=1e-6
+    )

@@ -483,3 +483,24 @@ def test_import_ferroshap_imports_no_framework():
     code = "import sys, ferroshap; print('torch' in sys.modules, 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_inplace_activation_on_the_input_and_powers():
+    class FirstInPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 2)
+
+        def forward(self, x):
+            x = F.relu(x, inplace=True)  # on the explained tensor itself
+            return self.lin(x.pow(2) + torch.sqrt(x + 1) + 1 / (x + 2))
+
+    torch.manual_seed(16)
+    model = FirstInPlace().eval()
+    bg, X = torch.randn(10, 4), torch.randn(5, 4)
+    bg_copy, X_copy = bg.clone(), X.clone()
+    values = ferroshap.DeepExplainer(model, bg).shap_values(X)
+    # The explainer runs the model on copies: the caller's tensors keep their negative values.
+    torch.testing.assert_close(bg, bg_copy, rtol=0, atol=0)
+    torch.testing.assert_close(X, X_copy, rtol=0, atol=0)
+    assert _additivity(model, bg.clone(), X.clone(), values) < 1e-5

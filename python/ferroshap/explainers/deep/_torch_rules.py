@@ -291,12 +291,12 @@ def _divisions(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
 
 def _unary(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     x = args[0]
-    if name == "__rpow__" or (name in ("pow", "float_power") and _varying(args[1])):
+    exponent = args[1] if len(args) > 1 else kwargs.get("exponent")
+    if name == "__rpow__" or (name in ("pow", "float_power") and _varying(exponent)):
         # base ** x (or x ** y with y varying): not a function of one activation.
         return _fallback(mode, func, name, args, kwargs)
-    if name == "prelu":
-        if _varying(args[1]):
-            return _fallback(mode, func, name, args, kwargs)
+    if name == "prelu" and _varying(args[1] if len(args) > 1 else kwargs.get("weight")):
+        return _fallback(mode, func, name, args, kwargs)
     if not _varying(x):
         return func(*args, **kwargs)
     xr = mode.ref(x)

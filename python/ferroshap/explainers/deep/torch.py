@@ -163,11 +163,19 @@ class TorchModel:
     def run(self, inputs: list[torch.Tensor], explained: list[torch.Tensor] | None) -> torch.Tensor:
         """The model's output ``(n, n_outputs)`` on ``inputs``, with the layer's input (or
         output) replaced by ``explained`` when a layer is set (and ``explained`` given)."""
-        if self.layer is None or explained is None:
-            out = self.model(*(inputs if explained is None else explained))
+        # Clones: the model may modify its input in place (an in-place ReLU first), which
+        # would change the caller's data and the background, and which autograd refuses on
+        # the leaf tensors the gradients are taken for.
+        inputs = [t.clone() for t in inputs]
+        if explained is None:
+            out = self.model(*inputs)
         else:
-            with self._substitute(explained):
-                out = self.model(*inputs)
+            explained = [t.clone() for t in explained]
+            if self.layer is None:
+                out = self.model(*explained)
+            else:
+                with self._substitute(explained):
+                    out = self.model(*inputs)
         if not isinstance(out, torch.Tensor):
             raise TypeError(
                 f"the model must return one tensor, got {type(out).__name__}; wrap it to "
