@@ -133,9 +133,9 @@ fn normal_equations(
 
 /// [`normal_equations`] by matrix products over blocks of [`BLOCK`] rows, with two savings:
 /// a coalition and its complement have opposite rows (`(1 − z) − (1 − z_last) = −(z − z_last)`),
-/// hence the same outer product, so a sampled pair enters `A` once with both weights; and only
-/// the lower triangle of the symmetric `A` is computed, by column blocks. About a quarter of
-/// the arithmetic of `Xᵀ W X` over every coalition.
+/// hence the same outer product, so a pair (and any repeated coalition) enters `A` once with
+/// the weights summed; and only the lower triangle of the symmetric `A` is computed, by column
+/// blocks. About a quarter of the arithmetic of `Xᵀ W X` over every coalition.
 fn normal_equations_wide(
     design: &KernelDesign,
     targets: &[f64],
@@ -146,28 +146,27 @@ fn normal_equations_wide(
     let n = free.len();
     let weights = design.weights();
     let mut rhs = vec![0.0; n];
-    // The rows of A's products: (coalition, summed weight).
+    // The rows of A's products: (coalition, summed weight). A coalition's row is identified
+    // by its mask on the regression's features, read with the eliminated feature out (the
+    // complement when it is in): complements and repeats then share one row.
     let mut rows: Vec<(usize, f64)> = Vec::with_capacity(weights.len());
-    let mut row_of_unit = std::collections::HashMap::new();
+    let mut row_of: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+    let mut key = vec![0u8; n];
     for (c, &w) in weights.iter().enumerate() {
         let mask = design.mask(c);
         let z_last = mask[last] as f64;
         let y = targets[c] - z_last * delta;
         for (p, &j) in free.iter().enumerate() {
             rhs[p] += w * (mask[j] as f64 - z_last) * y;
+            key[p] = mask[j] ^ mask[last];
         }
-        if c >= design.n_fixed() {
-            let unit = design.unit(c);
-            if unit != c && is_complement(design.mask(unit), mask, free, last) {
-                if let Some(&r) = row_of_unit.get(&unit) {
-                    let (_, weight): &mut (usize, f64) = &mut rows[r];
-                    *weight += w;
-                    continue;
-                }
+        match row_of.get(&key) {
+            Some(&r) => rows[r].1 += w,
+            None => {
+                row_of.insert(key.clone(), rows.len());
+                rows.push((c, w));
             }
-            row_of_unit.insert(c, rows.len());
         }
-        rows.push((c, w));
     }
     let mut a = Array2::<f64>::zeros((n, n));
     let mut x = Array2::<f64>::zeros((BLOCK, n));
@@ -202,11 +201,6 @@ fn normal_equations_wide(
         }
     }
     (a.into_raw_vec_and_offset().0, rhs)
-}
-
-/// Whether `other` is the complement of `mask` on the features of the regression.
-fn is_complement(mask: &[u8], other: &[u8], free: &[usize], last: usize) -> bool {
-    mask[last] != other[last] && free.iter().all(|&j| mask[j] != other[j])
 }
 
 /// The variances of the free values due to coalition sampling, and the variance of their sum
