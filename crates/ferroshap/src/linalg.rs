@@ -1,6 +1,9 @@
 //! Small dense linear algebra in f64 for the regression estimators: the normal equations of
 //! a weighted least-squares problem, solved by Cholesky, with a rank-revealing fallback.
 
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2};
+
 /// Above this condition number a normal-equation solve is treated as rank-deficient: its
 /// solution would carry errors of order `cond · 1e-16` relative, i.e. none of its digits.
 pub const MAX_CONDITION: f64 = 1e12;
@@ -91,38 +94,31 @@ impl SymmetricSolver {
         }
     }
 
-    /// `a⁻¹` (or its pseudo-inverse), row-major `n × n`: from the Cholesky factor `l` as
-    /// `l⁻ᵀ l⁻¹`, `l⁻¹` row by row (contiguous updates) and the product by a blocked matrix
-    /// product — far cheaper than `n` solves for large `n`.
+    /// `a⁻¹` (or its pseudo-inverse), row-major `n × n`: `l⁻ᵀ l⁻¹` from the Cholesky factor.
     pub fn inverse(&self) -> Vec<f64> {
         match self {
             SymmetricSolver::PseudoInverse { inverse, .. } => inverse.clone(),
             SymmetricSolver::Cholesky { l, n } => {
-                let n = *n;
-                // Row i of K = l⁻¹: (e_i − Σ_{k<i} l[i][k] K[k]) / l[i][i]; K is lower
-                // triangular, so row k has entries up to column k only.
-                let mut k = vec![0.0; n * n];
-                for i in 0..n {
-                    let (done, rest) = k.split_at_mut(i * n);
-                    let row = &mut rest[..n];
-                    row[i] = 1.0;
-                    for (kk, &lik) in l[i * n..i * n + i].iter().enumerate() {
-                        if lik != 0.0 {
-                            let prev = &done[kk * n..kk * n + kk + 1];
-                            for (r, &p) in row[..=kk].iter_mut().zip(prev) {
-                                *r -= lik * p;
-                            }
-                        }
-                    }
-                    let d = l[i * n + i];
-                    for r in &mut row[..=i] {
-                        *r /= d;
-                    }
-                }
-                let k = ndarray::Array2::from_shape_vec((n, n), k).expect("n x n");
-                let mut inverse = ndarray::Array2::<f64>::zeros((n, n));
-                ndarray::linalg::general_mat_mul(1.0, &k.t(), &k, 0.0, &mut inverse);
+                let k = inverse_factor(l, *n);
+                let mut inverse = Array2::<f64>::zeros((*n, *n));
+                general_mat_mul(1.0, &k.t(), &k, 0.0, &mut inverse);
                 inverse.into_raw_vec_and_offset().0
+            }
+        }
+    }
+
+    /// The rows of `g a⁻¹` (each row's solution, as `a` is symmetric), by two blocked matrix
+    /// products with `l⁻¹` — for many right-hand sides at once, far cheaper than solving each.
+    pub fn solve_rows(&self, g: ArrayView2<'_, f64>) -> Array2<f64> {
+        match self {
+            SymmetricSolver::PseudoInverse { inverse, n, .. } => {
+                let inverse = ArrayView2::from_shape((*n, *n), inverse).expect("n x n");
+                g.dot(&inverse)
+            }
+            SymmetricSolver::Cholesky { l, n } => {
+                let k = inverse_factor(l, *n);
+                // g a⁻¹ = (g l⁻ᵀ) l⁻¹.
+                g.dot(&k.t()).dot(&k)
             }
         }
     }
@@ -158,6 +154,31 @@ impl SymmetricSolver {
                 .collect(),
         }
     }
+}
+
+/// `l⁻¹` of a lower-triangular factor, row by row: row i is
+/// `(e_i − Σ_{k<i} l[i][k] · row k) / l[i][i]`, contiguous updates of rows that are themselves
+/// lower triangular (row k has entries up to column k).
+fn inverse_factor(l: &[f64], n: usize) -> Array2<f64> {
+    let mut k = vec![0.0; n * n];
+    for i in 0..n {
+        let (done, rest) = k.split_at_mut(i * n);
+        let row = &mut rest[..n];
+        row[i] = 1.0;
+        for (kk, &lik) in l[i * n..i * n + i].iter().enumerate() {
+            if lik != 0.0 {
+                let prev = &done[kk * n..kk * n + kk + 1];
+                for (r, &p) in row[..=kk].iter_mut().zip(prev) {
+                    *r -= lik * p;
+                }
+            }
+        }
+        let d = l[i * n + i];
+        for r in &mut row[..=i] {
+            *r /= d;
+        }
+    }
+    Array2::from_shape_vec((n, n), k).expect("n x n")
 }
 
 /// The Cholesky factor of `a`; `None` if `a` is not positive definite or its condition number
@@ -305,6 +326,14 @@ mod inverse_tests {
         let solver = SymmetricSolver::new(&a, n);
         assert_eq!(solver.kind(), SolveKind::Cholesky);
         let inverse = solver.inverse();
+        let rows = solver.solve_rows(ArrayView2::from_shape((n, n), &a).unwrap());
+        for i in 0..n {
+            for j in 0..n {
+                // a a⁻¹ = I
+                let expected = if i == j { 1.0 } else { 0.0 };
+                assert!((rows[[i, j]] - expected).abs() < 1e-12, "{i} {j}");
+            }
+        }
         let mut e = vec![0.0; n];
         for i in 0..n {
             e[i] = 1.0;

@@ -402,9 +402,10 @@ class KernelExplainer:
             coalitions = min(coalitions, 2**m)  # a design never exceeds every coalition
         # Per coalition of a planned row: its mask, weight and draw count, and its outputs.
         plan = coalitions * (m + 16 + 8 * k)
-        # Per row being solved: the per-unit contributions of the standard errors (and the
-        # feature-selection problem's two rows per coalition), and the normal equations.
-        solve = coalitions * m * (8 + (16 if selection is not None else 0)) + 8 * m * m
+        # Per row being solved: the per-unit contributions of the standard errors, centred and
+        # solved (three arrays of half the coalitions), the feature-selection problem's two
+        # rows per coalition, and the normal equations and their factors.
+        solve = coalitions * m * (12 + (16 if selection is not None else 0)) + 24 * m * m
         limit = _default_memory_limit()
         if plan + solve > limit:
             raise MemoryError(

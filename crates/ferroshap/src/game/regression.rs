@@ -282,12 +282,10 @@ fn sampling_variance(
             None => return (vec![0.0; n], 0.0),
         }
     }
-    let mut variance = vec![0.0; n];
-    let mut total = 0.0;
-    let mut g = vec![0.0; n];
-    // Wide: `A⁻¹` once (n solves), then `h = A⁻¹ g` for all units of a group by one product.
-    let inverse = by_inverse
-        .then(|| Array2::from_shape_vec((n, n), solver.inverse()).expect("an n x n inverse"));
+    // Every unit's centred contribution g and its weight in S.
+    let n_units: usize = groups.iter().map(|(units, _)| units.len()).sum();
+    let mut centred = Array2::<f64>::zeros((n_units, n));
+    let mut weights = Vec::with_capacity(n_units);
     for (units, fpc) in &groups {
         let draws: f64 = units.iter().map(|(_, d)| d).sum();
         let mut mean = vec![0.0; n];
@@ -297,38 +295,33 @@ fn sampling_variance(
             }
         }
         let scale = fpc * draws / (draws - 1.0);
-        if let Some(inverse) = &inverse {
-            let mut centred = Array2::<f64>::zeros((units.len(), n));
-            for (r, &(u, _)) in units.iter().enumerate() {
-                for p in 0..n {
-                    centred[[r, p]] = contribution[u * n + p] - mean[p];
-                }
-            }
-            // Rows of centred · A⁻¹ are the h of each unit (A⁻¹ is symmetric).
-            let h = centred.dot(inverse);
-            for (r, &(_, d)) in units.iter().enumerate() {
-                let weight = scale * d;
-                let row = h.row(r);
-                for p in 0..n {
-                    variance[p] += weight * row[p] * row[p];
-                }
-                let sum: f64 = row.sum();
-                total += weight * sum * sum;
-            }
-            continue;
-        }
         for &(u, d) in units {
+            let mut row = centred.row_mut(weights.len());
             for p in 0..n {
-                g[p] = contribution[u * n + p] - mean[p];
+                row[p] = contribution[u * n + p] - mean[p];
             }
-            let h = solver.solve(&g);
-            let weight = scale * d;
-            for p in 0..n {
-                variance[p] += weight * h[p] * h[p];
-            }
-            let sum: f64 = h.iter().sum();
-            total += weight * sum * sum;
+            weights.push(scale * d);
         }
+    }
+    // h = A⁻¹ g per unit: wide, all at once by matrix products; else one solve each.
+    let h = if by_inverse {
+        solver.solve_rows(centred.view())
+    } else {
+        let mut h = Array2::<f64>::zeros((n_units, n));
+        for (r, g) in centred.rows().into_iter().enumerate() {
+            let solved = solver.solve(g.as_slice().expect("rows of a standard array"));
+            h.row_mut(r).assign(&ndarray::ArrayView1::from(&solved));
+        }
+        h
+    };
+    let mut variance = vec![0.0; n];
+    let mut total = 0.0;
+    for (row, &weight) in h.rows().into_iter().zip(&weights) {
+        for p in 0..n {
+            variance[p] += weight * row[p] * row[p];
+        }
+        let sum: f64 = row.sum();
+        total += weight * sum * sum;
     }
     (variance, total)
 }
