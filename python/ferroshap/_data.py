@@ -212,7 +212,7 @@ def _numpy_values(X: Any, what: str = "X") -> tuple[np.ndarray, bool]:
             array = array.astype(np.float64)
         elif dtype == np.float16:
             array = array.astype(np.float32)
-        elif dtype == object and (numbers := _object_array_numbers(array)) is not None:
+        elif dtype.kind == "O" and (numbers := _object_array_numbers(array)) is not None:
             array = numbers
         else:
             raise TypeError(
