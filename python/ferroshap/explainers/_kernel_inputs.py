@@ -297,6 +297,20 @@ class KernelInputs:
 
         return pd.array(column, dtype=kind)
 
+    def call(self, f: Any, rows: np.ndarray, index: Any) -> Any:
+        """``f`` on the model's form of engine rows; with ``keep_index_ordered`` the rows are
+        passed sorted by their index and the outputs put back in the rows' order."""
+        if not (self.keep_index_ordered and index is not None and len(rows) > 1):
+            return f(self.model_input(rows, index))
+        order = np.argsort(np.asarray(index), kind="stable")
+        out = f(self.model_input(rows[order], index[order]))
+        out = np.asarray(out.to_numpy() if hasattr(out, "to_numpy") else out)
+        if out.ndim == 0 or len(out) != len(rows):
+            return out  # a wrong shape: the caller says what was expected
+        unsorted = np.empty_like(out)
+        unsorted[order] = out
+        return unsorted
+
     def background_index(self, start: int, n: int) -> Any:
         """The index of engine rows ``start .. start + n`` of masked data: each is a copy of
         background row ``(start + i) % n_background`` with some features replaced."""

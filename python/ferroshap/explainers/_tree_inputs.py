@@ -1,5 +1,5 @@
-"""TreeExplainer inputs beyond arrays and frames: scipy sparse matrices, ``xgboost.DMatrix``
-and shap maskers.
+"""What TreeExplainer takes from shap users beyond arrays and frames: scipy sparse matrices,
+``xgboost.DMatrix``, shap maskers, and the constructor arguments shap ignores.
 
 Sparse rows are explained in blocks of dense rows, so only one block is ever dense besides
 the output. What an absent entry means follows the model's library, as its own ``predict``
@@ -9,12 +9,23 @@ LightGBM read it as 0.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["background_data", "dense", "is_blocked", "row_blocks"]
+from ferroshap.explanation import Explanation
+
+__all__ = [
+    "background_data",
+    "check_shap_only_arguments",
+    "dense",
+    "is_blocked",
+    "joined",
+    "row_blocks",
+    "warn_no_background",
+]
 
 # Dense values per block: 2**22 float64 values (32 MiB), at least one row.
 _BLOCK_VALUES = 1 << 22
@@ -91,3 +102,47 @@ def background_data(data: Any) -> Any:
     if inner is not None and not callable(inner) and hasattr(inner, "shape"):
         return inner
     return data
+
+
+def check_shap_only_arguments(kwargs: dict[str, Any]) -> None:
+    """shap's TreeExplainer arguments that it ignores: their defaults are accepted, anything
+    else is refused with what to do instead (shap would silently ignore it)."""
+    for name in ("link", "linearize_link"):
+        if name in kwargs and kwargs.pop(name) is not None:
+            raise TypeError(
+                f"TreeExplainer has no {name}=: shap accepts and ignores it (shap issue 3513). "
+                "For probabilities pass model_output='probability' with background data; for "
+                "a link over any model use KernelExplainer(model, data, link='logit')"
+            )
+    if "approximate" in kwargs:
+        kwargs.pop("approximate")
+        raise TypeError(
+            "approximate= belongs to shap_values / __call__ (shap deprecated it in the "
+            "constructor), and ferroshap computes exact values only"
+        )
+
+
+def warn_no_background() -> None:
+    # shap 0.51 warns this way (FutureWarning) and explains path-dependent.
+    warnings.warn(
+        "feature_perturbation='interventional' needs background data (data=); without it "
+        "the explanation falls back to feature_perturbation='tree_path_dependent', as shap "
+        "does. Pass data=<background rows> to explain interventionally, or ask for "
+        "'tree_path_dependent' (or 'auto') to silence this warning",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+
+def joined(parts: list[Explanation]) -> Explanation:
+    """Explanations of consecutive blocks of rows as one."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    return Explanation(
+        np.concatenate([p.values for p in parts]),
+        base_values=np.concatenate([p.base_values for p in parts]),
+        data=np.concatenate([p.data for p in parts]),
+        feature_names=first.feature_names,
+        output_names=first.output_names,
+    )

@@ -61,7 +61,12 @@ class KernelExplainer:
       error than shap's scheme per model call. ``sampling="shap"`` gives shap's scheme.
     - Tree models and their prediction methods are evaluated from their trees in Rust
       (``native``), after checking that the trees reproduce the model's outputs.
-    - Unknown keyword arguments raise ``TypeError`` instead of being ignored.
+    - Unknown keyword arguments raise ``TypeError`` instead of being ignored; ``nsamples``
+      and ``l1_reg`` given to the constructor are the defaults of every call (shap ignores
+      them there).
+    - A model fitted on a DataFrame (one with ``feature_names_in_``, e.g. a scikit-learn
+      pipeline) receives DataFrames with its column names, and a DataFrame ``X`` is matched
+      to the background's columns by name (see ``docs/compatibility.md``).
 
     Parameters
     ----------
@@ -72,9 +77,12 @@ class KernelExplainer:
         whole loop, model evaluations included, runs in Rust in parallel; see ``native`` for
         tree models of other libraries).
     data
-        Background rows (numpy, pandas or polars), ``(n_background, n_features)``. Missing
-        features are filled from these rows; keep them few (shap suggests at most 100), as
-        the model is evaluated on every background row for every coalition.
+        Background rows, ``(n_background, n_features)``: numpy (numbers, or objects and
+        strings), pandas, polars, pyarrow, a scipy sparse matrix (the model then receives
+        CSR matrices) or :func:`kmeans` weighted rows. Missing features are filled from these
+        rows; keep them few (shap suggests at most 100), as the model is evaluated on every
+        background row for every coalition. Non-numeric columns are masked by equality
+        (shap's ``not_equal``) and reach the model as their original values.
     link
         ``"identity"`` or ``"logit"`` (values on the log-odds scale of the model's
         probabilities; the logit is taken of the mean probability over background rows).
@@ -82,8 +90,9 @@ class KernelExplainer:
         infinite output with either link (saying how many rows and which outputs).
     feature_names
         Names of the features; by default the data frame's columns.
-    seed
-        Seed of the coalition sampling; ``None`` draws fresh randomness on every call.
+    seed, random_state
+        Seed of the coalition sampling (two names for it); ``None`` draws fresh randomness
+        on every call.
     native
         ``"auto"`` (default): when ``model`` is a tree model ferroshap converts exactly
         (XGBoost, LightGBM, scikit-learn trees, forests, gradient boosting and histogram
@@ -97,6 +106,14 @@ class KernelExplainer:
         silently. ``False`` always calls the model; ``True`` requires the native path and
         raises ``ValueError`` when it cannot be used. ``native_model`` tells which was chosen
         at construction (the converted ensemble, or ``None``).
+    nsamples, l1_reg
+        Defaults of :meth:`shap_values` and ``__call__`` (see there).
+    keep_index, keep_index_ordered
+        shap's options for models that read a DataFrame's index: with ``keep_index=True``
+        (``data`` a DataFrame) the model receives DataFrames with the background's columns,
+        each masked row indexed by its background row's index and each explained row by its
+        own; ``keep_index_ordered=True`` also sorts the rows by index before the call (and
+        puts the outputs back in order). ``shap_values`` still returns arrays, as shap's.
 
     Examples
     --------
@@ -196,7 +213,7 @@ class KernelExplainer:
         ``offset`` (for the background index of keep_index), or rows with ``index``."""
         if self._inputs.keep_index and index is None:
             index = self._inputs.background_index(offset, len(rows))
-        out = _call_model(self._f, self._inputs, rows, index)
+        out = self._inputs.call(self._f, rows, index)
         if hasattr(out, "to_numpy"):
             out = out.to_numpy()
         try:
@@ -564,23 +581,6 @@ class KernelExplainer:
             errors[start : start + len(block)] = block_errors
             ill.extend(start + i for i in block_ill)
         return values, errors, ill
-
-
-def _call_model(f: Callable[[Any], Any], inputs: KernelInputs, rows: np.ndarray, index: Any):
-    """``f`` on the model's form of engine rows; with ``keep_index_ordered`` the rows are
-    passed sorted by their index and the outputs put back in the rows' order."""
-    if inputs.keep_index_ordered and index is not None and len(rows) > 1:
-        order = np.argsort(np.asarray(index), kind="stable")
-        out = f(inputs.model_input(rows[order], index[order]))
-        if hasattr(out, "to_numpy"):
-            out = out.to_numpy()
-        out = np.asarray(out)
-        if out.ndim >= 1 and len(out) == len(rows):
-            unsorted = np.empty_like(out)
-            unsorted[order] = out
-            return unsorted
-        return out
-    return f(inputs.model_input(rows, index))
 
 
 def _link_name(link: Any) -> str:

@@ -14,7 +14,15 @@ from ferroshap import _core
 from ferroshap._data import mark_missing, to_matrix
 from ferroshap.explainers import _additivity
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
-from ferroshap.explainers._tree_inputs import background_data, dense, is_blocked, row_blocks
+from ferroshap.explainers._tree_inputs import (
+    background_data,
+    check_shap_only_arguments,
+    dense,
+    is_blocked,
+    joined,
+    row_blocks,
+    warn_no_background,
+)
 from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
 
@@ -115,6 +123,7 @@ class TreeExplainer:
         missing: float | None = None,
         **kwargs: Any,
     ) -> None:
+        check_shap_only_arguments(kwargs)
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         if missing is not None and (
@@ -129,7 +138,7 @@ class TreeExplainer:
             )
         data = background_data(data)
         if feature_perturbation == "interventional" and data is None:
-            _warn_no_background()
+            warn_no_background()
             feature_perturbation = "tree_path_dependent"
         interventional = feature_perturbation == "interventional" or (
             feature_perturbation == "auto" and data is not None
@@ -428,7 +437,7 @@ class TreeExplainer:
             parts = self._in_blocks(
                 X, y, lambda b, yb: self(b, yb, interactions, check_additivity), join=False
             )
-            return _joined(parts)
+            return joined(parts)
         matrix = self._matrix(X)
         if interactions:
             self._check_raw_interactions()
@@ -613,32 +622,6 @@ class TreeExplainer:
         if len(set(indices)) != len(indices):
             raise ValueError(f"features {list(features)!r} name a feature more than once")
         return indices
-
-
-def _warn_no_background() -> None:
-    # shap 0.51 warns this way (FutureWarning) and explains path-dependent.
-    warnings.warn(
-        "feature_perturbation='interventional' needs background data (data=); without it "
-        "the explanation falls back to feature_perturbation='tree_path_dependent', as shap "
-        "does. Pass data=<background rows> to explain interventionally, or ask for "
-        "'tree_path_dependent' (or 'auto') to silence this warning",
-        FutureWarning,
-        stacklevel=3,
-    )
-
-
-def _joined(parts: list[Explanation]) -> Explanation:
-    """Explanations of consecutive blocks of rows as one."""
-    first = parts[0]
-    if len(parts) == 1:
-        return first
-    return Explanation(
-        np.concatenate([p.values for p in parts]),
-        base_values=np.concatenate([p.base_values for p in parts]),
-        data=np.concatenate([p.data for p in parts]),
-        feature_names=first.feature_names,
-        output_names=first.output_names,
-    )
 
 
 def _check_unsupported(tree_limit: int | None, approximate: bool) -> None:
