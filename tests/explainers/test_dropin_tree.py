@@ -58,6 +58,9 @@ def test_sparse_rows_match_dense_rows_in_blocks(sparse_data, monkeypatch):
     assert explanation.base_values.shape == (30,)
     inter = explainer.shap_interaction_values(csr[:7])
     np.testing.assert_allclose(inter, explainer.shap_interaction_values(X[:7]), atol=EXACT)
+    joined = explainer(csr[:7], interactions=True)
+    assert joined.axis_names == explainer(X[:7], interactions=True).axis_names
+    np.testing.assert_allclose(joined.values, inter, atol=EXACT)
 
 
 def test_xgboost_reads_absent_entries_as_missing(sparse_data):

@@ -270,6 +270,11 @@ class KernelInputs:
             import scipy.sparse
 
             return scipy.sparse.csr_matrix(rows)
+        if self._frame_columns is not None and not self._vocab and not any(self._kinds or ()):
+            import pandas as pd
+
+            # Float64 columns only: one block over the rows, no copy either way.
+            return pd.DataFrame(rows, columns=self._frame_columns, index=index, copy=False)
         columns = [self._column(rows, j) for j in range(self.n_features)]
         if self._frame_columns is None:
             out = np.empty(rows.shape, dtype=object)

@@ -145,4 +145,5 @@ def joined(parts: list[Explanation]) -> Explanation:
         data=np.concatenate([p.data for p in parts]),
         feature_names=first.feature_names,
         output_names=first.output_names,
+        axis_names=first.axis_names,
     )
