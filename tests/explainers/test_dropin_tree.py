@@ -228,3 +228,16 @@ def test_one_row(sparse_data):
     np.testing.assert_allclose(explanation.base_values, reference.base_values[0], atol=EXACT)
     assert type(ours.expected_value) is float
     np.testing.assert_allclose(ours.expected_value, theirs.expected_value, atol=EXACT)
+
+
+def test_save_and_load(sparse_data, tmp_path):
+    X, _, y = sparse_data
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=3).fit(X, y > 0)
+    explainer = ferroshap.TreeExplainer(model, X[:20], model_output="predict_proba")
+    path = tmp_path / "tree.bin"
+    explainer.save(path)
+    loaded = ferroshap.TreeExplainer.load(str(path))
+    np.testing.assert_array_equal(loaded.shap_values(X[:5]), explainer.shap_values(X[:5]))
+    assert loaded(X[:5]).output_names == explainer(X[:5]).output_names
+    with pytest.raises(ValueError, match="holds a TreeExplainer, not a KernelExplainer"):
+        ferroshap.KernelExplainer.load(path)

@@ -151,8 +151,10 @@ class KernelInputs:
         if self.sparse:
             self.background = np.asarray(data.toarray(), dtype=np.float64)
         elif _is_pandas(data, "DataFrame"):
-            self.columns = [str(c) for c in data.columns]
-            _check_unique(self.columns, "the background data")
+            # pd.DataFrame(array) numbers its columns: that is no names (as for to_matrix).
+            numbered = type(data.columns).__name__ == "RangeIndex"
+            self.columns = None if numbered else [str(c) for c in data.columns]
+            _check_unique([str(c) for c in data.columns], "the background data")
             self.index = data.index
             self._kinds = [_kind(data.iloc[:, j]) for j in range(data.shape[1])]
             self._vocab = {

@@ -387,6 +387,28 @@ class TreeExplainer:
         state["_live_model"] = _ClassLabels(getattr(self._live_model, "classes_", None))
         return state
 
+    def save(self, out_file: Any, model_saver: Any = ".save", masker_saver: Any = ".save") -> None:
+        """Write the explainer to a binary file or a path (shap's call; ferroshap's file:
+        the trees' compact bytes, the background and the settings, not the model object,
+        so ``model`` is ``None`` after :meth:`load`)."""
+        from ferroshap.explainers._saving import save_explainer
+
+        save_explainer(self, out_file, model_saver, masker_saver)
+
+    @classmethod
+    def load(
+        cls,
+        in_file: Any,
+        model_loader: Any = None,
+        masker_loader: Any = None,
+        instantiate: bool = True,
+    ) -> TreeExplainer:
+        """Read an explainer written by :meth:`save` (a binary file or a path). Only load
+        files you trust: they are unpickled."""
+        from ferroshap.explainers._saving import load_explainer
+
+        return load_explainer(cls, in_file, model_loader, masker_loader, instantiate)
+
     def shap_values(
         self,
         X: Any,
