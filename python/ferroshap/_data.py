@@ -212,6 +212,8 @@ def _numpy_values(X: Any, what: str = "X") -> tuple[np.ndarray, bool]:
             array = array.astype(np.float64)
         elif dtype == np.float16:
             array = array.astype(np.float32)
+        elif dtype.kind == "O" and (numbers := _object_array_numbers(array)) is not None:
+            array = numbers
         else:
             raise TypeError(
                 f"{what} has dtype {dtype}; ferroshap needs numbers (float32, float64, int or "
@@ -220,6 +222,16 @@ def _numpy_values(X: Any, what: str = "X") -> tuple[np.ndarray, bool]:
     if array.ndim == 1:
         return array[np.newaxis, :], True
     return array, False
+
+
+def _object_array_numbers(array: np.ndarray) -> np.ndarray | None:
+    """An object array of numbers and missing values (``None``, ``pd.NA``, NaN) as float64
+    with NaN for the missing ones; ``None`` when some entry is not a number."""
+    missing = np.frompyfunc(_missing, 1, 1)(array).astype(bool)
+    try:
+        return np.where(missing, np.nan, array).astype(np.float64)
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_shape(n_columns: int, n_features: int | None, what: str = "X") -> None:

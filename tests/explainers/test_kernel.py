@@ -465,8 +465,10 @@ def test_bad_inputs_are_clear_errors():
     for bad in (0, "many", 2.5, True):
         with pytest.raises(ValueError, match="nsamples"):
             explainer.shap_values(np.ones((1, 4)), nsamples=bad, silent=True)
-    with pytest.raises(TypeError, match="nsamples"):
-        ferroshap.KernelExplainer(f, background, nsamples=100)
+    with pytest.raises(ValueError, match="nsamples"):
+        ferroshap.KernelExplainer(f, background, nsamples=0)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        ferroshap.KernelExplainer(f, background, nsample=100)
     with pytest.raises(ValueError, match="link"):
         ferroshap.KernelExplainer(f, background, link="probit")
 

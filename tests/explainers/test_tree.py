@@ -230,6 +230,10 @@ def test_unknown_options_are_rejected():
     with pytest.raises(ValueError, match="feature_perturbation"):
         ferroshap.TreeExplainer(_stump_forest(), feature_perturbation="marginal")
     with pytest.raises(TypeError, match="unexpected keyword"):
+        ferroshap.TreeExplainer(_stump_forest(), lnk="logit")
+    # shap ignores link=; ferroshap takes its default and says what to do for others.
+    ferroshap.TreeExplainer(_stump_forest(), link=None, linearize_link=None)
+    with pytest.raises(TypeError, match="model_output='probability'"):
         ferroshap.TreeExplainer(_stump_forest(), link="logit")
     explainer = ferroshap.TreeExplainer(_stump_forest())
     X = np.zeros((1, 3))

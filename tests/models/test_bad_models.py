@@ -33,14 +33,16 @@ def test_unfitted_sklearn_model():
         load_tree_model(RandomForestRegressor())
 
 
-def test_isolation_forest_is_not_a_supported_forest():
-    from sklearn.ensemble import IsolationForest
+def test_unsupported_sklearn_ensembles_name_their_type():
+    from sklearn.ensemble import AdaBoostRegressor
 
-    model = IsolationForest(n_estimators=3, random_state=0).fit(
-        np.random.default_rng(0).random((20, 2))
+    model = AdaBoostRegressor(n_estimators=3, random_state=0).fit(
+        np.random.default_rng(0).random((20, 2)), np.arange(20.0)
     )
-    with pytest.raises(TypeError, match="IsolationForest"):
+    # shap raises InvalidModelError (a ValueError); ferroshap's is that and a TypeError.
+    with pytest.raises(InvalidModelError, match="AdaBoostRegressor") as caught:
         load_tree_model(model)
+    assert isinstance(caught.value, TypeError)
 
 
 # --- from_arrays: impossible trees ----------------------------------------------------------

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ferroshap import _core
-from ferroshap._data import to_matrix
 from ferroshap.explainers._background import Background, kmeans, sample
+from ferroshap.explainers._kernel_inputs import KernelInputs
 from ferroshap.explainers._native import NATIVE_TOL, NativeModel, native_candidate
 from ferroshap.explainers.tree import _default_memory_limit
 from ferroshap.explanation import Explanation
@@ -61,7 +61,12 @@ class KernelExplainer:
       error than shap's scheme per model call. ``sampling="shap"`` gives shap's scheme.
     - Tree models and their prediction methods are evaluated from their trees in Rust
       (``native``), after checking that the trees reproduce the model's outputs.
-    - Unknown keyword arguments raise ``TypeError`` instead of being ignored.
+    - Unknown keyword arguments raise ``TypeError`` instead of being ignored; ``nsamples``
+      and ``l1_reg`` given to the constructor are the defaults of every call (shap ignores
+      them there).
+    - A model fitted on a DataFrame (one with ``feature_names_in_``, e.g. a scikit-learn
+      pipeline) receives DataFrames with its column names, and a DataFrame ``X`` is matched
+      to the background's columns by name (see ``docs/compatibility.md``).
 
     Parameters
     ----------
@@ -72,9 +77,12 @@ class KernelExplainer:
         whole loop, model evaluations included, runs in Rust in parallel; see ``native`` for
         tree models of other libraries).
     data
-        Background rows (numpy, pandas or polars), ``(n_background, n_features)``. Missing
-        features are filled from these rows; keep them few (shap suggests at most 100), as
-        the model is evaluated on every background row for every coalition.
+        Background rows, ``(n_background, n_features)``: numpy (numbers, or objects and
+        strings), pandas, polars, pyarrow, a scipy sparse matrix (the model then receives
+        CSR matrices) or :func:`kmeans` weighted rows. Missing features are filled from these
+        rows; keep them few (shap suggests at most 100), as the model is evaluated on every
+        background row for every coalition. Non-numeric columns are masked by equality
+        (shap's ``not_equal``) and reach the model as their original values.
     link
         ``"identity"`` or ``"logit"`` (values on the log-odds scale of the model's
         probabilities; the logit is taken of the mean probability over background rows).
@@ -82,8 +90,9 @@ class KernelExplainer:
         infinite output with either link (saying how many rows and which outputs).
     feature_names
         Names of the features; by default the data frame's columns.
-    seed
-        Seed of the coalition sampling; ``None`` draws fresh randomness on every call.
+    seed, random_state
+        Seed of the coalition sampling (two names for it); ``None`` draws fresh randomness
+        on every call.
     native
         ``"auto"`` (default): when ``model`` is a tree model ferroshap converts exactly
         (XGBoost, LightGBM, scikit-learn trees, forests, gradient boosting and histogram
@@ -97,6 +106,14 @@ class KernelExplainer:
         silently. ``False`` always calls the model; ``True`` requires the native path and
         raises ``ValueError`` when it cannot be used. ``native_model`` tells which was chosen
         at construction (the converted ensemble, or ``None``).
+    nsamples, l1_reg
+        Defaults of :meth:`shap_values` and ``__call__`` (see there).
+    keep_index, keep_index_ordered
+        shap's options for models that read a DataFrame's index: with ``keep_index=True``
+        (``data`` a DataFrame) the model receives DataFrames with the background's columns,
+        each masked row indexed by its background row's index and each explained row by its
+        own; ``keep_index_ordered=True`` also sorts the rows by index before the call (and
+        puts the outputs back in order). ``shap_values`` still returns arrays, as shap's.
 
     Examples
     --------
@@ -116,46 +133,48 @@ class KernelExplainer:
         feature_names: list[str] | None = None,
         seed: int | None = None,
         native: bool | str = "auto",
+        *,
+        nsamples: int | str = "auto",
+        l1_reg: Any = False,
+        random_state: int | None = None,
+        keep_index: bool = False,
+        keep_index_ordered: bool = False,
         **kwargs: Any,
     ) -> None:
         if kwargs:
-            raise TypeError(
-                f"unexpected keyword arguments: {', '.join(sorted(kwargs))}"
-                + (
-                    " (pass nsamples and l1_reg to shap_values, not the constructor)"
-                    if {"nsamples", "l1_reg"} & set(kwargs)
-                    else ""
-                )
-            )
-        if link not in _LINKS:
-            raise ValueError(f"link must be 'identity' or 'logit', got {link!r}")
-        if seed is not None and (
-            not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0
-        ):
-            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+            raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        link = _link_name(link)
+        seed = _seed(seed, random_state)
         if native not in ("auto", True, False):
             raise ValueError(f"native must be 'auto', True or False, got {native!r}")
+        # Validated now, used as the defaults of shap_values and __call__.
+        _budget(nsamples)
+        _selection(l1_reg)
+        self.nsamples = nsamples
+        self.l1_reg = l1_reg
         self.model = model
         self.native = native
         self.link = link
         self.seed = None if seed is None else int(seed) % (1 << 64)
+        self.keep_index = bool(keep_index)
+        self.keep_index_ordered = bool(keep_index_ordered)
         self._f = _model_function(model)
         weights = None
         if isinstance(data, Background):
             data, weights = data.data, data.weights
-        background = to_matrix(data)
-        if background.was_1d:
-            raise ValueError("data must be 2-D: (n_background, n_features)")
-        self.data = np.ascontiguousarray(background.values, dtype=np.float64)
+        self._inputs = KernelInputs(data, model, self.keep_index, self.keep_index_ordered)
+        self.data = self._inputs.background
         n_background, self.n_features = self.data.shape
         if n_background == 0:
             raise ValueError("the background data has no rows")
-        names = feature_names if feature_names is not None else background.feature_names
+        names = feature_names if feature_names is not None else self._inputs.columns
         if names is not None and len(names) != self.n_features:
             raise ValueError(
                 f"{len(names)} feature names for {self.n_features} features in the background data"
             )
         self.feature_names = list(names) if names is not None else None
+        #: shap's name for the feature names (what ``__call__`` labels array rows with).
+        self.data_feature_names = self.feature_names
         if weights is None:
             self.weights = np.full(n_background, 1.0 / n_background)
         else:
@@ -163,7 +182,7 @@ class KernelExplainer:
             if w.shape != (n_background,) or not np.all(np.isfinite(w)) or np.any(w < 0):
                 raise ValueError("background weights must be one non-negative float per row")
             self.weights = w / w.sum()
-        null = self._call(self.data, "background data")
+        null = self._call(self.data, "background data", index=self._inputs.index)
         self._single = null.ndim == 1
         outputs = null.reshape(n_background, -1)
         self._n_outputs = outputs.shape[1]
@@ -173,6 +192,8 @@ class KernelExplainer:
             self._native = NativeModel(model, "margin")
         elif native is not False:
             candidate, reason = native_candidate(model)
+            if candidate is not None and self._inputs.codes:
+                candidate, reason = None, "the data has non-numeric columns"
             if candidate is not None and not candidate.reproduces(self.data, outputs):
                 candidate, reason = (
                     None,
@@ -187,8 +208,12 @@ class KernelExplainer:
         ev = _link(self.fnull, link)
         self.expected_value: float | np.ndarray = float(ev[0]) if self._single else ev
 
-    def _call(self, rows: np.ndarray, what: str) -> np.ndarray:
-        out = self._f(rows)
+    def _call(self, rows: np.ndarray, what: str, offset: int = 0, index: Any = None) -> np.ndarray:
+        """The model's outputs on engine rows ``rows``: masked data starting at evaluation
+        ``offset`` (for the background index of keep_index), or rows with ``index``."""
+        if self._inputs.keep_index and index is None:
+            index = self._inputs.background_index(offset, len(rows))
+        out = self._inputs.call(self._f, rows, index)
         if hasattr(out, "to_numpy"):
             out = out.to_numpy()
         try:
@@ -226,8 +251,8 @@ class KernelExplainer:
     def shap_values(
         self,
         X: Any,
-        nsamples: int | str = "auto",
-        l1_reg: Any = False,
+        nsamples: int | str | None = None,
+        l1_reg: Any = None,
         silent: bool = False,
         batch_size: int | None = None,
         **kwargs: Any,
@@ -278,17 +303,63 @@ class KernelExplainer:
             ``(n_rows, n_features)`` for single-output models, ``(n_rows, n_features,
             n_outputs)`` otherwise (shap >= 0.45 shapes); without the first axis for one row.
         """
-        values, _, matrix = self._explain(X, nsamples, l1_reg, silent, batch_size, kwargs)
+        kwargs.pop("gc_collect", None)  # shap's memory option: nothing to collect here
+        values, _, rows = self._explain(X, nsamples, l1_reg, silent, batch_size, kwargs)
         if self._single:
             values = values[:, :, 0]
-        return values[0] if matrix.was_1d else values
+        return values[0] if rows.was_1d else values
+
+    def explain(self, x: Any, **kwargs: Any) -> np.ndarray:
+        """shap's one-row call: the values of the row ``x`` (``(n_features,)`` or ``(1,
+        n_features)``), shape ``(n_features,)`` or ``(n_features, n_outputs)``. Keyword
+        arguments as for :meth:`shap_values`."""
+        kwargs.setdefault("silent", True)
+        values = self.shap_values(x, **kwargs)
+        if np.ndim(values) == (1 if self._single else 2):
+            return values
+        if len(values) != 1:
+            raise ValueError(f"explain takes one row, got {len(values)}; use shap_values")
+        return values[0]
+
+    def save(self, out_file: Any, model_saver: Any = ".save", masker_saver: Any = ".save") -> None:
+        """Write the explainer (model and background included) to a binary file or a path.
+
+        The model is pickled, so it must be picklable (a lambda is not; a module-level
+        function or a fitted estimator is). ``model_saver`` and ``masker_saver`` are
+        accepted for shap compatibility; only their default is supported. The file is
+        ferroshap's own (a pickle behind a header), not shap's format.
+
+        Examples
+        --------
+        >>> with open("explainer.bin", "wb") as f:                      # doctest: +SKIP
+        ...     explainer.save(f)
+        >>> with open("explainer.bin", "rb") as f:                      # doctest: +SKIP
+        ...     explainer = ferroshap.KernelExplainer.load(f)
+        """
+        from ferroshap.explainers._saving import save_explainer
+
+        save_explainer(self, out_file, model_saver, masker_saver)
+
+    @classmethod
+    def load(
+        cls,
+        in_file: Any,
+        model_loader: Any = None,
+        masker_loader: Any = None,
+        instantiate: bool = True,
+    ) -> KernelExplainer:
+        """Read an explainer written by :meth:`save` (a binary file or a path). Only load
+        files you trust: the model is unpickled."""
+        from ferroshap.explainers._saving import load_explainer
+
+        return load_explainer(cls, in_file, model_loader, masker_loader, instantiate)
 
     def __call__(
         self,
         X: Any,
-        l1_reg: Any = False,
+        l1_reg: Any = None,
         silent: bool = False,
-        nsamples: int | str = "auto",
+        nsamples: int | str | None = None,
         batch_size: int | None = None,
         tol: float | None = None,
         max_nsamples: int = 1 << 16,
@@ -302,7 +373,7 @@ class KernelExplainer:
         for values from an exhaustive design, and conditional on the selected features when
         ``l1_reg`` selects.
         """
-        values, errors, matrix = self._explain(
+        values, errors, rows = self._explain(
             X,
             nsamples,
             l1_reg,
@@ -316,12 +387,13 @@ class KernelExplainer:
             base = np.full(n, float(self.expected_value))
         else:
             base = np.tile(np.asarray(self.expected_value), (n, 1))
-        names = self.feature_names or matrix.feature_names
+        # As shap: a frame's own columns, else the explainer's names.
+        names = rows.names or self.feature_names
         if names is None:
             names = [f"Feature {i}" for i in range(self.n_features)]
-        data = np.asarray(matrix.values)
-        if matrix.was_1d:
-            values, errors, base, data = values[0], errors[0], base[0], data[0]
+        data = rows.data
+        if rows.was_1d:
+            values, errors, base = values[0], errors[0], base[0]
         sampled = bool(np.any(errors > 0))
         return Explanation(
             values,
@@ -342,11 +414,11 @@ class KernelExplainer:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         if tol is not None and not (isinstance(tol, (float, int)) and 0 < tol < 1):
             raise ValueError(f"tol must be a float in (0, 1) or None, got {tol!r}")
-        budget = _budget(nsamples)
-        selection = _selection(l1_reg)
+        budget = _budget(self.nsamples if nsamples is None else nsamples)
+        selection = _selection(self.l1_reg if l1_reg is None else l1_reg)
         batch = _batch_size(batch_size, len(self.data), self.n_features)
         try:
-            matrix = to_matrix(X, n_features=self.n_features, feature_names=self.feature_names)
+            read = self._inputs.rows(X, self._inputs.columns)
         except ValueError as e:
             # The "model" here is the background data: X must have its columns.
             names = self.feature_names or []
@@ -356,11 +428,13 @@ class KernelExplainer:
                 + (f": {shown}" if shown else "")
                 + f"): {e}"
             ) from None
-        x = np.ascontiguousarray(matrix.values, dtype=np.float64)
+        self._explained_index = read.index
+        x = read.values
         seed = self.seed if self.seed is not None else secrets.randbits(64)
         native = self._native
         if native is not None and not isinstance(self.model, _core.TreeEnsemble) and len(x):
-            own = self._call(x, "explained rows").reshape(len(x), -1)
+            own = self._call(x, "explained rows", index=self._row_index(0, len(x)))
+            own = own.reshape(len(x), -1)
             if not native.reproduces(x, own):
                 if self.native is True:
                     raise ValueError(
@@ -384,13 +458,25 @@ class KernelExplainer:
                     break
                 rows = np.flatnonzero(unsettled)
                 round_seed = (seed + round_ * 0x9E3779B97F4A7C15) % (1 << 64)
+                if read.index is not None:
+                    self._explained_index = read.index[rows]
                 v, e, i = self._estimate(
                     x[rows], current, selection, round_seed, batch, True, native, sampling
                 )
                 values[rows], errors[rows] = v, e
                 ill = sorted(set(ill) - set(rows.tolist()) | {int(rows[j]) for j in i})
         _warn_ill_conditioned(ill)
-        return values, errors, matrix
+        self._explained_index = None
+        if read.order is not None:
+            values, errors = values[:, read.order], errors[:, read.order]
+        return values, errors, read
+
+    def _row_index(self, start: int, n: int) -> Any:
+        """The index of explained rows ``start .. start + n`` (keep_index), else None."""
+        index = getattr(self, "_explained_index", None)
+        if not self._inputs.keep_index or index is None:
+            return None
+        return index[start : start + n]
 
     def _rows_per_block(self, budget: int | None, selection: Any, n_rows: int) -> int:
         """Rows planned at once, so that their coalition designs and the regressions running
@@ -477,7 +563,8 @@ class KernelExplainer:
                 criterion=_option(selection, "criterion"),
                 sampling=sampling,
             )
-            fx = self._call(block, "explained rows").reshape(len(block), -1)
+            fx = self._call(block, "explained rows", index=self._row_index(start, len(block)))
+            fx = fx.reshape(len(block), -1)
             total = job.n_evaluations
             if buffer is None and total:
                 # One buffer for every batch: outputs are consumed before it is refilled.
@@ -487,7 +574,7 @@ class KernelExplainer:
                 stop = min(done + batch, total)
                 rows = buffer[: stop - done]
                 job.fill_masked_rows(done, rows)
-                out = self._call(rows, "masked data")
+                out = self._call(rows, "masked data", offset=done)
                 job.add_outputs(done, out.reshape(stop - done, -1))
                 done = stop
             block_values, block_errors, _, block_ill = job.finish(fx)
@@ -495,6 +582,30 @@ class KernelExplainer:
             errors[start : start + len(block)] = block_errors
             ill.extend(start + i for i in block_ill)
         return values, errors, ill
+
+
+def _link_name(link: Any) -> str:
+    """shap's links by name, or shap's link objects (``shap.links.logit`` and friends) by
+    their function's name."""
+    name = link if isinstance(link, str) else getattr(link, "__name__", None)
+    if name not in _LINKS:
+        raise ValueError(f"link must be 'identity' or 'logit', got {link!r}")
+    return name
+
+
+def _seed(seed: Any, random_state: Any) -> int | None:
+    """``seed``, or shap's other name for it, ``random_state``."""
+    if random_state is not None:
+        if seed is not None and seed != random_state:
+            raise ValueError(
+                f"seed={seed!r} and random_state={random_state!r} disagree; pass one of them"
+            )
+        seed = random_state
+    if seed is not None and (
+        not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0
+    ):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    return seed
 
 
 def _check_outputs(out: np.ndarray, what: str, link: str) -> None:

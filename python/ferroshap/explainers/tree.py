@@ -14,6 +14,15 @@ from ferroshap import _core
 from ferroshap._data import mark_missing, to_matrix
 from ferroshap.explainers import _additivity
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
+from ferroshap.explainers._tree_inputs import (
+    background_data,
+    check_shap_only_arguments,
+    dense,
+    is_blocked,
+    joined,
+    row_blocks,
+    warn_no_background,
+)
 from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
 
@@ -114,6 +123,7 @@ class TreeExplainer:
         missing: float | None = None,
         **kwargs: Any,
     ) -> None:
+        check_shap_only_arguments(kwargs)
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         if missing is not None and (
@@ -126,15 +136,13 @@ class TreeExplainer:
                 f"feature_perturbation must be one of {_PERTURBATIONS}, "
                 f"got {feature_perturbation!r}"
             )
+        data = background_data(data)
+        if feature_perturbation == "interventional" and data is None:
+            warn_no_background()
+            feature_perturbation = "tree_path_dependent"
         interventional = feature_perturbation == "interventional" or (
             feature_perturbation == "auto" and data is not None
         )
-        if interventional and data is None:
-            raise ValueError(
-                "feature_perturbation='interventional' needs background data: pass "
-                "data=<background rows> (every row is used), or use "
-                "feature_perturbation='tree_path_dependent' to explain without data"
-            )
         self.model_output = model_output
         self.feature_perturbation = "interventional" if interventional else "tree_path_dependent"
         self.n_jobs = _threads(n_jobs)
@@ -142,6 +150,8 @@ class TreeExplainer:
             self._model = model
         else:
             self._model = _wrap_ensemble(model) or load_tree_model(model)
+        # shap's dict format does not say how many features X has: X's width tells.
+        self._dict_model = model if isinstance(model, dict) and "n_features" not in model else None
         if missing is not None:
             value = None if np.isnan(missing) else float(missing)
             self._model = dataclasses.replace(self._model, missing=value)
@@ -166,6 +176,7 @@ class TreeExplainer:
                 f"max_pair_features must be an int between 1 and 24, got {max_pair_features!r}"
             )
         self.max_pair_features = int(max_pair_features)
+        data = dense(data, self._model.source)
         self.data = data
         self._background: np.ndarray | None = None
         if interventional:
@@ -235,6 +246,8 @@ class TreeExplainer:
         return self._model.ensemble
 
     def _matrix(self, X: Any, what: str = "X"):
+        if getattr(self, "_dict_model", None) is not None:
+            self._widen_dict_model(X)
         matrix = to_matrix(
             X,
             n_features=self._model.ensemble.n_features,
@@ -246,6 +259,17 @@ class TreeExplainer:
         )
         values = mark_missing(matrix.values, self._model.missing)
         return matrix if values is matrix.values else dataclasses.replace(matrix, values=values)
+
+    def _widen_dict_model(self, X: Any) -> None:
+        """Give a dict model (whose trees need not split on the last features) the width of
+        ``X``, the first time an ``X`` wider than its split features arrives."""
+        shape = np.shape(X) if hasattr(X, "shape") else np.shape(np.asarray(X, dtype=object))
+        width = shape[-1] if len(shape) in (1, 2) else None
+        if width is not None and width > self._model.ensemble.n_features:
+            from ferroshap.models._dict import load_dict_model
+
+            ensemble = load_dict_model({**self._dict_model, "n_features": width}).ensemble
+            self._model = dataclasses.replace(self._model, ensemble=ensemble)
 
     def _values(self, matrix, check_additivity: bool) -> np.ndarray:
         values = self._exact(self._model.ensemble, matrix.values, interactions=False)
@@ -363,6 +387,28 @@ class TreeExplainer:
         state["_live_model"] = _ClassLabels(getattr(self._live_model, "classes_", None))
         return state
 
+    def save(self, out_file: Any, model_saver: Any = ".save", masker_saver: Any = ".save") -> None:
+        """Write the explainer to a binary file or a path (shap's call; ferroshap's file:
+        the trees' compact bytes, the background and the settings, not the model object,
+        so ``model`` is ``None`` after :meth:`load`)."""
+        from ferroshap.explainers._saving import save_explainer
+
+        save_explainer(self, out_file, model_saver, masker_saver)
+
+    @classmethod
+    def load(
+        cls,
+        in_file: Any,
+        model_loader: Any = None,
+        masker_loader: Any = None,
+        instantiate: bool = True,
+    ) -> TreeExplainer:
+        """Read an explainer written by :meth:`save` (a binary file or a path). Only load
+        files you trust: they are unpickled."""
+        from ferroshap.explainers._saving import load_explainer
+
+        return load_explainer(cls, in_file, model_loader, masker_loader, instantiate)
+
     def shap_values(
         self,
         X: Any,
@@ -387,6 +433,10 @@ class TreeExplainer:
         (efficiency of the exact Shapley values).
         """
         _check_unsupported(tree_limit, approximate)
+        if is_blocked(X):
+            return self._in_blocks(
+                X, y, lambda b, yb: self.shap_values(b, yb, check_additivity=check_additivity)
+            )
         matrix = self._matrix(X)
         values, _ = self._explain(matrix, y, check_additivity)
         if self._output_single:
@@ -405,6 +455,11 @@ class TreeExplainer:
         ``check_additivity=False`` skips the check that the values add up to the margin
         (for values and interaction values alike).
         """
+        if is_blocked(X):
+            parts = self._in_blocks(
+                X, y, lambda b, yb: self(b, yb, interactions, check_additivity), join=False
+            )
+            return joined(parts)
         matrix = self._matrix(X)
         if interactions:
             self._check_raw_interactions()
@@ -499,11 +554,29 @@ class TreeExplainer:
         if y is not None:
             raise ValueError("labels (y) are only used by model_output='log_loss'")
         _check_unsupported(tree_limit, False)
+        if is_blocked(X):
+            return self._in_blocks(
+                X,
+                None,
+                lambda b, _: self.shap_interaction_values(
+                    b, features=features, max_memory=max_memory, check_additivity=check_additivity
+                ),
+            )
         matrix = self._matrix(X)
         values = self._interactions(matrix, features, max_memory, check_additivity)
         if self._model.single_output:
             values = values[..., 0]
         return values[0] if matrix.was_1d else values
+
+    def _in_blocks(self, X: Any, y: Any, explain: Any, join: bool = True) -> Any:
+        """``explain(dense rows, their labels)`` over blocks of rows of a sparse matrix or
+        DMatrix ``X`` (one dense block at a time), joined along the rows."""
+        labels = None if y is None else np.asarray(y)
+        parts = []
+        for start, block in row_blocks(X, self._model.source):
+            part_y = None if labels is None else labels[start : start + len(block)]
+            parts.append(explain(block, part_y))
+        return np.concatenate(parts) if join else parts
 
     def _check_raw_interactions(self) -> None:
         if self._output.transform is not None or self._output.scale != 1.0:

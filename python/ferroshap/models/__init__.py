@@ -14,7 +14,15 @@ from typing import Any
 
 from ferroshap import _core
 
-__all__ = ["TreeModel", "load_tree_model", "load_tree_model_file"]
+__all__ = ["InvalidTreeModelError", "TreeModel", "load_tree_model", "load_tree_model_file"]
+
+
+class InvalidTreeModelError(_core.InvalidModelError, TypeError):
+    """The object is not a tree model ferroshap can explain.
+
+    shap raises its ``InvalidModelError`` (a ``ValueError``) here; this is a
+    :class:`ferroshap.InvalidModelError` too, and a ``TypeError`` as ferroshap raised before.
+    """
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,11 @@ def load_tree_model(model: Any) -> TreeModel:
     ----------
     model
         An ``xgboost.Booster`` or ``XGBModel`` (``XGBRegressor``, ``XGBClassifier``,
-        ``XGBRanker``, ``XGBRF*``); a ``lightgbm.Booster`` or ``LGBMModel``; or a fitted
+        ``XGBRanker``, ``XGBRF*``); a ``lightgbm.Booster`` or ``LGBMModel``; a fitted
         scikit-learn decision tree, extra tree, random forest, extra trees,
-        gradient-boosting or histogram gradient-boosting regressor or classifier.
+        gradient-boosting or histogram gradient-boosting regressor or classifier, or
+        ``IsolationForest`` (explaining the mean path length, as shap does); or shap's
+        dict format ``{"trees": [{"children_left": ..., ...}], "base_offset": ...}``.
 
     Returns
     -------
@@ -86,8 +96,9 @@ def load_tree_model(model: Any) -> TreeModel:
 
     Raises
     ------
-    TypeError
-        For any other object; the message names its type.
+    InvalidTreeModelError
+        For any other object (a :class:`ferroshap.InvalidModelError`, as shap raises, and a
+        ``TypeError``); the message names its type.
 
     Examples
     --------
@@ -98,6 +109,10 @@ def load_tree_model(model: Any) -> TreeModel:
     """
     if isinstance(model, TreeModel):
         return model
+    if isinstance(model, dict) and "trees" in model:
+        from ferroshap.models._dict import load_dict_model
+
+        return load_dict_model(model)
     module = type(model).__module__.split(".")[0]
     for cls in type(model).__mro__:
         top = cls.__module__.split(".")[0]
@@ -116,7 +131,7 @@ def load_tree_model(model: Any) -> TreeModel:
         from ferroshap.models._sklearn import load_sklearn
 
         return load_sklearn(model)
-    raise TypeError(_unsupported(model))
+    raise InvalidTreeModelError(_unsupported(model))
 
 
 def load_tree_model_file(path: str | os.PathLike[str]) -> TreeModel:
@@ -155,8 +170,9 @@ def load_tree_model_file(path: str | os.PathLike[str]) -> TreeModel:
 def _unsupported(model: Any) -> str:
     cls = type(model)
     return (
-        f"ferroshap cannot explain a {cls.__module__}.{cls.__qualname__} with the tree "
-        "explainer; supported models are XGBoost and LightGBM boosters and models, and "
-        "scikit-learn decision trees, random forests, extra trees, gradient boosting and "
-        "histogram gradient boosting"
+        f"Model type not yet supported by TreeExplainer: {cls.__module__}.{cls.__qualname__}; "
+        "supported models are XGBoost and LightGBM boosters and models, scikit-learn "
+        "decision trees, random forests, extra trees, isolation forests, gradient boosting "
+        "and histogram gradient boosting, and shap's dict format {'trees': [...]}; explain "
+        "other models with KernelExplainer"
     )

@@ -63,9 +63,14 @@ def load_sklearn(model: Any) -> TreeModel:
     if isinstance(model, single):
         _check_fitted(model, "tree_")
         return _averaged_trees(model, [model])
-    from ferroshap.models import _unsupported
+    if isinstance(model, ensemble.IsolationForest):
+        from ferroshap.models._isolation import isolation_forest
 
-    raise TypeError(_unsupported(model))
+        _check_fitted(model, "estimators_")
+        return isolation_forest(model)
+    from ferroshap.models import InvalidTreeModelError, _unsupported
+
+    raise InvalidTreeModelError(_unsupported(model))
 
 
 def _check_fitted(model: Any, attribute: str) -> None:
