@@ -6,7 +6,6 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::design::KernelDesign;
 use super::kernel::{self, KernelJob, KernelOptions, KernelValues};
 use super::tree_game::{PairEvaluation, RowGame, Scratch};
 use crate::ensemble::TreeEnsemble;
@@ -147,13 +146,13 @@ pub fn tree_ensemble_shap_values_at(
     }
     let fx = predict(x)?;
     let rules = *ensemble.rules();
-    let (bg_raw, bg_weights) = job.background();
+    let (bg_raw, bg_weights) = job.problem().background();
     let bg: Vec<f64> = bg_raw.iter().map(|&v| rules.prepare(v)).collect();
     let p = ensemble.n_features();
     let ko = output.n_outputs(ensemble.n_outputs());
     let n_chunks = n_bg.div_ceil(BACKGROUND_CHUNK);
     let tasks: Vec<(usize, usize)> = (0..job.n_rows())
-        .filter(|&i| job.row(i).2.is_some())
+        .filter(|&i| job.kernel_row(i).2.is_some())
         .flat_map(|i| (0..n_chunks).map(move |c| (i, c)))
         .collect();
     let job_ref = &job;
@@ -163,7 +162,7 @@ pub fn tree_ensemble_shap_values_at(
             if crate::parallel::cancelled() {
                 return Vec::new();
             }
-            let (row, varying, design) = job_ref.row(i);
+            let (row, varying, design) = job_ref.kernel_row(i);
             let design = design.expect("tasks are rows with a design");
             let x_prep: Vec<f64> = row.iter().map(|&v| rules.prepare(v)).collect();
             let mut position = vec![u32::MAX; p];
@@ -196,7 +195,7 @@ pub fn tree_ensemble_shap_values_at(
         })
         .collect();
     let mut ey: Vec<Vec<f64>> = (0..job.n_rows())
-        .map(|i| vec![0.0; job.row(i).2.map_or(0, KernelDesign::n_coalitions) * ko])
+        .map(|i| vec![0.0; job.n_coalitions(i) * ko])
         .collect();
     for (&(i, _), part) in tasks.iter().zip(partials) {
         for (e, v) in ey[i].iter_mut().zip(part) {
@@ -204,7 +203,7 @@ pub fn tree_ensemble_shap_values_at(
         }
     }
     crate::parallel::check_cancelled()?;
-    job.set_coalition_outputs(ey)?;
+    job.set_coalition_values(ey)?;
     job.finish(fx.view())
 }
 
