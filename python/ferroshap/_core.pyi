@@ -248,6 +248,19 @@ class GameJob:
         row_offset: int = 0,
         n_threads: int | None = None,
     ) -> GameJob: ...
+    @staticmethod
+    def sampling(
+        X: npt.NDArray[np.float64],
+        background: npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64],
+        fnull: npt.NDArray[np.float64],
+        *,
+        nsamples: int | None = None,
+        min_samples_per_feature: int = 100,
+        seed: int = 0,
+        row_offset: int = 0,
+        n_threads: int | None = None,
+    ) -> GameJob: ...
     @property
     def n_evaluations(self) -> int: ...
     @property

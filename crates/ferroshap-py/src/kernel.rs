@@ -5,7 +5,8 @@
 use ferroshap::game::tree_ensemble_shap_values_at;
 use ferroshap::game::{
     Criterion, EngineJob, ExactEstimator, FeatureSelection, KernelEstimator, KernelJob, KernelLink,
-    KernelOptions, PairEvaluation, PermutationEstimator, Problem, Sampling, TreeOutput,
+    KernelOptions, PairEvaluation, PermutationEstimator, Problem, Sampling, SamplingEstimator,
+    TreeOutput,
 };
 use numpy::{
     IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
@@ -49,6 +50,7 @@ enum AnyJob {
     Kernel(KernelJob),
     Permutation(EngineJob<PermutationEstimator>),
     Exact(EngineJob<ExactEstimator>),
+    Sampling(EngineJob<SamplingEstimator>),
 }
 
 /// Runs `$body` with `$job` bound to the job inside `$any`, whatever its estimator.
@@ -58,6 +60,7 @@ macro_rules! with_job {
             AnyJob::Kernel($job) => $body,
             AnyJob::Permutation($job) => $body,
             AnyJob::Exact($job) => $body,
+            AnyJob::Sampling($job) => $body,
         }
     };
 }
@@ -166,6 +169,31 @@ impl PyGameJob {
         let job = compute(py, n_threads, || EngineJob::start(problem, estimator))?;
         Ok(PyGameJob {
             inner: AnyJob::Exact(job),
+        })
+    }
+
+    /// Sampling SHAP (shap's `SamplingExplainer` estimator, IME in two rounds).
+    #[staticmethod]
+    #[pyo3(signature = (X, background, weights, fnull, *, nsamples=None,
+        min_samples_per_feature=100, seed=0, row_offset=0, n_threads=None))]
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn sampling(
+        py: Python<'_>,
+        X: PyReadonlyArray2<'_, f64>,
+        background: PyReadonlyArray2<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        fnull: PyReadonlyArray1<'_, f64>,
+        nsamples: Option<usize>,
+        min_samples_per_feature: usize,
+        seed: u64,
+        row_offset: u64,
+        n_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let estimator = SamplingEstimator::new(nsamples, min_samples_per_feature, seed, row_offset);
+        let job = compute(py, n_threads, || EngineJob::start(problem, estimator))?;
+        Ok(PyGameJob {
+            inner: AnyJob::Sampling(job),
         })
     }
 

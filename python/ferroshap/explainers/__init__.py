@@ -5,6 +5,7 @@ from ferroshap.explainers.deep import DeepExplainer, GradientExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.kernel import KernelExplainer, kmeans, sample
 from ferroshap.explainers.permutation import PermutationExplainer
+from ferroshap.explainers.sampling import SamplingExplainer
 from ferroshap.explainers.tree import TreeExplainer
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "GradientExplainer",
     "KernelExplainer",
     "PermutationExplainer",
+    "SamplingExplainer",
     "TreeExplainer",
     "kmeans",
     "sample",

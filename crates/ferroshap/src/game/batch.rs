@@ -101,7 +101,8 @@ impl Problem {
 /// One round's coalitions for every explained row, their masked rows and their output sums.
 ///
 /// Masked row `r` of explained row `i` is coalition `(r − offset_i) / N` masked onto
-/// background row `(r − offset_i) % N`, rows one after another.
+/// background row `(r − offset_i) % N`, rows one after another (for coalitions on single
+/// background rows, coalition `r − offset_i` on its own row).
 #[derive(Clone, Debug)]
 pub struct CoalitionBatch {
     coalitions: Vec<Coalitions>,
@@ -134,7 +135,12 @@ impl CoalitionBatch {
                     problem.n_columns()
                 )));
             }
-            total += c.len() * n_bg;
+            if c.is_on_single_rows() && (0..c.len()).any(|i| c.background_row(i) >= n_bg) {
+                return Err(Error::Shape(
+                    "a coalition names a background row that does not exist".into(),
+                ));
+            }
+            total += c.len() * rows_per_coalition(c, n_bg);
             offsets.push(total);
         }
         let k = problem.n_outputs();
@@ -206,10 +212,12 @@ impl CoalitionBatch {
         crate::parallel::check_cancelled()
     }
 
+    /// `(explained row, coalition, masked row within the coalition)` of masked row `r`.
     fn locate(&self, r: usize, n_bg: usize) -> (usize, usize, usize) {
         let i = self.offsets.partition_point(|&o| o <= r) - 1;
         let local = r - self.offsets[i];
-        (i, local / n_bg, local % n_bg)
+        let per = rows_per_coalition(&self.coalitions[i], n_bg);
+        (i, local / per, local % per)
     }
 
     /// Writes the masked rows from `first` on into `buf` (whole rows): one copy of the
@@ -223,15 +231,26 @@ impl CoalitionBatch {
         let mut rest = buf;
         while !rest.is_empty() {
             let coalitions = &self.coalitions[i];
-            let rows = (n_bg - b).min(rest.len() / p);
+            let per = rows_per_coalition(coalitions, n_bg);
+            let rows = (per - b).min(rest.len() / p);
             let (segment, tail) = rest.split_at_mut(rows * p);
             let x = problem.row(i);
             columns.clear();
             columns.extend(coalitions.columns(c).map(|j| (j, x[j])));
-            write_masked_rows(segment, &background[b * p..(b + rows) * p], p, &columns);
+            let first = if coalitions.is_on_single_rows() {
+                coalitions.background_row(c)
+            } else {
+                b
+            };
+            write_masked_rows(
+                segment,
+                &background[first * p..(first + rows) * p],
+                p,
+                &columns,
+            );
             rest = tail;
             b += rows;
-            if b == n_bg {
+            if b == per {
                 b = 0;
                 c += 1;
                 if c == coalitions.len() {
@@ -275,13 +294,14 @@ impl CoalitionBatch {
                 self.n_evaluations()
             )));
         }
-        if outputs.iter().any(|v| !v.is_finite()) {
-            return Err(non_finite("masked data"));
-        }
         let contiguous = outputs.as_standard_layout();
         let flat = contiguous
             .as_slice()
             .expect("standard layout arrays are contiguous");
+        // On the slice, not the array: this runs over every model output.
+        if flat.iter().any(|v| !v.is_finite()) {
+            return Err(non_finite("masked data"));
+        }
         let n_bg = problem.n_background();
         let (_, all_weights) = problem.background();
         let mut r = start;
@@ -292,10 +312,20 @@ impl CoalitionBatch {
             let mut rest = &flat[(r - start) * k..(end - start) * k];
             // One coalition's run of background rows at a time; each sum still adds its
             // background rows in order, so batch boundaries do not change the rounding.
+            let single = self.coalitions[i].is_on_single_rows();
+            let per = rows_per_coalition(&self.coalitions[i], n_bg);
+            // A coalition on a single background row keeps that row's output itself.
+            let weights_of = |b: usize, rows: usize| {
+                if single {
+                    &[1.0][..]
+                } else {
+                    &all_weights[b..b + rows]
+                }
+            };
             while !rest.is_empty() {
-                let rows = (n_bg - b).min(rest.len() / k);
+                let rows = (per - b).min(rest.len() / k);
                 let (segment, tail) = rest.split_at(rows * k);
-                let weights = &all_weights[b..b + rows];
+                let weights = weights_of(b, rows);
                 if k == 1 {
                     let mut acc = sums[c];
                     for (w, v) in weights.iter().zip(segment) {
@@ -312,7 +342,7 @@ impl CoalitionBatch {
                 }
                 rest = tail;
                 b += rows;
-                if b == n_bg {
+                if b == per {
                     b = 0;
                     c += 1;
                 }
@@ -354,6 +384,16 @@ impl CoalitionBatch {
             )));
         }
         Ok(self.sums)
+    }
+}
+
+/// Masked rows per coalition: every background row, or one.
+#[inline]
+fn rows_per_coalition(coalitions: &Coalitions, n_bg: usize) -> usize {
+    if coalitions.is_on_single_rows() {
+        1
+    } else {
+        n_bg
     }
 }
 

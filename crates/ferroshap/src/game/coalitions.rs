@@ -3,11 +3,18 @@
 //! thousands of features use the same machinery as those over a dozen columns.
 
 /// A list of coalitions over `n_columns` columns, each a bitset of `words` 64-bit words.
+///
+/// A coalition's value is the model's weighted mean output over every background row
+/// (`v(S) = Σᵢ wᵢ f(x_S, bᵢ)`), or, in lists built with [`Coalitions::on_single_rows`], its
+/// output with one given background row (`f(x_S, b_r)`, for estimators that sample
+/// background rows themselves).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Coalitions {
     n_columns: usize,
     words: usize,
     bits: Vec<u64>,
+    single_rows: bool,
+    background_rows: Vec<usize>,
 }
 
 impl Coalitions {
@@ -17,7 +24,36 @@ impl Coalitions {
             n_columns,
             words: n_columns.div_ceil(64),
             bits: Vec::new(),
+            single_rows: false,
+            background_rows: Vec::new(),
         }
+    }
+
+    /// No coalitions yet, each to be masked onto one background row of its own
+    /// ([`Coalitions::push_on_row`]).
+    pub fn on_single_rows(n_columns: usize) -> Self {
+        Coalitions {
+            single_rows: true,
+            ..Coalitions::new(n_columns)
+        }
+    }
+
+    /// Whether each coalition is masked onto one background row of its own.
+    pub fn is_on_single_rows(&self) -> bool {
+        self.single_rows
+    }
+
+    /// The background row coalition `c` is masked onto (lists on single rows only).
+    #[inline]
+    pub fn background_row(&self, c: usize) -> usize {
+        self.background_rows[c]
+    }
+
+    /// Appends a coalition (its bitset words) masked onto background row `row` alone.
+    pub fn push_on_row(&mut self, words: &[u64], row: usize) {
+        debug_assert!(self.single_rows);
+        self.bits.extend_from_slice(words);
+        self.background_rows.push(row);
     }
 
     /// Room for `n` coalitions without reallocating.
@@ -44,6 +80,7 @@ impl Coalitions {
 
     /// Appends the coalition of the given columns (each below `n_columns`).
     pub fn push_columns(&mut self, columns: impl IntoIterator<Item = usize>) {
+        debug_assert!(!self.single_rows);
         let start = self.bits.len();
         self.bits.resize(start + self.words, 0);
         let words = &mut self.bits[start..];
@@ -56,6 +93,7 @@ impl Coalitions {
     /// Appends a coalition given as its bitset words (`n_columns.div_ceil(64)` of them).
     pub fn push_words(&mut self, words: &[u64]) {
         debug_assert_eq!(words.len(), self.words);
+        debug_assert!(!self.single_rows);
         self.bits.extend_from_slice(words);
     }
 

@@ -19,6 +19,7 @@ pub mod masking;
 mod options;
 pub mod permutation;
 mod regression;
+pub mod sampling;
 pub mod tree_game;
 pub mod tree_kernel;
 
@@ -32,5 +33,6 @@ pub use kernel::{
 };
 pub use lars::Criterion;
 pub use permutation::PermutationEstimator;
+pub use sampling::SamplingEstimator;
 pub use tree_game::PairEvaluation;
 pub use tree_kernel::{TreeOutput, tree_ensemble_shap_values, tree_ensemble_shap_values_at};

@@ -198,3 +198,46 @@ fn budgets_too_small_and_too_many_features_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("2^6 = 64"), "{err}");
 }
+
+#[test]
+fn sampling_is_efficient_and_exact_on_additive_games_with_one_background_row() {
+    use ferroshap::game::SamplingEstimator;
+    let mut rng = Rng::new(13);
+    let m = 5;
+    let additive = |x: ArrayView2<'_, f64>| {
+        Array2::from_shape_fn((x.nrows(), 1), |(i, _)| {
+            (0..m).map(|j| (j as f64 + 1.0) * x[[i, j]].sin()).sum()
+        })
+    };
+    let background = random_matrix(&mut rng, 1, m);
+    let x = random_matrix(&mut rng, 2, m);
+    let got = values(
+        additive,
+        &x,
+        &background,
+        SamplingEstimator::new(Some(60), 100, 2, 0),
+        17,
+    );
+    for i in 0..2 {
+        for j in 0..m {
+            let want = (j as f64 + 1.0) * (x[[i, j]].sin() - background[[0, j]].sin());
+            assert!((got.values[[i, j, 0]] - want).abs() < 1e-12);
+        }
+    }
+    // A nonlinear game over several background rows, two rounds: values add up exactly.
+    let background = random_matrix(&mut rng, 6, m);
+    let got = values(
+        nonlinear,
+        &x,
+        &background,
+        SamplingEstimator::new(Some(900), 100, 2, 0),
+        33,
+    );
+    let fx = nonlinear(x.view());
+    for i in 0..2 {
+        for o in 0..2 {
+            let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
+            assert!((total - (fx[[i, o]] - got.expected_value[o])).abs() < 1e-10);
+        }
+    }
+}
