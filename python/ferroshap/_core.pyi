@@ -274,6 +274,13 @@ class GameJob:
         self, start: int, out: npt.NDArray[np.float64], n_threads: int | None = None
     ) -> None: ...
     def add_outputs(self, start: int, outputs: npt.NDArray[np.float64]) -> None: ...
+    def evaluate_tree(
+        self,
+        model: TreeEnsemble,
+        output: str = "margin",
+        evaluation: str = "auto",
+        n_threads: int | None = None,
+    ) -> bool: ...
     def next_round(self, n_threads: int | None = None) -> bool: ...
     def finish(
         self, fx: npt.NDArray[np.float64], n_threads: int | None = None

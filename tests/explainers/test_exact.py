@@ -100,3 +100,26 @@ def test_linear_model_closed_form(wine):
     got = ferroshap.ExactExplainer(model.predict, background)(rows, silent=True)
     want = model.coef_ * (rows - background.mean(axis=0))
     np.testing.assert_allclose(got.values, want, rtol=0, atol=1e-10)
+
+
+def test_tree_models_are_evaluated_from_their_trees(wine):
+    # The game of a scikit-learn forest's predict_proba, from its trees in Rust, equals the
+    # game from masked rows and predict_proba (the same outputs summed in another order).
+    X, y = wine
+    model = ensemble.RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)
+    model.fit(X[:, :7], y)
+    background, rows = X[::15, :7], X[5:9, :7]
+    native = ferroshap.ExactExplainer(model.predict_proba, background)
+    assert native.native_model is not None
+    called = ferroshap.ExactExplainer(model.predict_proba, background, native=False)
+    assert called.native_model is None
+    np.testing.assert_allclose(
+        native(rows, silent=True).values, called(rows, silent=True).values, rtol=0, atol=1e-12
+    )
+    walks = [
+        ferroshap.PermutationExplainer(model.predict_proba, background, seed=2, native=n)(
+            rows, max_evals=60, silent=True
+        ).values
+        for n in ("auto", False)
+    ]
+    np.testing.assert_allclose(walks[0], walks[1], rtol=0, atol=1e-12)

@@ -2,12 +2,12 @@
 //! block of explained rows. Python calls the user's model on the masked batches this builds;
 //! everything else runs here with the GIL released.
 
-use ferroshap::game::tree_ensemble_shap_values_at;
 use ferroshap::game::{
-    Criterion, EngineJob, ExactEstimator, FeatureSelection, KernelEstimator, KernelJob, KernelLink,
-    KernelOptions, PairEvaluation, PermutationEstimator, Problem, Sampling, SamplingEstimator,
-    TreeOutput,
+    Criterion, EngineJob, Estimator, ExactEstimator, FeatureSelection, KernelEstimator, KernelJob,
+    KernelLink, KernelOptions, PairEvaluation, PermutationEstimator, Problem, Sampling,
+    SamplingEstimator, TreeOutput,
 };
+use ferroshap::game::{set_tree_values, tree_ensemble_shap_values_at};
 use numpy::{
     IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
 };
@@ -43,6 +43,35 @@ fn parse_sampling(sampling: &str) -> PyResult<Sampling> {
             "unknown sampling {other:?}; expected 'stratified' or 'shap'"
         ))),
     }
+}
+
+fn parse_output(output: &str) -> PyResult<TreeOutput> {
+    Ok(match output {
+        "margin" => TreeOutput::Margin,
+        "logistic" => TreeOutput::Logistic,
+        "logistic_pair" => TreeOutput::LogisticPair,
+        "softmax" => TreeOutput::Softmax,
+        "exp" => TreeOutput::Exp,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown output {other:?}; expected 'margin', 'logistic', 'logistic_pair', \
+                 'softmax' or 'exp'"
+            )));
+        }
+    })
+}
+
+fn parse_evaluation(evaluation: &str) -> PyResult<PairEvaluation> {
+    Ok(match evaluation {
+        "auto" => PairEvaluation::Auto,
+        "table" => PairEvaluation::Table,
+        "scan" => PairEvaluation::Scan,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown evaluation {other:?}; expected 'auto', 'table' or 'scan'"
+            )));
+        }
+    })
 }
 
 /// One estimator's job on the engine, whichever estimator it is.
@@ -85,6 +114,18 @@ fn problem_of(
         .map_err(|e| crate::error::PyFsErr(e).into())
 }
 
+/// Plans the first round of `estimator` on `problem` with the GIL released.
+fn start<E: Estimator + Send>(
+    py: Python<'_>,
+    n_threads: Option<usize>,
+    problem: Problem,
+    estimator: E,
+    wrap: fn(EngineJob<E>) -> AnyJob,
+) -> PyResult<PyGameJob> {
+    let job = compute(py, n_threads, || EngineJob::start(problem, estimator))?;
+    Ok(PyGameJob { inner: wrap(job) })
+}
+
 #[pymethods]
 impl PyGameJob {
     /// Kernel SHAP (shap's `KernelExplainer` estimator).
@@ -119,10 +160,7 @@ impl PyGameJob {
         };
         let problem = problem_of(&X, &background, &weights, &fnull)?;
         let estimator = KernelEstimator::new(&options, row_offset);
-        let job = compute(py, n_threads, || EngineJob::start(problem, estimator))?;
-        Ok(PyGameJob {
-            inner: AnyJob::Kernel(job),
-        })
+        start(py, n_threads, problem, estimator, AnyJob::Kernel)
     }
 
     /// Permutation SHAP (shap's `PermutationExplainer` estimator).
@@ -143,10 +181,7 @@ impl PyGameJob {
     ) -> PyResult<Self> {
         let problem = problem_of(&X, &background, &weights, &fnull)?;
         let estimator = PermutationEstimator::new(max_evals, seed, row_offset);
-        let job = compute(py, n_threads, || EngineJob::start(problem, estimator))?;
-        Ok(PyGameJob {
-            inner: AnyJob::Permutation(job),
-        })
+        start(py, n_threads, problem, estimator, AnyJob::Permutation)
     }
 
     /// Exact Shapley values over every coalition (shap's `ExactExplainer` estimator).
@@ -166,10 +201,7 @@ impl PyGameJob {
     ) -> PyResult<Self> {
         let problem = problem_of(&X, &background, &weights, &fnull)?;
         let estimator = ExactEstimator::new(max_evals, row_offset);
-        let job = compute(py, n_threads, || EngineJob::start(problem, estimator))?;
-        Ok(PyGameJob {
-            inner: AnyJob::Exact(job),
-        })
+        start(py, n_threads, problem, estimator, AnyJob::Exact)
     }
 
     /// Sampling SHAP (shap's `SamplingExplainer` estimator, IME in two rounds).
@@ -191,10 +223,7 @@ impl PyGameJob {
     ) -> PyResult<Self> {
         let problem = problem_of(&X, &background, &weights, &fnull)?;
         let estimator = SamplingEstimator::new(nsamples, min_samples_per_feature, seed, row_offset);
-        let job = compute(py, n_threads, || EngineJob::start(problem, estimator))?;
-        Ok(PyGameJob {
-            inner: AnyJob::Sampling(job),
-        })
+        start(py, n_threads, problem, estimator, AnyJob::Sampling)
     }
 
     /// Masked rows the model must evaluate in the round in progress.
@@ -272,6 +301,29 @@ impl PyGameJob {
             py,
             None,
             || with_job!(inner, job => job.add_outputs(start, out)),
+        )
+    }
+
+    /// Evaluates the round in progress from a ferroshap tree ensemble's trees (its `output`)
+    /// instead of masked rows; `False` (nothing done) when a row's coalitions use more than
+    /// 64 features or single background rows, and the caller must evaluate masked rows.
+    #[pyo3(signature = (model, output="margin", evaluation="auto", n_threads=None))]
+    fn evaluate_tree(
+        &mut self,
+        py: Python<'_>,
+        model: PyRef<'_, PyTreeEnsemble>,
+        output: &str,
+        evaluation: &str,
+        n_threads: Option<usize>,
+    ) -> PyResult<bool> {
+        let output = parse_output(output)?;
+        let evaluation = parse_evaluation(evaluation)?;
+        let ensemble = &model.inner;
+        let inner = &mut self.inner;
+        compute(
+            py,
+            n_threads,
+            || with_job!(inner, job => set_tree_values(job, ensemble, output, evaluation)),
         )
     }
 
@@ -363,29 +415,8 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     n_threads: Option<usize>,
     row_offset: u64,
 ) -> PyResult<KernelResult<'py>> {
-    let output = match output {
-        "margin" => TreeOutput::Margin,
-        "logistic" => TreeOutput::Logistic,
-        "logistic_pair" => TreeOutput::LogisticPair,
-        "softmax" => TreeOutput::Softmax,
-        "exp" => TreeOutput::Exp,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown output {other:?}; expected 'margin', 'logistic', 'logistic_pair', \
-                 'softmax' or 'exp'"
-            )));
-        }
-    };
-    let evaluation = match evaluation {
-        "auto" => PairEvaluation::Auto,
-        "table" => PairEvaluation::Table,
-        "scan" => PairEvaluation::Scan,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown evaluation {other:?}; expected 'auto', 'table' or 'scan'"
-            )));
-        }
-    };
+    let output = parse_output(output)?;
+    let evaluation = parse_evaluation(evaluation)?;
     let options = KernelOptions {
         nsamples,
         link: parse_link(link)?,

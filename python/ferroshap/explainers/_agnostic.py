@@ -15,6 +15,7 @@ from ferroshap import _core
 from ferroshap._data import to_matrix
 from ferroshap.explainers._background import Background
 from ferroshap.explainers._engine import call_model, evaluate, progress
+from ferroshap.explainers._native import choose_native, native_for_rows
 from ferroshap.explainers.kernel import _batch_size, _model_function
 from ferroshap.explanation import Explanation
 from ferroshap.maskers import Independent
@@ -50,8 +51,11 @@ class MaskedModelExplainer:
         seed: int | None = None,
         linearize_link: bool = True,
         output_names: list[str] | None = None,
+        native: bool | str = "auto",
         **kwargs: Any,
     ) -> None:
+        if native not in ("auto", True, False):
+            raise ValueError(f"native must be 'auto', True or False, got {native!r}")
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         if not _is_identity(link):
@@ -96,6 +100,10 @@ class MaskedModelExplainer:
         self._single = null.ndim == 1
         self._n_outputs = 1 if self._single else null.shape[1]
         self.fnull = self.weights @ null.reshape(n_background, -1)
+        self.native = native
+        self._native = choose_native(model, native, self.data, null.reshape(n_background, -1))
+        #: The converted tree ensemble evaluated in Rust instead of calling the model, or None.
+        self.native_model = None if self._native is None else self._native.ensemble
         self.expected_value: float | np.ndarray = (
             float(self.fnull[0]) if self._single else self.fnull.copy()
         )
@@ -116,7 +124,7 @@ class MaskedModelExplainer:
         return out.reshape(len(rows), -1)
 
     def _job(
-        self, block: np.ndarray, start: int, seed: int, max_evals: Any
+        self, block: np.ndarray, background: np.ndarray, start: int, seed: int, max_evals: Any
     ) -> _core.GameJob:  # pragma: no cover (abstract)
         raise NotImplementedError
 
@@ -145,16 +153,23 @@ class MaskedModelExplainer:
         values = np.zeros((n_rows, self.n_features, self._n_outputs))
         errors = np.zeros_like(values)
         buffer = None
+        own = lambda rows: self._call(rows, "explained rows")  # noqa: E731
+        native = native_for_rows(self._native, self.model, self.native, x, own)
+        # The trees read missing values as the model does: rows marked for them (both the
+        # explained and the background rows, so every masked row is).
+        background = self.data if native is None else native.rows(self.data)
         starts = range(0, n_rows, block_rows)
         for start in progress(starts, n_rows, block_rows, self._name, silent):
             block = x[start : start + block_rows]
-            job = self._job(block, start, seed, max_evals)
+            rows = block if native is None else native.rows(block)
+            job = self._job(rows, background, start, seed, max_evals)
             buffer = evaluate(
                 job,
                 lambda rows: self._call(rows, "masked data"),
                 self.n_features,
                 batch,
                 buffer,
+                native,
             )
             block_values, block_errors, _, _ = job.finish(self._call(block, "explained rows"))
             values[start : start + len(block)] = block_values

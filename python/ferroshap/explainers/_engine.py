@@ -30,12 +30,17 @@ def evaluate(
     n_features: int,
     batch: int,
     buffer: np.ndarray | None = None,
+    native: Any = None,
 ) -> np.ndarray | None:
     """Evaluates every round of ``job``: masked rows in batches of at most ``batch`` rows,
-    through ``call`` (rows -> outputs ``(rows, n_outputs)``, already checked). Returns the
-    buffer so the caller can reuse it for the next block of rows."""
+    through ``call`` (rows -> outputs ``(rows, n_outputs)``, already checked), or, given a
+    ``native`` model (``_native.NativeModel``), from its trees in Rust where the round allows.
+    Returns the buffer so the caller can reuse it for the next block of rows."""
     while True:
-        total = job.n_evaluations
+        if native is not None and job.evaluate_tree(native.ensemble, native.output):
+            total = 0
+        else:
+            total = job.n_evaluations
         if total and (buffer is None or len(buffer) < min(batch, total)):
             buffer = np.empty((min(batch, total), n_features))
         done = 0

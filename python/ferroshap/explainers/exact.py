@@ -65,10 +65,12 @@ class ExactExplainer(MaskedModelExplainer):
         full = 2 ** min(self.n_features, MAX_FEATURES)
         return full if limit is None else min(limit, full)
 
-    def _job(self, block: np.ndarray, start: int, seed: int, max_evals: Any) -> _core.GameJob:
+    def _job(
+        self, block: np.ndarray, background: np.ndarray, start: int, seed: int, max_evals: Any
+    ) -> _core.GameJob:
         return _core.GameJob.exact(
             block,
-            self.data,
+            background,
             self.weights,
             self.fnull,
             max_evals=self._limit(max_evals),

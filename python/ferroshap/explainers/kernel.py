@@ -19,7 +19,7 @@ from ferroshap import _core
 from ferroshap._data import to_matrix
 from ferroshap.explainers._background import Background, kmeans, sample
 from ferroshap.explainers._engine import call_model, evaluate, progress
-from ferroshap.explainers._native import NATIVE_TOL, NativeModel, native_candidate
+from ferroshap.explainers._native import choose_native, native_for_rows
 from ferroshap.explainers.tree import _default_memory_limit
 from ferroshap.explanation import Explanation
 
@@ -169,20 +169,7 @@ class KernelExplainer:
         outputs = null.reshape(n_background, -1)
         self._n_outputs = outputs.shape[1]
         self.fnull = self.weights @ outputs
-        self._native: NativeModel | None = None
-        if isinstance(model, _core.TreeEnsemble):
-            self._native = NativeModel(model, "margin")
-        elif native is not False:
-            candidate, reason = native_candidate(model)
-            if candidate is not None and not candidate.reproduces(self.data, outputs):
-                candidate, reason = (
-                    None,
-                    "the converted tree ensemble does not reproduce the model's output on "
-                    f"the background data to {NATIVE_TOL:g} of its scale",
-                )
-            if native is True and candidate is None:
-                raise ValueError(f"native=True, but the native path cannot be used: {reason}")
-            self._native = candidate
+        self._native = choose_native(model, native, self.data, outputs)
         #: The converted tree ensemble evaluated in Rust instead of calling the model, or None.
         self.native_model = None if self._native is None else self._native.ensemble
         ev = _link(self.fnull, link)
@@ -339,16 +326,13 @@ class KernelExplainer:
             ) from None
         x = np.ascontiguousarray(matrix.values, dtype=np.float64)
         seed = self.seed if self.seed is not None else secrets.randbits(64)
-        native = self._native
-        if native is not None and not isinstance(self.model, _core.TreeEnsemble) and len(x):
-            own = self._call(x, "explained rows").reshape(len(x), -1)
-            if not native.reproduces(x, own):
-                if self.native is True:
-                    raise ValueError(
-                        "native=True, but the converted tree ensemble does not reproduce the "
-                        f"model's output on the explained rows to {NATIVE_TOL:g} of its scale"
-                    )
-                native = None
+        native = native_for_rows(
+            self._native,
+            self.model,
+            self.native,
+            x,
+            lambda rows: self._call(rows, "explained rows").reshape(len(rows), -1),
+        )
         values, errors, ill = self._estimate(
             x, budget, selection, seed, batch, silent, native, sampling
         )

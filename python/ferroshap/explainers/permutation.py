@@ -8,19 +8,15 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers.kernel import _budget
 from ferroshap.explanation import Explanation
 
 __all__ = ["PermutationExplainer"]
 
 
 def _max_evals(max_evals: Any, n_features: int) -> int:
-    if isinstance(max_evals, str) and max_evals == "auto":
-        return 10 * 2 * n_features  # shap's "auto": 10 permutations, forward and backward
-    if isinstance(max_evals, (int, np.integer)) and not isinstance(max_evals, bool):
-        if max_evals < 1:
-            raise ValueError(f"max_evals must be positive, got {max_evals}")
-        return int(max_evals)
-    raise ValueError(f"max_evals must be 'auto' or a positive int, got {max_evals!r}")
+    budget = _budget(max_evals)  # "auto" or a positive int, as Kernel's nsamples
+    return 10 * 2 * n_features if budget is None else budget  # shap's "auto"
 
 
 class PermutationExplainer(MaskedModelExplainer):
@@ -73,10 +69,12 @@ class PermutationExplainer(MaskedModelExplainer):
     def _coalitions_per_row(self, max_evals: Any) -> int:
         return _max_evals(max_evals, self.n_features)
 
-    def _job(self, block: np.ndarray, start: int, seed: int, max_evals: Any) -> _core.GameJob:
+    def _job(
+        self, block: np.ndarray, background: np.ndarray, start: int, seed: int, max_evals: Any
+    ) -> _core.GameJob:
         return _core.GameJob.permutation(
             block,
-            self.data,
+            background,
             self.weights,
             self.fnull,
             max_evals=_max_evals(max_evals, self.n_features),

@@ -9,20 +9,11 @@ import numpy as np
 from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer
 from ferroshap.explainers._background import Background
+from ferroshap.explainers.kernel import _budget
 from ferroshap.explanation import Explanation
 from ferroshap.maskers import Independent
 
 __all__ = ["SamplingExplainer"]
-
-
-def _nsamples(nsamples: Any) -> int | None:
-    if isinstance(nsamples, str) and nsamples == "auto":
-        return None
-    if isinstance(nsamples, (int, np.integer)) and not isinstance(nsamples, bool):
-        if nsamples < 1:
-            raise ValueError(f"nsamples must be positive, got {nsamples}")
-        return int(nsamples)
-    raise ValueError(f"nsamples must be 'auto' or a positive int, got {nsamples!r}")
 
 
 class SamplingExplainer(MaskedModelExplainer):
@@ -80,16 +71,18 @@ class SamplingExplainer(MaskedModelExplainer):
         self._min_samples_per_feature = 100
 
     def _coalitions_per_row(self, nsamples: Any) -> int:
-        n = _nsamples(nsamples)
+        n = _budget(nsamples)
         return 2 * (n if n is not None else 1000 * self.n_features)
 
-    def _job(self, block: np.ndarray, start: int, seed: int, nsamples: Any) -> _core.GameJob:
+    def _job(
+        self, block: np.ndarray, background: np.ndarray, start: int, seed: int, nsamples: Any
+    ) -> _core.GameJob:
         return _core.GameJob.sampling(
             block,
-            self.data,
+            background,
             self.weights,
             self.fnull,
-            nsamples=_nsamples(nsamples),
+            nsamples=_budget(nsamples),
             min_samples_per_feature=self._min_samples_per_feature,
             seed=seed,
             row_offset=start,

@@ -57,10 +57,6 @@ struct RowPlan {
 }
 
 impl RowPlan {
-    fn n_coalitions(&self) -> usize {
-        self.design.as_ref().map_or(0, KernelDesign::n_coalitions)
-    }
-
     /// The design's coalitions over the row's columns.
     fn coalitions(&self, n_columns: usize) -> Coalitions {
         let Some(design) = &self.design else {
@@ -253,17 +249,6 @@ impl EngineJob<KernelEstimator> {
     /// Number of varying features of each row.
     pub fn n_varying(&self) -> Vec<usize> {
         self.plans().iter().map(|p| p.varying.len()).collect()
-    }
-
-    /// Row `i`'s values, varying features and design (`None` with fewer than two varying).
-    pub(crate) fn kernel_row(&self, i: usize) -> (&[f64], &[usize], Option<&KernelDesign>) {
-        let plan = &self.plans()[i];
-        (self.problem().row(i), &plan.varying, plan.design.as_ref())
-    }
-
-    /// Sum of the designs' coalitions (for sizing).
-    pub(crate) fn n_coalitions(&self, i: usize) -> usize {
-        self.plans()[i].n_coalitions()
     }
 }
 

@@ -22,6 +22,7 @@ mod regression;
 pub mod sampling;
 pub mod tree_game;
 pub mod tree_kernel;
+pub mod tree_values;
 
 pub use batch::{CoalitionBatch, Problem};
 pub use coalitions::Coalitions;
@@ -36,3 +37,4 @@ pub use permutation::PermutationEstimator;
 pub use sampling::SamplingEstimator;
 pub use tree_game::PairEvaluation;
 pub use tree_kernel::{TreeOutput, tree_ensemble_shap_values, tree_ensemble_shap_values_at};
+pub use tree_values::set_tree_values;
