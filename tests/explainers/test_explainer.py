@@ -80,3 +80,27 @@ def test_bad_choices_are_refused(diabetes):
         ferroshap.Explainer(lambda A: A[:, 0], X, algorithm="linear")
     with pytest.raises(TypeError, match="needs a masker"):
         ferroshap.Explainer(lambda A: A[:, 0])
+
+
+def test_pickles_and_polars_and_progress(diabetes, capsys, monkeypatch):
+    import pickle
+
+    import polars as pl
+
+    from ferroshap.explainers import _engine
+
+    X, y = diabetes
+    model = ensemble.RandomForestRegressor(n_estimators=5, max_depth=3, random_state=0)
+    model.fit(X.values, y)
+    explainer = ferroshap.PermutationExplainer(model.predict, X.values[:20], seed=1)
+    want = explainer(X.values[:3], silent=True).values
+    again = pickle.loads(pickle.dumps(explainer))
+    np.testing.assert_array_equal(again(X.values[:3], silent=True).values, want)
+    frame = pl.from_pandas(X.iloc[:3])
+    np.testing.assert_array_equal(explainer(frame, silent=True).values, want)
+    # The bar shows once a run passes the delay (0 here), and never with silent=True.
+    monkeypatch.setattr(_engine, "_PROGRESS_DELAY_S", 0.0)
+    explainer(X.values[:3], silent=True)
+    assert "Permutation SHAP" not in capsys.readouterr().err
+    explainer(X.values[:3])
+    assert "Permutation SHAP" in capsys.readouterr().err
