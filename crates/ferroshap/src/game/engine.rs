@@ -181,6 +181,25 @@ impl<E: Estimator> EngineJob<E> {
 /// Values of `estimator` for the rows of `x` and a model given as a closure from a batch of
 /// rows to its outputs (`rows × n_outputs`). The model is called on the background, on `x`,
 /// and then on batches of at most `batch_rows` masked rows (at least one coalition's).
+///
+/// ```
+/// use ferroshap::game::{ExactEstimator, explain};
+/// use ndarray::{Array2, array};
+///
+/// // f(x) = 2 x0 + x1 x2, explained at (1, 2, 3) against a zero background row.
+/// let model = |rows: ndarray::ArrayView2<'_, f64>| -> ferroshap::Result<Array2<f64>> {
+///     Ok(Array2::from_shape_fn((rows.nrows(), 1), |(i, _)| {
+///         2.0 * rows[[i, 0]] + rows[[i, 1]] * rows[[i, 2]]
+///     }))
+/// };
+/// let x = array![[1.0, 2.0, 3.0]];
+/// let background = array![[0.0, 0.0, 0.0]];
+/// let out = explain(model, x.view(), background.view(), None, ExactEstimator::new(None, 0), 1024)?;
+/// for (got, want) in out.values.iter().zip([2.0, 3.0, 3.0]) {
+///     assert!((got - want).abs() < 1e-12);
+/// }
+/// # Ok::<(), ferroshap::Error>(())
+/// ```
 pub fn explain<F, E>(
     mut model: F,
     x: ArrayView2<'_, f64>,
