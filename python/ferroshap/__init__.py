@@ -7,6 +7,7 @@ Switch from shap by changing one import::
     values = explainer.shap_values(X)
 """
 
+from ferroshap import maskers
 from ferroshap._core import (
     FerroshapError,
     InvalidModelError,
@@ -17,8 +18,12 @@ from ferroshap._core import (
 from ferroshap.cohorts import Cohorts
 from ferroshap.explainers import (
     DeepExplainer,
+    ExactExplainer,
+    Explainer,
     GradientExplainer,
     KernelExplainer,
+    PermutationExplainer,
+    SamplingExplainer,
     TreeExplainer,
     kmeans,
     sample,
@@ -62,15 +67,20 @@ def __getattr__(name: str):
 __all__ = [
     "Cohorts",
     "DeepExplainer",
+    "ExactExplainer",
+    "Explainer",
     "Explanation",
     "FerroshapError",
     "GradientExplainer",
     "InvalidModelError",
     "KernelExplainer",
     "ModelFormatError",
+    "PermutationExplainer",
+    "SamplingExplainer",
     "TreeExplainer",
     "UnsupportedModelError",
     "__version__",
     "kmeans",
+    "maskers",
     "sample",
 ]

@@ -200,15 +200,16 @@ class TreeEnsemble:
         """Base values of ``interventional_output_values``: ``(n_labels, K)`` for losses (the
         mean loss over the background at each label), ``(1, K)`` otherwise."""
 
-class KernelJob:
-    """Kernel SHAP for a block of explained rows (used by ``ferroshap.KernelExplainer``).
+class GameJob:
+    """A model-agnostic estimator at work on a block of explained rows (used by
+    ``KernelExplainer``, ``PermutationExplainer`` and ``ExactExplainer``).
 
-    Plans each row's coalitions, builds masked rows for the model in batches, takes the
-    model's outputs back in order and solves the regressions.
+    Plans rounds of coalitions, builds their masked rows for the model in batches, takes the
+    model's outputs back in order, and reduces them to values.
     """
 
-    def __init__(
-        self,
+    @staticmethod
+    def kernel(
         X: npt.NDArray[np.float64],
         background: npt.NDArray[np.float64],
         weights: npt.NDArray[np.float64],
@@ -223,13 +224,47 @@ class KernelJob:
         criterion: str | None = None,
         sampling: str = "stratified",
         n_threads: int | None = None,
-    ) -> None: ...
+    ) -> GameJob: ...
+    @staticmethod
+    def permutation(
+        X: npt.NDArray[np.float64],
+        background: npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64],
+        fnull: npt.NDArray[np.float64],
+        *,
+        max_evals: int,
+        seed: int = 0,
+        row_offset: int = 0,
+        n_threads: int | None = None,
+    ) -> GameJob: ...
+    @staticmethod
+    def exact(
+        X: npt.NDArray[np.float64],
+        background: npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64],
+        fnull: npt.NDArray[np.float64],
+        *,
+        max_evals: int | None = None,
+        row_offset: int = 0,
+        n_threads: int | None = None,
+    ) -> GameJob: ...
+    @staticmethod
+    def sampling(
+        X: npt.NDArray[np.float64],
+        background: npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64],
+        fnull: npt.NDArray[np.float64],
+        *,
+        nsamples: int | None = None,
+        min_samples_per_feature: int = 100,
+        seed: int = 0,
+        row_offset: int = 0,
+        n_threads: int | None = None,
+    ) -> GameJob: ...
     @property
     def n_evaluations(self) -> int: ...
     @property
-    def all_exhaustive(self) -> bool: ...
-    @property
-    def min_fraction_evaluated(self) -> float: ...
+    def round(self) -> int: ...
     @property
     def n_varying(self) -> list[int]: ...
     def masked_rows(
@@ -239,6 +274,14 @@ class KernelJob:
         self, start: int, out: npt.NDArray[np.float64], n_threads: int | None = None
     ) -> None: ...
     def add_outputs(self, start: int, outputs: npt.NDArray[np.float64]) -> None: ...
+    def evaluate_tree(
+        self,
+        model: TreeEnsemble,
+        output: str = "margin",
+        evaluation: str = "auto",
+        n_threads: int | None = None,
+    ) -> bool: ...
+    def next_round(self, n_threads: int | None = None) -> bool: ...
     def finish(
         self, fx: npt.NDArray[np.float64], n_threads: int | None = None
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[float], list[int]]: ...

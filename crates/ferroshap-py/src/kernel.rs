@@ -1,12 +1,13 @@
-//! `ferroshap._core.KernelJob`: Kernel SHAP for a block of explained rows. Python calls the
-//! user's model on the masked batches this builds; everything else runs here with the GIL
-//! released.
+//! `ferroshap._core.GameJob`: a model-agnostic estimator (Kernel, Permutation, Exact) on a
+//! block of explained rows. Python calls the user's model on the masked batches this builds;
+//! everything else runs here with the GIL released.
 
-use ferroshap::game::tree_ensemble_shap_values_at;
 use ferroshap::game::{
-    Criterion, FeatureSelection, KernelJob, KernelLink, KernelOptions, PairEvaluation, Sampling,
-    TreeOutput,
+    Criterion, EngineJob, Estimator, ExactEstimator, FeatureSelection, KernelEstimator, KernelJob,
+    KernelLink, KernelOptions, PairEvaluation, PermutationEstimator, Problem, Sampling,
+    SamplingEstimator, TreeOutput,
 };
+use ferroshap::game::{set_tree_values, tree_ensemble_shap_values_at};
 use numpy::{
     IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
 };
@@ -44,20 +45,96 @@ fn parse_sampling(sampling: &str) -> PyResult<Sampling> {
     }
 }
 
-/// Kernel SHAP for a block of rows: coalition designs, masked-row batches, and the solve.
-#[pyclass(name = "KernelJob", module = "ferroshap._core")]
-pub(crate) struct PyKernelJob {
-    inner: KernelJob,
+fn parse_output(output: &str) -> PyResult<TreeOutput> {
+    Ok(match output {
+        "margin" => TreeOutput::Margin,
+        "logistic" => TreeOutput::Logistic,
+        "logistic_pair" => TreeOutput::LogisticPair,
+        "softmax" => TreeOutput::Softmax,
+        "exp" => TreeOutput::Exp,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown output {other:?}; expected 'margin', 'logistic', 'logistic_pair', \
+                 'softmax' or 'exp'"
+            )));
+        }
+    })
+}
+
+fn parse_evaluation(evaluation: &str) -> PyResult<PairEvaluation> {
+    Ok(match evaluation {
+        "auto" => PairEvaluation::Auto,
+        "table" => PairEvaluation::Table,
+        "scan" => PairEvaluation::Scan,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown evaluation {other:?}; expected 'auto', 'table' or 'scan'"
+            )));
+        }
+    })
+}
+
+/// One estimator's job on the engine, whichever estimator it is.
+enum AnyJob {
+    Kernel(KernelJob),
+    Permutation(EngineJob<PermutationEstimator>),
+    Exact(EngineJob<ExactEstimator>),
+    Sampling(EngineJob<SamplingEstimator>),
+}
+
+/// Runs `$body` with `$job` bound to the job inside `$any`, whatever its estimator.
+macro_rules! with_job {
+    ($any:expr, $job:ident => $body:expr) => {
+        match $any {
+            AnyJob::Kernel($job) => $body,
+            AnyJob::Permutation($job) => $body,
+            AnyJob::Exact($job) => $body,
+            AnyJob::Sampling($job) => $body,
+        }
+    };
+}
+
+/// An estimator at work on a block of explained rows (Kernel, Permutation or Exact SHAP):
+/// it plans rounds of coalitions, builds their masked rows for the model in batches, takes
+/// the model's outputs back in order, and reduces them to values.
+#[pyclass(name = "GameJob", module = "ferroshap._core")]
+pub(crate) struct PyGameJob {
+    inner: AnyJob,
+}
+
+fn problem_of(
+    x: &PyReadonlyArray2<'_, f64>,
+    background: &PyReadonlyArray2<'_, f64>,
+    weights: &PyReadonlyArray1<'_, f64>,
+    fnull: &PyReadonlyArray1<'_, f64>,
+) -> PyResult<Problem> {
+    let w = weights.as_array().to_vec();
+    let f = fnull.as_array().to_vec();
+    Problem::new(x.as_array(), background.as_array(), Some(&w), &f)
+        .map_err(|e| crate::error::PyFsErr(e).into())
+}
+
+/// Plans the first round of `estimator` on `problem` with the GIL released.
+fn start<E: Estimator + Send>(
+    py: Python<'_>,
+    n_threads: Option<usize>,
+    problem: Problem,
+    estimator: E,
+    wrap: fn(EngineJob<E>) -> AnyJob,
+) -> PyResult<PyGameJob> {
+    let job = compute(py, n_threads, || EngineJob::start(problem, estimator))?;
+    Ok(PyGameJob { inner: wrap(job) })
 }
 
 #[pymethods]
-impl PyKernelJob {
-    #[new]
+impl PyGameJob {
+    /// Kernel SHAP (shap's `KernelExplainer` estimator).
+    #[staticmethod]
     #[pyo3(signature = (X, background, weights, fnull, *, link="identity", nsamples=None,
         seed=0, row_offset=0, num_features=None, lasso_alpha=None, criterion=None,
         sampling="stratified", n_threads=None))]
-    #[allow(non_snake_case)]
-    fn new(
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn kernel(
         py: Python<'_>,
         X: PyReadonlyArray2<'_, f64>,
         background: PyReadonlyArray2<'_, f64>,
@@ -81,40 +158,98 @@ impl PyKernelJob {
             selection,
             sampling: parse_sampling(sampling)?,
         };
-        let (x, bg) = (X.as_array(), background.as_array());
-        let w = weights.as_array().to_vec();
-        let f = fnull.as_array().to_vec();
-        let inner = compute(py, n_threads, || {
-            KernelJob::new(x, bg, Some(&w), &f, &options, row_offset)
-        })?;
-        Ok(PyKernelJob { inner })
+        let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let estimator = KernelEstimator::new(&options, row_offset);
+        start(py, n_threads, problem, estimator, AnyJob::Kernel)
     }
 
-    /// Total masked rows the model must evaluate.
+    /// Permutation SHAP (shap's `PermutationExplainer` estimator).
+    #[staticmethod]
+    #[pyo3(signature = (X, background, weights, fnull, *, max_evals, seed=0, row_offset=0,
+        n_threads=None))]
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn permutation(
+        py: Python<'_>,
+        X: PyReadonlyArray2<'_, f64>,
+        background: PyReadonlyArray2<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        fnull: PyReadonlyArray1<'_, f64>,
+        max_evals: usize,
+        seed: u64,
+        row_offset: u64,
+        n_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let estimator = PermutationEstimator::new(max_evals, seed, row_offset);
+        start(py, n_threads, problem, estimator, AnyJob::Permutation)
+    }
+
+    /// Exact Shapley values over every coalition (shap's `ExactExplainer` estimator).
+    #[staticmethod]
+    #[pyo3(signature = (X, background, weights, fnull, *, max_evals=None, row_offset=0,
+        n_threads=None))]
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn exact(
+        py: Python<'_>,
+        X: PyReadonlyArray2<'_, f64>,
+        background: PyReadonlyArray2<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        fnull: PyReadonlyArray1<'_, f64>,
+        max_evals: Option<usize>,
+        row_offset: u64,
+        n_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let estimator = ExactEstimator::new(max_evals, row_offset);
+        start(py, n_threads, problem, estimator, AnyJob::Exact)
+    }
+
+    /// Sampling SHAP (shap's `SamplingExplainer` estimator, IME in two rounds).
+    #[staticmethod]
+    #[pyo3(signature = (X, background, weights, fnull, *, nsamples=None,
+        min_samples_per_feature=100, seed=0, row_offset=0, n_threads=None))]
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn sampling(
+        py: Python<'_>,
+        X: PyReadonlyArray2<'_, f64>,
+        background: PyReadonlyArray2<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        fnull: PyReadonlyArray1<'_, f64>,
+        nsamples: Option<usize>,
+        min_samples_per_feature: usize,
+        seed: u64,
+        row_offset: u64,
+        n_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let estimator = SamplingEstimator::new(nsamples, min_samples_per_feature, seed, row_offset);
+        start(py, n_threads, problem, estimator, AnyJob::Sampling)
+    }
+
+    /// Masked rows the model must evaluate in the round in progress.
     #[getter]
     fn n_evaluations(&self) -> usize {
-        self.inner.n_evaluations()
+        with_job!(&self.inner, job => job.n_evaluations())
     }
 
-    /// Whether every row's coalitions were all enumerated.
+    /// The round in progress (from 0).
     #[getter]
-    fn all_exhaustive(&self) -> bool {
-        self.inner.all_exhaustive()
+    fn round(&self) -> usize {
+        with_job!(&self.inner, job => job.round())
     }
 
-    /// Smallest `nsamples / (2^M - 2)` over the rows.
+    /// Varying features per row (Kernel jobs only).
     #[getter]
-    fn min_fraction_evaluated(&self) -> f64 {
-        self.inner.min_fraction_evaluated()
+    fn n_varying(&self) -> PyResult<Vec<usize>> {
+        match &self.inner {
+            AnyJob::Kernel(job) => Ok(job.n_varying()),
+            _ => Err(PyValueError::new_err(
+                "n_varying is known for Kernel jobs only",
+            )),
+        }
     }
 
-    /// Varying features per row.
-    #[getter]
-    fn n_varying(&self) -> Vec<usize> {
-        self.inner.n_varying()
-    }
-
-    /// The masked rows `start..stop` as a float64 array.
+    /// The masked rows `start..stop` of this round as a float64 array.
     #[pyo3(signature = (start, stop, n_threads=None))]
     fn masked_rows<'py>(
         &self,
@@ -123,13 +258,17 @@ impl PyKernelJob {
         stop: usize,
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let job = &self.inner;
-        let out = compute(py, n_threads, || job.masked_rows(start, stop))?;
+        let inner = &self.inner;
+        let out = compute(
+            py,
+            n_threads,
+            || with_job!(inner, job => job.masked_rows(start, stop)),
+        )?;
         Ok(out.into_pyarray(py))
     }
 
-    /// Writes the masked rows from `start` into `out` (a C-contiguous float64 array of
-    /// `n_features` columns), reusing the caller's buffer.
+    /// Writes this round's masked rows from `start` into `out` (a C-contiguous float64 array
+    /// of `n_features` columns), reusing the caller's buffer.
     #[pyo3(signature = (start, out, n_threads=None))]
     fn fill_masked_rows(
         &self,
@@ -138,11 +277,15 @@ impl PyKernelJob {
         mut out: PyReadwriteArray2<'_, f64>,
         n_threads: Option<usize>,
     ) -> PyResult<()> {
-        let job = &self.inner;
+        let inner = &self.inner;
         let buf = out
             .as_slice_mut()
             .map_err(|_| PyValueError::new_err("out must be a C-contiguous float64 array"))?;
-        compute(py, n_threads, || job.write_masked_rows(start, buf))
+        compute(
+            py,
+            n_threads,
+            || with_job!(inner, job => job.write_masked_rows(start, buf)),
+        )
     }
 
     /// Hands over the model outputs (`rows × n_outputs`, float64) from masked row `start`.
@@ -153,23 +296,57 @@ impl PyKernelJob {
         outputs: PyReadonlyArray2<'_, f64>,
     ) -> PyResult<()> {
         let out = outputs.as_array();
-        let job = &mut self.inner;
-        compute(py, None, || job.add_outputs(start, out))
+        let inner = &mut self.inner;
+        compute(
+            py,
+            None,
+            || with_job!(inner, job => job.add_outputs(start, out)),
+        )
     }
 
-    /// Solves every row: returns `(values (n_rows, n_features, n_outputs), standard errors
-    /// (same shape), expected_value, ill_conditioned_rows)`.
+    /// Evaluates the round in progress from a ferroshap tree ensemble's trees (its `output`)
+    /// instead of masked rows; `False` (nothing done) when a row's coalitions use more than
+    /// 64 features or single background rows, and the caller must evaluate masked rows.
+    #[pyo3(signature = (model, output="margin", evaluation="auto", n_threads=None))]
+    fn evaluate_tree(
+        &mut self,
+        py: Python<'_>,
+        model: PyRef<'_, PyTreeEnsemble>,
+        output: &str,
+        evaluation: &str,
+        n_threads: Option<usize>,
+    ) -> PyResult<bool> {
+        let output = parse_output(output)?;
+        let evaluation = parse_evaluation(evaluation)?;
+        let ensemble = &model.inner;
+        let inner = &mut self.inner;
+        compute(
+            py,
+            n_threads,
+            || with_job!(inner, job => set_tree_values(job, ensemble, output, evaluation)),
+        )
+    }
+
+    /// Reduces the finished round and plans the next; `True` when there is one to evaluate.
+    #[pyo3(signature = (n_threads=None))]
+    fn next_round(&mut self, py: Python<'_>, n_threads: Option<usize>) -> PyResult<bool> {
+        let inner = &mut self.inner;
+        compute(py, n_threads, || with_job!(inner, job => job.next_round()))
+    }
+
+    /// The values: `(values (n_rows, n_features, n_outputs), standard errors (same shape),
+    /// expected_value, ill_conditioned_rows)`.
     #[pyo3(signature = (fx, n_threads=None))]
     #[allow(clippy::type_complexity)]
     fn finish<'py>(
-        &self,
+        &mut self,
         py: Python<'py>,
         fx: PyReadonlyArray2<'_, f64>,
         n_threads: Option<usize>,
     ) -> PyResult<KernelResult<'py>> {
         let fx = fx.as_array();
-        let job = &self.inner;
-        let out = compute(py, n_threads, || job.finish(fx))?;
+        let inner = &mut self.inner;
+        let out = compute(py, n_threads, || with_job!(inner, job => job.finish(fx)))?;
         Ok((
             out.values.into_pyarray(py),
             out.standard_errors.into_pyarray(py),
@@ -238,29 +415,8 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     n_threads: Option<usize>,
     row_offset: u64,
 ) -> PyResult<KernelResult<'py>> {
-    let output = match output {
-        "margin" => TreeOutput::Margin,
-        "logistic" => TreeOutput::Logistic,
-        "logistic_pair" => TreeOutput::LogisticPair,
-        "softmax" => TreeOutput::Softmax,
-        "exp" => TreeOutput::Exp,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown output {other:?}; expected 'margin', 'logistic', 'logistic_pair', \
-                 'softmax' or 'exp'"
-            )));
-        }
-    };
-    let evaluation = match evaluation {
-        "auto" => PairEvaluation::Auto,
-        "table" => PairEvaluation::Table,
-        "scan" => PairEvaluation::Scan,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown evaluation {other:?}; expected 'auto', 'table' or 'scan'"
-            )));
-        }
-    };
+    let output = parse_output(output)?;
+    let evaluation = parse_evaluation(evaluation)?;
     let options = KernelOptions {
         nsamples,
         link: parse_link(link)?,

@@ -12,7 +12,7 @@ import numpy as np
 from ferroshap import _core
 from ferroshap._data import mark_missing
 
-__all__ = ["NATIVE_TOL", "NativeModel", "native_candidate"]
+__all__ = ["NATIVE_TOL", "NativeModel", "choose_native", "native_candidate", "native_for_rows"]
 
 # A converted tree model replaces the model's own calls only when it reproduces the model's
 # outputs on the background and explained rows to this fraction of their scale (at least 1).
@@ -92,3 +92,45 @@ def native_candidate(model: Any) -> tuple[NativeModel | None, str]:
     else:
         return None, f"predict_proba of a model with a {link} link"
     return NativeModel(ensemble, output, loaded.missing), ""
+
+
+def choose_native(
+    model: Any, native: bool | str, data: np.ndarray, outputs: np.ndarray
+) -> NativeModel | None:
+    """The tree ensemble to evaluate the game from (an explainer's ``native`` option):
+    ``model`` itself when it is a ``TreeEnsemble`` (its margin); with ``"auto"`` the
+    converted ensemble behind ``model`` when it reproduces the model's ``outputs`` on the
+    background ``data``, else None; with ``True`` that ensemble or a ValueError saying why
+    not; with ``False`` None."""
+    if isinstance(model, _core.TreeEnsemble):
+        return NativeModel(model, "margin")
+    if native is False:
+        return None
+    candidate, reason = native_candidate(model)
+    if candidate is not None and not candidate.reproduces(data, outputs):
+        candidate, reason = (
+            None,
+            "the converted tree ensemble does not reproduce the model's output on the "
+            f"background data to {NATIVE_TOL:g} of its scale",
+        )
+    if native is True and candidate is None:
+        raise ValueError(f"native=True, but the native path cannot be used: {reason}")
+    return candidate
+
+
+def native_for_rows(
+    chosen: NativeModel | None, model: Any, native: bool | str, x: np.ndarray, call: Any
+) -> NativeModel | None:
+    """``chosen`` if it also reproduces the model on the explained rows ``x`` (``call(x)``
+    gives the model's own outputs ``(n, k)``); else None, or a ValueError with
+    ``native=True``."""
+    if chosen is None or isinstance(model, _core.TreeEnsemble) or not len(x):
+        return chosen
+    if chosen.reproduces(x, call(x)):
+        return chosen
+    if native is True:
+        raise ValueError(
+            "native=True, but the converted tree ensemble does not reproduce the model's "
+            f"output on the explained rows to {NATIVE_TOL:g} of its scale"
+        )
+    return None

@@ -17,8 +17,9 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap.explainers._background import Background, kmeans, sample
+from ferroshap.explainers._engine import call_model, evaluate, progress
 from ferroshap.explainers._kernel_inputs import KernelInputs
-from ferroshap.explainers._native import NATIVE_TOL, NativeModel, native_candidate
+from ferroshap.explainers._native import choose_native, native_for_rows
 from ferroshap.explainers.tree import _default_memory_limit
 from ferroshap.explanation import Explanation
 
@@ -187,54 +188,31 @@ class KernelExplainer:
         outputs = null.reshape(n_background, -1)
         self._n_outputs = outputs.shape[1]
         self.fnull = self.weights @ outputs
-        self._native: NativeModel | None = None
-        if isinstance(model, _core.TreeEnsemble):
-            self._native = NativeModel(model, "margin")
-        elif native is not False:
-            candidate, reason = native_candidate(model)
-            if candidate is not None and self._inputs.codes:
-                candidate, reason = None, "the data has non-numeric columns"
-            if candidate is not None and not candidate.reproduces(self.data, outputs):
-                candidate, reason = (
-                    None,
-                    "the converted tree ensemble does not reproduce the model's output on "
-                    f"the background data to {NATIVE_TOL:g} of its scale",
+        if self._inputs.codes and not isinstance(model, _core.TreeEnsemble):
+            # Non-numeric columns are coded for masking: the trees never saw those codes.
+            if native is True:
+                raise ValueError(
+                    "native=True, but the native path cannot be used: the data has "
+                    "non-numeric columns"
                 )
-            if native is True and candidate is None:
-                raise ValueError(f"native=True, but the native path cannot be used: {reason}")
-            self._native = candidate
+            self._native = None
+        else:
+            self._native = choose_native(model, native, self.data, outputs)
         #: The converted tree ensemble evaluated in Rust instead of calling the model, or None.
         self.native_model = None if self._native is None else self._native.ensemble
         ev = _link(self.fnull, link)
         self.expected_value: float | np.ndarray = float(ev[0]) if self._single else ev
 
     def _call(self, rows: np.ndarray, what: str, offset: int = 0, index: Any = None) -> np.ndarray:
-        """The model's outputs on engine rows ``rows``: masked data starting at evaluation
-        ``offset`` (for the background index of keep_index), or rows with ``index``."""
+        """The model's outputs on engine rows ``rows``, checked: masked data starting at
+        evaluation ``offset`` (for the background index of keep_index), or rows with
+        ``index``."""
         if self._inputs.keep_index and index is None:
             index = self._inputs.background_index(offset, len(rows))
-        out = self._inputs.call(self._f, rows, index)
-        if hasattr(out, "to_numpy"):
-            out = out.to_numpy()
-        try:
-            out = np.asarray(out, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"the model's output on the {what} is not numeric: {e}") from None
-        if out.ndim == 0 or out.ndim > 2 or out.shape[0] != len(rows):
-            raise ValueError(
-                f"the model returned an array of shape {out.shape} for {len(rows)} rows of "
-                f"{what}; expected ({len(rows)},) or ({len(rows)}, n_outputs)"
-            )
-        if hasattr(self, "_n_outputs"):
-            k = 1 if out.ndim == 1 else out.shape[1]
-            if k != self._n_outputs or (out.ndim == 1) != self._single:
-                raise ValueError(
-                    f"the model returned shape {out.shape} for {len(rows)} rows of {what}, "
-                    f"but {'one output' if self._single else f'{self._n_outputs} outputs'} "
-                    "per row on the background data"
-                )
-        _check_outputs(out.reshape(len(rows), -1), what, self.link)
-        return out
+        shape = (self._n_outputs, self._single) if hasattr(self, "_n_outputs") else None
+        return call_model(
+            lambda r: self._inputs.call(self._f, r, index), rows, what, self.link, shape
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # The model is pickled as the user gave it (it must be picklable, as for shap); the
@@ -431,17 +409,15 @@ class KernelExplainer:
         self._explained_index = read.index
         x = read.values
         seed = self.seed if self.seed is not None else secrets.randbits(64)
-        native = self._native
-        if native is not None and not isinstance(self.model, _core.TreeEnsemble) and len(x):
-            own = self._call(x, "explained rows", index=self._row_index(0, len(x)))
-            own = own.reshape(len(x), -1)
-            if not native.reproduces(x, own):
-                if self.native is True:
-                    raise ValueError(
-                        "native=True, but the converted tree ensemble does not reproduce the "
-                        f"model's output on the explained rows to {NATIVE_TOL:g} of its scale"
-                    )
-                native = None
+        native = native_for_rows(
+            self._native,
+            self.model,
+            self.native,
+            x,
+            lambda rows: self._call(
+                rows, "explained rows", index=self._row_index(0, len(rows))
+            ).reshape(len(rows), -1),
+        )
         values, errors, ill = self._estimate(
             x, budget, selection, seed, batch, silent, native, sampling
         )
@@ -547,9 +523,9 @@ class KernelExplainer:
         buffer = None
         ill: list[int] = []
         starts = range(0, n_rows, block_rows)
-        for start in _progress(starts, silent or n_rows <= block_rows):
+        for start in progress(starts, n_rows, block_rows, "Kernel SHAP", silent):
             block = x[start : start + block_rows]
-            job = _core.KernelJob(
+            job = _core.GameJob.kernel(
                 block,
                 self.data,
                 self.weights,
@@ -565,18 +541,15 @@ class KernelExplainer:
             )
             fx = self._call(block, "explained rows", index=self._row_index(start, len(block)))
             fx = fx.reshape(len(block), -1)
-            total = job.n_evaluations
-            if buffer is None and total:
-                # One buffer for every batch: outputs are consumed before it is refilled.
-                buffer = np.empty((min(batch, total), self.n_features))
-            done = 0
-            while done < total:
-                stop = min(done + batch, total)
-                rows = buffer[: stop - done]
-                job.fill_masked_rows(done, rows)
-                out = self._call(rows, "masked data", offset=done)
-                job.add_outputs(done, out.reshape(stop - done, -1))
-                done = stop
+            # Kernel SHAP has one round: masked rows arrive in order, from evaluation 0.
+            done = [0]
+
+            def masked(rows, done=done):
+                out = self._call(rows, "masked data", offset=done[0])
+                done[0] += len(rows)
+                return out.reshape(len(rows), -1)
+
+            buffer = evaluate(job, masked, self.n_features, batch, buffer)
             block_values, block_errors, _, block_ill = job.finish(fx)
             values[start : start + len(block)] = block_values
             errors[start : start + len(block)] = block_errors
@@ -606,40 +579,6 @@ def _seed(seed: Any, random_state: Any) -> int | None:
     ):
         raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
     return seed
-
-
-def _check_outputs(out: np.ndarray, what: str, link: str) -> None:
-    """Refuse outputs ``(n, k)`` that SHAP values cannot be computed from: NaN or infinite
-    ones (every value would be NaN), and, with the logit link, ones that are not
-    probabilities (their logit is undefined)."""
-    finite = np.isfinite(out)
-    if not finite.all():
-        bad = ~finite
-        kind = "NaN" if np.isnan(out).any() else "inf"
-        if kind == "NaN" and np.isinf(out).any():
-            kind = "NaN and inf"
-        raise ValueError(
-            f"the model returned {kind} on the {what}: {_where(bad)}; SHAP values need finite "
-            "outputs (every value would be NaN)"
-        )
-    if link == "logit":
-        outside = (out < 0.0) | (out > 1.0)
-        if outside.any():
-            raise ValueError(
-                f"link='logit' needs probabilities in [0, 1], but the model returned values "
-                f"from {out.min():.6g} to {out.max():.6g} on the {what}: {_where(outside)}; "
-                "explain a probability output (predict_proba), or use link='identity'"
-            )
-
-
-def _where(bad: np.ndarray) -> str:
-    """'3 of 100 rows (first: row 7), in outputs 0, 2' for a mask ``(n, k)``."""
-    rows = np.flatnonzero(bad.any(axis=1))
-    text = f"{len(rows)} of {len(bad)} rows (first: row {rows[0]})"
-    if bad.shape[1] > 1:
-        outputs = np.flatnonzero(bad.any(axis=0))
-        text += f", in output{'s' if len(outputs) > 1 else ''} " + ", ".join(map(str, outputs))
-    return text
 
 
 def _warn_ill_conditioned(ill: list[int]) -> None:
@@ -731,13 +670,3 @@ def _batch_size(batch_size: Any, n_background: int, n_features: int) -> int:
     ):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     return int(batch_size)
-
-
-def _progress(blocks: range, silent: bool):
-    if silent:
-        return blocks
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return blocks
-    return tqdm(blocks, unit="block", desc="Kernel SHAP")

@@ -7,18 +7,34 @@
 //! ensembles, whose game is evaluated from the trees without masked rows (`tree_game`,
 //! `tree_kernel`).
 
+pub mod batch;
+pub mod coalitions;
 pub mod design;
+pub mod engine;
+pub mod exact;
 pub mod kernel;
 pub mod lars;
 pub mod lasso;
 pub mod masking;
 mod options;
+pub mod permutation;
 mod regression;
+pub mod sampling;
 pub mod tree_game;
 pub mod tree_kernel;
+pub mod tree_values;
 
+pub use batch::{CoalitionBatch, Problem};
+pub use coalitions::Coalitions;
 pub use design::{KernelDesign, Sampling};
-pub use kernel::{FeatureSelection, KernelJob, KernelLink, KernelOptions, KernelValues};
+pub use engine::{EngineJob, Estimator, GameValues, explain};
+pub use exact::ExactEstimator;
+pub use kernel::{
+    FeatureSelection, KernelEstimator, KernelJob, KernelLink, KernelOptions, KernelValues,
+};
 pub use lars::Criterion;
+pub use permutation::PermutationEstimator;
+pub use sampling::SamplingEstimator;
 pub use tree_game::PairEvaluation;
 pub use tree_kernel::{TreeOutput, tree_ensemble_shap_values, tree_ensemble_shap_values_at};
+pub use tree_values::set_tree_values;

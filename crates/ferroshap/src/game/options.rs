@@ -1,8 +1,6 @@
 //! Parameters and results of Kernel SHAP: the link, feature selection (shap's `l1_reg`), the
 //! sampling scheme and budget, and the values with their standard errors.
 
-use ndarray::Array3;
-
 use super::design::Sampling;
 use super::lars::Criterion;
 
@@ -80,18 +78,8 @@ impl Default for KernelOptions {
     }
 }
 
-/// SHAP values from Kernel SHAP.
-#[derive(Clone, Debug)]
-pub struct KernelValues {
-    /// `(n_rows, n_features, n_outputs)`.
-    pub values: Array3<f64>,
-    /// Estimated standard errors of `values` from the coalition sampling (a sandwich
-    /// estimate over sampled coalition pairs; 0 where every coalition was enumerated, and
-    /// conditional on the selected features when `l1_reg` selects), same shape.
-    pub standard_errors: Array3<f64>,
-    /// `link(Σ wᵢ f(bᵢ))` per output.
-    pub expected_value: Vec<f64>,
-    /// Rows (indices within the block) whose regression was singular or ill-conditioned and
-    /// was solved by minimum-norm least squares instead.
-    pub ill_conditioned_rows: Vec<usize>,
-}
+/// SHAP values from Kernel SHAP, with their standard errors (a sandwich estimate over
+/// sampled coalition pairs; 0 where every coalition was enumerated, and conditional on the
+/// selected features when `l1_reg` selects) and the rows whose regression was singular or
+/// ill-conditioned (solved by minimum-norm least squares instead).
+pub type KernelValues = super::engine::GameValues;

@@ -4,11 +4,10 @@
 //! the coalition values to the regression of [`super::kernel`].
 
 use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
 
-use super::design::KernelDesign;
 use super::kernel::{self, KernelJob, KernelOptions, KernelValues};
-use super::tree_game::{PairEvaluation, RowGame, Scratch};
+use super::tree_game::PairEvaluation;
+use super::tree_values::set_tree_values;
 use crate::ensemble::TreeEnsemble;
 use crate::error::Result;
 use crate::tree_shap::model_output::OutputTransform;
@@ -67,10 +66,6 @@ impl TreeOutput {
         transform.apply(m, 0.0, out);
     }
 }
-
-/// Background rows per unit of parallel work: the split depends on the input sizes only, and
-/// partial sums are added in chunk order, so results do not depend on the thread count.
-const BACKGROUND_CHUNK: usize = 32;
 
 /// Kernel SHAP values of a tree ensemble's `output` with the whole loop in Rust: the game
 /// `f(x_S, r)` is evaluated per explained and background row pair as described in the module
@@ -140,71 +135,10 @@ pub fn tree_ensemble_shap_values_at(
         })
         .collect();
     let mut job = KernelJob::new(x, background, Some(w), &fnull, options, row_offset)?;
-    if job.n_varying().iter().any(|&m| m > 64) {
-        // Coalitions are 64-bit masks: rows with more varying features go through masked
-        // rows and prediction.
+    let fx = predict(x)?;
+    if !set_tree_values(&mut job, ensemble, output, evaluation)? {
         return kernel::shap_values(predict, x, background, weights, options, 1 << 16);
     }
-    let fx = predict(x)?;
-    let rules = *ensemble.rules();
-    let (bg_raw, bg_weights) = job.background();
-    let bg: Vec<f64> = bg_raw.iter().map(|&v| rules.prepare(v)).collect();
-    let p = ensemble.n_features();
-    let ko = output.n_outputs(ensemble.n_outputs());
-    let n_chunks = n_bg.div_ceil(BACKGROUND_CHUNK);
-    let tasks: Vec<(usize, usize)> = (0..job.n_rows())
-        .filter(|&i| job.row(i).2.is_some())
-        .flat_map(|i| (0..n_chunks).map(move |c| (i, c)))
-        .collect();
-    let job_ref = &job;
-    let partials: Vec<Vec<f64>> = tasks
-        .par_iter()
-        .map_init(Scratch::default, |scratch, &(i, chunk)| {
-            if crate::parallel::cancelled() {
-                return Vec::new();
-            }
-            let (row, varying, design) = job_ref.row(i);
-            let design = design.expect("tasks are rows with a design");
-            let x_prep: Vec<f64> = row.iter().map(|&v| rules.prepare(v)).collect();
-            let mut position = vec![u32::MAX; p];
-            for (pos, &j) in varying.iter().enumerate() {
-                position[j] = pos as u32;
-            }
-            let coalitions: Vec<u64> = (0..design.n_coalitions())
-                .map(|c| {
-                    design
-                        .mask(c)
-                        .iter()
-                        .enumerate()
-                        .fold(0u64, |acc, (pos, &z)| acc | (u64::from(z) << pos))
-                })
-                .collect();
-            let game = RowGame {
-                ensemble,
-                output,
-                evaluation,
-                x: &x_prep,
-                position: &position,
-                n_varying: varying.len(),
-                coalitions: &coalitions,
-            };
-            let lo = chunk * BACKGROUND_CHUNK;
-            let hi = (lo + BACKGROUND_CHUNK).min(n_bg);
-            let mut ey = vec![0.0; coalitions.len() * ko];
-            game.accumulate(&bg[lo * p..hi * p], &bg_weights[lo..hi], &mut ey, scratch);
-            ey
-        })
-        .collect();
-    let mut ey: Vec<Vec<f64>> = (0..job.n_rows())
-        .map(|i| vec![0.0; job.row(i).2.map_or(0, KernelDesign::n_coalitions) * ko])
-        .collect();
-    for (&(i, _), part) in tasks.iter().zip(partials) {
-        for (e, v) in ey[i].iter_mut().zip(part) {
-            *e += v;
-        }
-    }
-    crate::parallel::check_cancelled()?;
-    job.set_coalition_outputs(ey)?;
     job.finish(fx.view())
 }
 

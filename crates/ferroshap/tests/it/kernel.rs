@@ -12,12 +12,12 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::oracle::Rng;
 
-fn random_matrix(rng: &mut Rng, rows: usize, cols: usize) -> Array2<f64> {
+pub(crate) fn random_matrix(rng: &mut Rng, rows: usize, cols: usize) -> Array2<f64> {
     Array2::from_shape_fn((rows, cols), |_| rng.uniform() * 4.0 - 2.0)
 }
 
 /// A nonlinear model with pairwise and three-way terms and two outputs.
-fn nonlinear(x: ArrayView2<'_, f64>) -> Array2<f64> {
+pub(crate) fn nonlinear(x: ArrayView2<'_, f64>) -> Array2<f64> {
     let m = x.ncols();
     Array2::from_shape_fn((x.nrows(), 2), |(i, o)| {
         let r = x.row(i);
@@ -40,7 +40,7 @@ fn probability(x: ArrayView2<'_, f64>) -> Array2<f64> {
     nonlinear(x).mapv(|v| 1.0 / (1.0 + (-0.5 * v).exp()))
 }
 
-fn brute_force(
+pub(crate) fn brute_force(
     model: impl Fn(ArrayView2<'_, f64>) -> Array2<f64>,
     x: &[f64],
     background: &Array2<f64>,

@@ -1,3 +1,4 @@
+mod engine;
 mod formats;
 mod interactions;
 mod interventional;

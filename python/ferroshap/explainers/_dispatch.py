@@ -1,0 +1,135 @@
+"""``ferroshap.Explainer``: shap's entry point, choosing the algorithm from the model and
+the masker as ``shap.Explainer`` does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferroshap import _core
+from ferroshap.explainers._background import Background
+from ferroshap.explainers.exact import ExactExplainer
+from ferroshap.explainers.permutation import PermutationExplainer
+from ferroshap.explainers.tree import TreeExplainer
+from ferroshap.maskers import Independent
+
+__all__ = ["Explainer"]
+
+# shap's rule for an Independent masker: exact up to this many features, else permutation.
+_EXACT_MAX_FEATURES = 10
+_ALGORITHMS = ("auto", "tree", "exact", "permutation")
+
+
+def _is_tree_model(model: Any) -> bool:
+    if isinstance(model, _core.TreeEnsemble):
+        return True
+    if getattr(model, "__self__", None) is not None or not hasattr(model, "predict"):
+        return False  # a bound method or a plain function: explained as a black box
+    from ferroshap.models import load_tree_model
+
+    try:
+        load_tree_model(model)
+    except Exception:  # noqa: BLE001 (any failure to convert means: not a tree model)
+        return False
+    return True
+
+
+class Explainer:
+    """Chooses and builds the explainer for ``model``, as ``shap.Explainer`` does.
+
+    ``Explainer(model, masker)`` returns an instance of the chosen class
+    (:class:`TreeExplainer`, :class:`ExactExplainer` or :class:`PermutationExplainer`),
+    which is then called on the rows to explain: ``explainer(X)`` gives an
+    :class:`~ferroshap.Explanation`.
+
+    With ``algorithm="auto"``: tree models ferroshap converts (XGBoost, LightGBM,
+    scikit-learn trees and ensembles, ``ferroshap._core.TreeEnsemble``) go to
+    ``TreeExplainer`` (interventional, over the masker's background rows; path-dependent
+    without a masker); any other model or function goes to ``ExactExplainer`` with at most 10
+    features and ``PermutationExplainer`` beyond, as shap decides for an ``Independent``
+    masker. Linear, additive, partition, text and image algorithms are not available yet.
+
+    Parameters
+    ----------
+    model
+        A tree model, a function of a 2-D array, or an object with ``predict_proba`` /
+        ``predict``.
+    masker
+        Background rows (numpy, pandas or polars; at most 100 are kept, as shap's
+        ``Independent`` masker does), or a :class:`ferroshap.maskers.Independent`.
+    link
+        Only ``"identity"`` for the model-agnostic algorithms.
+    algorithm
+        ``"auto"``, ``"tree"``, ``"exact"`` or ``"permutation"``.
+    feature_names, seed, output_names
+        Passed to the chosen explainer (``seed`` to Permutation only, as shap).
+
+    Examples
+    --------
+    >>> import numpy as np, ferroshap
+    >>> f = lambda X: X[:, 0] + 2 * X[:, 1]
+    >>> explainer = ferroshap.Explainer(f, np.zeros((1, 2)))
+    >>> type(explainer).__name__
+    'ExactExplainer'
+    >>> explainer(np.array([[1.0, 1.0]]), silent=True).values
+    array([[1., 2.]])
+    """
+
+    def __new__(
+        cls,
+        model: Any,
+        masker: Any = None,
+        link: Any = "identity",
+        algorithm: str = "auto",
+        output_names: list[str] | None = None,
+        feature_names: list[str] | None = None,
+        linearize_link: bool = True,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if algorithm not in _ALGORITHMS:
+            raise ValueError(
+                f"algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, got "
+                f"{algorithm!r} (linear, additive, partition and deep are not available yet)"
+            )
+        if algorithm == "auto":
+            if _is_tree_model(model):
+                algorithm = "tree"
+            else:
+                if masker is None:
+                    raise TypeError(
+                        "a model that is not a tree model needs a masker or background data: "
+                        "Explainer(model, X_background)"
+                    )
+                if not callable(model) and not hasattr(model, "predict"):
+                    raise TypeError(
+                        f"the model is not callable and has no predict method: {model!r}"
+                    )
+                masker = _as_masker(masker)
+                n_features = masker.shape[1]
+                algorithm = "exact" if n_features <= _EXACT_MAX_FEATURES else "permutation"
+        if algorithm == "tree":
+            data = masker
+            if isinstance(masker, Independent):
+                data = masker.data
+            elif masker is not None and not isinstance(masker, Background):
+                data = Independent(masker).data
+            if feature_names is None and isinstance(masker, Independent):
+                feature_names = masker.feature_names
+            return TreeExplainer(model, data, feature_names=feature_names, **kwargs)
+        common = dict(
+            link=link,
+            feature_names=feature_names,
+            linearize_link=linearize_link,
+            output_names=output_names,
+        )
+        if algorithm == "exact":
+            return ExactExplainer(model, masker, **common, **kwargs)
+        return PermutationExplainer(model, masker, seed=seed, **common, **kwargs)
+
+
+def _as_masker(masker: Any) -> Independent:
+    if isinstance(masker, Independent):
+        return masker
+    if isinstance(masker, Background):
+        return Independent(masker.data, max_samples=len(masker))
+    return Independent(masker)

@@ -1,0 +1,118 @@
+"""ExactExplainer: Shapley values from every coalition, on the Rust engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ferroshap import _core
+from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explanation import Explanation
+
+__all__ = ["ExactExplainer"]
+
+#: The most features that differ from the background Exact accepts, whatever ``max_evals``.
+MAX_FEATURES = 24
+
+
+class ExactExplainer(MaskedModelExplainer):
+    """Exact Shapley values by evaluating all ``2**M`` coalitions, as ``shap.ExactExplainer``.
+
+    ``M`` counts the features of a row that differ from the background (the others get 0).
+    The coalitions are visited in Gray-code order and combined with the Shapley weights
+    ``|S|! (M - |S| - 1)! / M!``; the values equal shap's up to rounding. A row needing more
+    than ``max_evals`` coalitions (shap's default 100,000 allows ``M <= 16``), or with more
+    than 24 differing features, raises ValueError.
+
+    Parameters
+    ----------
+    model
+        A function from a 2-D float array ``(n, n_features)`` to outputs ``(n,)`` or
+        ``(n, n_outputs)``, or an object with ``predict_proba`` (used when present) or
+        ``predict``.
+    masker
+        Background rows (at most 100 are kept, as shap's ``Independent`` masker does) or a
+        :class:`ferroshap.maskers.Independent`.
+    link
+        Only the identity link is supported.
+    feature_names
+        Names of the features; by default the data frame's columns.
+
+    Examples
+    --------
+    >>> import numpy as np, ferroshap
+    >>> f = lambda X: 2.0 * X[:, 0] + X[:, 1] * X[:, 2]
+    >>> explainer = ferroshap.ExactExplainer(f, np.zeros((1, 3)))
+    >>> explainer(np.array([[1.0, 2.0, 3.0]]), silent=True).values
+    array([[2., 3., 3.]])
+    """
+
+    _name = "Exact SHAP"
+
+    @staticmethod
+    def _limit(max_evals: Any) -> int | None:
+        if max_evals is None or (isinstance(max_evals, str) and max_evals == "auto"):
+            return None
+        if isinstance(max_evals, (int, np.integer)) and not isinstance(max_evals, bool):
+            if max_evals < 1:
+                raise ValueError(f"max_evals must be positive, got {max_evals}")
+            return int(max_evals)
+        raise ValueError(f"max_evals must be 'auto', None or a positive int, got {max_evals!r}")
+
+    def _coalitions_per_row(self, max_evals: Any) -> int:
+        limit = self._limit(max_evals)
+        full = 2 ** min(self.n_features, MAX_FEATURES)
+        return full if limit is None else min(limit, full)
+
+    def _job(
+        self, block: np.ndarray, background: np.ndarray, start: int, seed: int, max_evals: Any
+    ) -> _core.GameJob:
+        return _core.GameJob.exact(
+            block,
+            background,
+            self.weights,
+            self.fnull,
+            max_evals=self._limit(max_evals),
+            row_offset=start,
+        )
+
+    def __call__(
+        self,
+        *args: Any,
+        max_evals: int | str = 100000,
+        main_effects: bool = False,
+        error_bounds: bool = False,
+        batch_size: int | str = "auto",
+        interactions: int = 1,
+        silent: bool = False,
+    ) -> Explanation:
+        """Explains the rows of ``X``.
+
+        Parameters
+        ----------
+        X
+            Rows ``(n_rows, n_features)`` or one row ``(n_features,)``.
+        max_evals
+            The most coalitions per row (``2**M`` are needed); ``"auto"`` or ``None``: no
+            limit up to 24 differing features.
+        batch_size
+            Rows of model input per model call (``"auto"``: about 4 MiB of float64).
+        silent
+            Hide the progress bar (shown for long runs when ``tqdm`` is installed).
+
+        Returns
+        -------
+        Explanation
+            ``values`` ``(n_rows, n_features)`` for single-output models, ``(n_rows,
+            n_features, n_outputs)`` otherwise; ``base_values`` the mean output over the
+            background.
+        """
+        if len(args) != 1:
+            raise TypeError("ExactExplainer explains one data argument X")
+        if main_effects:
+            raise NotImplementedError("main_effects=True is not supported yet")
+        if interactions not in (1, False):
+            raise NotImplementedError("interaction values are not supported yet")
+        values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
+        return self._explanation(values, errors, matrix, False)

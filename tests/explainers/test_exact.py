@@ -1,0 +1,125 @@
+"""ExactExplainer: brute-force Shapley values by subset enumeration, shap's
+ExactExplainer to 1e-10, and clear refusals when 2^M coalitions are too many.
+
+Tolerance 1e-10 relative to the output scale: both sides sum the same model outputs with the
+same Shapley weights in a different order, so they differ by rounding only (about 1e-14 on
+2^M terms of order 1).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import shap
+from sklearn import datasets, ensemble, linear_model, neural_network
+
+import ferroshap
+
+
+@pytest.fixture(scope="module")
+def wine():
+    X, y = datasets.load_wine(return_X_y=True)
+    return (X - X.mean(axis=0)) / X.std(axis=0), y
+
+
+@pytest.fixture(scope="module")
+def mlp(wine):
+    X, y = wine
+    model = neural_network.MLPRegressor(hidden_layer_sizes=(12,), max_iter=200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X[:, :9], y)
+
+
+def test_equals_brute_force_and_shap(wine, mlp, subset_shapley):
+    X, _ = wine
+    background, rows = X[:12, :9], X[100:104, :9]
+    got = ferroshap.ExactExplainer(mlp.predict, background)(rows, silent=True)
+    scale = np.abs(mlp.predict(rows)).max()
+    for i, x in enumerate(rows):
+        want = subset_shapley(mlp.predict, x, background)
+        np.testing.assert_allclose(got.values[i], want, rtol=0, atol=1e-10 * scale)
+    theirs = shap.ExactExplainer(mlp.predict, background)(rows, silent=True)
+    np.testing.assert_allclose(got.values, theirs.values, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(got.base_values, theirs.base_values, rtol=0, atol=1e-10 * scale)
+
+
+def test_multi_output_classifier_matches_shap(wine):
+    X, y = wine
+    model = ensemble.RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0)
+    model.fit(X[:, :5], y)
+    background, rows = X[::20, :5], X[3:6, :5]
+    # A bound method is explained as a black box (the tree path is TreeExplainer's).
+    got = ferroshap.ExactExplainer(model.predict_proba, background)(rows, silent=True)
+    theirs = shap.ExactExplainer(model.predict_proba, background)(rows, silent=True)
+    assert got.values.shape == theirs.values.shape == (3, 5, 3)
+    np.testing.assert_allclose(got.values, theirs.values, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got.base_values, theirs.base_values, rtol=0, atol=1e-10)
+
+
+def test_features_equal_to_the_background_get_zero(wine, mlp):
+    X, _ = wine
+    background = X[:1, :9]
+    row = X[50, :9].copy()
+    row[[2, 5]] = background[0, [2, 5]]
+    got = ferroshap.ExactExplainer(mlp.predict, background)(row, silent=True)
+    assert got.values.shape == (9,)
+    assert got.values[2] == 0.0 and got.values[5] == 0.0
+    np.testing.assert_allclose(
+        got.values.sum() + got.base_values, mlp.predict(row[None])[0], rtol=0, atol=1e-10
+    )
+
+
+def test_too_many_coalitions_are_refused():
+    rng = np.random.default_rng(0)
+    background, x = rng.normal(size=(2, 17)), rng.normal(size=(1, 17))
+    explainer = ferroshap.ExactExplainer(lambda A: A.sum(axis=1), background)
+    with pytest.raises(ValueError, match=r"2\^17 = 131072 masked evaluations.*max_evals=100000"):
+        explainer(x, silent=True)
+    wide = ferroshap.ExactExplainer(lambda A: A.sum(axis=1), rng.normal(size=(2, 25)))
+    with pytest.raises(ValueError, match="at most 24"):
+        wide(rng.normal(size=(1, 25)), max_evals=None, silent=True)
+
+
+def test_seed_free_and_thread_count_free(wine, mlp, monkeypatch):
+    X, _ = wine
+    runs = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("RAYON_NUM_THREADS", threads)
+        explainer = ferroshap.ExactExplainer(mlp.predict, X[:7, :9])
+        runs.append(explainer(X[60:70, :9], silent=True, batch_size=1000).values)
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_linear_model_closed_form(wine):
+    X, y = wine
+    model = linear_model.LinearRegression().fit(X[:, :6], y)
+    background, rows = X[:40, :6], X[100:110, :6]
+    got = ferroshap.ExactExplainer(model.predict, background)(rows, silent=True)
+    want = model.coef_ * (rows - background.mean(axis=0))
+    np.testing.assert_allclose(got.values, want, rtol=0, atol=1e-10)
+
+
+def test_tree_models_are_evaluated_from_their_trees(wine):
+    # The game of a scikit-learn forest's predict_proba, from its trees in Rust, equals the
+    # game from masked rows and predict_proba (the same outputs summed in another order).
+    X, y = wine
+    model = ensemble.RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)
+    model.fit(X[:, :7], y)
+    background, rows = X[::15, :7], X[5:9, :7]
+    native = ferroshap.ExactExplainer(model.predict_proba, background)
+    assert native.native_model is not None
+    called = ferroshap.ExactExplainer(model.predict_proba, background, native=False)
+    assert called.native_model is None
+    np.testing.assert_allclose(
+        native(rows, silent=True).values, called(rows, silent=True).values, rtol=0, atol=1e-12
+    )
+    walks = [
+        ferroshap.PermutationExplainer(model.predict_proba, background, seed=2, native=n)(
+            rows, max_evals=60, silent=True
+        ).values
+        for n in ("auto", False)
+    ]
+    np.testing.assert_allclose(walks[0], walks[1], rtol=0, atol=1e-12)
