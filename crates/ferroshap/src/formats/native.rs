@@ -76,11 +76,11 @@ pub fn to_bytes(model: &TreeEnsemble) -> Vec<u8> {
         for i in 0..n {
             let leaf = raw.left[i] < 0;
             let categories = raw.categories.get(i).and_then(Option::as_ref);
-            let flags = u8::from(raw.default_left[i]) * NODE_DEFAULT_LEFT
-                | u8::from(raw.zero_is_missing.get(i).copied().unwrap_or(false))
-                    * NODE_ZERO_IS_MISSING
-                | u8::from(categories.is_some()) * NODE_CATEGORICAL
-                | u8::from(leaf) * NODE_LEAF;
+            let flags = (u8::from(raw.default_left[i]) * NODE_DEFAULT_LEFT)
+                | (u8::from(raw.zero_is_missing.get(i).copied().unwrap_or(false))
+                    * NODE_ZERO_IS_MISSING)
+                | (u8::from(categories.is_some()) * NODE_CATEGORICAL)
+                | (u8::from(leaf) * NODE_LEAF);
             w.u8(flags);
             w.f64(raw.cover[i]);
             if leaf {
