@@ -26,7 +26,8 @@ class TreeModel:
     ensemble
         The model as a :class:`ferroshap._core.TreeEnsemble`.
     source
-        The library it came from: ``"xgboost"``, ``"lightgbm"`` or ``"sklearn"``.
+        The library it came from: ``"xgboost"``, ``"lightgbm"``, ``"sklearn"`` or
+        ``"catboost"``.
     feature_names
         Names the model was trained with, if known.
     category_maps
@@ -76,7 +77,9 @@ def load_tree_model(model: Any) -> TreeModel:
         An ``xgboost.Booster`` or ``XGBModel`` (``XGBRegressor``, ``XGBClassifier``,
         ``XGBRanker``, ``XGBRF*``); a ``lightgbm.Booster`` or ``LGBMModel``; or a fitted
         scikit-learn decision tree, extra tree, random forest, extra trees,
-        gradient-boosting or histogram gradient-boosting regressor or classifier.
+        gradient-boosting or histogram gradient-boosting regressor or classifier; a
+        ``catboost`` model (numeric features; CTR and one-hot categorical splits are refused
+        with an error naming the features).
 
     Returns
     -------
@@ -101,7 +104,7 @@ def load_tree_model(model: Any) -> TreeModel:
     module = type(model).__module__.split(".")[0]
     for cls in type(model).__mro__:
         top = cls.__module__.split(".")[0]
-        if top in ("xgboost", "lightgbm", "sklearn"):
+        if top in ("xgboost", "lightgbm", "sklearn", "catboost"):
             module = top
             break
     if module == "xgboost":
@@ -116,6 +119,10 @@ def load_tree_model(model: Any) -> TreeModel:
         from ferroshap.models._sklearn import load_sklearn
 
         return load_sklearn(model)
+    if module == "catboost":
+        from ferroshap.models._catboost import load_catboost
+
+        return load_catboost(model)
     raise TypeError(_unsupported(model))
 
 
@@ -156,7 +163,7 @@ def _unsupported(model: Any) -> str:
     cls = type(model)
     return (
         f"ferroshap cannot explain a {cls.__module__}.{cls.__qualname__} with the tree "
-        "explainer; supported models are XGBoost and LightGBM boosters and models, and "
-        "scikit-learn decision trees, random forests, extra trees, gradient boosting and "
-        "histogram gradient boosting"
+        "explainer; supported models are XGBoost and LightGBM boosters and models, CatBoost "
+        "models, and scikit-learn decision trees, random forests, extra trees, gradient "
+        "boosting and histogram gradient boosting"
     )
