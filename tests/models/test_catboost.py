@@ -47,7 +47,8 @@ MODELS, X = _models()
 
 
 def _raw(model, rows):
-    return np.asarray(model.predict(rows, prediction_type="RawFormulaVal")).reshape(len(rows), -1)
+    raw = np.asarray(model.predict(rows, prediction_type="RawFormulaVal"))
+    return raw.reshape(raw.shape[0], -1)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -124,19 +125,95 @@ def test_ctr_features_are_refused_naming_their_categorical_feature():
         ferroshap.TreeExplainer(model)
 
 
-def test_one_hot_features_are_refused_naming_them():
-    frame, y = _categorical_frame()
-    model = catboost.CatBoostClassifier(
-        iterations=10,
+def _one_hot_model(frame, y, **kwargs):
+    return catboost.CatBoostClassifier(
+        iterations=15,
         depth=3,
         verbose=0,
         thread_count=1,
         cat_features=["colour"],
-        allow_writing_files=False,
         one_hot_max_size=10,
+        allow_writing_files=False,
+        **kwargs,
     ).fit(frame, y)
-    with pytest.raises(CatBoostFeatureError, match=r"one-hot splits.*\['colour'\]"):
-        ferroshap.TreeExplainer(model)
+
+
+def test_one_hot_categorical_features_are_routed_as_catboost_routes_them():
+    frame, y = _categorical_frame()
+    model = _one_hot_model(frame, y)
+    rows = frame.iloc[:40].copy()
+    rows.loc[rows.index[:3], "colour"] = "purple"  # unseen in training
+    explainer = ferroshap.TreeExplainer(model)
+    assert explainer.ensemble.categorical_features[1]
+    pool = catboost.Pool(rows, cat_features=["colour"])
+    got = explainer.shap_values(rows)
+    raw = _raw(model, pool)
+    np.testing.assert_allclose(got.sum(axis=1) + explainer.expected_value, raw[:, 0], atol=1e-9)
+    theirs = model.get_feature_importance(type="ShapValues", data=pool)
+    np.testing.assert_allclose(got, theirs[:, :-1], rtol=0, atol=1e-8)
+    interventional = ferroshap.TreeExplainer(model, data=frame.iloc[100:130])
+    values = interventional.shap_values(rows)
+    total = values.sum(axis=1) + interventional.expected_value
+    np.testing.assert_allclose(total, raw[:, 0], rtol=0, atol=1e-9)
+    # The same rows as a numpy object array.
+    array = ferroshap.TreeExplainer(model).shap_values(rows.to_numpy(dtype=object))
+    np.testing.assert_allclose(array, got, rtol=0, atol=0)
+
+
+def test_integer_categories_are_hashed_as_their_digits():
+    frame, y = _categorical_frame()
+    frame["colour"] = frame["colour"].map({"red": 10, "green": 200, "blue": 3000})
+    model = _one_hot_model(frame, y)
+    rows = frame.iloc[:30]
+    got = ferroshap.TreeExplainer(model).shap_values(rows)
+    pool = catboost.Pool(rows, cat_features=["colour"])
+    theirs = model.get_feature_importance(type="ShapValues", data=pool)
+    np.testing.assert_allclose(got, theirs[:, :-1], rtol=0, atol=1e-8)
+
+
+def test_category_hash_matches_catboost_for_every_length_class():
+    """CityHash64 has separate code for 0-16, 17-32, 33-64 and longer strings; every
+    one-hot split value of a model trained on such categories must be one of their hashes."""
+    import json
+    import string
+
+    from ferroshap.models._cityhash import catboost_category_hash
+
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(2)
+    lengths = [1, 3, 5, 9, 16, 17, 31, 33, 64, 65, 130]
+    categories = ["".join(rng.choice(list(string.ascii_letters), n)) for n in lengths]
+    codes = rng.integers(len(categories), size=1500)
+    effect = np.linspace(-3, 3, len(categories))
+    frame = pd.DataFrame({"c": [categories[i] for i in codes]})
+    y = effect[codes] + rng.normal(size=len(codes)) * 0.05
+    model = catboost.CatBoostRegressor(
+        iterations=60,
+        depth=4,
+        verbose=0,
+        thread_count=1,
+        cat_features=["c"],
+        one_hot_max_size=255,
+        allow_writing_files=False,
+    ).fit(frame, y)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/m.json"
+        model.save_model(path, format="json")
+        with open(path) as f:
+            document = json.load(f)
+    split_values = {
+        s["value"]
+        for tree in document["oblivious_trees"]
+        for s in tree["splits"]
+        if s["split_type"] == "OneHotFeature"
+    }
+    ours = {catboost_category_hash(c): len(c) for c in categories}
+    assert split_values <= set(ours), "a split tests a hash no training category has"
+    covered = {ours[v] for v in split_values}
+    for low, high in [(0, 16), (17, 32), (33, 64), (65, 10**6)]:
+        assert any(low <= n <= high for n in covered), f"no split on a {low}-{high} string"
 
 
 def test_unfitted_model_is_refused():

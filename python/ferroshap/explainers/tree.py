@@ -272,6 +272,8 @@ class TreeExplainer:
         return self._model.ensemble
 
     def _matrix(self, X: Any, what: str = "X"):
+        if self._model.encode_input is not None:
+            X = self._model.encode_input(X)
         matrix = to_matrix(
             X,
             n_features=self._model.ensemble.n_features,

@@ -9,6 +9,7 @@ does: feature names, training categories and the output layout.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,10 @@ class TreeModel:
         ``missing`` parameter, which its ``predict`` passes to ``DMatrix``. ``None`` when
         only NaN is missing, or when the model does not record it (a raw ``Booster``, a
         model file: give it to the explainer as ``missing=``).
+    encode_input
+        Applied to every input (rows and background) before it is read: CatBoost's hashing
+        of categorical values into the codes its converted one-hot splits test. ``None``
+        elsewhere.
     """
 
     ensemble: _core.TreeEnsemble
@@ -66,6 +71,7 @@ class TreeModel:
     output_scale: float = 1.0
     frame_categories: list[list] | None = None
     missing: float | None = None
+    encode_input: Callable[[Any], Any] | None = None
 
 
 def load_tree_model(model: Any) -> TreeModel:
@@ -78,8 +84,8 @@ def load_tree_model(model: Any) -> TreeModel:
         ``XGBRanker``, ``XGBRF*``); a ``lightgbm.Booster`` or ``LGBMModel``; or a fitted
         scikit-learn decision tree, extra tree, random forest, extra trees,
         gradient-boosting or histogram gradient-boosting regressor or classifier; a
-        ``catboost`` model (numeric features; CTR and one-hot categorical splits are refused
-        with an error naming the features).
+        ``catboost`` model (numeric and one-hot categorical features; CTR features are
+        refused with an error naming the categorical features they come from).
 
     Returns
     -------

@@ -8,7 +8,10 @@ Routing facts this module relies on (CatBoost 1.2):
   left iff ``float32(x) <= border``: the core's ``"sklearn_tree"`` rules. NaN follows the
   feature's ``nan_value_treatment``: ``"AsTrue"`` (``nan_mode="Max"``) sends it right,
   ``"AsFalse"`` (``nan_mode="Min"``) and ``"AsIs"`` (``NaN > border`` is false) left.
-- A one-hot split sends a row right iff its category's hash equals the split's ``value``.
+- A one-hot split sends a row right iff its category's hash (``CityHash64`` of the value's
+  text, low 32 bits, read as signed) equals the split's ``value``. The input's categorical
+  columns are hashed (see ``_cityhash``) and coded by position among the model's split values
+  before the core sees them.
 - The model's raw output is ``scale * sum(leaves) + bias`` (``scale_and_bias``).
 - CTR splits (``OnlineCtr``: target statistics of categorical features and their
   combinations) read values CatBoost computes from its training data; they are refused.
@@ -44,9 +47,9 @@ def load_catboost(model: Any) -> TreeModel:
     """Build a :class:`TreeModel` from a fitted ``catboost`` model (``CatBoost``,
     ``CatBoostClassifier``, ``CatBoostRegressor``), through ``save_model(format="json")``.
 
-    Raises ``ValueError`` for unfitted models and :class:`CatBoostFeatureError` (a
-    ``ValueError``) for models with CTR features, naming the categorical features they
-    come from.
+    Numeric and one-hot categorical splits are converted exactly. Raises ``ValueError`` for
+    unfitted models and :class:`CatBoostFeatureError` (a ``ValueError``) for models with CTR
+    features, naming the categorical features they come from.
     """
     if not model.is_fitted():
         raise ValueError(f"this {type(model).__name__} is not fitted yet; call fit() first")
@@ -91,14 +94,6 @@ def catboost_json_model(document: dict) -> TreeModel:
             if split["split_type"] == "OneHotFeature":
                 codes = hash_codes.setdefault(split["cat_feature_index"], {})
                 codes.setdefault(int(split["value"]), len(codes))
-    if hash_codes:
-        used = sorted(cat_flat[c] for c in hash_codes)
-        raise CatBoostFeatureError(
-            "this CatBoost model has one-hot splits on categorical feature(s) "
-            f"{[names[j] for j in used]}: CatBoost routes them by a hash of the category "
-            "that ferroshap cannot compute yet. Explain it with CatBoost's own "
-            "get_feature_importance(type='ShapValues'), or pass these features as numeric codes"
-        )
     scale, bias = document.get("scale_and_bias", [1.0, [0.0]])
     bias = [float(b) for b in np.atleast_1d(bias)]
     trees = []
@@ -114,21 +109,22 @@ def catboost_json_model(document: dict) -> TreeModel:
         if width != k or values.size != n_leaves * k:
             raise ValueError(f"CatBoost tree {t}: {values.size} leaf values for {n_leaves} leaves")
         weights = np.asarray(tree.get("leaf_weights", np.ones(n_leaves)), dtype=np.float64)
-        features, thresholds, default_left = [], [], []
+        levels = []
         # Level l of the full tree tests split depth-1-l, so that the leaves read left to
         # right are CatBoost's leaf indices (split l is bit l).
         for split in reversed(splits):
-            if split["split_type"] != "FloatFeature":
-                raise CatBoostFeatureError(
-                    f"CatBoost tree {t} has a {split['split_type']!r} split, which ferroshap "
-                    "cannot explain"
-                )
-            j = split["float_feature_index"]
-            features.append(float_flat[j])
-            thresholds.append(float(split["border"]))
-            default_left.append(not nan_right[j])
-        trees.append(_full_tree(features, thresholds, default_left, values, weights, k))
+            if split["split_type"] == "FloatFeature":
+                j = split["float_feature_index"]
+                levels.append((float_flat[j], float(split["border"]), not nan_right[j], None))
+            else:  # OneHotFeature (CTRs were refused): the category with this hash goes right.
+                c = split["cat_feature_index"]
+                code = hash_codes[c][int(split["value"])]
+                levels.append((cat_flat[c], 0.0, True, [code]))
+        trees.append(_full_tree(levels, values, weights, k))
     k = k or max(len(bias), 1)
+    categorical = np.zeros(n_features, dtype=bool)
+    categorical[[cat_flat[c] for c in hash_codes]] = True
+    encoders = {cat_flat[c]: codes for c, codes in hash_codes.items()}
     if len(bias) != k:
         bias = bias * k if len(bias) == 1 else bias
     loss = _loss_name(document)
@@ -143,6 +139,7 @@ def catboost_json_model(document: dict) -> TreeModel:
         link=link,
         objective=loss,
         feature_names=names if named else None,
+        categorical_features=[bool(c) for c in categorical] if categorical.any() else None,
     )
     return TreeModel(
         ensemble=ensemble,
@@ -151,20 +148,79 @@ def catboost_json_model(document: dict) -> TreeModel:
         category_maps=None,
         output_names=_class_names(document) if k > 1 else None,
         single_output=k == 1,
+        encode_input=_CategoryHasher(encoders, names) if encoders else None,
     )
 
 
-def _full_tree(
-    features: list[int],
-    thresholds: list[float],
-    default_left: list[bool],
-    values: np.ndarray,
-    weights: np.ndarray,
-    k: int,
-) -> dict:
+class _CategoryHasher:
+    """Turns the categorical columns of an input into the codes the converted trees test:
+    each value is hashed as CatBoost hashes it (``CityHash64`` of its text) and replaced by the
+    position of that hash among the model's one-hot split values; other categories (which no
+    one-hot split sends right) become ``len(hashes)``, missing values NaN. Numeric columns
+    pass through. Picklable, so explainers stay picklable."""
+
+    def __init__(self, encoders: dict[int, dict[int, int]], names: list[str]) -> None:
+        self.encoders = encoders
+        self.names = names
+
+    def __call__(self, X: Any) -> Any:
+        from ferroshap.models._cityhash import catboost_category_hash
+
+        def encode(column: Any, codes: dict[int, int]) -> np.ndarray:
+            values = np.asarray(column, dtype=object).reshape(-1)
+            out = np.empty(len(values))
+            cache: dict[Any, float] = {}
+            for i, v in enumerate(values):
+                if v is None or (isinstance(v, float) and np.isnan(v)):
+                    out[i] = np.nan
+                    continue
+                key = _category_text(v)
+                if key not in cache:
+                    cache[key] = float(codes.get(catboost_category_hash(key), len(codes)))
+                out[i] = cache[key]
+            return out
+
+        if hasattr(X, "iloc") and hasattr(X, "columns"):  # pandas DataFrame
+            frame = X.copy()
+            for j, codes in self.encoders.items():
+                frame[frame.columns[j]] = encode(X.iloc[:, j], codes)
+            return frame
+        array = np.asarray(X, dtype=object)
+        one_row = array.ndim == 1
+        rows = array.reshape(1, -1) if one_row else array
+        out = np.empty(rows.shape)
+        for j in range(rows.shape[1]):
+            if j in self.encoders:
+                out[:, j] = encode(rows[:, j], self.encoders[j])
+            else:
+                out[:, j] = np.asarray(rows[:, j], dtype=np.float64)
+        return out[0] if one_row else out
+
+
+def _category_text(value: Any) -> str:
+    """The text CatBoost hashes: integers (and integral floats) as decimal digits."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"CatBoost categorical values must be strings or integers, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if float(value).is_integer():
+            return str(int(value))
+        raise TypeError(
+            f"CatBoost categorical values must be strings or integers, got the float {value!r}"
+        )
+    return str(value)
+
+
+def _full_tree(levels: list[tuple], values: np.ndarray, weights: np.ndarray, k: int) -> dict:
     """Node arrays of the complete binary tree of an oblivious tree: internal nodes in
-    breadth-first order (children of i at 2i+1, 2i+2), then the leaves in index order."""
-    depth = len(features)
+    breadth-first order (children of i at 2i+1, 2i+2), then the leaves in index order.
+    ``levels``: per level from the root, (feature, threshold, NaN goes left, category codes
+    going right or None)."""
+    depth = len(levels)
+    features = [f for f, _, _, _ in levels]
+    thresholds = [t for _, t, _, _ in levels]
+    default_left = [d for _, _, d, _ in levels]
     n_internal = (1 << depth) - 1
     n_nodes = 2 * n_internal + 1
     node = np.arange(n_nodes)
@@ -182,7 +238,7 @@ def _full_tree(
     cover[n_internal:] = weights
     for i in range(n_internal - 1, -1, -1):
         cover[i] = cover[2 * i + 1] + cover[2 * i + 2]
-    return {
+    tree = {
         "left": left.astype(np.int64),
         "right": right.astype(np.int64),
         "feature": feature.astype(np.int64),
@@ -192,6 +248,10 @@ def _full_tree(
         "value": value.reshape(-1),
         "output": 0,
     }
+    if any(c is not None for _, _, _, c in levels):
+        tree["categories"] = [levels[level[i]][3] if internal[i] else None for i in range(n_nodes)]
+        tree["categories_go_left"] = False
+    return tree
 
 
 def _refuse_ctrs(document: dict, cats: list[dict]) -> None:
