@@ -179,7 +179,7 @@ class TreeEnsemble:
         method: str = "auto",
         tolerance: float = 5e-4,
         seed: int = 0,
-        max_samples: int = 2000,
+        max_samples: int = 100000,
         n_threads: int | None = None,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
         """Interventional SHAP values of ``g(scale * margin)``: ``(values (N, M, K),

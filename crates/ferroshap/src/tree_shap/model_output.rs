@@ -20,9 +20,10 @@
 //! `K` outputs. The table doubles with each parting feature, so a pair with more than
 //! [`OutputOptions::max_pair_features`] of them is *estimated* instead
 //! ([`pair_sampling`](super::pair_sampling)): antithetic permutation sampling of the same
-//! game with shap's rescaling as control variate, drawn until the standard error of every
-//! value (after averaging over the background) is at most [`OutputOptions::tolerance`]. The
-//! estimate satisfies efficiency exactly. [`OutputValues::std_errors`] holds the standard errors
+//! game with shap's rescaling as control variate. The pairs of an explained row are sampled
+//! together, in rounds that go to the pairs with the largest variance, until the standard
+//! error of every value of the row (after averaging over the background) is at most
+//! [`OutputOptions::tolerance`]. The estimate satisfies efficiency exactly. [`OutputValues::std_errors`] holds the standard errors
 //! (zero where every pair was exact) and [`OutputValues::n_estimated_pairs`] says how many pairs
 //! were estimated. [`PairMethod::ShapRescale`] gives shap's approximation for every pair
 //! instead. Parallel over explained rows; each row adds its background rows in order and each
@@ -37,7 +38,7 @@ use rayon::prelude::*;
 use super::interventional::Background;
 use super::pair_game::{MAX_PAIR_FEATURES, PairGame, shapley_values};
 pub use super::pair_sampling::PairMethod;
-use super::pair_sampling::{EstimateBuffers, EstimateSpec, PairPaths, estimate};
+use super::pair_sampling::{EstimateSpec, PairEstimate, SampleBuffers};
 use crate::Scalar;
 use crate::ensemble::TreeEnsemble;
 use crate::error::{Error, Result};
@@ -242,8 +243,7 @@ pub struct OutputOptions {
     pub tolerance: f64,
     /// Seed of the estimator's random streams.
     pub seed: u64,
-    /// Most samples drawn for one pair of rows (each: a random order of the parting features
-    /// and its rotations, each with its reverse).
+    /// Most antithetic pairs of permutations drawn for one pair of rows.
     pub max_samples: usize,
 }
 
@@ -271,11 +271,11 @@ pub const DEFAULT_MAX_PAIR_FEATURES: usize = 12;
 pub const DEFAULT_TOLERANCE: f64 = 5e-4;
 
 /// Default of [`OutputOptions::max_samples`].
-pub const DEFAULT_MAX_SAMPLES: usize = 2_000;
+pub const DEFAULT_MAX_SAMPLES: usize = 100_000;
 
-/// Samples drawn before the first look at the standard error: enough for the sample variance
-/// to mean something (each sample averages `2 |D|` permutations).
-const MIN_SAMPLES: usize = 6;
+/// Antithetic pairs drawn for each estimated pair before the first look at the variances:
+/// enough for a variance estimate; the row's total pools many such estimates.
+const MIN_SAMPLES: usize = 4;
 
 /// SHAP values of a transformed output, with their base values.
 #[derive(Debug, Clone)]
@@ -324,11 +324,8 @@ pub fn shap_values<F: Scalar, G: Scalar>(
     let row_len = m * ko;
     let estimated = AtomicUsize::new(0);
     if row_len > 0 && n > 0 {
-        // Each pair's standard error may be sqrt(n_eff) times the target: the background
-        // mean divides the variance by the effective number of background rows.
-        let sum_w2: f64 = bg.weights.iter().map(|w| w * w).sum();
-        let pair_tolerance = options.tolerance * bg.total / sum_w2.sqrt();
         let n_bg = bg.weights.len() as u64;
+        let tol2 = options.tolerance * options.tolerance;
         let out = values.as_slice_mut().expect("fresh array is contiguous");
         let var_out = variances.as_slice_mut().expect("fresh array is contiguous");
         let results: Vec<Result<()>> = out
@@ -338,25 +335,21 @@ pub fn shap_values<F: Scalar, G: Scalar>(
             .map(|(block, (chunk, var_chunk))| {
                 crate::parallel::check_cancelled()?;
                 let mut game = PairGame::new(model);
-                let mut paths = PairPaths::new(model);
-                let mut buffers = EstimateBuffers::default();
+                let mut pool: Vec<PairEstimate> = Vec::new();
+                let mut buffers = SampleBuffers::default();
                 let mut xr = vec![0.0; m];
                 let mut g = Vec::new();
                 let mut phi = Vec::new();
-                let mut var = Vec::new();
                 let rows = chunk.chunks_mut(row_len).zip(var_chunk.chunks_mut(row_len));
                 for (i, (row_out, row_var)) in rows.enumerate() {
                     let row = block * ROW_BLOCK + i;
                     model.prepare_row(&x, row, &mut xr);
-                    let y = labels.get(row).copied().unwrap_or(0.0);
                     let spec = EstimateSpec {
                         transform,
-                        label: y,
-                        tolerance: pair_tolerance,
-                        min_samples: MIN_SAMPLES,
-                        max_samples: options.max_samples,
+                        label: labels.get(row).copied().unwrap_or(0.0),
                         method: options.method,
                     };
+                    let mut used = 0;
                     for (b, (r, &w)) in bg.rows.chunks(m.max(1)).zip(&bg.weights).enumerate() {
                         if w == 0.0 {
                             continue;
@@ -374,33 +367,30 @@ pub fn shap_values<F: Scalar, G: Scalar>(
                             g.clear();
                             g.resize(ko << d, 0.0);
                             for (mm, gg) in game.margins().chunks(k).zip(g.chunks_mut(ko)) {
-                                transform.apply(mm, y, gg);
+                                transform.apply(mm, spec.label, gg);
                             }
                             phi.clear();
                             phi.resize(d * ko, 0.0);
                             shapley_values(&g, d, ko, share, &mut phi);
-                            scatter(game.features(), &phi, ko, 1.0, row_out);
+                            scatter(game.features(), &phi, ko, row_out);
                             continue;
                         }
-                        paths.collect(model, &xr, r);
-                        let d = paths.features().len();
-                        phi.resize(d * ko, 0.0);
-                        var.resize(d * ko, 0.0);
-                        let mut rng = Rng::stream(options.seed, row as u64 * n_bg + b as u64);
-                        estimate(
-                            &paths,
-                            model,
-                            &spec,
-                            &mut rng,
-                            &mut buffers,
-                            &mut phi,
-                            &mut var,
-                        );
-                        scatter(paths.features(), &phi, ko, share, row_out);
-                        scatter(paths.features(), &var, ko, share * share, row_var);
-                        if options.method == PairMethod::Auto {
-                            estimated.fetch_add(1, Ordering::Relaxed);
+                        if used == pool.len() {
+                            pool.push(PairEstimate::new(model));
                         }
+                        let rng = Rng::stream(options.seed, row as u64 * n_bg + b as u64);
+                        pool[used].prepare(model, &xr, r, &spec, rng, share);
+                        used += 1;
+                    }
+                    let pairs = &mut pool[..used];
+                    if options.method == PairMethod::Auto {
+                        estimated.fetch_add(used, Ordering::Relaxed);
+                        sample_row(model, &spec, pairs, &mut buffers, row_var, tol2, options);
+                    }
+                    row_var.fill(0.0);
+                    for pair in pairs.iter() {
+                        pair.add_values(row_out);
+                        pair.add_variance(row_var);
                     }
                 }
                 Ok(())
@@ -419,12 +409,57 @@ pub fn shap_values<F: Scalar, G: Scalar>(
     })
 }
 
-/// Adds `scale * values[bit]` to the entries of the bits' features in `row` (`ko` each).
-fn scatter(features: &[u32], values: &[f64], ko: usize, scale: f64, row: &mut [f64]) {
+/// Adds `values[bit]` to the entries of the bits' features in `row` (`ko` each).
+fn scatter(features: &[u32], values: &[f64], ko: usize, row: &mut [f64]) {
     for (&f, p) in features.iter().zip(values.chunks(ko)) {
         let at = f as usize * ko;
         for (o, v) in row[at..at + ko].iter_mut().zip(p) {
-            *o += scale * v;
+            *o += v;
+        }
+    }
+}
+
+/// Samples the estimated pairs of one explained row until the variance of each of the row's
+/// values (the pairs' variances, weighted by their squared shares) is at most `tol2`: first
+/// [`MIN_SAMPLES`] each, then doubling the samples of every pair whose largest weighted
+/// variance exceeds `tol2 / pairs` (if none does, no value can exceed `tol2`). `row_var` is
+/// scratch space. Deterministic: each pair has its own stream, and the rounds depend only on
+/// the row's own draws.
+fn sample_row(
+    model: &TreeEnsemble,
+    spec: &EstimateSpec,
+    pairs: &mut [PairEstimate],
+    buffers: &mut SampleBuffers,
+    row_var: &mut [f64],
+    tol2: f64,
+    options: &OutputOptions,
+) {
+    if pairs.is_empty() {
+        return;
+    }
+    let min = MIN_SAMPLES.min(options.max_samples);
+    for pair in pairs.iter_mut() {
+        pair.draw(model, spec, min, buffers);
+    }
+    let per_pair = tol2 / pairs.len() as f64;
+    loop {
+        row_var.fill(0.0);
+        for pair in pairs.iter() {
+            pair.add_variance(row_var);
+        }
+        if row_var.iter().all(|&v| v <= tol2) {
+            return;
+        }
+        let mut drew = false;
+        for pair in pairs.iter_mut() {
+            let n = pair.n_samples();
+            if n < options.max_samples && pair.worst_variance() > per_pair {
+                pair.draw(model, spec, n.min(options.max_samples - n), buffers);
+                drew = true;
+            }
+        }
+        if !drew {
+            return;
         }
     }
 }

@@ -16,9 +16,7 @@
 //! prefixes `S_t` with `max(A) < t ≤ min(B)`: one interval. Adding its value at the interval's
 //! ends of a difference array and summing gives the margin of every prefix, and the transform
 //! `g` turns them into the permutation's marginal contributions. The reversed permutation (the
-//! antithetic partner) is read from the same leaf pass. One sample is a random order and its
-//! `|D|` rotations, which put every feature at every position once: stratified by coalition
-//! size, the main source of variance of a nonlinear `g` along a permutation.
+//! antithetic partner) is read from the same leaf pass.
 //!
 //! # Control variate: shap's rescaling plus a sampled correction
 //!
@@ -170,176 +168,226 @@ impl PairPaths {
     }
 }
 
-/// What [`estimate`] needs besides the pair: the transform, the row's label, how precise to
-/// be and how much it may spend.
+/// What a pair's estimate needs besides the pair: the transform, the row's label, and
+/// whether to sample at all.
 #[derive(Debug, Clone, Copy)]
 pub struct EstimateSpec {
     /// The output transform `g`.
     pub transform: OutputTransform,
     /// The explained row's label (losses only).
     pub label: f64,
-    /// Stop once every value's standard error is at most this.
-    pub tolerance: f64,
-    /// Samples drawn before the first check (at least 2); a sample is a random order of
-    /// the parting features with its rotations, each with its reverse.
-    pub min_samples: usize,
-    /// Most samples.
-    pub max_samples: usize,
     /// `ShapRescale` draws nothing.
     pub method: PairMethod,
 }
 
-/// Reusable buffers of [`estimate`].
+/// Scratch space of [`PairEstimate::draw`], shared by the pairs of a thread.
 #[derive(Debug, Default)]
-pub struct EstimateBuffers {
-    base: Vec<u32>,
+pub struct SampleBuffers {
     perm: Vec<u32>,
     pos: Vec<u32>,
     diff: Vec<f64>,
     rdiff: Vec<f64>,
     g: Vec<f64>,
     rg: Vec<f64>,
+    sample: Vec<f64>,
+}
+
+/// One pair being estimated: its leaves, its control variate and the running mean and
+/// variance of each value's sampled correction. Kept across sampling rounds, so that the
+/// explained row's budget goes where the variance is.
+#[derive(Debug)]
+pub struct PairEstimate {
+    paths: PairPaths,
+    /// Control-variate slopes, `ko × k`.
+    slope: Vec<f64>,
+    /// `c ψ`, per (parting feature bit, output).
+    base: Vec<f64>,
     mean: Vec<f64>,
     m2: Vec<f64>,
-    sample: Vec<f64>,
-    slope: Vec<f64>,
+    n: usize,
+    rng: Rng,
+    share: f64,
+    ko: usize,
 }
 
-/// Estimates the Shapley values of the collected pair's transformed game. Writes `d * ko`
-/// values (feature bit-major) to `phi` and their variances (of the estimate) to `var`;
-/// returns the number of samples drawn.
-///
-/// `ko` is `spec.transform.n_outputs(model.n_outputs())`.
-pub fn estimate(
-    paths: &PairPaths,
-    model: &TreeEnsemble,
-    spec: &EstimateSpec,
-    rng: &mut Rng,
-    buf: &mut EstimateBuffers,
-    phi: &mut [f64],
-    var: &mut [f64],
-) -> usize {
-    let d = paths.features.len();
-    let k = paths.n_outputs;
-    let ko = spec.transform.n_outputs(k);
-    phi[..d * ko].fill(0.0);
-    var[..d * ko].fill(0.0);
-    if d == 0 {
-        return 0;
-    }
-    let trees = model.trees();
-    // Margins at r (no parting feature taken from x) and at x (all taken).
-    let mut m_r = paths.constant.clone();
-    let mut m_x = paths.constant.clone();
-    for leaf in &paths.leaves {
-        let conds = &paths.conds[leaf.start as usize..leaf.end as usize];
-        let tree = &trees[leaf.tree as usize];
-        let at = tree.output();
-        let values = tree.leaf_value(leaf.node as usize);
-        if conds.iter().all(|c| c.inside) {
-            add(&mut m_x[at..], values, 1.0);
-        } else if conds.iter().all(|c| !c.inside) {
-            add(&mut m_r[at..], values, 1.0);
+impl PairEstimate {
+    /// Empty buffers for `model`.
+    pub fn new(model: &TreeEnsemble) -> PairEstimate {
+        PairEstimate {
+            paths: PairPaths::new(model),
+            slope: Vec::new(),
+            base: Vec::new(),
+            mean: Vec::new(),
+            m2: Vec::new(),
+            n: 0,
+            rng: Rng::stream(0, 0),
+            share: 0.0,
+            ko: 0,
         }
-    }
-    slopes(spec, &m_x, &m_r, ko, &mut buf.slope);
-    // c ψ: the margin game's exact pair values through the slopes.
-    let mut psi = vec![0.0; d * k];
-    for leaf in &paths.leaves {
-        let conds = &paths.conds[leaf.start as usize..leaf.end as usize];
-        let p = conds.iter().filter(|c| c.inside).count();
-        let q = conds.len() - p;
-        let tree = &trees[leaf.tree as usize];
-        let at = tree.output();
-        let values = tree.leaf_value(leaf.node as usize);
-        // (p−1)! q! / (p+q)! = 1 / (p C(p+q, p)), and symmetrically for the "out" side.
-        let total = binomial(p + q, p);
-        for c in conds {
-            let w = if c.inside {
-                1.0 / (p as f64 * total)
-            } else {
-                -1.0 / (q as f64 * total)
-            };
-            let row = &mut psi[c.bit as usize * k + at..];
-            add(row, values, w);
-        }
-    }
-    for i in 0..d {
-        for o in 0..ko {
-            phi[i * ko + o] = (0..k)
-                .map(|kk| buf.slope[o * k + kk] * psi[i * k + kk])
-                .sum();
-        }
-    }
-    if spec.method == PairMethod::ShapRescale {
-        return 0;
     }
 
-    buf.pos.resize(d, 0);
-    buf.mean.clear();
-    buf.mean.resize(d * ko, 0.0);
-    buf.m2.clear();
-    buf.m2.resize(d * ko, 0.0);
-    buf.sample.resize(d * ko, 0.0);
-    let mut n = 0usize;
-    let mut next_check = spec.min_samples.max(2);
-    buf.base.clear();
-    buf.base.extend(0..d as u32);
-    loop {
-        // One sample: a random order and its d rotations, which put every feature at every
-        // position once (stratified by coalition size, whose effect on a nonlinear g is
-        // the bulk of a single permutation's variance), each with its reverse.
-        for i in (1..d).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
-            buf.base.swap(i, j);
+    /// Collects the pair of prepared rows `x` and `r` and its control variate, and resets
+    /// the statistics. `share` is the pair's weight in the explained row's values; `rng` its
+    /// own random stream.
+    pub fn prepare(
+        &mut self,
+        model: &TreeEnsemble,
+        x: &[f64],
+        r: &[f64],
+        spec: &EstimateSpec,
+        rng: Rng,
+        share: f64,
+    ) {
+        self.paths.collect(model, x, r);
+        self.rng = rng;
+        self.share = share;
+        self.n = 0;
+        let paths = &self.paths;
+        let d = paths.features.len();
+        let k = paths.n_outputs;
+        let ko = spec.transform.n_outputs(k);
+        self.ko = ko;
+        self.base.clear();
+        self.base.resize(d * ko, 0.0);
+        self.mean.clear();
+        self.mean.resize(d * ko, 0.0);
+        self.m2.clear();
+        self.m2.resize(d * ko, 0.0);
+        if d == 0 {
+            return;
         }
-        buf.sample.fill(0.0);
-        for shift in 0..d {
-            buf.perm.clear();
-            buf.perm.extend_from_slice(&buf.base[shift..]);
-            buf.perm.extend_from_slice(&buf.base[..shift]);
-            sample_pair(paths, model, buf, d, k, ko, spec);
-        }
-        n += 1;
-        // Welford's update of the mean and sum of squares of each value's correction.
-        let inv = 1.0 / n as f64;
-        for ((mean, m2), &s) in buf.mean.iter_mut().zip(&mut buf.m2).zip(&buf.sample) {
-            let delta = s - *mean;
-            *mean += delta * inv;
-            *m2 += delta * (s - *mean);
-        }
-        if n >= spec.max_samples {
-            break;
-        }
-        if n == next_check {
-            let denom = (n * (n - 1)) as f64;
-            let worst = buf.m2.iter().fold(0.0f64, |a, &b| a.max(b / denom));
-            if worst.sqrt() <= spec.tolerance {
-                break;
+        let trees = model.trees();
+        // Margins at r (no parting feature taken from x) and at x (all taken).
+        let mut m_r = paths.constant.clone();
+        let mut m_x = paths.constant.clone();
+        for leaf in &paths.leaves {
+            let conds = &paths.conds[leaf.start as usize..leaf.end as usize];
+            let tree = &trees[leaf.tree as usize];
+            let at = tree.output();
+            let values = tree.leaf_value(leaf.node as usize);
+            if conds.iter().all(|c| c.inside) {
+                add(&mut m_x[at..], values, 1.0);
+            } else if conds.iter().all(|c| !c.inside) {
+                add(&mut m_r[at..], values, 1.0);
             }
-            // Check again after ~1.5x the samples: stopping rules checked at every sample
-            // stop early on an unlucky low variance.
-            next_check = (n + n / 2).min(spec.max_samples);
+        }
+        slopes(spec, &m_x, &m_r, ko, &mut self.slope);
+        // c ψ: the margin game's exact pair values through the slopes.
+        let mut psi = vec![0.0; d * k];
+        for leaf in &paths.leaves {
+            let conds = &paths.conds[leaf.start as usize..leaf.end as usize];
+            let p = conds.iter().filter(|c| c.inside).count();
+            let q = conds.len() - p;
+            let tree = &trees[leaf.tree as usize];
+            let at = tree.output();
+            let values = tree.leaf_value(leaf.node as usize);
+            // (p−1)! q! / (p+q)! = 1 / (p C(p+q, p)), and symmetrically for the "out" side.
+            let total = binomial(p + q, p);
+            for c in conds {
+                let w = if c.inside {
+                    1.0 / (p as f64 * total)
+                } else {
+                    -1.0 / (q as f64 * total)
+                };
+                add(&mut psi[c.bit as usize * k + at..], values, w);
+            }
+        }
+        for i in 0..d {
+            for o in 0..ko {
+                self.base[i * ko + o] = (0..k)
+                    .map(|kk| self.slope[o * k + kk] * psi[i * k + kk])
+                    .sum();
+            }
         }
     }
-    let denom = (n * (n - 1)) as f64;
-    for ((p, v), (mean, m2)) in phi
-        .iter_mut()
-        .zip(var.iter_mut())
-        .zip(buf.mean.iter().zip(&buf.m2))
-    {
-        *p += mean;
-        *v = m2 / denom;
+
+    /// Draws `count` more antithetic pairs of permutations.
+    pub fn draw(
+        &mut self,
+        model: &TreeEnsemble,
+        spec: &EstimateSpec,
+        count: usize,
+        buf: &mut SampleBuffers,
+    ) {
+        let d = self.paths.features.len();
+        if d == 0 || spec.method == PairMethod::ShapRescale {
+            return;
+        }
+        let (k, ko) = (self.paths.n_outputs, self.ko);
+        buf.perm.clear();
+        buf.perm.extend(0..d as u32);
+        buf.pos.resize(d, 0);
+        buf.sample.resize(d * ko, 0.0);
+        for _ in 0..count {
+            for i in (1..d).rev() {
+                let j = self.rng.below(i as u64 + 1) as usize;
+                buf.perm.swap(i, j);
+            }
+            buf.sample.fill(0.0);
+            sample_pair(&self.paths, model, &self.slope, buf, d, k, ko, spec);
+            self.n += 1;
+            // Welford's update of the mean and sum of squares of each value's correction.
+            let inv = 1.0 / self.n as f64;
+            for ((mean, m2), &s) in self.mean.iter_mut().zip(&mut self.m2).zip(&buf.sample) {
+                let delta = s - *mean;
+                *mean += delta * inv;
+                *m2 += delta * (s - *mean);
+            }
+        }
     }
-    n
+
+    /// Antithetic pairs drawn so far.
+    pub fn n_samples(&self) -> usize {
+        self.n
+    }
+
+    /// Variance of one value's estimate, times the pair's squared share.
+    fn weighted_variance(&self, m2: f64) -> f64 {
+        if self.n < 2 {
+            return 0.0;
+        }
+        self.share * self.share * m2 / (self.n * (self.n - 1)) as f64
+    }
+
+    /// The largest weighted variance over the pair's values.
+    pub fn worst_variance(&self) -> f64 {
+        self.m2
+            .iter()
+            .fold(0.0f64, |a, &m2| a.max(self.weighted_variance(m2)))
+    }
+
+    /// Adds the pair's weighted variances to `row_var` (`ko` values per feature).
+    pub fn add_variance(&self, row_var: &mut [f64]) {
+        let ko = self.ko;
+        for (&f, m2) in self.paths.features.iter().zip(self.m2.chunks(ko)) {
+            let at = f as usize * ko;
+            for (v, &m) in row_var[at..at + ko].iter_mut().zip(m2) {
+                *v += self.weighted_variance(m);
+            }
+        }
+    }
+
+    /// Adds the pair's weighted values (control variate plus mean correction) to `row_out`.
+    pub fn add_values(&self, row_out: &mut [f64]) {
+        let ko = self.ko;
+        let values = self.base.chunks(ko).zip(self.mean.chunks(ko));
+        for (&f, (base, mean)) in self.paths.features.iter().zip(values) {
+            let at = f as usize * ko;
+            for ((v, b), m) in row_out[at..at + ko].iter_mut().zip(base).zip(mean) {
+                *v += self.share * (b + m);
+            }
+        }
+    }
 }
 
-/// The permutation `buf.perm` and its reverse: adds each value's correction over the two,
-/// divided by `2 d`, to `buf.sample`.
+/// The permutation `buf.perm` and its reverse: adds each value's mean correction over the
+/// two to `buf.sample`.
+#[allow(clippy::too_many_arguments)]
 fn sample_pair(
     paths: &PairPaths,
     model: &TreeEnsemble,
-    buf: &mut EstimateBuffers,
+    slope: &[f64],
+    buf: &mut SampleBuffers,
     d: usize,
     k: usize,
     ko: usize,
@@ -410,13 +458,12 @@ fn sample_pair(
             &mut buf.rg[t * ko..(t + 1) * ko],
         );
     }
-    let share = 0.5 / d as f64;
     let correction = |g: &[f64], m: &[f64], t: usize, o: usize| {
         let mut c = g[(t + 1) * ko + o] - g[t * ko + o];
         for kk in 0..k {
-            c -= buf.slope[o * k + kk] * (m[(t + 1) * k + kk] - m[t * k + kk]);
+            c -= slope[o * k + kk] * (m[(t + 1) * k + kk] - m[t * k + kk]);
         }
-        share * c
+        0.5 * c
     };
     // Step t adds perm[t] forward and perm[d − 1 − t] in reverse.
     for t in 0..d {
