@@ -219,3 +219,14 @@ def test_category_hash_matches_catboost_for_every_length_class():
 def test_unfitted_model_is_refused():
     with pytest.raises(ValueError, match="not fitted"):
         ferroshap.TreeExplainer(catboost.CatBoostRegressor(allow_writing_files=False))
+
+
+def test_explainer_with_categorical_hashing_pickles():
+    import pickle
+
+    frame, y = _categorical_frame()
+    model = _one_hot_model(frame, y)
+    explainer = ferroshap.TreeExplainer(model)
+    clone = pickle.loads(pickle.dumps(explainer))
+    rows = frame.iloc[:10]
+    np.testing.assert_array_equal(clone.shap_values(rows), explainer.shap_values(rows))
