@@ -175,17 +175,24 @@ class TreeEnsemble:
         scale: float = 1.0,
         labels: npt.NDArray[np.float64] | None = None,
         weights: npt.NDArray[np.float64] | None = None,
-        max_pair_features: int = 20,
+        max_pair_features: int = 12,
+        method: str = "auto",
+        tolerance: float = 5e-4,
+        seed: int = 0,
+        max_samples: int = 100000,
         n_threads: int | None = None,
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Exact interventional SHAP values of ``g(scale * margin)``: ``(values (N, M, K),
-        base_values (N, K))``, K = 1 for losses.
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
+        """Interventional SHAP values of ``g(scale * margin)``: ``(values (N, M, K),
+        base_values (N, K), std_errors (N, M, K), n_estimated_pairs)``, K = 1 for losses.
 
         ``output`` is one of ``"logistic"``, ``"softmax"``, ``"exp"``, ``"squared_error"``,
         ``"logistic_loss"``, ``"softmax_loss"`` (labels: class indices),
         ``"probability_loss"`` (margins are probabilities; labels: class indices). Losses need
         one label per row of ``X``. A pair of rows whose paths differ on more than
-        ``max_pair_features`` features (at most 24) raises ``ValueError``.
+        ``max_pair_features`` features (at most 24) is estimated (``method="auto"``: antithetic
+        permutation sampling, standard error at most ``tolerance`` per value after averaging
+        over the background, seeded by ``seed``); ``method="shap_rescale"`` gives shap's
+        rescaled margin values for every pair.
         """
     def interventional_output_expected_value(
         self,

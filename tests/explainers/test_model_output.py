@@ -309,15 +309,20 @@ def test_bad_model_output_and_labels_are_clear_errors():
         probability.shap_interaction_values(rows)
 
 
-def test_too_many_parting_features_names_the_limit():
+def test_bad_estimator_options_are_refused():
     model, X, _ = CLASSIFIERS["xgb_binary"]
-    explainer = ferroshap.TreeExplainer(
-        model, data=X[:5], model_output="probability", max_pair_features=1
-    )
-    with pytest.raises(ValueError, match=r"max_pair_features=1.*model_output='raw'"):
-        explainer.shap_values(X[100:110])
     with pytest.raises(ValueError, match="between 1 and 24"):
         ferroshap.TreeExplainer(model, data=X[:5], model_output="probability", max_pair_features=30)
+    with pytest.raises(ValueError, match="model_output_method must be"):
+        ferroshap.TreeExplainer(
+            model, data=X[:5], model_output="probability", model_output_method="exactish"
+        )
+    with pytest.raises(ValueError, match="estimate_tolerance"):
+        ferroshap.TreeExplainer(
+            model, data=X[:5], model_output="probability", estimate_tolerance=0.0
+        )
+    with pytest.raises(ValueError, match="seed"):
+        ferroshap.TreeExplainer(model, data=X[:5], model_output="probability", seed=-1)
 
 
 def test_thread_count_does_not_change_the_values():

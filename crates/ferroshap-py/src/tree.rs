@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use ferroshap::ensemble::{CategoryRule, InputPrecision};
 use ferroshap::formats::ModelFormat;
-use ferroshap::tree_shap::model_output::{self, OutputOptions, OutputTransform};
+use ferroshap::tree_shap::model_output::{self, OutputOptions, OutputTransform, PairMethod};
 use ferroshap::tree_shap::{InteractionOptions, interventional, path_dependent};
 use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use ndarray::ArrayView2;
@@ -64,7 +64,12 @@ macro_rules! with_view {
 }
 
 /// SHAP values `(N, M, K)` with their per-row base values `(N, K)`.
-type ValuesAndBase<'py> = (Bound<'py, PyArray3<f64>>, Bound<'py, PyArray2<f64>>);
+type OutputResult<'py> = (
+    Bound<'py, PyArray3<f64>>,
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray3<f64>>,
+    usize,
+);
 
 /// A tree ensemble in ferroshap's core representation.
 #[pyclass(name = "TreeEnsemble", module = "ferroshap._core", frozen)]
@@ -477,10 +482,15 @@ impl PyTreeEnsemble {
         Ok(out.into_pyarray(py))
     }
 
-    /// Exact interventional SHAP values of a transformed output (see
-    /// `ferroshap::tree_shap::model_output`): `(values (N, M, K'), base_values (N, K'))`.
+    /// Interventional SHAP values of a transformed output (see
+    /// `ferroshap::tree_shap::model_output`): `(values (N, M, K'), base_values (N, K'),
+    /// std_errors (N, M, K'), n_estimated_pairs)`. `method`: `"auto"` (exact pairs up to
+    /// `max_pair_features`, estimated above, to standard error `tolerance`) or
+    /// `"shap_rescale"`.
     #[pyo3(signature = (X, background, output, *, scale=1.0, labels=None, weights=None,
-                        max_pair_features=model_output::DEFAULT_MAX_PAIR_FEATURES, n_threads=None))]
+                        max_pair_features=model_output::DEFAULT_MAX_PAIR_FEATURES,
+                        method="auto", tolerance=model_output::DEFAULT_TOLERANCE, seed=0,
+                        max_samples=model_output::DEFAULT_MAX_SAMPLES, n_threads=None))]
     #[allow(non_snake_case, clippy::too_many_arguments)]
     fn interventional_output_values<'py>(
         &self,
@@ -492,14 +502,33 @@ impl PyTreeEnsemble {
         labels: Option<PyReadonlyArray1<'py, f64>>,
         weights: Option<PyReadonlyArray1<'py, f64>>,
         max_pair_features: usize,
+        method: &str,
+        tolerance: f64,
+        seed: u64,
+        max_samples: usize,
         n_threads: Option<usize>,
-    ) -> PyResult<ValuesAndBase<'py>> {
+    ) -> PyResult<OutputResult<'py>> {
         let transform = parse_output(output, scale)?;
         let x = FloatMatrix::extract(X)?;
         let bg = FloatMatrix::extract_background(background)?;
         let w = weights.as_ref().map(|w| w.as_array());
         let y = labels.as_ref().map(|y| y.as_array());
-        let options = OutputOptions { max_pair_features };
+        let method = match method {
+            "auto" => PairMethod::Auto,
+            "shap_rescale" => PairMethod::ShapRescale,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "method must be 'auto' or 'shap_rescale', got {other:?}"
+                )));
+            }
+        };
+        let options = OutputOptions {
+            max_pair_features,
+            method,
+            tolerance,
+            seed,
+            max_samples,
+        };
         let model = &self.inner;
         let out = with_view!(x, |v| with_view!(bg, |b| compute(py, n_threads, || {
             model_output::shap_values(model, v, b, w, transform, y, &options)
@@ -507,6 +536,8 @@ impl PyTreeEnsemble {
         Ok((
             out.values.into_pyarray(py),
             out.base_values.into_pyarray(py),
+            out.std_errors.into_pyarray(py),
+            out.n_estimated_pairs,
         ))
     }
 

@@ -9,6 +9,7 @@ does: feature names, training categories and the output layout.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,8 @@ class TreeModel:
     ensemble
         The model as a :class:`ferroshap._core.TreeEnsemble`.
     source
-        The library it came from: ``"xgboost"``, ``"lightgbm"`` or ``"sklearn"``.
+        The library it came from: ``"xgboost"``, ``"lightgbm"``, ``"sklearn"`` or
+        ``"catboost"``.
     feature_names
         Names the model was trained with, if known.
     category_maps
@@ -62,6 +64,10 @@ class TreeModel:
         ``missing`` parameter, which its ``predict`` passes to ``DMatrix``. ``None`` when
         only NaN is missing, or when the model does not record it (a raw ``Booster``, a
         model file: give it to the explainer as ``missing=``).
+    encode_input
+        Applied to every input (rows and background) before it is read: CatBoost's hashing
+        of categorical values into the codes its converted one-hot splits test. ``None``
+        elsewhere.
     """
 
     ensemble: _core.TreeEnsemble
@@ -73,6 +79,7 @@ class TreeModel:
     output_scale: float = 1.0
     frame_categories: list[list] | None = None
     missing: float | None = None
+    encode_input: Callable[[Any], Any] | None = None
 
 
 def load_tree_model(model: Any) -> TreeModel:
@@ -85,8 +92,10 @@ def load_tree_model(model: Any) -> TreeModel:
         ``XGBRanker``, ``XGBRF*``); a ``lightgbm.Booster`` or ``LGBMModel``; a fitted
         scikit-learn decision tree, extra tree, random forest, extra trees,
         gradient-boosting or histogram gradient-boosting regressor or classifier, or
-        ``IsolationForest`` (explaining the mean path length, as shap does); or shap's
-        dict format ``{"trees": [{"children_left": ..., ...}], "base_offset": ...}``.
+        ``IsolationForest`` (explaining the mean path length, as shap does); a ``catboost``
+        model (numeric and one-hot categorical features; CTR features are refused with an
+        error naming the categorical features they come from); or shap's dict format
+        ``{"trees": [{"children_left": ..., ...}], "base_offset": ...}``.
 
     Returns
     -------
@@ -116,7 +125,7 @@ def load_tree_model(model: Any) -> TreeModel:
     module = type(model).__module__.split(".")[0]
     for cls in type(model).__mro__:
         top = cls.__module__.split(".")[0]
-        if top in ("xgboost", "lightgbm", "sklearn"):
+        if top in ("xgboost", "lightgbm", "sklearn", "catboost"):
             module = top
             break
     if module == "xgboost":
@@ -131,6 +140,10 @@ def load_tree_model(model: Any) -> TreeModel:
         from ferroshap.models._sklearn import load_sklearn
 
         return load_sklearn(model)
+    if module == "catboost":
+        from ferroshap.models._catboost import load_catboost
+
+        return load_catboost(model)
     raise InvalidTreeModelError(_unsupported(model))
 
 
@@ -171,8 +184,8 @@ def _unsupported(model: Any) -> str:
     cls = type(model)
     return (
         f"Model type not yet supported by TreeExplainer: {cls.__module__}.{cls.__qualname__}; "
-        "supported models are XGBoost and LightGBM boosters and models, scikit-learn "
-        "decision trees, random forests, extra trees, isolation forests, gradient boosting "
-        "and histogram gradient boosting, and shap's dict format {'trees': [...]}; explain "
-        "other models with KernelExplainer"
+        "supported models are XGBoost and LightGBM boosters and models, CatBoost models, "
+        "scikit-learn decision trees, random forests, extra trees, isolation forests, "
+        "gradient boosting and histogram gradient boosting, and shap's dict format "
+        "{'trees': [...]}; explain other models with KernelExplainer"
     )

@@ -256,12 +256,20 @@ fn build(doc: &Value, fmt: &'static str) -> Result<TreeEnsemble> {
     // categorically): no allocation proportional to a declared feature count.
     let categorical: Vec<bool> = feature_types.iter().map(|t| t == "c").collect();
 
+    // Vector-leaf models: every tree has size_leaf_vector = the number of outputs.
+    let leaf_width = match trees
+        .first()
+        .and_then(|t| t.get("tree_param")?.get("size_leaf_vector"))
+    {
+        Some(v) if param_usize(v, "tree_param.size_leaf_vector", fmt)? > 1 => n_outputs,
+        _ => 1,
+    };
     let mut raw_trees = Vec::with_capacity(trees.len());
     for (t, tree) in trees.iter().enumerate() {
         let output = usize::try_from(tree_info[t])
             .map_err(|_| err(format!("tree_info[{t}] = {} is negative", tree_info[t])))?;
         let weight = weights.as_ref().map_or(1.0, |w| w[t] as f64);
-        let raw = read_tree(tree, output, weight, fmt).map_err(|e| match e {
+        let raw = read_tree(tree, output, weight, leaf_width, fmt).map_err(|e| match e {
             Error::Format { message, .. } => err(format!("tree {t}: {message}")),
             other => other,
         })?;
@@ -272,7 +280,7 @@ fn build(doc: &Value, fmt: &'static str) -> Result<TreeEnsemble> {
         EnsembleSpec {
             n_features,
             n_outputs,
-            leaf_width: 1,
+            leaf_width,
             base_offset,
             rules: SplitRules::XGBOOST,
             link,
@@ -296,15 +304,23 @@ fn string_list(v: &Value, what: &str, fmt: &'static str) -> Result<Vec<String>> 
 }
 
 /// One tree's arrays into a [`RawTree`] (the ensemble validates the structure).
-fn read_tree(tree: &Value, output: usize, weight: f64, fmt: &'static str) -> Result<RawTree> {
+fn read_tree(
+    tree: &Value,
+    output: usize,
+    weight: f64,
+    leaf_width: usize,
+    fmt: &'static str,
+) -> Result<RawTree> {
     let err = |m: String| Error::format(fmt, m);
     let param = path(tree, &["tree_param"], fmt)?;
-    if let Some(v) = param.get("size_leaf_vector")
-        && param_usize(v, "tree_param.size_leaf_vector", fmt)? > 1
-    {
-        return Err(Error::Unsupported(
-            "XGBoost vector-leaf trees (multi_strategy=\"multi_output_tree\")".into(),
-        ));
+    let width = match param.get("size_leaf_vector") {
+        Some(v) => param_usize(v, "tree_param.size_leaf_vector", fmt)?.max(1),
+        None => 1,
+    };
+    if width != leaf_width {
+        return Err(err(format!(
+            "size_leaf_vector is {width}, but the model has {leaf_width} outputs per leaf"
+        )));
     }
     let n = param_usize(
         path(param, &["num_nodes"], fmt)?,
@@ -409,11 +425,44 @@ fn read_tree(tree: &Value, output: usize, weight: f64, fmt: &'static str) -> Res
     }
 
     let mut threshold = vec![0.0; n];
-    let mut value = vec![0.0; n];
+    let mut value = vec![0.0; n * leaf_width];
+    // Vector leaves (multi_strategy="multi_output_tree"): a leaf's right child is its index
+    // into `leaf_weights`, which holds `leaf_width` values per leaf.
+    let leaf_weights = match leaf_width {
+        1 => None,
+        _ => Some(
+            path(tree, &["leaf_weights"], fmt)?
+                .as_f32s()
+                .ok_or_else(|| err("array leaf_weights is not a number array".into()))?,
+        ),
+    };
+    let mut right = right;
     for i in 0..n {
         let c = split[i] as f64;
         if left[i] < 0 {
-            value[i] = c * weight;
+            match &leaf_weights {
+                None => value[i] = c * weight,
+                Some(w) => {
+                    let at = usize::try_from(right[i])
+                        .ok()
+                        .and_then(|j| j.checked_mul(leaf_width))
+                        .filter(|&a| a + leaf_width <= w.len())
+                        .ok_or_else(|| {
+                            err(format!(
+                                "leaf {i} points at leaf vector {} outside the {} leaf_weights",
+                                right[i],
+                                w.len()
+                            ))
+                        })?;
+                    for (v, &lw) in value[i * leaf_width..(i + 1) * leaf_width]
+                        .iter_mut()
+                        .zip(&w[at..at + leaf_width])
+                    {
+                        *v = lw as f64 * weight;
+                    }
+                    right[i] = -1;
+                }
+            }
         } else if categories.get(i).is_none_or(Option::is_none) {
             threshold[i] = next_down(c);
         }
@@ -466,6 +515,11 @@ fn drop_unreachable(raw: RawTree) -> RawTree {
         Err(_) => c,
     };
     let pick = |v: &[f64]| order.iter().map(|&i| v[i]).collect::<Vec<_>>();
+    let width = raw.value.len() / n.max(1);
+    let values = order
+        .iter()
+        .flat_map(|&i| raw.value[i * width..(i + 1) * width].iter().copied())
+        .collect();
     RawTree {
         left: order.iter().map(|&i| remap(raw.left[i])).collect(),
         right: order.iter().map(|&i| remap(raw.right[i])).collect(),
@@ -479,7 +533,7 @@ fn drop_unreachable(raw: RawTree) -> RawTree {
         },
         categories_go_left: raw.categories_go_left,
         cover: pick(&raw.cover),
-        value: pick(&raw.value),
+        value: values,
         output: raw.output,
     }
 }

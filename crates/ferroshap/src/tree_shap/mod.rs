@@ -6,6 +6,7 @@ pub mod interventional;
 mod lanes;
 pub mod model_output;
 pub mod pair_game;
+pub mod pair_sampling;
 pub mod path_dependent;
 pub(crate) mod quadrature;
 pub(crate) mod single_row;

@@ -18,23 +18,32 @@
 //!
 //! Cost per pair: one walk of each tree, plus `O(|D| 2^|D| K)` for `|D|` parting features and
 //! `K` outputs. The table doubles with each parting feature, so a pair with more than
-//! [`OutputOptions::max_pair_features`] of them is refused with an [`Error::TooLarge`] that
-//! says so: explain fewer features, use the raw (margin) output, whose interventional values
-//! need no table, or use a background closer to the explained rows. Parallel over explained
-//! rows; each row adds its background rows in order, so results do not depend on the number
-//! of threads.
+//! [`OutputOptions::max_pair_features`] of them is *estimated* instead
+//! ([`pair_sampling`](super::pair_sampling)): antithetic permutation sampling of the same
+//! game with shap's rescaling as control variate. The pairs of an explained row are sampled
+//! together, in rounds that go to the pairs with the largest variance, until the standard
+//! error of every value of the row (after averaging over the background) is at most
+//! [`OutputOptions::tolerance`]. The estimate satisfies efficiency exactly. [`OutputValues::std_errors`] holds the standard errors
+//! (zero where every pair was exact) and [`OutputValues::n_estimated_pairs`] says how many pairs
+//! were estimated. [`PairMethod::ShapRescale`] gives shap's approximation for every pair
+//! instead. Parallel over explained rows; each row adds its background rows in order and each
+//! pair draws from its own random stream keyed by `(seed, row, background row)`, so results do
+//! not depend on the number of threads.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 use super::interventional::Background;
 use super::pair_game::{MAX_PAIR_FEATURES, PairGame, shapley_values};
+pub use super::pair_sampling::PairMethod;
+use super::pair_sampling::{EstimateSpec, PairEstimate, SampleBuffers};
 use crate::Scalar;
 use crate::ensemble::TreeEnsemble;
 use crate::error::{Error, Result};
 use crate::parallel::ROW_BLOCK;
+use crate::rng::Rng;
 
 /// Smallest probability a cross-entropy loss reads (as scikit-learn's `log_loss` clips), so
 /// that a class predicted with probability 0 costs `-ln(EPS)` instead of infinity.
@@ -221,24 +230,52 @@ impl OutputTransform {
 }
 
 /// Options of [`shap_values`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OutputOptions {
-    /// Most parting features a pair of explained and background rows may have (at most
-    /// [`MAX_PAIR_FEATURES`]): its table has `2^n` entries per output.
+    /// Most parting features a pair of explained and background rows may have for its exact
+    /// table (at most [`MAX_PAIR_FEATURES`]): the table has `2^n` entries per output. Pairs
+    /// with more are estimated.
     pub max_pair_features: usize,
+    /// Exact-or-estimated (`Auto`) or shap's rescaling for every pair.
+    pub method: PairMethod,
+    /// Target standard error of every estimated value, in the output's units (after
+    /// averaging over the background). Default [`DEFAULT_TOLERANCE`].
+    pub tolerance: f64,
+    /// Seed of the estimator's random streams.
+    pub seed: u64,
+    /// Most antithetic pairs of permutations drawn for one pair of rows.
+    pub max_samples: usize,
 }
 
 impl Default for OutputOptions {
     fn default() -> Self {
         OutputOptions {
             max_pair_features: DEFAULT_MAX_PAIR_FEATURES,
+            method: PairMethod::Auto,
+            tolerance: DEFAULT_TOLERANCE,
+            seed: 0,
+            max_samples: DEFAULT_MAX_SAMPLES,
         }
     }
 }
 
 /// Default of [`OutputOptions::max_pair_features`]: a pair then costs at most about
-/// `20 · 2^20` operations per output (milliseconds) and 8 MiB per output and thread.
-pub const DEFAULT_MAX_PAIR_FEATURES: usize = 20;
+/// `12 · 2^12` operations per output (tens of microseconds). Larger tables cost more than
+/// estimating the pair (measured on a 50-tree XGBoost model of 30 features: exact pairs of
+/// 13 to 20 parting features took ~100x the time of their estimates).
+pub const DEFAULT_MAX_PAIR_FEATURES: usize = 12;
+
+/// Default of [`OutputOptions::tolerance`]: a standard error of 5e-4 in the output's units
+/// (probabilities: 5e-4 of their scale), so that about 95% of the estimated values are within
+/// 1e-3 of the exact ones.
+pub const DEFAULT_TOLERANCE: f64 = 5e-4;
+
+/// Default of [`OutputOptions::max_samples`].
+pub const DEFAULT_MAX_SAMPLES: usize = 100_000;
+
+/// Antithetic pairs drawn for each estimated pair before the first look at the variances:
+/// enough for a variance estimate; the row's total pools many such estimates.
+const MIN_SAMPLES: usize = 4;
 
 /// SHAP values of a transformed output, with their base values.
 #[derive(Debug, Clone)]
@@ -249,6 +286,10 @@ pub struct OutputValues {
     /// `values[row, .., o].sum() + base_values[row, o]` is `g` of the row's margins. The same
     /// for every row except for losses, whose base value depends on the row's label.
     pub base_values: Array2<f64>,
+    /// Standard errors of `values`, same shape: zero where every pair was exact.
+    pub std_errors: Array3<f64>,
+    /// How many (explained row, background row) pairs were estimated rather than exact.
+    pub n_estimated_pairs: usize,
 }
 
 /// Exact interventional SHAP values of `transform` applied to the model's margins, for every
@@ -267,12 +308,7 @@ pub fn shap_values<F: Scalar, G: Scalar>(
     model.check_features(x.ncols())?;
     transform.check(model)?;
     let labels = labels_of(model, &transform, labels, x.nrows())?;
-    if options.max_pair_features == 0 || options.max_pair_features > MAX_PAIR_FEATURES {
-        return Err(Error::Parameter(format!(
-            "max_pair_features must be between 1 and {MAX_PAIR_FEATURES}, got {}",
-            options.max_pair_features
-        )));
-    }
+    check_options(options, &transform, model.n_outputs())?;
     let bg = Background::new(model, background, weights)?;
     let (n, m, k) = (x.nrows(), model.n_features(), model.n_outputs());
     let ko = transform.n_outputs(k);
@@ -284,82 +320,176 @@ pub fn shap_values<F: Scalar, G: Scalar>(
             .to_owned();
     }
     let mut values = Array3::<f64>::zeros((n, m, ko));
+    let mut variances = Array3::<f64>::zeros((n, m, ko));
     let row_len = m * ko;
-    if row_len == 0 || n == 0 {
-        return Ok(OutputValues {
-            values,
-            base_values,
-        });
-    }
-    let out = values.as_slice_mut().expect("fresh array is contiguous");
-    let failed = AtomicBool::new(false);
-    let results: Vec<Result<()>> = out
-        .par_chunks_mut(ROW_BLOCK * row_len)
-        .enumerate()
-        .map(|(block, chunk)| {
-            if failed.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            crate::parallel::check_cancelled()?;
-            let mut game = PairGame::new(model);
-            let mut xr = vec![0.0; m];
-            let mut g = Vec::new();
-            let mut phi = Vec::new();
-            for (i, row_out) in chunk.chunks_mut(row_len).enumerate() {
-                let row = block * ROW_BLOCK + i;
-                model.prepare_row(&x, row, &mut xr);
-                let y = labels.get(row).copied().unwrap_or(0.0);
-                for (b, (r, &w)) in bg.rows.chunks(m.max(1)).zip(&bg.weights).enumerate() {
-                    if w == 0.0 {
-                        continue;
-                    }
-                    if let Err(e) = game.tabulate(model, &xr, r, options.max_pair_features) {
-                        failed.store(true, Ordering::Relaxed);
-                        return Err(too_many(e.limit, row, b));
-                    }
-                    let d = game.features().len();
-                    if d == 0 {
-                        continue;
-                    }
-                    g.clear();
-                    g.resize(ko << d, 0.0);
-                    for (mm, gg) in game.margins().chunks(k).zip(g.chunks_mut(ko)) {
-                        transform.apply(mm, y, gg);
-                    }
-                    phi.clear();
-                    phi.resize(d * ko, 0.0);
-                    shapley_values(&g, d, ko, w / bg.total, &mut phi);
-                    for (&f, p) in game.features().iter().zip(phi.chunks(ko)) {
-                        let at = f as usize * ko;
-                        for (o, v) in row_out[at..at + ko].iter_mut().zip(p) {
-                            *o += v;
+    let estimated = AtomicUsize::new(0);
+    if row_len > 0 && n > 0 {
+        let n_bg = bg.weights.len() as u64;
+        let tol2 = options.tolerance * options.tolerance;
+        let out = values.as_slice_mut().expect("fresh array is contiguous");
+        let var_out = variances.as_slice_mut().expect("fresh array is contiguous");
+        let results: Vec<Result<()>> = out
+            .par_chunks_mut(ROW_BLOCK * row_len)
+            .zip(var_out.par_chunks_mut(ROW_BLOCK * row_len))
+            .enumerate()
+            .map(|(block, (chunk, var_chunk))| {
+                crate::parallel::check_cancelled()?;
+                let mut game = PairGame::new(model);
+                let mut pool: Vec<PairEstimate> = Vec::new();
+                let mut buffers = SampleBuffers::default();
+                let mut xr = vec![0.0; m];
+                let mut g = Vec::new();
+                let mut phi = Vec::new();
+                let rows = chunk.chunks_mut(row_len).zip(var_chunk.chunks_mut(row_len));
+                for (i, (row_out, row_var)) in rows.enumerate() {
+                    let row = block * ROW_BLOCK + i;
+                    model.prepare_row(&x, row, &mut xr);
+                    let spec = EstimateSpec {
+                        transform,
+                        label: labels.get(row).copied().unwrap_or(0.0),
+                        method: options.method,
+                    };
+                    let mut used = 0;
+                    for (b, (r, &w)) in bg.rows.chunks(m.max(1)).zip(&bg.weights).enumerate() {
+                        if w == 0.0 {
+                            continue;
                         }
+                        let share = w / bg.total;
+                        let exact = options.method == PairMethod::Auto
+                            && game
+                                .tabulate(model, &xr, r, options.max_pair_features)
+                                .is_ok();
+                        if exact {
+                            let d = game.features().len();
+                            if d == 0 {
+                                continue;
+                            }
+                            g.clear();
+                            g.resize(ko << d, 0.0);
+                            for (mm, gg) in game.margins().chunks(k).zip(g.chunks_mut(ko)) {
+                                transform.apply(mm, spec.label, gg);
+                            }
+                            phi.clear();
+                            phi.resize(d * ko, 0.0);
+                            shapley_values(&g, d, ko, share, &mut phi);
+                            scatter(game.features(), &phi, ko, row_out);
+                            continue;
+                        }
+                        if used == pool.len() {
+                            pool.push(PairEstimate::new(model));
+                        }
+                        let rng = Rng::stream(options.seed, row as u64 * n_bg + b as u64);
+                        pool[used].prepare(model, &xr, r, &spec, rng, share);
+                        used += 1;
+                    }
+                    let pairs = &mut pool[..used];
+                    if options.method == PairMethod::Auto {
+                        estimated.fetch_add(used, Ordering::Relaxed);
+                        sample_row(model, &spec, pairs, &mut buffers, row_var, tol2, options);
+                    }
+                    row_var.fill(0.0);
+                    for pair in pairs.iter() {
+                        pair.add_values(row_out);
+                        pair.add_variance(row_var);
                     }
                 }
-            }
-            Ok(())
-        })
-        .collect();
-    if let Some(e) = results.into_iter().find_map(|r| r.err()) {
-        return Err(e);
+                Ok(())
+            })
+            .collect();
+        if let Some(e) = results.into_iter().find_map(|r| r.err()) {
+            return Err(e);
+        }
     }
+    variances.mapv_inplace(f64::sqrt);
     Ok(OutputValues {
         values,
         base_values,
+        std_errors: variances,
+        n_estimated_pairs: estimated.into_inner(),
     })
 }
 
-fn too_many(limit: usize, row: usize, background_row: usize) -> Error {
-    Error::Limit(format!(
-        "explaining a transformed model output (probability, loss, ...) exactly needs, for \
-         each pair of an explained row and a background row, a table over the features on \
-         which the two rows take different paths in the trees, 2^n entries for n such \
-         features; row {row} and background row {background_row} differ on more than \
-         {limit} (max_pair_features={limit}). Explain model_output='raw' (exact at any size), \
-         explain fewer features (models with fewer features, or a background closer to the \
-         explained rows), or raise max_pair_features (at most {MAX_PAIR_FEATURES}; time and \
-         memory double with each step)"
-    ))
+/// Adds `values[bit]` to the entries of the bits' features in `row` (`ko` each).
+fn scatter(features: &[u32], values: &[f64], ko: usize, row: &mut [f64]) {
+    for (&f, p) in features.iter().zip(values.chunks(ko)) {
+        let at = f as usize * ko;
+        for (o, v) in row[at..at + ko].iter_mut().zip(p) {
+            *o += v;
+        }
+    }
+}
+
+/// Samples the estimated pairs of one explained row until the variance of each of the row's
+/// values (the pairs' variances, weighted by their squared shares) is at most `tol2`: first
+/// [`MIN_SAMPLES`] each, then doubling the samples of every pair whose largest weighted
+/// variance exceeds `tol2 / pairs` (if none does, no value can exceed `tol2`). `row_var` is
+/// scratch space. Deterministic: each pair has its own stream, and the rounds depend only on
+/// the row's own draws.
+fn sample_row(
+    model: &TreeEnsemble,
+    spec: &EstimateSpec,
+    pairs: &mut [PairEstimate],
+    buffers: &mut SampleBuffers,
+    row_var: &mut [f64],
+    tol2: f64,
+    options: &OutputOptions,
+) {
+    if pairs.is_empty() {
+        return;
+    }
+    let min = MIN_SAMPLES.min(options.max_samples);
+    for pair in pairs.iter_mut() {
+        pair.draw(model, spec, min, buffers);
+    }
+    let per_pair = tol2 / pairs.len() as f64;
+    loop {
+        row_var.fill(0.0);
+        for pair in pairs.iter() {
+            pair.add_variance(row_var);
+        }
+        if row_var.iter().all(|&v| v <= tol2) {
+            return;
+        }
+        let mut drew = false;
+        for pair in pairs.iter_mut() {
+            let n = pair.n_samples();
+            if n < options.max_samples && pair.worst_variance() > per_pair {
+                pair.draw(model, spec, n.min(options.max_samples - n), buffers);
+                drew = true;
+            }
+        }
+        if !drew {
+            return;
+        }
+    }
+}
+
+fn check_options(options: &OutputOptions, transform: &OutputTransform, k: usize) -> Result<()> {
+    if options.max_pair_features == 0 || options.max_pair_features > MAX_PAIR_FEATURES {
+        return Err(Error::Parameter(format!(
+            "max_pair_features must be between 1 and {MAX_PAIR_FEATURES}, got {}",
+            options.max_pair_features
+        )));
+    }
+    if !(options.tolerance.is_finite() && options.tolerance > 0.0) {
+        return Err(Error::Parameter(format!(
+            "the estimator's tolerance must be finite and > 0, got {}",
+            options.tolerance
+        )));
+    }
+    if options.max_samples < 2 {
+        return Err(Error::Parameter(format!(
+            "max_samples must be at least 2 (antithetic pairs), got {}",
+            options.max_samples
+        )));
+    }
+    if options.method == PairMethod::ShapRescale && transform.n_outputs(k) != k {
+        return Err(Error::Parameter(format!(
+            "shap's rescaling needs one margin per explained output; {transform:?} reads {k} \
+             margins for one output"
+        )));
+    }
+    Ok(())
 }
 
 /// Labels as a vector (empty when the transform takes none), checked.

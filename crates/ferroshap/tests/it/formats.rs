@@ -136,11 +136,23 @@ fn sniffing_finds_each_format() {
 }
 
 #[test]
-fn unsupported_models_say_so() {
-    match TreeEnsemble::from_file(fixtures().join("xgb_vector_leaf.json")) {
-        Err(Error::Unsupported(m)) => assert!(m.contains("vector-leaf"), "{m}"),
-        other => panic!("vector leaf: {other:?}"),
+fn vector_leaf_trees_hold_one_value_per_target() {
+    let model = TreeEnsemble::from_file(fixtures().join("xgb_vector_leaf.json")).unwrap();
+    assert_eq!((model.n_outputs(), model.leaf_width()), (2, 2));
+    assert!(model.trees().iter().all(|t| t.output() == 0));
+    // The targets were y and -y: every leaf's two values are opposite up to the different
+    // base scores' effect on the gradients, so their signs differ or both are ~0.
+    for tree in model.trees() {
+        for node in (0..tree.n_nodes()).filter(|&i| tree.is_leaf(i)) {
+            let v = tree.leaf_value(node);
+            assert_eq!(v.len(), 2);
+            assert!(v[0] * v[1] <= 0.0, "{v:?}");
+        }
     }
+}
+
+#[test]
+fn unsupported_models_say_so() {
     match TreeEnsemble::from_file(fixtures().join("lgb_linear.txt")) {
         Err(Error::Unsupported(m)) => {
             assert!(m.contains("linear trees are not supported yet"), "{m}")

@@ -297,52 +297,245 @@ fn results_do_not_depend_on_thread_count() {
     assert_eq!(one.base_values, four.base_values);
 }
 
-#[test]
-fn pairs_beyond_the_feature_limit_are_refused_with_the_limit() {
-    let mut rng = Rng::new(59);
+fn far_apart_model(seed: u64, n_outputs: usize) -> (TreeEnsemble, Array2<f64>, Array2<f64>) {
+    let mut rng = Rng::new(seed);
     let shape = TreeShape {
-        max_depth: 6,
-        n_features: 6,
+        max_depth: 5,
+        n_features: 7,
         leaf_width: 1,
-        categorical: false,
+        categorical: true,
         zero_covers: false,
     };
-    let model = random_ensemble(&mut rng, &shape, 20, 1, SplitRules::XGBOOST);
-    // Rows far apart on every feature part on every split's feature.
-    let x = Array2::from_elem((1, 6), -5.0);
-    let background = Array2::from_elem((1, 6), 5.0);
-    let options = OutputOptions {
-        max_pair_features: 2,
-    };
+    let model = random_ensemble(&mut rng, &shape, 25, n_outputs, SplitRules::XGBOOST);
+    let x = random_rows(&mut rng, 4, 7);
+    let background = random_rows(&mut rng, 5, 7);
+    (model, x, background)
+}
+
+fn run_with(
+    model: &TreeEnsemble,
+    x: &Array2<f64>,
+    background: &Array2<f64>,
+    transform: OutputTransform,
+    labels: Option<&Array1<f64>>,
+    options: &OutputOptions,
+) -> model_output::OutputValues {
+    model_output::shap_values(
+        model,
+        x.view(),
+        background.view(),
+        None,
+        transform,
+        labels.map(|l| l.view()),
+        options,
+    )
+    .unwrap()
+}
+
+/// Pairs above `max_pair_features` are estimated: within a few standard errors of the exact
+/// values, standard errors at most the tolerance, and efficiency exact (1e-10: the estimate
+/// telescopes per permutation, so only rounding remains).
+#[test]
+fn pairs_beyond_the_limit_are_estimated_within_their_standard_error() {
     let logistic = OutputTransform::Logistic { scale: 1.0 };
-    let err = model_output::shap_values(
-        &model,
-        x.view(),
-        background.view(),
-        None,
-        logistic,
-        None,
-        &options,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(&err, Error::Limit(m) if m.contains("max_pair_features=2") && m.contains("raw")),
-        "{err}"
-    );
-    let bad = OutputOptions {
-        max_pair_features: 99,
+    let softmax = OutputTransform::Softmax { scale: 1.0 };
+    let softmax_loss = OutputTransform::SoftmaxLoss { scale: 1.0 };
+    for (seed, k, transform) in [(59, 1, logistic), (60, 3, softmax), (61, 3, softmax_loss)] {
+        let (model, x, background) = far_apart_model(seed, k);
+        let mut rng = Rng::new(seed + 100);
+        let labels = labels_for(&mut rng, transform, x.nrows(), k);
+        let exact = run_with(
+            &model,
+            &x,
+            &background,
+            transform,
+            labels.as_ref(),
+            &OutputOptions::default(),
+        );
+        assert_eq!(exact.n_estimated_pairs, 0);
+        assert!(exact.std_errors.iter().all(|&e| e == 0.0));
+        let tolerance = 2e-3;
+        let options = OutputOptions {
+            max_pair_features: 1,
+            tolerance,
+            ..OutputOptions::default()
+        };
+        let est = run_with(
+            &model,
+            &x,
+            &background,
+            transform,
+            labels.as_ref(),
+            &options,
+        );
+        assert!(
+            est.n_estimated_pairs > 0,
+            "{transform:?}: some pairs part on 2+ features"
+        );
+        assert_eq!(est.base_values, exact.base_values);
+        let mut worst: f64 = 0.0;
+        for ((v, e), se) in est.values.iter().zip(&exact.values).zip(&est.std_errors) {
+            assert!(
+                *se <= tolerance * 1.0001,
+                "{transform:?}: standard error {se}"
+            );
+            // 5 standard errors (plus rounding): a false alarm has odds ~1e-6 per value.
+            assert!(
+                (v - e).abs() <= 5.0 * se + 1e-12,
+                "{transform:?}: {v} vs exact {e} (se {se})"
+            );
+            worst = worst.max((v - e).abs());
+        }
+        assert!(
+            worst > 0.0,
+            "{transform:?}: estimated values differ from exact ones somewhere"
+        );
+        for r in 0..x.nrows() {
+            for o in 0..est.values.dim().2 {
+                let sum_est: f64 = est.values.slice(s![r, .., o]).sum();
+                let sum_exact: f64 = exact.values.slice(s![r, .., o]).sum();
+                assert!(
+                    (sum_est - sum_exact).abs() < 1e-10,
+                    "efficiency: {sum_est} vs {sum_exact}"
+                );
+            }
+        }
+    }
+}
+
+/// shap's rescaling: per background row, the margin game's exact Shapley values (by
+/// enumeration) times (g(f(x)) − g(f(r))) / (f(x) − f(r)), averaged. Tolerance 1e-10 as the
+/// oracle above.
+#[test]
+fn shap_rescale_matches_its_definition() {
+    let (model, x, background) = far_apart_model(67, 1);
+    let transform = OutputTransform::Logistic { scale: 1.0 };
+    let options = OutputOptions {
+        method: model_output::PairMethod::ShapRescale,
+        ..OutputOptions::default()
     };
-    let err = model_output::shap_values(
+    let got = run_with(&model, &x, &background, transform, None, &options);
+    assert_eq!(got.n_estimated_pairs, 0, "rescaling is not an estimate");
+    let m = model.n_features();
+    let g = |v: f64| 1.0 / (1.0 + (-v).exp());
+    for r in 0..x.nrows() {
+        let row = x.row(r).to_vec();
+        let mut want = vec![0.0; m];
+        for b in 0..background.nrows() {
+            let single = background.slice(s![b..b + 1, ..]).to_owned();
+            let margins = hybrid_margins(&model, &row, &single);
+            let game: Vec<Vec<f64>> = (0..1usize << m).map(|s| vec![margins[[s, 0]]]).collect();
+            let phi = shapley_by_enumeration(&game, m, 1);
+            let (fx, fr) = (margins[[(1 << m) - 1, 0]], margins[[0, 0]]);
+            let c = if fx == fr {
+                1.0
+            } else {
+                (g(fx) - g(fr)) / (fx - fr)
+            };
+            for f in 0..m {
+                want[f] += c * phi[[f, 0]] / background.nrows() as f64;
+            }
+        }
+        for f in 0..m {
+            let v = got.values[[r, f, 0]];
+            assert!(
+                (v - want[f]).abs() < 1e-10,
+                "row {r} feature {f}: {v} vs {}",
+                want[f]
+            );
+        }
+    }
+}
+
+#[test]
+fn estimates_do_not_depend_on_thread_count() {
+    let (model, x, background) = far_apart_model(71, 3);
+    let options = OutputOptions {
+        max_pair_features: 1,
+        tolerance: 1e-2,
+        seed: 5,
+        ..OutputOptions::default()
+    };
+    let transform = OutputTransform::Softmax { scale: 1.0 };
+    let run = |threads: usize| {
+        with_threads(Some(threads), || {
+            run_with(&model, &x, &background, transform, None, &options)
+        })
+        .unwrap()
+    };
+    let (one, four) = (run(1), run(4));
+    assert!(one.n_estimated_pairs > 0);
+    assert_eq!(one.values, four.values, "bitwise equal for 1 and 4 threads");
+    assert_eq!(one.std_errors, four.std_errors);
+    let other_seed = run_with(
         &model,
-        x.view(),
-        background.view(),
+        &x,
+        &background,
+        transform,
         None,
-        logistic,
-        None,
-        &bad,
-    )
-    .unwrap_err();
-    assert!(matches!(err, Error::Parameter(_)), "{err}");
+        &OutputOptions { seed: 6, ..options },
+    );
+    assert_ne!(
+        one.values, other_seed.values,
+        "the seed drives the estimate"
+    );
+}
+
+#[test]
+fn bad_estimator_options_are_refused() {
+    let (model, x, background) = far_apart_model(73, 3);
+    let logistic = OutputTransform::Logistic { scale: 1.0 };
+    let cases = [
+        (
+            OutputOptions {
+                max_pair_features: 99,
+                ..OutputOptions::default()
+            },
+            logistic,
+            "max_pair_features",
+        ),
+        (
+            OutputOptions {
+                tolerance: 0.0,
+                ..OutputOptions::default()
+            },
+            logistic,
+            "tolerance",
+        ),
+        (
+            OutputOptions {
+                max_samples: 1,
+                ..OutputOptions::default()
+            },
+            logistic,
+            "max_samples",
+        ),
+        (
+            OutputOptions {
+                method: model_output::PairMethod::ShapRescale,
+                ..OutputOptions::default()
+            },
+            OutputTransform::SoftmaxLoss { scale: 1.0 },
+            "rescaling",
+        ),
+    ];
+    for (options, transform, want) in cases {
+        let labels = transform.is_loss().then(|| Array1::zeros(x.nrows()));
+        let err = model_output::shap_values(
+            &model,
+            x.view(),
+            background.view(),
+            None,
+            transform,
+            labels.as_ref().map(|l| l.view()),
+            &options,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Parameter(m) if m.contains(want)),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,101 @@
+"""Transformed outputs (``model_output="probability"``) on a real-size model: ferroshap's exact
+and estimated pairs against shap's rescaling, side by side, with the error of both against the
+exact Shapley values of the probability game.
+
+    PYTHONPATH=python python benches/bench_output_estimates.py
+
+Two models on breast cancer (569 x 30), background = first 100 rows:
+
+- the issue's XGBClassifier(n_estimators=50) (default depth 6): many pairs part on 20+ features,
+  so no exact reference exists; timing and additivity only;
+- XGBClassifier(n_estimators=50, max_depth=2): every pair parts on few enough features for
+  exact tables (max_pair_features=24) on 10 rows, the reference for the errors; ferroshap
+  estimates pairs above max_pair_features=8 here to measure the estimator's error.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import shap
+import xgboost as xgb
+from sklearn.datasets import load_breast_cancer
+
+import ferroshap
+
+
+def best_of(f, repeat=3):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = f()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    X, y = load_breast_cancer(return_X_y=True)
+    background = X[:100]
+    rows = X[100:150]
+    print(f"rows explained: {len(rows)}, background rows: {len(background)}")
+
+    model = xgb.XGBClassifier(n_estimators=50, n_jobs=1).fit(X, y)
+    ours = ferroshap.TreeExplainer(model, data=background, model_output="probability")
+    theirs = shap.TreeExplainer(model, background, model_output="probability")
+    t_ours, explanation = best_of(lambda: ours(rows), 1)
+    t_theirs, _ = best_of(lambda: theirs.shap_values(rows), 3)
+    err = np.abs(
+        explanation.values.sum(1) + explanation.base_values - model.predict_proba(rows)[:, 1]
+    ).max()
+    print(
+        f"depth 6: ferroshap {t_ours:.3f} s ({ours.n_estimated_pairs} of "
+        f"{len(rows) * len(background)} pairs estimated, max std error "
+        f"{explanation.error_std.max():.1e}, additivity error {err:.1e}); shap {t_theirs:.3f} s;"
+        f" ferroshap / shap time {t_ours / t_theirs:.1f}x"
+    )
+
+    model = xgb.XGBClassifier(n_estimators=50, max_depth=2, n_jobs=1).fit(X, y)
+    rows = rows[:10]  # exact tables of up to 2^24 entries per pair: a small subset
+    print(f"depth 2 subset: {len(rows)} rows")
+    exact = ferroshap.TreeExplainer(
+        model, data=background, model_output="probability", max_pair_features=24
+    )
+    t_exact, want = best_of(lambda: exact.shap_values(rows), 1)
+    assert exact.n_estimated_pairs == 0, "the reference must be exact"
+    estimated = ferroshap.TreeExplainer(
+        model, data=background, model_output="probability", max_pair_features=8
+    )
+    t_est, got = best_of(lambda: estimated(rows), 1)
+    default = ferroshap.TreeExplainer(model, data=background, model_output="probability")
+    t_default, got_default = best_of(lambda: default.shap_values(rows), 1)
+    theirs = shap.TreeExplainer(model, background, model_output="probability")
+    t_theirs, shap_values = best_of(lambda: theirs.shap_values(rows), 3)
+    for name, t, values, extra in [
+        ("ferroshap exact (max_pair_features=24)", t_exact, want, ""),
+        (
+            "ferroshap default (max_pair_features=12)",
+            t_default,
+            got_default,
+            f", {default.n_estimated_pairs} pairs estimated",
+        ),
+        (
+            "ferroshap estimated (max_pair_features=8)",
+            t_est,
+            got.values,
+            f", {estimated.n_estimated_pairs} pairs estimated,"
+            f" max std error {got.error_std.max():.1e}",
+        ),
+        ("shap rescaling", t_theirs, shap_values, ""),
+    ]:
+        e = np.abs(values - want)
+        print(
+            f"depth 2: {name}: {t:.3f} s ({t / t_theirs:.1f}x shap), max error {e.max():.1e},"
+            f" mean error {e.mean():.1e}{extra}"
+        )
+
+
+if __name__ == "__main__":
+    main()
