@@ -166,21 +166,23 @@ def max_pool_2d(layer: Any, z: tf.Tensor) -> tf.Tensor:
 
     @tf.custom_gradient
     def inner(z: tf.Tensor) -> Any:
+        # The weights of the cross-max rule, as in _torch_rules._MaxPool (no threshold).
         x, r = halves(z)
         y, ix = pool(x)
         yr, ir = pool(r)
-        cross = tf.maximum(y, yr)
-        up, down = cross - yr, y - cross
-        dx = tf.reshape(x - r, [-1])
+        position = tf.reshape(tf.where(y >= yr, ix, ir), [-1, 1])
+        divisor = tf.gather_nd(tf.reshape(x - r, [-1]), position)
+        zero = tf.equal(divisor, 0)
+        ratio = tf.reshape(y - yr, [-1]) / tf.where(zero, tf.ones_like(divisor), divisor)
+        same = tf.cast(tf.equal(position[:, 0], tf.reshape(ix, [-1])), x.dtype)
+        weight = tf.where(zero, same, ratio)
+        size = tf.shape(tf.reshape(x, [-1]), out_type=tf.int64)
 
         def grad(g: tf.Tensor) -> tf.Tensor:
             gx, _ = halves(g)
-            size = tf.shape(dx, out_type=tf.int64)
-            acc = tf.scatter_nd(tf.reshape(ix, [-1, 1]), tf.reshape(gx * up, [-1]), size)
-            acc += tf.scatter_nd(tf.reshape(ir, [-1, 1]), tf.reshape(gx * down, [-1]), size)
-            near = tf.abs(dx) <= EPS
-            gin = tf.where(near, tf.zeros_like(acc), acc / tf.where(near, tf.ones_like(dx), dx))
-            gin = tf.reshape(gin, tf.shape(x))
+            gin = tf.reshape(
+                tf.scatter_nd(position, tf.reshape(gx, [-1]) * weight, size), tf.shape(x)
+            )
             return tf.concat([gin, tf.zeros_like(gin)], 0)
 
         return tf.concat([y, yr], 0), grad

@@ -24,8 +24,10 @@ attributions of each (row, reference) pair sum to ``f(x) - f(r)``):
   of the coupled outputs stay consistent;
 - layer norm / RMS norm: centring (linear), square (rescale), mean (linear), ``rsqrt``
   (rescale) and the product of the centred input with it (bilinear split);
-- max pooling: the difference of the pooled maxima, split between the value's and the
-  reference's argmax positions (the cross-max rule), divided by their input differences;
+- max pooling: the difference of the pooled maxima, given to the value's argmax (if the
+  value's max is the larger) or the reference's, divided by the input difference there
+  (the cross-max rule; shap's, except that shap zeroes divisors below 1e-7 where this
+  divides them and uses the gradient at exactly 0);
 - ``scaled_dot_product_attention``: decomposed into the matmul, softmax and matmul above.
 
 Every other function is taken as linear (its gradient is its multiplier). Functions known to
@@ -145,21 +147,24 @@ def normalize(
 
 class _MaxPool(torch.autograd.Function):
     """Cross-max rule: ``Delta y`` goes to the argmax of the value when the value's maximum
-    is the larger (``Delta y > 0``), else to the argmax of the reference, divided by the
-    input difference there. Exact: at the value's argmax ``i``, ``Delta x_i >= Delta y``,
-    and at the reference's argmax ``j``, ``Delta x_j <= Delta y``, so the divisor is never
-    smaller than what it divides (a difference at most ``1e-6`` is dropped)."""
+    is the larger, else to the argmax of the reference, divided by the input difference
+    there. The divisor is never smaller than what it divides (at the value's argmax ``i``,
+    ``x_i - r_i >= max(x) - max(r) >= 0``; symmetrically at the reference's), also in
+    floating point (subtraction is monotonic), so no threshold is needed: the weight is in
+    [0, 1], exactly 1 where value and reference share the argmax, and the max's gradient
+    (1 at the value's argmax) where the divisor is exactly 0."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, pool: Callable) -> torch.Tensor:
         y, idx = pool(x)
         yr, idxr = pool(xr)
         dx = (x - xr).flatten(2)
-        up = y >= yr
-        position = torch.where(up, idx, idxr).flatten(2)
+        idx, idxr = idx.flatten(2), idxr.flatten(2)
+        position = torch.where((y >= yr).flatten(2), idx, idxr)
         divisor = dx.gather(2, position)
-        near = divisor.abs() <= EPS
-        weight = torch.where(near, 0.0, (y - yr).flatten(2) / torch.where(near, 1.0, divisor))
+        zero = divisor == 0
+        ratio = (y - yr).flatten(2) / torch.where(zero, 1.0, divisor)
+        weight = torch.where(zero, (position == idx).to(x.dtype), ratio)
         ctx.save_for_backward(position, weight)
         ctx.input_shape = x.shape
         return y
