@@ -504,3 +504,31 @@ def test_inplace_activation_on_the_input_and_powers():
     torch.testing.assert_close(bg, bg_copy, rtol=0, atol=0)
     torch.testing.assert_close(X, X_copy, rtol=0, atol=0)
     assert _additivity(model, bg.clone(), X.clone(), values) < 1e-5
+
+
+def test_input_dependent_where_is_named_and_masks_are_linear():
+    class Gated(nn.Module):
+        def __init__(self, causal_mask):
+            super().__init__()
+            self.lin, self.out = nn.Linear(4, 4), nn.Linear(4, 1)
+            self.causal_mask = causal_mask
+
+        def forward(self, x):
+            h = self.lin(x)
+            if self.causal_mask:  # the same mask for every row: linear
+                h = h.masked_fill(torch.arange(4) > 1, 0.0)
+            else:  # a leaky ReLU through where: piecewise, no rule
+                h = torch.where(h > 0, h, 0.1 * h)
+            return self.out(h)
+
+    torch.manual_seed(17)
+    bg, X = torch.randn(10, 4), torch.randn(4, 4)
+    model = Gated(causal_mask=True).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = ferroshap.DeepExplainer(model, bg).shap_values(X)
+    assert _additivity(model, bg, X, values) < 1e-5
+    with pytest.warns(DeepLiftFallbackWarning, match="where .its condition depends on the input"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AdditivityWarning)
+            ferroshap.DeepExplainer(Gated(causal_mask=False).eval(), bg).shap_values(X)

@@ -226,8 +226,8 @@ LINEAR = {
     "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
     "batch_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
     "feature_alpha_dropout", "pad", "embedding", "clone", "detach", "to", "float", "double",
-    "half", "bfloat16", "type", "type_as", "roll", "flip", "fliplr", "flipud", "masked_fill",
-    "where", "movedim", "moveaxis", "swapaxes", "swapdims", "diagonal", "tril", "triu",
+    "half", "bfloat16", "type", "type_as", "roll", "flip", "fliplr", "flipud", "movedim",
+    "moveaxis", "swapaxes", "swapdims", "diagonal", "tril", "triu",
     "interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "trace",
     "diff", "copy_", "zero_", "fill_", "index_add", "scatter_add", "cpu", "cuda", "identity",
     "as_strided", "new_zeros", "new_ones", "zeros_like", "ones_like", "channel_shuffle",
@@ -239,7 +239,10 @@ LINEAR = {
 def _products(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     if name == "einsum":
         operands = list(args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:])
-        if len(operands) != 2 or not all(_varying(o) for o in operands):
+        varying = sum(_varying(o) for o in operands)
+        if varying > 1 and len(operands) > 2:  # a product of three or more activations
+            return _fallback(mode, func, name, args, kwargs)
+        if varying < 2:
             return _linear(mode, func, name, args, kwargs)
         eq = args[0]
         a, b = operands
@@ -427,6 +430,23 @@ def _attention(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
     return a @ v
 
 
+def _select(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    """``where(condition, a, b)`` / ``masked_fill(x, mask, v)``: linear in the selected
+    values while the condition is the same for value and reference (a mask or a causal
+    pattern); a condition that depends on the input (``where(x > 0, x, 0.1 * x)``) is a
+    piecewise function without a rule here: its gradient is used, with the warning."""
+    if name == "where" and len(args) + len(kwargs) < 3:
+        return func(*args, **kwargs)
+    condition = args[1] if name.startswith("masked_fill") else args[0]
+    values = args[:1] if name.startswith("masked_fill") else args[1:3]
+    if not isinstance(condition, torch.Tensor) or not any(_varying(v) for v in values):
+        return func(*args, **kwargs)
+    reference = mode.ref(condition)
+    if not mode.recording and not torch.equal(condition, reference):
+        mode.fallbacks.add(f"{name} (its condition depends on the input)")
+    return func(*args, **kwargs)
+
+
 def _linear(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     return func(*args, **kwargs)
 
@@ -450,6 +470,7 @@ _RULES.update({name: _divisions for name in _DIVISIONS})
 _RULES.update({"softmax": _softmax, "log_softmax": _softmax, "_softmax": _softmax})
 _RULES.update({"layer_norm": _layer_norm, "rms_norm": _layer_norm})
 _RULES.update({"scaled_dot_product_attention": _attention})
+_RULES.update({"where": _select, "masked_fill": _select, "masked_fill_": _select})
 for _d in (1, 2, 3):
     for _prefix in ("", "adaptive_"):
         _RULES[f"{_prefix}max_pool{_d}d"] = _max_pool
