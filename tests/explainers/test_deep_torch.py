@@ -532,3 +532,32 @@ def test_input_dependent_where_is_named_and_masks_are_linear():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AdditivityWarning)
             ferroshap.DeepExplainer(Gated(causal_mask=False).eval(), bg).shap_values(X)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_torch_transformer_encoder_layer_and_masked_multihead_attention(batch_first):
+    torch.manual_seed(18)
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=batch_first)
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer, self.head = layer, nn.Linear(16, 3)
+            self.attn = nn.MultiheadAttention(16, 4, batch_first=True)
+
+        def forward(self, x):
+            h = self.layer(x if batch_first else x.transpose(0, 1))
+            h = h if batch_first else h.transpose(0, 1)
+            # Masks: the last key padded, and a causal pattern (True: do not attend).
+            padding = torch.zeros(x.shape[0], x.shape[1], dtype=torch.bool)
+            padding[:, -1] = True
+            causal = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
+            h, _ = self.attn(h, h, h, key_padding_mask=padding, attn_mask=causal)
+            return self.head(h.mean(1))
+
+    model = Encoder().eval()
+    bg, X = torch.randn(12, 5, 16), torch.randn(4, 5, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nn.MultiheadAttention has a rule: no fallback
+        values = ferroshap.DeepExplainer(model, bg).shap_values(X)
+    assert _additivity(model, bg, X, values) < 1e-4

@@ -98,7 +98,7 @@ def rescale(f: Callable, p: Pair) -> Pair:
     def inner(x: tf.Tensor) -> Any:
         y = f(x)
         dx = x - r
-        near = tf.abs(dx) <= EPS
+        near = (tf.abs(dx) <= EPS) | tf.equal(x, r)  # equal infinities: masked scores
         m = (y - fr) / tf.where(near, tf.ones_like(dx), dx)
         if bool(tf.reduce_any(near)):
             with tf.GradientTape() as tape:

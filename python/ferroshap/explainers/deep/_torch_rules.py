@@ -28,7 +28,8 @@ attributions of each (row, reference) pair sum to ``f(x) - f(r)``):
   value's max is the larger) or the reference's, divided by the input difference there
   (the cross-max rule; shap's, except that shap zeroes divisors below 1e-7 where this
   divides them and uses the gradient at exactly 0);
-- ``scaled_dot_product_attention``: decomposed into the matmul, softmax and matmul above.
+- ``scaled_dot_product_attention`` and ``nn.MultiheadAttention`` (its functional form):
+  decomposed into the projections, matmul, softmax and matmul above.
 
 Every other function is taken as linear (its gradient is its multiplier). Functions known to
 be nonlinear without a rule (recurrent layers, fused multi-head attention, max/min
@@ -63,7 +64,9 @@ class _Rescale(torch.autograd.Function):
     def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, f: Callable) -> torch.Tensor:
         y = f(x)
         dx = x - xr
-        near = dx.abs() <= EPS
+        # x == xr also catches equal infinities (masked attention scores), whose difference
+        # is NaN.
+        near = (dx.abs() <= EPS) | (x == xr)
         m = (y - f(xr)) / torch.where(near, torch.ones_like(dx), dx)
         if bool(near.any()):
             with torch.enable_grad():
@@ -207,7 +210,7 @@ _DIVISIONS = {
 # Functions that are nonlinear and have no rule: their gradient is used (with a warning).
 KNOWN_FALLBACKS = {
     "lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell",
-    "rnn_relu_cell", "multi_head_attention_forward", "_native_multi_head_attention",
+    "rnn_relu_cell", "_native_multi_head_attention",
     "max", "min", "amax", "amin", "maximum", "minimum", "fmax", "fmin", "logsumexp", "norm",
     "var", "std", "var_mean", "std_mean", "prod", "cumprod", "sort", "topk", "median",
     "atan2", "group_norm", "instance_norm", "glu",
@@ -447,6 +450,96 @@ def _select(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict)
     return func(*args, **kwargs)
 
 
+_MHA_ARGS = (
+    "query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
+    "in_proj_bias", "bias_k", "bias_v", "add_zero_attn", "dropout_p", "out_proj_weight",
+    "out_proj_bias", "training", "key_padding_mask", "need_weights", "attn_mask",
+    "use_separate_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "static_k",
+    "static_v", "average_attn_weights", "is_causal",
+)  # fmt: skip
+
+
+def _multi_head_attention(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict):
+    """``nn.MultiheadAttention``'s functional form: projections (linear), the scaled
+    query-key product and the product with the values (bilinear), softmax (rule), masks
+    (constant). Extra key/value biases, zero attention and static keys fall back."""
+    p = dict(zip(_MHA_ARGS, args, strict=False))
+    p.update(kwargs)
+    q, k, v = p["query"], p["key"], p["value"]
+    special = any(p.get(n) is not None for n in ("bias_k", "bias_v", "static_k", "static_v"))
+    if special or p.get("add_zero_attn") or not any(_varying(t) for t in (q, k, v)):
+        return _fallback(mode, func, name, args, kwargs)
+    distinct = {id(t): t for t in (q, k, v) if _varying(t)}
+    refs = {key: mode.ref(t) for key, t in distinct.items()}
+    if mode.recording:
+        return func(*args, **kwargs)
+    batched = q.dim() == 3
+    heads = p["num_heads"]
+
+    def pair(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r = refs.get(id(t), t)
+        return (t, r) if batched else (t.unsqueeze(1), r.unsqueeze(1))
+
+    if p.get("use_separate_proj_weight"):
+        weights = (p["q_proj_weight"], p["k_proj_weight"], p["v_proj_weight"])
+    else:
+        weights = p["in_proj_weight"].chunk(3)
+    biases = p["in_proj_bias"].chunk(3) if p.get("in_proj_bias") is not None else (None,) * 3
+    (q, qr), (k, kr), (v, vr) = pair(q), pair(k), pair(v)
+    length, batch, embed = q.shape
+    head_dim = embed // heads
+
+    def project(t: torch.Tensor, i: int) -> torch.Tensor:
+        # (L, N, E) -> (N * heads, L, head_dim), as torch lays the heads out.
+        h = F.linear(t, weights[i], biases[i])
+        return h.reshape(h.shape[0], batch * heads, head_dim).transpose(0, 1)
+
+    scale = 1.0 / math.sqrt(head_dim)
+    qh, qhr = project(q, 0) * scale, project(qr, 0) * scale
+    kh, khr = project(k, 1).transpose(-2, -1), project(kr, 1).transpose(-2, -1)
+    vh, vhr = project(v, 2), project(vr, 2)
+    s, sr = bilinear(torch.bmm, qh, qhr, kh, khr)
+    mask = _attention_mask(p, batch, heads, length, k.shape[0], s.dtype, s.device)
+    if mask is not None:
+        s, sr = s + mask, sr + mask
+    a, ar = softmax(s, sr, -1)
+    out = bilinear(torch.bmm, a, ar, vh, vhr)[0]
+    out = out.transpose(0, 1).reshape(length, batch, embed)
+    out = F.linear(out, p["out_proj_weight"], p["out_proj_bias"])
+    if not batched:
+        out = out.squeeze(1)
+    weights_out = None
+    if p.get("need_weights", True):
+        weights_out = a.view(batch, heads, length, -1)
+        if p.get("average_attn_weights", True):
+            weights_out = weights_out.mean(1)
+        if not batched:
+            weights_out = weights_out.squeeze(0)
+    return out, weights_out
+
+
+def _attention_mask(
+    p: dict, batch: int, heads: int, length: int, source: int, dtype: Any, device: Any
+) -> torch.Tensor | None:
+    """The additive mask ``(N * heads, L, S)`` from ``attn_mask`` and ``key_padding_mask``
+    (``True`` in a boolean mask means "do not attend", as in torch)."""
+    mask = None
+    for given, shape in ((p.get("attn_mask"), None), (p.get("key_padding_mask"), "padding")):
+        if given is None:
+            continue
+        if given.dtype == torch.bool:
+            given = torch.zeros(given.shape, dtype=dtype, device=device).masked_fill(
+                given, float("-inf")
+            )
+        if shape == "padding":  # (N, S) -> (N * heads, 1, S)
+            given = given.view(batch, 1, 1, source).expand(-1, heads, -1, -1)
+            given = given.reshape(batch * heads, 1, source)
+        elif given.dim() == 2:
+            given = given.unsqueeze(0)
+        mask = given if mask is None else mask + given
+    return mask
+
+
 def _linear(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     return func(*args, **kwargs)
 
@@ -470,6 +563,7 @@ _RULES.update({name: _divisions for name in _DIVISIONS})
 _RULES.update({"softmax": _softmax, "log_softmax": _softmax, "_softmax": _softmax})
 _RULES.update({"layer_norm": _layer_norm, "rms_norm": _layer_norm})
 _RULES.update({"scaled_dot_product_attention": _attention})
+_RULES.update({"multi_head_attention_forward": _multi_head_attention})
 _RULES.update({"where": _select, "masked_fill": _select, "masked_fill_": _select})
 for _d in (1, 2, 3):
     for _prefix in ("", "adaptive_"):
