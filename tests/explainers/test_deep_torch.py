@@ -561,3 +561,23 @@ def test_torch_transformer_encoder_layer_and_masked_multihead_attention(batch_fi
         warnings.simplefilter("error")  # nn.MultiheadAttention has a rule: no fallback
         values = ferroshap.DeepExplainer(model, bg).shap_values(X)
     assert _additivity(model, bg, X, values) < 1e-4
+
+
+def test_explanations_feed_the_plots():
+    matplotlib = pytest.importorskip("matplotlib", reason="matplotlib is in the test extra")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    torch.manual_seed(19)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+    bg, X = torch.randn(20, 5), torch.randn(6, 5)
+    sv = ferroshap.DeepExplainer(model, bg)(X)
+    assert sv.axis_names == ("rows", "features", "outputs")
+    ax = ferroshap.plots.waterfall(sv[0, :, 1], show=False)
+    # The waterfall runs from the base value to f(x) for output 1 of row 0.
+    with torch.no_grad():
+        fx = model(X[:1])[0, 1].item()
+    assert sv[0, :, 1].base_values + sv[0, :, 1].values.sum() == pytest.approx(fx, abs=1e-5)
+    assert ax.figure is not None
+    assert ferroshap.plots.bar(sv[:, :, 0], show=False) is not None
+    plt.close("all")
