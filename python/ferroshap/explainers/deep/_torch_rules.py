@@ -48,138 +48,15 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-# Below this input difference the rescale multiplier is replaced by the gradient (shap's
-# threshold); the error this makes is O(f'' * 1e-12) per unit, far below float32's epsilon.
-EPS = 1e-6
-
-
-def _varying(t: Any) -> bool:
-    return isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()
-
-
-class _Rescale(torch.autograd.Function):
-    """``y = f(x)`` whose backward multiplies by ``(f(x) - f(r)) / (x - r)``."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, f: Callable) -> torch.Tensor:
-        y = f(x)
-        dx = x - xr
-        # x == xr also catches equal infinities (masked attention scores), whose difference
-        # is NaN.
-        near = (dx.abs() <= EPS) | (x == xr)
-        m = (y - f(xr)) / torch.where(near, torch.ones_like(dx), dx)
-        if bool(near.any()):
-            with torch.enable_grad():
-                xd = x.detach().requires_grad_()
-                (d,) = torch.autograd.grad(f(xd).sum(), xd)
-            m = torch.where(near, d, m)
-        ctx.save_for_backward(m)
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple:
-        (m,) = ctx.saved_tensors
-        return g * m, None, None
-
-
-class _ValueOf(torch.autograd.Function):
-    """The exact value ``compute()`` with the gradient of ``surrogate`` (a linear map whose
-    multipliers are the rule's)."""
-
-    @staticmethod
-    def forward(ctx: Any, surrogate: torch.Tensor, compute: Callable) -> torch.Tensor:
-        return compute()
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple:
-        return g, None
-
-
-def rescale(f: Callable, x: torch.Tensor, xr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """An elementwise ``f`` on a (value, reference) pair."""
-    return _Rescale.apply(x, xr, f), f(xr)
-
-
-def bilinear(
-    f: Callable, a: torch.Tensor, ar: torch.Tensor, b: torch.Tensor, br: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``f(a, b)`` for ``f`` linear in each argument, both varying."""
-    abar = (a.detach() + ar) / 2
-    bbar = (b.detach() + br) / 2
-    surrogate = f(a, bbar) + f(abar, b)
-    ad, bd = a.detach(), b.detach()
-    return _ValueOf.apply(surrogate, lambda: f(ad, bd)), f(ar, br)
-
-
-def divide(
-    a: torch.Tensor, ar: torch.Tensor, b: torch.Tensor, br: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``a / b`` with ``b`` varying (``a`` may be constant: then ``ar is a``)."""
-    bd = b.detach()
-    inv_mean = (1 / bd + 1 / br) / 2
-    db = -(a.detach() + ar) / 2 / (bd * br)
-    surrogate = a * inv_mean + b * db
-    ad = a.detach()
-    return _ValueOf.apply(surrogate, lambda: ad / bd), ar / br
-
-
-def softmax(x: torch.Tensor, xr: torch.Tensor, dim: int, log: bool = False) -> tuple:
-    # One shift for value and reference, so the shift cancels from every difference.
-    shift = torch.maximum(x.detach().amax(dim, keepdim=True), xr.amax(dim, keepdim=True))
-    u, ur = x - shift, xr - shift
-    e, er = rescale(torch.exp, u, ur)
-    s, sr = e.sum(dim, keepdim=True), er.sum(dim, keepdim=True)
-    if log:
-        ls, lsr = rescale(torch.log, s, sr)
-        return u - ls, ur - lsr
-    return divide(e, er, s, sr)
-
-
-def normalize(
-    x: torch.Tensor, xr: torch.Tensor, dims: tuple[int, ...], eps: float, center: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x - mean) / sqrt(var + eps)`` (layer norm), or ``x / sqrt(mean(x^2) + eps)``."""
-    if center:
-        x = x - x.mean(dims, keepdim=True)
-        xr = xr - xr.mean(dims, keepdim=True)
-    sq, sqr = rescale(torch.square, x, xr)
-    v, vr = sq.mean(dims, keepdim=True) + eps, sqr.mean(dims, keepdim=True) + eps
-    rs, rsr = rescale(torch.rsqrt, v, vr)
-    return bilinear(torch.mul, x, xr, rs, rsr)
-
-
-class _MaxPool(torch.autograd.Function):
-    """Cross-max rule: ``Delta y`` goes to the argmax of the value when the value's maximum
-    is the larger, else to the argmax of the reference, divided by the input difference
-    there. The divisor is never smaller than what it divides (at the value's argmax ``i``,
-    ``x_i - r_i >= max(x) - max(r) >= 0``; symmetrically at the reference's), also in
-    floating point (subtraction is monotonic), so no threshold is needed: the weight is in
-    [0, 1], exactly 1 where value and reference share the argmax, and the max's gradient
-    (1 at the value's argmax) where the divisor is exactly 0."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, pool: Callable) -> torch.Tensor:
-        y, idx = pool(x)
-        yr, idxr = pool(xr)
-        dx = (x - xr).flatten(2)
-        idx, idxr = idx.flatten(2), idxr.flatten(2)
-        position = torch.where((y >= yr).flatten(2), idx, idxr)
-        divisor = dx.gather(2, position)
-        zero = divisor == 0
-        ratio = (y - yr).flatten(2) / torch.where(zero, 1.0, divisor)
-        weight = torch.where(zero, (position == idx).to(x.dtype), ratio)
-        ctx.save_for_backward(position, weight)
-        ctx.input_shape = x.shape
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple:
-        position, weight = ctx.saved_tensors
-        shape = ctx.input_shape
-        grad = torch.zeros((shape[0], shape[1], shape[2:].numel()), dtype=g.dtype, device=g.device)
-        grad.scatter_add_(2, position, g.flatten(2) * weight)
-        return grad.view(shape), None, None
-
+from ferroshap.explainers.deep._torch_multipliers import (
+    MaxPoolRule,
+    bilinear,
+    divide,
+    normalize,
+    rescale,
+    softmax,
+    varying,
+)
 
 # ---------------------------------------------------------------------------------------------
 # The table: function name -> rule. A rule gets the pairing mode, the function and its
@@ -242,10 +119,10 @@ LINEAR = {
 def _products(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     if name == "einsum":
         operands = list(args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:])
-        varying = sum(_varying(o) for o in operands)
-        if varying > 1 and len(operands) > 2:  # a product of three or more activations
+        n_varying = sum(varying(o) for o in operands)
+        if n_varying > 1 and len(operands) > 2:  # a product of three or more activations
             return _fallback(mode, func, name, args, kwargs)
-        if varying < 2:
+        if n_varying < 2:
             return _linear(mode, func, name, args, kwargs)
         eq = args[0]
         a, b = operands
@@ -256,7 +133,7 @@ def _products(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dic
     # addmm/baddbmm(bias, a, b): bias is linear, the product may be of two activations.
     offset = 1 if name in ("addmm", "baddbmm") else 0
     a, b = args[offset], args[offset + 1]
-    if not (_varying(a) and _varying(b)):
+    if not (varying(a) and varying(b)):
         return _linear(mode, func, name, args, kwargs)
     ar, br = mode.ref(a), mode.ref(b)
     if mode.recording:
@@ -289,11 +166,11 @@ def _divisions(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
     if kwargs.get("rounding_mode") is not None:
         return _fallback(mode, func, name, args, kwargs)
     a, b = (args[1], args[0]) if name in ("__rtruediv__", "__rdiv__") else (args[0], args[1])
-    if not _varying(b):
+    if not varying(b):
         return _linear(mode, func, name, args, kwargs)
     if not isinstance(a, torch.Tensor):
         a = torch.as_tensor(a, dtype=b.dtype, device=b.device)
-    ar = mode.ref(a) if _varying(a) else a
+    ar = mode.ref(a) if varying(a) else a
     br = mode.ref(b)
     if mode.recording:
         return func(*args, **kwargs)
@@ -303,12 +180,12 @@ def _divisions(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
 def _unary(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     x = args[0]
     exponent = args[1] if len(args) > 1 else kwargs.get("exponent")
-    if name == "__rpow__" or (name in ("pow", "float_power") and _varying(exponent)):
+    if name == "__rpow__" or (name in ("pow", "float_power") and varying(exponent)):
         # base ** x (or x ** y with y varying): not a function of one activation.
         return _fallback(mode, func, name, args, kwargs)
-    if name == "prelu" and _varying(args[1] if len(args) > 1 else kwargs.get("weight")):
+    if name == "prelu" and varying(args[1] if len(args) > 1 else kwargs.get("weight")):
         return _fallback(mode, func, name, args, kwargs)
-    if not _varying(x):
+    if not varying(x):
         return func(*args, **kwargs)
     xr = mode.ref(x)
     if mode.recording:
@@ -326,7 +203,7 @@ def _unary(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) 
 
 def _softmax(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     x = args[0]
-    if not _varying(x):
+    if not varying(x):
         return func(*args, **kwargs)
     dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
     if dim is None:  # torch's legacy implicit dimension
@@ -344,7 +221,7 @@ def _layer_norm(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: d
     params = dict(zip(("input", "normalized_shape", "weight", "bias", "eps"), args, strict=False))
     params.update(kwargs)
     x = params["input"]
-    if not _varying(x):
+    if not varying(x):
         return func(*args, **kwargs)
     xr = mode.ref(x)
     if mode.recording:
@@ -365,7 +242,7 @@ def _layer_norm(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: d
 
 def _max_pool(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     x = args[0]
-    if not _varying(x):
+    if not varying(x):
         return func(*args, **kwargs)
     xr = mode.ref(x)
     if mode.recording:
@@ -387,7 +264,7 @@ def _max_pool(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dic
     def pool(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return base(t, *positional[1:], **kw, return_indices=True)
 
-    y = _MaxPool.apply(x, xr, pool)
+    y = MaxPoolRule.apply(x, xr, pool)
     if unbatched:
         y = y.squeeze(0)
     if wanted_indices:
@@ -400,10 +277,10 @@ def _attention(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
     p = dict(zip(names, args, strict=False))
     p.update(kwargs)
     q, k, v = p["query"], p["key"], p["value"]
-    if p.get("enable_gqa") or not any(_varying(t) for t in (q, k, v)):
+    if p.get("enable_gqa") or not any(varying(t) for t in (q, k, v)):
         return _fallback(mode, func, name, args, kwargs)
     scale = p.get("scale") or 1.0 / math.sqrt(q.shape[-1])
-    refs = {id(t): mode.ref(t) for t in (q, k, v) if _varying(t)}
+    refs = {id(t): mode.ref(t) for t in (q, k, v) if varying(t)}
     if mode.recording:
         return func(*args, **kwargs)
 
@@ -442,7 +319,7 @@ def _select(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict)
         return func(*args, **kwargs)
     condition = args[1] if name.startswith("masked_fill") else args[0]
     values = args[:1] if name.startswith("masked_fill") else args[1:3]
-    if not isinstance(condition, torch.Tensor) or not any(_varying(v) for v in values):
+    if not isinstance(condition, torch.Tensor) or not any(varying(v) for v in values):
         return func(*args, **kwargs)
     reference = mode.ref(condition)
     if not mode.recording and not torch.equal(condition, reference):
@@ -467,9 +344,9 @@ def _multi_head_attention(mode: Pairing, func: Callable, name: str, args: tuple,
     p.update(kwargs)
     q, k, v = p["query"], p["key"], p["value"]
     special = any(p.get(n) is not None for n in ("bias_k", "bias_v", "static_k", "static_v"))
-    if special or p.get("add_zero_attn") or not any(_varying(t) for t in (q, k, v)):
+    if special or p.get("add_zero_attn") or not any(varying(t) for t in (q, k, v)):
         return _fallback(mode, func, name, args, kwargs)
-    distinct = {id(t): t for t in (q, k, v) if _varying(t)}
+    distinct = {id(t): t for t in (q, k, v) if varying(t)}
     refs = {key: mode.ref(t) for key, t in distinct.items()}
     if mode.recording:
         return func(*args, **kwargs)
@@ -554,7 +431,7 @@ def _fallback(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dic
 def _any_varying(out: Any) -> bool:
     if isinstance(out, (tuple, list)):
         return any(_any_varying(o) for o in out)
-    return _varying(out)
+    return varying(out)
 
 
 _RULES: dict[str, Callable] = {name: _unary for name in _UNARY}
