@@ -189,3 +189,11 @@ def test_long_and_wide_frames():
     assert wide.shape == (N, M * 3) and wide.columns[5] == "bmi [mid]"
     with pytest.raises(ValueError, match="layout must be"):
         ours.to_pandas(layout="tall")
+
+
+def test_hclust_of_too_many_rows_is_a_clear_error():
+    from ferroshap.cohorts import HCLUST_MAX
+
+    sv = Explanation(np.zeros((HCLUST_MAX + 1, 2)))
+    with pytest.raises(ValueError, match=r"pairwise distances.*explanation\.sample"):
+        sv.hclust()

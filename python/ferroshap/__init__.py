@@ -14,6 +14,7 @@ from ferroshap._core import (
     UnsupportedModelError,
     __version__,
 )
+from ferroshap.cohorts import Cohorts
 from ferroshap.explainers import (
     DeepExplainer,
     GradientExplainer,
@@ -57,6 +58,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Cohorts",
     "DeepExplainer",
     "Explanation",
     "FerroshapError",

@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Cohorts", "auto_cohorts", "hclust_order", "named_cohorts"]
+__all__ = ["HCLUST_MAX", "Cohorts", "auto_cohorts", "hclust_order", "named_cohorts"]
+
+# Most items hclust() orders: the n^2 / 2 pairwise distances take 8 bytes each (1.6 GB here).
+HCLUST_MAX = 20_000
 
 
 class Cohorts:
@@ -129,6 +132,12 @@ def hclust_order(values: np.ndarray, metric: str = "sqeuclidean") -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2:
         raise ValueError(f"hclust needs 2-D values (rows, features), got shape {values.shape}")
+    if values.shape[0] > HCLUST_MAX:
+        gib = values.shape[0] ** 2 * 4 / 2**30
+        raise ValueError(
+            f"hclust of {values.shape[0]:,} items needs all pairwise distances (about "
+            f"{gib:.0f} GiB); cluster a sample, e.g. explanation.sample({HCLUST_MAX // 4:,})"
+        )
     if values.shape[0] < 2:
         return np.arange(values.shape[0])
     distances = pdist(values, metric)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap.cohorts import Cohorts
-from ferroshap.explanation import Explanation, OpChain
+from ferroshap.explanation import Explanation
 from ferroshap.plots._clustering import check_linkage, clustered_order, draw_dendrogram
 from ferroshap.plots._common import (
     NEGATIVE,
@@ -20,11 +20,12 @@ from ferroshap.plots._common import (
     finish,
     format_value,
     importance,
+    is_opchain,
     new_axes,
     others_label,
     rows_size,
-    shorten,
     to_explanation,
+    value_label,
 )
 
 __all__ = ["GROUP_COLORS", "bar"]
@@ -88,7 +89,7 @@ def bar(
         raise ValueError(f"show_data must be 'auto', True or False, got {show_data!r}")
     n = len(next(iter(groups.values())))
     total = np.sum([np.abs(v) for v in groups.values()], axis=0)
-    if isinstance(order, OpChain) or callable(order):
+    if is_opchain(order) or callable(order):
         keys = importance(first._derive(("features",), values=total), order)
     else:
         keys = importance(first, order)
@@ -102,10 +103,7 @@ def bar(
     names = feature_labels(first, n)
     data = feature_values(first)
     with_data = local and data is not None and show_data in ("auto", True)
-    labels = [
-        shorten(names[j]) + (f" = {format_value(np.asarray(data)[j])}" if with_data else "")
-        for j in shown
-    ]
+    labels = [value_label(names[j], np.asarray(data)[j] if with_data else None) for j in shown]
     rows = [values[shown] for values in groups.values()]
     if len(rest):
         labels.append(others_label(len(rest)))
@@ -216,4 +214,4 @@ def _pad_for_texts(ax: Any, values: np.ndarray) -> None:
     # Room beyond the longest bar for its value text.
     lo, hi = min(0.0, float(values.min())), max(0.0, float(values.max()))
     span = max(hi - lo, 1e-12)
-    ax.set_xlim(lo - (0.18 * span if lo < 0 else 0), hi + 0.18 * span)
+    ax.set_xlim(lo - (0.25 * span if lo < 0 else 0), hi + 0.25 * span)

@@ -7,11 +7,13 @@ from typing import Any
 import numpy as np
 
 from ferroshap.explanation import Explanation
-from ferroshap.plots._clustering import check_linkage, clustered_order
+from ferroshap.plots._clustering import check_linkage, clustered_order, merge_close
 from ferroshap.plots._common import (
     NEUTRAL,
+    RASTER_ABOVE,
     TEXT,
     as_matrix,
+    colored_points,
     colormap,
     display_order,
     feature_labels,
@@ -65,8 +67,11 @@ def beeswarm(
         Sort key per feature, largest on top: an OpChain (default ``Explanation.abs.mean(0)``)
         or one number per feature.
     clustering, cluster_threshold
-        A feature linkage matrix ``(n_features - 1, 4)``; features are then ordered along its
-        dendrogram. ``cluster_threshold`` is accepted for shap compatibility.
+        A feature linkage matrix ``(n_features - 1, 4)`` (default: the explanation's own
+        ``clustering``, if any). Lines are then ordered along its dendrogram, and while there
+        are more than ``max_display`` lines the closest clusters (merge distance at most
+        ``cluster_threshold``) are merged into one line, "A + k other features": their values
+        summed, coloured by the most important member A.
     color
         A matplotlib colour for all points, or a colormap for the feature values.
     axis_color, alpha, s
@@ -99,23 +104,39 @@ def beeswarm(
     sv = as_matrix(shap_values, "beeswarm", output)
     values = np.asarray(sv.values, dtype=np.float64)
     n_features = values.shape[1]
-    keys = importance(sv, order)
+    if clustering is None and sv.clustering is not None and sv.clustering.ndim >= 2:
+        clustering = sv.clustering
+    linkage = None if clustering is None else check_linkage(clustering, n_features)
+    feature_keys = importance(sv, order)
+    groups = [[j] for j in range(n_features)]
+    if linkage is not None:
+        target = n_features if max_display is None else max_display
+        groups = merge_close(linkage, cluster_threshold, target)
+    # Each line is a group of features (one feature unless clustering merged some): values
+    # summed, coloured by and named after its most important member.
+    leaders = [g[int(np.argmax(feature_keys[g]))] for g in groups]
+    keys = np.array([feature_keys[g].sum() for g in groups])
     if max_display is not None and not group_remaining_features:
         shown, rest = display_order(keys, None)
         shown, rest = shown[:max_display], shown[:0]
     else:
         shown, rest = display_order(keys, max_display)
-    if clustering is None and sv.clustering is not None and sv.clustering.ndim >= 2:
-        clustering = sv.clustering
-    if clustering is not None:
-        linkage = check_linkage(clustering, n_features)
-        keep = set(shown.tolist())
-        shown = np.array([j for j in clustered_order(linkage, keys) if j in keep])
+    if linkage is not None:
+        position = {int(j): p for p, j in enumerate(clustered_order(linkage, feature_keys))}
+        shown = np.array(sorted(shown, key=lambda g: position[leaders[g]]), dtype=np.int64)
 
     names = feature_labels(sv)
-    labels = [shorten(names[j]) for j in shown]
-    lines = [values[:, j] for j in shown]
-    colors = [numeric_colors(sv.data, j, values.shape[0]) for j in shown]
+    labels, lines, colors = [], [], []
+    for g in shown:
+        members, leader = groups[g], leaders[g]
+        extra = len(members) - 1
+        label = shorten(names[leader])
+        if extra:
+            label += f" + {extra} other feature{'s' if extra > 1 else ''}"
+        labels.append(label)
+        lines.append(values[:, members].sum(axis=1))
+        colors.append(numeric_colors(sv.data, leader, values.shape[0]))
+    rest = np.array([j for g in rest for j in groups[g]], dtype=np.int64)
     if len(rest):
         labels.append(others_label(len(rest)))
         lines.append(values[:, rest].sum(axis=1))
@@ -153,39 +174,53 @@ def draw_swarm_rows(
     s: float,
     alpha: float,
 ) -> None:
-    """One swarm per line at height ``y[i]``: one scatter call per line (two with missing
-    colour values), never one per point."""
+    """One swarm per line at height ``y[i]``, drawn with a few scatter calls for all lines
+    together (one per colour; see :func:`~ferroshap.plots._common.colored_points`), never one
+    per point."""
+    xs_all, ys_all, cs_all = [], [], []
     for xs, cs, yi in zip(lines, colors, y, strict=True):
         finite = np.isfinite(xs)
         xs, cs = xs[finite], cs[finite]
-        ys = yi + swarm_offsets(xs, cs)
-        raster = len(xs) > 2000  # keeps vector output (PDF/SVG) small
-        if solid is not None:
-            ax.scatter(xs, ys, color=solid, s=s, alpha=alpha, linewidths=0, rasterized=raster)
-            continue
-        known = np.isfinite(cs)
-        if not known.all():
-            ax.scatter(
-                xs[~known],
-                ys[~known],
-                color=NEUTRAL,
-                s=s,
-                alpha=alpha,
-                linewidths=0,
-                rasterized=raster,
-            )
+        xs_all.append(xs)
+        ys_all.append(yi + swarm_offsets(xs, cs))
+        cs_all.append(cs)
+    if len(lines) <= 1 or sum(map(len, xs_all)) <= RASTER_ABOVE:
+        # Small: one call per line (and one for its missing colours), exact colours.
+        for xs, ys, cs in zip(xs_all, ys_all, cs_all, strict=True):
+            _draw(ax, xs, ys, cs, cmap, solid, s, alpha)
+        return
+    _draw(
+        ax,
+        np.concatenate(xs_all),
+        np.concatenate(ys_all),
+        np.concatenate(cs_all),
+        cmap,
+        solid,
+        s,
+        alpha,
+        (*_padded_x(xs_all), y.min() - 0.6, y.max() + 0.6),
+    )
+
+
+def _draw(ax, xs, ys, cs, cmap, solid, s, alpha, limits=None) -> None:
+    raster = len(xs) > 2000  # keeps vector output (PDF/SVG) small
+    if solid is not None:
+        ax.scatter(xs, ys, color=solid, s=s, alpha=alpha, linewidths=0, rasterized=raster)
+        return
+    known = np.isfinite(cs)
+    if not known.all():
         ax.scatter(
-            xs[known],
-            ys[known],
-            c=cs[known],
-            cmap=cmap,
-            vmin=0.0,
-            vmax=1.0,
-            s=s,
-            alpha=alpha,
-            linewidths=0,
-            rasterized=raster,
+            xs[~known], ys[~known], color=NEUTRAL, s=s, alpha=alpha, linewidths=0, rasterized=raster
         )
+    if known.any():
+        colored_points(ax, xs[known], ys[known], cs[known], cmap, s, alpha, limits)
+
+
+def _padded_x(lines: list[np.ndarray]) -> tuple[float, float]:
+    lo = min((float(v.min()) for v in lines if len(v)), default=-1.0)
+    hi = max((float(v.max()) for v in lines if len(v)), default=1.0)
+    pad = 0.05 * (hi - lo) if hi > lo else 0.5
+    return lo - pad, hi + pad
 
 
 def swarm_offsets(

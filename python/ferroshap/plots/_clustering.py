@@ -8,7 +8,7 @@ import numpy as np
 
 from ferroshap.plots._common import NEUTRAL
 
-__all__ = ["check_linkage", "clustered_order", "draw_dendrogram"]
+__all__ = ["check_linkage", "clustered_order", "draw_dendrogram", "merge_close"]
 
 
 def check_linkage(linkage: Any, n_features: int) -> np.ndarray:
@@ -94,3 +94,18 @@ def draw_dendrogram(ax: Any, z: np.ndarray, shown: np.ndarray, y: np.ndarray, cu
     panel.set_xlim(0, top * 1.05 if top > 0 else 1.0)
     panel.axis("off")
     return panel
+
+
+def merge_close(z: np.ndarray, threshold: float, target: int) -> list[list[int]]:
+    """Feature groups: the closest clusters of ``z`` merged, closest first, while there are more
+    than ``target`` groups and the merge distance is at most ``threshold`` (shap's beeswarm
+    rule). Every feature is in exactly one group."""
+    n = z.shape[0] + 1
+    members: dict[int, list[int]] = {j: [j] for j in range(n)}
+    for i in np.argsort(z[:, 2], kind="stable"):
+        if len(members) <= target or z[i, 2] > threshold:
+            break
+        a, b = int(z[i, 0]), int(z[i, 1])
+        if a in members and b in members:
+            members[n + int(i)] = members.pop(a) + members.pop(b)
+    return sorted(members.values())

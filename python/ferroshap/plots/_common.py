@@ -34,12 +34,14 @@ __all__ = [
     "finish",
     "format_value",
     "importance",
+    "is_opchain",
     "new_axes",
     "others_label",
     "pyplot",
     "select_output",
     "shorten",
     "to_explanation",
+    "value_label",
 ]
 
 POSITIVE = "#D55E00"  # Okabe-Ito vermillion: pushes the prediction up
@@ -87,6 +89,14 @@ def from_arrays(
     if isinstance(shap_values, Explanation) or type(shap_values).__name__ == "Explanation":
         return to_explanation(shap_values, "plot")
     values = np.asarray(shap_values, dtype=np.float64)
+    if (
+        isinstance(features, list)
+        and features
+        and all(isinstance(f, str) for f in features)
+        and feature_names is None
+    ):
+        # shap accepts the feature names in the features slot.
+        features, feature_names = None, features
     if feature_names is None and hasattr(features, "columns"):
         feature_names = [str(c) for c in features.columns]
     if features is not None and hasattr(features, "to_numpy"):
@@ -206,11 +216,23 @@ def shorten(label: str, width: int = LABEL_WIDTH) -> str:
     return "\n".join(lines)
 
 
+def value_label(name: str, value: Any = None, value_width: int = 20) -> str:
+    """``"name = value"`` for a feature: the name as :func:`shorten` makes it, the value on one
+    line with an ellipsis past ``value_width`` characters (``name`` alone without a value)."""
+    label = shorten(name)
+    if value is None:
+        return label
+    text = format_value(value)
+    if len(text) > value_width:
+        text = text[: value_width - 1].rstrip() + "\u2026"
+    return f"{label} = {text}"
+
+
 def importance(sv: Explanation, order: Any) -> np.ndarray:
     """Per-feature sort keys (larger first) from ``order``: an OpChain such as
     ``Explanation.abs.mean(0)``, an Explanation, or an array with one number per feature."""
     n = sv.values.shape[-1]
-    if isinstance(order, OpChain):
+    if is_opchain(order):
         order = order.apply(sv)
     if isinstance(order, Explanation):
         order = order.values
@@ -218,6 +240,14 @@ def importance(sv: Explanation, order: Any) -> np.ndarray:
     if keys.shape != (n,):
         raise ValueError(f"order must give one number per feature ({n}), got shape {keys.shape}")
     return keys
+
+
+def is_opchain(obj: Any) -> bool:
+    """Whether ``obj`` is a recorded chain (ferroshap's or shap's ``Explanation.abs.mean(0)``);
+    shap's replays on a ferroshap Explanation too: it only calls methods both classes have."""
+    if isinstance(obj, OpChain):
+        return True
+    return type(obj).__name__ == "OpChain" and type(obj).__module__.startswith("shap")
 
 
 def display_order(keys: np.ndarray, max_display: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -265,6 +295,91 @@ def format_at_scale(x: float, span: float) -> str:
 def feature_values(sv: Explanation) -> np.ndarray | None:
     """What to show as the feature values: ``display_data`` if set, else ``data``."""
     return sv.display_data if sv.display_data is not None else sv.data
+
+
+# Above this many points, colour-mapped points are drawn as one image computed with numpy
+# instead of one matplotlib marker each: Agg draws per-point colours at about 4 µs a point, so
+# 1,000,000 beeswarm points would take seconds. Each pixel shows the mean colour value of the
+# points whose marker disc covers it (like datashader's mean aggregate), so dense regions
+# show their typical colour, not whichever point happened to be drawn last.
+RASTER_ABOVE = 5_000
+
+
+def colored_points(
+    ax: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    c: np.ndarray,
+    cmap: Any,
+    s: float,
+    alpha: float,
+    limits: tuple[float, float, float, float] | None = None,
+) -> None:
+    """Points at ``(x, y)`` coloured by ``c`` (scaled to 0..1, all finite), marker area ``s``.
+
+    Up to ``RASTER_ABOVE`` points: one scatter call with exact colours. More: one image over
+    ``limits`` (x0, x1, y0, y1; default the points' range plus 5%), with the axes limits set to
+    it. Never a Python loop over points.
+    """
+    if len(x) <= RASTER_ABOVE:
+        ax.scatter(
+            x,
+            y,
+            c=c,
+            cmap=cmap,
+            vmin=0.0,
+            vmax=1.0,
+            s=s,
+            alpha=alpha,
+            linewidths=0,
+            rasterized=len(x) > 2000,
+        )
+        return
+    if limits is None:
+        limits = (*padded_range(x), *padded_range(y))
+    x0, x1, y0, y1 = limits
+    figure = ax.figure
+    box = ax.get_position()
+    width = max(int(figure.get_figwidth() * box.width * figure.dpi), 10)
+    height = max(int(figure.get_figheight() * box.height * figure.dpi), 10)
+    radius = np.sqrt(s) / 2 * figure.dpi / 72  # marker diameter is sqrt(s) points
+    px = np.floor((x - x0) / (x1 - x0) * width).astype(np.int64)
+    py = np.floor((y - y0) / (y1 - y0) * height).astype(np.int64)
+    reach = int(np.ceil(radius))
+    offsets = [
+        (dx, dy)
+        for dx in range(-reach, reach + 1)
+        for dy in range(-reach, reach + 1)
+        if dx * dx + dy * dy <= radius * radius + 0.25
+    ]
+    total = np.zeros(width * height)
+    count = np.zeros(width * height)
+    for dx, dy in offsets:  # a few dozen disc offsets, each over all points at once
+        qx, qy = px + dx, py + dy
+        inside = (qx >= 0) & (qx < width) & (qy >= 0) & (qy < height)
+        flat = qy[inside] * width + qx[inside]
+        total += np.bincount(flat, weights=c[inside], minlength=width * height)
+        count += np.bincount(flat, minlength=width * height)
+    covered = count > 0
+    mean = np.divide(total, count, out=np.zeros_like(total), where=covered)
+    image = cmap(mean.reshape(height, width))
+    image[..., 3] = np.where(covered.reshape(height, width), alpha, 0.0)
+    ax.imshow(
+        image,
+        extent=(x0, x1, y0, y1),
+        origin="lower",
+        aspect="auto",
+        interpolation="nearest",
+        zorder=2,
+    )
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+
+
+def padded_range(v: np.ndarray) -> tuple[float, float]:
+    lo, hi = float(v.min()), float(v.max())
+    pad = 0.05 * (hi - lo) if hi > lo else 0.5
+    return lo - pad, hi + pad
 
 
 # -- figures ------------------------------------------------------------------------------------

@@ -13,12 +13,11 @@ from ferroshap.plots._common import (
     colormap,
     feature_labels,
     finish,
-    format_value,
     from_arrays,
     new_axes,
     others_label,
     select_output,
-    shorten,
+    value_label,
 )
 
 __all__ = ["DecisionResult", "decision"]
@@ -138,8 +137,7 @@ def decision(
     labels = [others_label(len(hidden)) if len(hidden) else ""]
     data = np.asarray(sv.data).reshape(-1) if one_row and sv.data is not None else None
     for j in shown:
-        label = shorten(names[j])
-        labels.append(label if data is None else f"{label} = {format_value(data[j])}")
+        labels.append(value_label(names[j], None if data is None else data[j]))
     start = base + values[:, hidden].sum(axis=1)
     steps = np.column_stack([start, start[:, None] + np.cumsum(values[:, shown], axis=1)])
     if link == "logit":

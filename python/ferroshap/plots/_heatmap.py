@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ferroshap.explanation import Explanation, OpChain
+from ferroshap.explanation import Explanation
 from ferroshap.plots._common import (
     NEUTRAL,
     POSITIVE,
@@ -17,6 +17,7 @@ from ferroshap.plots._common import (
     feature_labels,
     finish,
     importance,
+    is_opchain,
     new_axes,
     others_label,
     shorten,
@@ -142,9 +143,9 @@ def heatmap(
 
 def _instance_order(sv: Explanation, instance_order: Any) -> np.ndarray:
     n = sv.values.shape[0]
-    if callable(instance_order) and not isinstance(instance_order, OpChain):
+    if callable(instance_order) and not is_opchain(instance_order):
         instance_order = instance_order()  # Explanation.hclust (not called) -> OpChain
-    if isinstance(instance_order, OpChain):
+    if is_opchain(instance_order):
         instance_order = instance_order.apply(sv)
     if isinstance(instance_order, Explanation):
         instance_order = instance_order.values

@@ -51,11 +51,13 @@ def interaction_scores(index: int, values: np.ndarray, data: Any, seed: int = 0)
     data
         Feature values ``(n_rows, n_features)``.
     """
+    data = np.asarray(data)
+    v = np.asarray(values)[:, index]
+    if len(v) > _MAX_ROWS:  # sample before converting: no copy of the whole data
+        rows = np.sort(np.random.default_rng(seed).choice(len(v), _MAX_ROWS, replace=False))
+        data, v = data[rows], v[rows]
     x = numeric_matrix(data)
-    v = np.asarray(values, dtype=np.float64)[:, index]
-    if len(v) > _MAX_ROWS:
-        rows = np.random.default_rng(seed).choice(len(v), _MAX_ROWS, replace=False)
-        x, v = x[rows], v[rows]
+    v = v.astype(np.float64)
     order = np.argsort(x[:, index], kind="stable")
     x, v = x[order], v[order]
     n = len(v)

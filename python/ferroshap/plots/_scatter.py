@@ -12,9 +12,11 @@ from ferroshap.plots._common import (
     NEGATIVE,
     NEUTRAL,
     TEXT,
+    colored_points,
     colormap,
     feature_labels,
     finish,
+    padded_range,
     pyplot,
     select_output,
     shorten,
@@ -89,6 +91,19 @@ def scatter(
     >>> ferroshap.plots.scatter(sv[:, "bmi"], color=sv, show=False)  # doctest: +SKIP
     """
     sv = select_output(to_explanation(shap_values, "scatter"), "scatter", output)
+    style = {
+        "color": color,
+        "hist": hist,
+        "axis_color": axis_color,
+        "cmap": cmap,
+        "dot_size": dot_size,
+        "x_jitter": x_jitter,
+        "alpha": alpha,
+        "title": title,
+        "limits": (xmin, xmax, ymin, ymax),
+        "overlay": overlay,
+        "ylabel": ylabel,
+    }
     if sv.axis_names == ("rows", "features"):
         n = sv.values.shape[1]
         if ax is not None and np.size(ax) != n:
@@ -102,21 +117,7 @@ def scatter(
         for j in range(n):
             column = sv[:, j]
             column.feature_names = names[j]
-            _one(
-                column,
-                color,
-                hist,
-                axis_color,
-                cmap,
-                dot_size,
-                x_jitter,
-                alpha,
-                title,
-                (xmin, xmax, ymin, ymax),
-                overlay,
-                axes[j],
-                ylabel,
-            )
+            _one(column, axes[j], **style)
         return finish(axes, show)
     if sv.axis_names != ("rows",):
         raise ValueError(
@@ -125,26 +126,25 @@ def scatter(
         )
     if ax is None:
         _, ax = pyplot().subplots(figsize=(6.5, 5), layout="constrained")
-    _one(
-        sv,
-        color,
-        hist,
-        axis_color,
-        cmap,
-        dot_size,
-        x_jitter,
-        alpha,
-        title,
-        (xmin, xmax, ymin, ymax),
-        overlay,
-        ax,
-        ylabel,
-    )
+    _one(sv, ax, **style)
     return finish(ax, show)
 
 
 def _one(
-    sv, color, hist, axis_color, cmap, dot_size, x_jitter, alpha, title, limits, overlay, ax, ylabel
+    sv,
+    ax,
+    *,
+    color,
+    hist,
+    axis_color,
+    cmap,
+    dot_size,
+    x_jitter,
+    alpha,
+    title,
+    limits,
+    overlay,
+    ylabel,
 ) -> None:
     name = sv.feature_names if isinstance(sv.feature_names, str) else "feature"
     if sv.data is None:
@@ -187,18 +187,16 @@ def _one(
         lo, hi = np.percentile(cvals[known], [5, 95]) if known.any() else (0.0, 1.0)
         if hi <= lo:
             lo, hi = lo - 0.5, hi + 0.5
-        points = ax.scatter(
-            x[known],
-            y[known],
-            c=cvals[known],
-            cmap=cmap or colormap(),
-            vmin=lo,
-            vmax=hi,
-            s=dot_size,
-            alpha=alpha,
-            linewidths=0,
-            rasterized=raster,
-        )
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        cmap = cmap or colormap()
+        if isinstance(cmap, str):
+            cmap = pyplot().get_cmap(cmap)
+        scaled = (cvals[known] - lo) / (hi - lo)
+        limits = (*padded_range(x[finite]), *padded_range(y))
+        colored_points(ax, x[known], y[known], scaled, cmap, dot_size, alpha, limits)
+        points = ScalarMappable(Normalize(lo, hi), cmap)
         bar = ax.figure.colorbar(points, ax=ax, aspect=40, pad=0.02)
         bar.set_label(shorten(cname))
         bar.outline.set_visible(False)
@@ -275,7 +273,8 @@ def _color_values(sv: Explanation, color: Any) -> tuple[np.ndarray | None, str]:
         best = int(np.argmax(scores))
         if not np.isfinite(scores[best]):
             return None, ""
-        return numeric_matrix(other.data)[:, best], feature_labels(other)[best]
+        column = np.asarray(other.data)[:, [best]]
+        return numeric_matrix(column)[:, 0], feature_labels(other)[best]
     if other.axis_names == ("rows",):
         if other.data is None:
             raise ValueError("scatter: the color explanation has no data (feature values)")

@@ -21,7 +21,7 @@ from ferroshap.plots._common import (
     new_axes,
     others_label,
     rows_size,
-    shorten,
+    value_label,
 )
 
 __all__ = ["waterfall"]
@@ -83,10 +83,7 @@ def waterfall(
         labels.append(others_label(len(rest)))
         widths.append(float(values[rest].sum()))
     for j in shown[::-1]:
-        name = shorten(names[j])
-        if data is not None:
-            name = f"{name} = {format_value(np.asarray(data)[j])}"
-        labels.append(name)
+        labels.append(value_label(names[j], None if data is None else np.asarray(data)[j]))
         widths.append(float(values[j]))
     widths_arr = np.asarray(widths)
     lefts = base + np.concatenate([[0.0], np.cumsum(widths_arr)[:-1]])
