@@ -504,3 +504,80 @@ def test_inplace_activation_on_the_input_and_powers():
     torch.testing.assert_close(bg, bg_copy, rtol=0, atol=0)
     torch.testing.assert_close(X, X_copy, rtol=0, atol=0)
     assert _additivity(model, bg.clone(), X.clone(), values) < 1e-5
+
+
+def test_input_dependent_where_is_named_and_masks_are_linear():
+    class Gated(nn.Module):
+        def __init__(self, causal_mask):
+            super().__init__()
+            self.lin, self.out = nn.Linear(4, 4), nn.Linear(4, 1)
+            self.causal_mask = causal_mask
+
+        def forward(self, x):
+            h = self.lin(x)
+            if self.causal_mask:  # the same mask for every row: linear
+                h = h.masked_fill(torch.arange(4) > 1, 0.0)
+            else:  # a leaky ReLU through where: piecewise, no rule
+                h = torch.where(h > 0, h, 0.1 * h)
+            return self.out(h)
+
+    torch.manual_seed(17)
+    bg, X = torch.randn(10, 4), torch.randn(4, 4)
+    model = Gated(causal_mask=True).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = ferroshap.DeepExplainer(model, bg).shap_values(X)
+    assert _additivity(model, bg, X, values) < 1e-5
+    with pytest.warns(DeepLiftFallbackWarning, match="where .its condition depends on the input"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AdditivityWarning)
+            ferroshap.DeepExplainer(Gated(causal_mask=False).eval(), bg).shap_values(X)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_torch_transformer_encoder_layer_and_masked_multihead_attention(batch_first):
+    torch.manual_seed(18)
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=batch_first)
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer, self.head = layer, nn.Linear(16, 3)
+            self.attn = nn.MultiheadAttention(16, 4, batch_first=True)
+
+        def forward(self, x):
+            h = self.layer(x if batch_first else x.transpose(0, 1))
+            h = h if batch_first else h.transpose(0, 1)
+            # Masks: the last key padded, and a causal pattern (True: do not attend).
+            padding = torch.zeros(x.shape[0], x.shape[1], dtype=torch.bool)
+            padding[:, -1] = True
+            causal = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
+            h, _ = self.attn(h, h, h, key_padding_mask=padding, attn_mask=causal)
+            return self.head(h.mean(1))
+
+    model = Encoder().eval()
+    bg, X = torch.randn(12, 5, 16), torch.randn(4, 5, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nn.MultiheadAttention has a rule: no fallback
+        values = ferroshap.DeepExplainer(model, bg).shap_values(X)
+    assert _additivity(model, bg, X, values) < 1e-4
+
+
+def test_explanations_feed_the_plots():
+    matplotlib = pytest.importorskip("matplotlib", reason="matplotlib is in the test extra")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    torch.manual_seed(19)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+    bg, X = torch.randn(20, 5), torch.randn(6, 5)
+    sv = ferroshap.DeepExplainer(model, bg)(X)
+    assert sv.axis_names == ("rows", "features", "outputs")
+    ax = ferroshap.plots.waterfall(sv[0, :, 1], show=False)
+    # The waterfall runs from the base value to f(x) for output 1 of row 0.
+    with torch.no_grad():
+        fx = model(X[:1])[0, 1].item()
+    assert sv[0, :, 1].base_values + sv[0, :, 1].values.sum() == pytest.approx(fx, abs=1e-5)
+    assert ax.figure is not None
+    assert ferroshap.plots.bar(sv[:, :, 0], show=False) is not None
+    plt.close("all")

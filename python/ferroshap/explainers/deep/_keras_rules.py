@@ -1,10 +1,11 @@
 """DeepLIFT rules for Keras 3 (TensorFlow backend), applied layer by layer.
 
 The model's graph is walked layer by layer (a Sequential's layers in order; a functional
-model's nodes through Keras's own graph runner) on a batch ``[x; r]`` that stacks the
-explained rows over their paired reference rows. Keras layers are row-wise, so every layer
-sees the pair halves at the same positions. A layer's activation (``Dense(...,
-activation="relu")``) is split off and given a rule; linear layers keep their gradient.
+model's nodes through Keras's own graph runner) on :class:`Pair` values: the explained rows
+``x``, recorded by the gradient tape, and their paired reference rows ``r``, computed beside
+them but never recorded, so the backward passes cover the explained rows only. A layer's
+activation (``Dense(..., activation="relu")``) is split off and given a rule; linear layers
+keep their gradient.
 The rules are those of :mod:`._torch_rules`, written with ``tf.custom_gradient``: rescale
 for elementwise activations, the shared-shift decomposition for softmax, the bilinear
 Shapley split for ``Multiply`` and attention's products, layer norm decomposed, the
@@ -56,180 +57,202 @@ _ELEMENTWISE_OPS = {
 }  # fmt: skip
 
 
-def halves(z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    n = tf.shape(z)[0] // 2
-    return z[:n], z[n:]
+class Pair:
+    """A tensor of explained rows ``x`` (recorded by the tape) and its paired reference rows
+    ``r`` (same shape, not recorded: no gradient is ever taken through them). Not a tuple,
+    so Keras's graph runner passes it between layers as one value."""
+
+    __slots__ = ("r", "x")
+
+    def __init__(self, x: tf.Tensor, r: tf.Tensor) -> None:
+        self.x, self.r = x, r
 
 
-def _twice(t: tf.Tensor) -> tf.Tensor:
-    return tf.concat([t, t], 0)
+def side(obj: Any, name: str) -> Any:
+    """``obj`` with every Pair replaced by its ``x`` or ``r`` tensor."""
+    if isinstance(obj, Pair):
+        return getattr(obj, name)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(side(o, name) for o in obj)
+    if isinstance(obj, dict):
+        return {k: side(v, name) for k, v in obj.items()}
+    return obj
 
 
-def rescale(f: Callable, z: tf.Tensor) -> tf.Tensor:
+def lift(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """A function without a rule (linear, or a fallback) applied to each side."""
+    x = fn(*side(args, "x"), **side(kwargs, "x"))
+    r = fn(*side(args, "r"), **side(kwargs, "r"))
+    if isinstance(x, (list, tuple)):
+        return type(x)(Pair(a, b) for a, b in zip(x, r, strict=True))
+    return Pair(x, r)
+
+
+def rescale(f: Callable, p: Pair) -> Pair:
     """Elementwise ``f`` with the multiplier ``Delta f / Delta x`` (the gradient where
     ``|Delta x| <= 1e-6``)."""
+    r = p.r
+    fr = f(r)
 
     @tf.custom_gradient
-    def inner(z: tf.Tensor) -> Any:
-        y = f(z)
-        x, r = halves(z)
-        yx, yr = halves(y)
+    def inner(x: tf.Tensor) -> Any:
+        y = f(x)
         dx = x - r
-        near = tf.abs(dx) <= EPS
-        m = (yx - yr) / tf.where(near, tf.ones_like(dx), dx)
+        near = (tf.abs(dx) <= EPS) | tf.equal(x, r)  # equal infinities: masked scores
+        m = (y - fr) / tf.where(near, tf.ones_like(dx), dx)
         if bool(tf.reduce_any(near)):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 fx = f(x)
             m = tf.where(near, tape.gradient(fx, x), m)
-        m = _twice(m)
 
         def grad(g: tf.Tensor) -> tf.Tensor:
             return g * m
 
         return y, grad
 
-    return inner(z)
+    return Pair(inner(p.x), fr)
 
 
-def _surrogate(value_fn: Callable, surrogate_fn: Callable, *zs: tf.Tensor) -> tf.Tensor:
-    """``value_fn(*zs)`` whose gradient is that of the (linear) ``surrogate_fn(*zs)``."""
+def _surrogate(value_fn: Callable, surrogate_fn: Callable, *xs: tf.Tensor) -> tf.Tensor:
+    """``value_fn(*xs)`` whose gradient is that of the (linear) ``surrogate_fn(*xs)``."""
 
     @tf.custom_gradient
-    def inner(*zs: tf.Tensor) -> Any:
+    def inner(*xs: tf.Tensor) -> Any:
         def grad(g: tf.Tensor) -> Any:
             with tf.GradientTape() as tape:
-                tape.watch(zs)
-                s = surrogate_fn(*zs)
-            return tape.gradient(s, zs, output_gradients=g)
+                tape.watch(xs)
+                s = surrogate_fn(*xs)
+            return tape.gradient(s, xs, output_gradients=g)
 
-        return value_fn(*zs), grad
+        return value_fn(*xs), grad
 
-    return inner(*zs)
+    return inner(*xs)
 
 
-def bilinear(f: Callable, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+def bilinear(f: Callable, a: Pair, b: Pair) -> Pair:
     """``f(a, b)`` for ``f`` linear in each argument: ``Delta a * mean(b) + mean(a) * Delta b``."""
-    ax, ar = halves(a)
-    bx, br = halves(b)
-    abar, bbar = _twice((ax + ar) / 2), _twice((bx + br) / 2)
-    return _surrogate(f, lambda p, q: f(p, bbar) + f(abar, q), a, b)
+    abar = tf.stop_gradient((a.x + a.r) / 2)
+    bbar = tf.stop_gradient((b.x + b.r) / 2)
+    y = _surrogate(f, lambda p, q: f(p, bbar) + f(abar, q), a.x, b.x)
+    return Pair(y, f(a.r, b.r))
 
 
-def divide(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+def divide(a: Pair, b: Pair) -> Pair:
     """``a / b`` with the Shapley split of the two inputs (exact)."""
-    ax, ar = halves(a)
-    bx, br = halves(b)
-    inv_mean = _twice((1 / bx + 1 / br) / 2)
-    db = _twice(-(ax + ar) / 2 / (bx * br))
-    return _surrogate(tf.math.divide, lambda p, q: p * inv_mean + q * db, a, b)
+    bx, br = tf.stop_gradient(b.x), b.r
+    inv_mean = (1 / bx + 1 / br) / 2
+    db = -(tf.stop_gradient(a.x) + a.r) / 2 / (bx * br)
+    y = _surrogate(tf.math.divide, lambda p, q: p * inv_mean + q * db, a.x, b.x)
+    return Pair(y, a.r / b.r)
 
 
-def softmax(z: tf.Tensor, axis: Any = -1, log: bool = False) -> tf.Tensor:
-    x, r = halves(z)
-    shift = tf.maximum(
-        tf.reduce_max(x, axis=axis, keepdims=True), tf.reduce_max(r, axis=axis, keepdims=True)
+def softmax(p: Pair, axis: Any = -1, log: bool = False) -> Pair:
+    # One shift for value and reference, so that it cancels from every difference.
+    shift = tf.stop_gradient(
+        tf.maximum(
+            tf.reduce_max(p.x, axis=axis, keepdims=True),
+            tf.reduce_max(p.r, axis=axis, keepdims=True),
+        )
     )
-    u = z - tf.stop_gradient(_twice(shift))
+    u = Pair(p.x - shift, p.r - shift)
     e = rescale(tf.exp, u)
-    s = tf.reduce_sum(e, axis=axis, keepdims=True)
+    s = lift(lambda t: tf.reduce_sum(t, axis=axis, keepdims=True), e)
     if log:
-        return u - rescale(tf.math.log, s)
+        ls = rescale(tf.math.log, s)
+        return Pair(u.x - ls.x, u.r - ls.r)
     return divide(e, s)
 
 
-def layer_norm(layer: Any, z: tf.Tensor) -> tf.Tensor:
+def layer_norm(layer: Any, p: Pair) -> Pair:
     axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
     rms = getattr(layer, "rms_scaling", False)
-    c = z if rms else z - tf.reduce_mean(z, axis=axis, keepdims=True)
+    c = p if rms else lift(lambda t: t - tf.reduce_mean(t, axis=axis, keepdims=True), p)
     sq = rescale(tf.square, c)
-    v = tf.reduce_mean(sq, axis=axis, keepdims=True) + layer.epsilon
+    v = lift(lambda t: tf.reduce_mean(t, axis=axis, keepdims=True) + layer.epsilon, sq)
     y = bilinear(tf.multiply, c, rescale(tf.math.rsqrt, v))
-    ndim = len(z.shape)
+    ndim = len(p.x.shape)
     shape = [1] * ndim
     for a in axis:
-        shape[a % ndim] = z.shape[a % ndim]
+        shape[a % ndim] = p.x.shape[a % ndim]
     if getattr(layer, "scale", False) and getattr(layer, "gamma", None) is not None:
-        y = y * tf.reshape(tf.convert_to_tensor(layer.gamma), shape)
+        gamma = tf.reshape(tf.convert_to_tensor(layer.gamma), shape)
+        y = Pair(y.x * gamma, y.r * gamma)
     if getattr(layer, "center", False) and getattr(layer, "beta", None) is not None and not rms:
-        y = y + tf.reshape(tf.convert_to_tensor(layer.beta), shape)
+        beta = tf.reshape(tf.convert_to_tensor(layer.beta), shape)
+        y = Pair(y.x + beta, y.r + beta)
     return y
 
 
-def max_pool_2d(layer: Any, z: tf.Tensor) -> tf.Tensor:
-    """The cross-max rule for channels-last 2-D max pooling."""
+def max_pool_2d(layer: Any, p: Pair) -> Pair:
+    """The cross-max rule for channels-last 2-D max pooling, with the weights of
+    ``_torch_rules._MaxPool`` (no threshold)."""
     ksize, strides = list(layer.pool_size), list(layer.strides)
     padding = layer.padding.upper()
+    r = p.r
 
     def pool(t: tf.Tensor) -> Any:
         return tf.nn.max_pool_with_argmax(t, ksize, strides, padding, include_batch_in_index=True)
 
+    yr, ir = pool(r)
+
     @tf.custom_gradient
-    def inner(z: tf.Tensor) -> Any:
-        x, r = halves(z)
+    def inner(x: tf.Tensor) -> Any:
         y, ix = pool(x)
-        yr, ir = pool(r)
-        cross = tf.maximum(y, yr)
-        up, down = cross - yr, y - cross
-        dx = tf.reshape(x - r, [-1])
+        position = tf.reshape(tf.where(y >= yr, ix, ir), [-1, 1])
+        divisor = tf.gather_nd(tf.reshape(x - r, [-1]), position)
+        zero = tf.equal(divisor, 0)
+        ratio = tf.reshape(y - yr, [-1]) / tf.where(zero, tf.ones_like(divisor), divisor)
+        same = tf.cast(tf.equal(position[:, 0], tf.reshape(ix, [-1])), x.dtype)
+        weight = tf.where(zero, same, ratio)
+        size = tf.shape(tf.reshape(x, [-1]), out_type=tf.int64)
 
         def grad(g: tf.Tensor) -> tf.Tensor:
-            gx, _ = halves(g)
-            size = tf.shape(dx, out_type=tf.int64)
-            acc = tf.scatter_nd(tf.reshape(ix, [-1, 1]), tf.reshape(gx * up, [-1]), size)
-            acc += tf.scatter_nd(tf.reshape(ir, [-1, 1]), tf.reshape(gx * down, [-1]), size)
-            near = tf.abs(dx) <= EPS
-            gin = tf.where(near, tf.zeros_like(acc), acc / tf.where(near, tf.ones_like(dx), dx))
-            gin = tf.reshape(gin, tf.shape(x))
-            return tf.concat([gin, tf.zeros_like(gin)], 0)
+            flat = tf.scatter_nd(position, tf.reshape(g, [-1]) * weight, size)
+            return tf.reshape(flat, tf.shape(x))
 
-        return tf.concat([y, yr], 0), grad
+        return y, grad
 
-    return inner(z)
+    return Pair(inner(p.x), yr)
 
 
-def attention(layer: Any, args: tuple, kwargs: dict) -> tf.Tensor:
+def attention(layer: Any, args: tuple, kwargs: dict) -> Pair:
     """Keras ``MultiHeadAttention``: its dense projections (linear), the scaled
     query-key product (bilinear), softmax (rule) and the product with the values
     (bilinear); no masks, no returned scores."""
     query = kwargs.get("query", args[0] if args else None)
     value = kwargs.get("value", args[1] if len(args) > 1 else None)
     key = kwargs.get("key", args[2] if len(args) > 2 else value)
-    q = layer._query_dense(query) * (1.0 / float(layer._key_dim) ** 0.5)
-    k = layer._key_dense(key)
-    v = layer._value_dense(value)
+    scale = 1.0 / float(layer._key_dim) ** 0.5
+    q = lift(lambda t: layer._query_dense(t) * scale, query)
+    k = lift(layer._key_dense, key)
+    v = lift(layer._value_dense, value)
     scores = bilinear(lambda a, b: tf.einsum(layer._dot_product_equation, a, b), k, q)
-    axes = layer._attention_axes
-    probs = softmax(scores, axis=[a - len(scores.shape) for a in _norm_axes(scores, axes)])
+    n = len(layer._attention_axes) if layer._attention_axes is not None else 1
+    rank = len(scores.x.shape)
+    probs = softmax(scores, axis=list(range(rank - n, rank)))
     out = bilinear(lambda a, b: tf.einsum(layer._combine_equation, a, b), probs, v)
-    return layer._output_dense(out)
-
-
-def _norm_axes(scores: tf.Tensor, attention_axes: Any) -> list[int]:
-    # Keras normalises over the last len(attention_axes) axes of the scores.
-    n = len(attention_axes) if attention_axes is not None else 1
-    rank = len(scores.shape)
-    return list(range(rank - n, rank))
+    return lift(layer._output_dense, out)
 
 
 def activation_name(fn: Any) -> str:
     return getattr(fn, "__name__", type(fn).__name__)
 
 
-def apply_activation(fn: Any, z: tf.Tensor, fallbacks: set[str]) -> tf.Tensor:
+def apply_activation(fn: Any, p: Pair, fallbacks: set[str]) -> Pair:
     name = activation_name(fn)
     if name == "linear" or fn is None:
-        return z
+        return p
     if name in ("softmax", "log_softmax"):
-        return softmax(z, -1, log=name == "log_softmax")
+        return softmax(p, -1, log=name == "log_softmax")
     if name in _ACTIVATIONS:
-        return rescale(fn, z)
+        return rescale(fn, p)
     fallbacks.add(f"activation {name}")
-    return fn(z)
+    return lift(fn, p)
 
 
 class LayerRules:
-    """Calls one Keras layer or op on a stacked ``[x; r]`` batch with its DeepLIFT rule."""
+    """Calls one Keras layer or op on (value, reference) Pairs with its DeepLIFT rule."""
 
     def __init__(self) -> None:
         self.fallbacks: set[str] = set()
@@ -242,7 +265,7 @@ class LayerRules:
         if isinstance(op, keras.layers.Layer):
             return self._layer(op, kind, args, kwargs)
         if kind in LINEAR_OPS:
-            return op(*args, **kwargs)
+            return lift(op, *args, **kwargs)
         if kind in _ELEMENTWISE_OPS:
             return rescale(lambda t: op(t, *args[1:], **kwargs), args[0])
         if kind in ("Softmax", "LogSoftmax"):
@@ -253,16 +276,19 @@ class LayerRules:
         if kind in ("Divide", "TrueDivide"):
             return divide(args[0], args[1])
         self.fallbacks.add(kind)
-        return op(*args, **kwargs)
+        return lift(op, *args, **kwargs)
 
     def _layer(self, layer: Any, kind: str, args: tuple, kwargs: dict) -> Any:
+        def call(*a: Any, **k: Any) -> Any:
+            return _call(layer, a, k)
+
         if kind in LINEAR_LAYERS:
             activation = getattr(layer, "activation", None)
             if activation is None or activation_name(activation) == "linear":
-                return _call(layer, args, kwargs)
+                return lift(call, *args, **kwargs)
             layer.activation = keras.activations.linear
             try:
-                z = _call(layer, args, kwargs)
+                z = lift(call, *args, **kwargs)
             finally:
                 layer.activation = activation
             return apply_activation(activation, z, self.fallbacks)
@@ -281,7 +307,7 @@ class LayerRules:
         if kind == "MultiHeadAttention" and _plain_attention(kwargs):
             return attention(layer, args, kwargs)
         self.fallbacks.add(kind)
-        return _call(layer, args, kwargs)
+        return lift(call, *args, **kwargs)
 
 
 def _plain_attention(kwargs: dict) -> bool:

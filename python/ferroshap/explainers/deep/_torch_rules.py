@@ -24,9 +24,12 @@ attributions of each (row, reference) pair sum to ``f(x) - f(r)``):
   of the coupled outputs stay consistent;
 - layer norm / RMS norm: centring (linear), square (rescale), mean (linear), ``rsqrt``
   (rescale) and the product of the centred input with it (bilinear split);
-- max pooling: the difference of the pooled maxima, split between the value's and the
-  reference's argmax positions (the cross-max rule), divided by their input differences;
-- ``scaled_dot_product_attention``: decomposed into the matmul, softmax and matmul above.
+- max pooling: the difference of the pooled maxima, given to the value's argmax (if the
+  value's max is the larger) or the reference's, divided by the input difference there
+  (the cross-max rule; shap's, except that shap zeroes divisors below 1e-7 where this
+  divides them and uses the gradient at exactly 0);
+- ``scaled_dot_product_attention`` and ``nn.MultiheadAttention`` (its functional form):
+  decomposed into the projections, matmul, softmax and matmul above.
 
 Every other function is taken as linear (its gradient is its multiplier). Functions known to
 be nonlinear without a rule (recurrent layers, fused multi-head attention, max/min
@@ -45,133 +48,15 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-# Below this input difference the rescale multiplier is replaced by the gradient (shap's
-# threshold); the error this makes is O(f'' * 1e-12) per unit, far below float32's epsilon.
-EPS = 1e-6
-
-
-def _varying(t: Any) -> bool:
-    return isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point()
-
-
-class _Rescale(torch.autograd.Function):
-    """``y = f(x)`` whose backward multiplies by ``(f(x) - f(r)) / (x - r)``."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, f: Callable) -> torch.Tensor:
-        y = f(x)
-        dx = x - xr
-        near = dx.abs() <= EPS
-        m = (y - f(xr)) / torch.where(near, torch.ones_like(dx), dx)
-        if bool(near.any()):
-            with torch.enable_grad():
-                xd = x.detach().requires_grad_()
-                (d,) = torch.autograd.grad(f(xd).sum(), xd)
-            m = torch.where(near, d, m)
-        ctx.save_for_backward(m)
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple:
-        (m,) = ctx.saved_tensors
-        return g * m, None, None
-
-
-class _ValueOf(torch.autograd.Function):
-    """The exact value ``compute()`` with the gradient of ``surrogate`` (a linear map whose
-    multipliers are the rule's)."""
-
-    @staticmethod
-    def forward(ctx: Any, surrogate: torch.Tensor, compute: Callable) -> torch.Tensor:
-        return compute()
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple:
-        return g, None
-
-
-def rescale(f: Callable, x: torch.Tensor, xr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """An elementwise ``f`` on a (value, reference) pair."""
-    return _Rescale.apply(x, xr, f), f(xr)
-
-
-def bilinear(
-    f: Callable, a: torch.Tensor, ar: torch.Tensor, b: torch.Tensor, br: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``f(a, b)`` for ``f`` linear in each argument, both varying."""
-    abar = (a.detach() + ar) / 2
-    bbar = (b.detach() + br) / 2
-    surrogate = f(a, bbar) + f(abar, b)
-    ad, bd = a.detach(), b.detach()
-    return _ValueOf.apply(surrogate, lambda: f(ad, bd)), f(ar, br)
-
-
-def divide(
-    a: torch.Tensor, ar: torch.Tensor, b: torch.Tensor, br: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``a / b`` with ``b`` varying (``a`` may be constant: then ``ar is a``)."""
-    bd = b.detach()
-    inv_mean = (1 / bd + 1 / br) / 2
-    db = -(a.detach() + ar) / 2 / (bd * br)
-    surrogate = a * inv_mean + b * db
-    ad = a.detach()
-    return _ValueOf.apply(surrogate, lambda: ad / bd), ar / br
-
-
-def softmax(x: torch.Tensor, xr: torch.Tensor, dim: int, log: bool = False) -> tuple:
-    # One shift for value and reference, so the shift cancels from every difference.
-    shift = torch.maximum(x.detach().amax(dim, keepdim=True), xr.amax(dim, keepdim=True))
-    u, ur = x - shift, xr - shift
-    e, er = rescale(torch.exp, u, ur)
-    s, sr = e.sum(dim, keepdim=True), er.sum(dim, keepdim=True)
-    if log:
-        ls, lsr = rescale(torch.log, s, sr)
-        return u - ls, ur - lsr
-    return divide(e, er, s, sr)
-
-
-def normalize(
-    x: torch.Tensor, xr: torch.Tensor, dims: tuple[int, ...], eps: float, center: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x - mean) / sqrt(var + eps)`` (layer norm), or ``x / sqrt(mean(x^2) + eps)``."""
-    if center:
-        x = x - x.mean(dims, keepdim=True)
-        xr = xr - xr.mean(dims, keepdim=True)
-    sq, sqr = rescale(torch.square, x, xr)
-    v, vr = sq.mean(dims, keepdim=True) + eps, sqr.mean(dims, keepdim=True) + eps
-    rs, rsr = rescale(torch.rsqrt, v, vr)
-    return bilinear(torch.mul, x, xr, rs, rsr)
-
-
-class _MaxPool(torch.autograd.Function):
-    """Cross-max rule: ``Delta y`` goes to the argmax of the value when the value's maximum
-    is the larger (``Delta y > 0``), else to the argmax of the reference, divided by the
-    input difference there. Exact: at the value's argmax ``i``, ``Delta x_i >= Delta y``,
-    and at the reference's argmax ``j``, ``Delta x_j <= Delta y``, so the divisor is never
-    smaller than what it divides (a difference at most ``1e-6`` is dropped)."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, xr: torch.Tensor, pool: Callable) -> torch.Tensor:
-        y, idx = pool(x)
-        yr, idxr = pool(xr)
-        dx = (x - xr).flatten(2)
-        up = y >= yr
-        position = torch.where(up, idx, idxr).flatten(2)
-        divisor = dx.gather(2, position)
-        near = divisor.abs() <= EPS
-        weight = torch.where(near, 0.0, (y - yr).flatten(2) / torch.where(near, 1.0, divisor))
-        ctx.save_for_backward(position, weight)
-        ctx.input_shape = x.shape
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple:
-        position, weight = ctx.saved_tensors
-        shape = ctx.input_shape
-        grad = torch.zeros((shape[0], shape[1], shape[2:].numel()), dtype=g.dtype, device=g.device)
-        grad.scatter_add_(2, position, g.flatten(2) * weight)
-        return grad.view(shape), None, None
-
+from ferroshap.explainers.deep._torch_multipliers import (
+    MaxPoolRule,
+    bilinear,
+    divide,
+    normalize,
+    rescale,
+    softmax,
+    varying,
+)
 
 # ---------------------------------------------------------------------------------------------
 # The table: function name -> rule. A rule gets the pairing mode, the function and its
@@ -202,7 +87,7 @@ _DIVISIONS = {
 # Functions that are nonlinear and have no rule: their gradient is used (with a warning).
 KNOWN_FALLBACKS = {
     "lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell",
-    "rnn_relu_cell", "multi_head_attention_forward", "_native_multi_head_attention",
+    "rnn_relu_cell", "_native_multi_head_attention",
     "max", "min", "amax", "amin", "maximum", "minimum", "fmax", "fmin", "logsumexp", "norm",
     "var", "std", "var_mean", "std_mean", "prod", "cumprod", "sort", "topk", "median",
     "atan2", "group_norm", "instance_norm", "glu",
@@ -221,8 +106,8 @@ LINEAR = {
     "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
     "batch_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
     "feature_alpha_dropout", "pad", "embedding", "clone", "detach", "to", "float", "double",
-    "half", "bfloat16", "type", "type_as", "roll", "flip", "fliplr", "flipud", "masked_fill",
-    "where", "movedim", "moveaxis", "swapaxes", "swapdims", "diagonal", "tril", "triu",
+    "half", "bfloat16", "type", "type_as", "roll", "flip", "fliplr", "flipud", "movedim",
+    "moveaxis", "swapaxes", "swapdims", "diagonal", "tril", "triu",
     "interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "trace",
     "diff", "copy_", "zero_", "fill_", "index_add", "scatter_add", "cpu", "cuda", "identity",
     "as_strided", "new_zeros", "new_ones", "zeros_like", "ones_like", "channel_shuffle",
@@ -234,7 +119,10 @@ LINEAR = {
 def _products(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     if name == "einsum":
         operands = list(args[1] if len(args) == 2 and isinstance(args[1], list) else args[1:])
-        if len(operands) != 2 or not all(_varying(o) for o in operands):
+        n_varying = sum(varying(o) for o in operands)
+        if n_varying > 1 and len(operands) > 2:  # a product of three or more activations
+            return _fallback(mode, func, name, args, kwargs)
+        if n_varying < 2:
             return _linear(mode, func, name, args, kwargs)
         eq = args[0]
         a, b = operands
@@ -245,7 +133,7 @@ def _products(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dic
     # addmm/baddbmm(bias, a, b): bias is linear, the product may be of two activations.
     offset = 1 if name in ("addmm", "baddbmm") else 0
     a, b = args[offset], args[offset + 1]
-    if not (_varying(a) and _varying(b)):
+    if not (varying(a) and varying(b)):
         return _linear(mode, func, name, args, kwargs)
     ar, br = mode.ref(a), mode.ref(b)
     if mode.recording:
@@ -278,11 +166,11 @@ def _divisions(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
     if kwargs.get("rounding_mode") is not None:
         return _fallback(mode, func, name, args, kwargs)
     a, b = (args[1], args[0]) if name in ("__rtruediv__", "__rdiv__") else (args[0], args[1])
-    if not _varying(b):
+    if not varying(b):
         return _linear(mode, func, name, args, kwargs)
     if not isinstance(a, torch.Tensor):
         a = torch.as_tensor(a, dtype=b.dtype, device=b.device)
-    ar = mode.ref(a) if _varying(a) else a
+    ar = mode.ref(a) if varying(a) else a
     br = mode.ref(b)
     if mode.recording:
         return func(*args, **kwargs)
@@ -292,12 +180,12 @@ def _divisions(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
 def _unary(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     x = args[0]
     exponent = args[1] if len(args) > 1 else kwargs.get("exponent")
-    if name == "__rpow__" or (name in ("pow", "float_power") and _varying(exponent)):
+    if name == "__rpow__" or (name in ("pow", "float_power") and varying(exponent)):
         # base ** x (or x ** y with y varying): not a function of one activation.
         return _fallback(mode, func, name, args, kwargs)
-    if name == "prelu" and _varying(args[1] if len(args) > 1 else kwargs.get("weight")):
+    if name == "prelu" and varying(args[1] if len(args) > 1 else kwargs.get("weight")):
         return _fallback(mode, func, name, args, kwargs)
-    if not _varying(x):
+    if not varying(x):
         return func(*args, **kwargs)
     xr = mode.ref(x)
     if mode.recording:
@@ -315,7 +203,7 @@ def _unary(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) 
 
 def _softmax(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     x = args[0]
-    if not _varying(x):
+    if not varying(x):
         return func(*args, **kwargs)
     dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
     if dim is None:  # torch's legacy implicit dimension
@@ -333,7 +221,7 @@ def _layer_norm(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: d
     params = dict(zip(("input", "normalized_shape", "weight", "bias", "eps"), args, strict=False))
     params.update(kwargs)
     x = params["input"]
-    if not _varying(x):
+    if not varying(x):
         return func(*args, **kwargs)
     xr = mode.ref(x)
     if mode.recording:
@@ -354,7 +242,7 @@ def _layer_norm(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: d
 
 def _max_pool(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     x = args[0]
-    if not _varying(x):
+    if not varying(x):
         return func(*args, **kwargs)
     xr = mode.ref(x)
     if mode.recording:
@@ -376,7 +264,7 @@ def _max_pool(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dic
     def pool(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return base(t, *positional[1:], **kw, return_indices=True)
 
-    y = _MaxPool.apply(x, xr, pool)
+    y = MaxPoolRule.apply(x, xr, pool)
     if unbatched:
         y = y.squeeze(0)
     if wanted_indices:
@@ -389,10 +277,10 @@ def _attention(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
     p = dict(zip(names, args, strict=False))
     p.update(kwargs)
     q, k, v = p["query"], p["key"], p["value"]
-    if p.get("enable_gqa") or not any(_varying(t) for t in (q, k, v)):
+    if p.get("enable_gqa") or not any(varying(t) for t in (q, k, v)):
         return _fallback(mode, func, name, args, kwargs)
     scale = p.get("scale") or 1.0 / math.sqrt(q.shape[-1])
-    refs = {id(t): mode.ref(t) for t in (q, k, v) if _varying(t)}
+    refs = {id(t): mode.ref(t) for t in (q, k, v) if varying(t)}
     if mode.recording:
         return func(*args, **kwargs)
 
@@ -422,6 +310,113 @@ def _attention(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: di
     return a @ v
 
 
+def _select(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
+    """``where(condition, a, b)`` / ``masked_fill(x, mask, v)``: linear in the selected
+    values while the condition is the same for value and reference (a mask or a causal
+    pattern); a condition that depends on the input (``where(x > 0, x, 0.1 * x)``) is a
+    piecewise function without a rule here: its gradient is used, with the warning."""
+    if name == "where" and len(args) + len(kwargs) < 3:
+        return func(*args, **kwargs)
+    condition = args[1] if name.startswith("masked_fill") else args[0]
+    values = args[:1] if name.startswith("masked_fill") else args[1:3]
+    if not isinstance(condition, torch.Tensor) or not any(varying(v) for v in values):
+        return func(*args, **kwargs)
+    reference = mode.ref(condition)
+    if not mode.recording and not torch.equal(condition, reference):
+        mode.fallbacks.add(f"{name} (its condition depends on the input)")
+    return func(*args, **kwargs)
+
+
+_MHA_ARGS = (
+    "query", "key", "value", "embed_dim_to_check", "num_heads", "in_proj_weight",
+    "in_proj_bias", "bias_k", "bias_v", "add_zero_attn", "dropout_p", "out_proj_weight",
+    "out_proj_bias", "training", "key_padding_mask", "need_weights", "attn_mask",
+    "use_separate_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "static_k",
+    "static_v", "average_attn_weights", "is_causal",
+)  # fmt: skip
+
+
+def _multi_head_attention(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict):
+    """``nn.MultiheadAttention``'s functional form: projections (linear), the scaled
+    query-key product and the product with the values (bilinear), softmax (rule), masks
+    (constant). Extra key/value biases, zero attention and static keys fall back."""
+    p = dict(zip(_MHA_ARGS, args, strict=False))
+    p.update(kwargs)
+    q, k, v = p["query"], p["key"], p["value"]
+    special = any(p.get(n) is not None for n in ("bias_k", "bias_v", "static_k", "static_v"))
+    if special or p.get("add_zero_attn") or not any(varying(t) for t in (q, k, v)):
+        return _fallback(mode, func, name, args, kwargs)
+    distinct = {id(t): t for t in (q, k, v) if varying(t)}
+    refs = {key: mode.ref(t) for key, t in distinct.items()}
+    if mode.recording:
+        return func(*args, **kwargs)
+    batched = q.dim() == 3
+    heads = p["num_heads"]
+
+    def pair(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r = refs.get(id(t), t)
+        return (t, r) if batched else (t.unsqueeze(1), r.unsqueeze(1))
+
+    if p.get("use_separate_proj_weight"):
+        weights = (p["q_proj_weight"], p["k_proj_weight"], p["v_proj_weight"])
+    else:
+        weights = p["in_proj_weight"].chunk(3)
+    biases = p["in_proj_bias"].chunk(3) if p.get("in_proj_bias") is not None else (None,) * 3
+    (q, qr), (k, kr), (v, vr) = pair(q), pair(k), pair(v)
+    length, batch, embed = q.shape
+    head_dim = embed // heads
+
+    def project(t: torch.Tensor, i: int) -> torch.Tensor:
+        # (L, N, E) -> (N * heads, L, head_dim), as torch lays the heads out.
+        h = F.linear(t, weights[i], biases[i])
+        return h.reshape(h.shape[0], batch * heads, head_dim).transpose(0, 1)
+
+    scale = 1.0 / math.sqrt(head_dim)
+    qh, qhr = project(q, 0) * scale, project(qr, 0) * scale
+    kh, khr = project(k, 1).transpose(-2, -1), project(kr, 1).transpose(-2, -1)
+    vh, vhr = project(v, 2), project(vr, 2)
+    s, sr = bilinear(torch.bmm, qh, qhr, kh, khr)
+    mask = _attention_mask(p, batch, heads, length, k.shape[0], s.dtype, s.device)
+    if mask is not None:
+        s, sr = s + mask, sr + mask
+    a, ar = softmax(s, sr, -1)
+    out = bilinear(torch.bmm, a, ar, vh, vhr)[0]
+    out = out.transpose(0, 1).reshape(length, batch, embed)
+    out = F.linear(out, p["out_proj_weight"], p["out_proj_bias"])
+    if not batched:
+        out = out.squeeze(1)
+    weights_out = None
+    if p.get("need_weights", True):
+        weights_out = a.view(batch, heads, length, -1)
+        if p.get("average_attn_weights", True):
+            weights_out = weights_out.mean(1)
+        if not batched:
+            weights_out = weights_out.squeeze(0)
+    return out, weights_out
+
+
+def _attention_mask(
+    p: dict, batch: int, heads: int, length: int, source: int, dtype: Any, device: Any
+) -> torch.Tensor | None:
+    """The additive mask ``(N * heads, L, S)`` from ``attn_mask`` and ``key_padding_mask``
+    (``True`` in a boolean mask means "do not attend", as in torch)."""
+    mask = None
+    for given, shape in ((p.get("attn_mask"), None), (p.get("key_padding_mask"), "padding")):
+        if given is None:
+            continue
+        if given.dtype == torch.bool:
+            given = torch.zeros(given.shape, dtype=dtype, device=device).masked_fill(
+                given, float("-inf")
+            )
+        if shape == "padding":  # (N, S) -> (N * heads, 1, S)
+            given = given.view(batch, 1, 1, source).expand(-1, heads, -1, -1)
+            given = given.reshape(batch * heads, 1, source)
+        elif given.dim() == 2:
+            given = given.unsqueeze(0)
+        mask = given if mask is None else mask + given
+    return mask
+
+
 def _linear(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dict) -> Any:
     return func(*args, **kwargs)
 
@@ -436,7 +431,7 @@ def _fallback(mode: Pairing, func: Callable, name: str, args: tuple, kwargs: dic
 def _any_varying(out: Any) -> bool:
     if isinstance(out, (tuple, list)):
         return any(_any_varying(o) for o in out)
-    return _varying(out)
+    return varying(out)
 
 
 _RULES: dict[str, Callable] = {name: _unary for name in _UNARY}
@@ -445,6 +440,8 @@ _RULES.update({name: _divisions for name in _DIVISIONS})
 _RULES.update({"softmax": _softmax, "log_softmax": _softmax, "_softmax": _softmax})
 _RULES.update({"layer_norm": _layer_norm, "rms_norm": _layer_norm})
 _RULES.update({"scaled_dot_product_attention": _attention})
+_RULES.update({"multi_head_attention_forward": _multi_head_attention})
+_RULES.update({"where": _select, "masked_fill": _select, "masked_fill_": _select})
 for _d in (1, 2, 3):
     for _prefix in ("", "adaptive_"):
         _RULES[f"{_prefix}max_pool{_d}d"] = _max_pool

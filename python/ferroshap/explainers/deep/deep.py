@@ -28,10 +28,16 @@ class DeepExplainer:
     - The rules apply to operations, not modules (PyTorch: every torch function call, so
       ``F.relu``, tensor methods, reused modules, in-place activations and residual additions
       work; Keras: every layer and its activation). Softmax, layer norm, products of two
-      activations (attention) and max pooling have exact rules; see
-      :mod:`ferroshap.explainers.deep._torch_rules`.
-    - An operation without a rule (LSTM, GRU, fused multi-head attention, ...) keeps its
-      gradient; one ``DeepLiftFallbackWarning`` names it.
+      activations, attention (``nn.MultiheadAttention``, ``scaled_dot_product_attention``,
+      Keras ``MultiHeadAttention``, or written out) and max pooling have exact rules; see
+      :mod:`ferroshap.explainers.deep._torch_rules` and ``_keras_rules``.
+    - An operation without a rule (LSTM, GRU, max/min reductions, a ``where`` whose
+      condition depends on the input, ...) keeps its gradient; one
+      ``DeepLiftFallbackWarning`` names it.
+    - Softmax values differ from shap's: shap's PyTorch rule treats softmax as elementwise
+      (not additive); its TensorFlow rule is additive but shifts value and reference by
+      their own maxima. ferroshap shifts both by one shared maximum, which cancels from
+      every difference (the DeepLIFT decomposition of ``exp(x) / sum(exp(x))`` itself).
     - Additivity is checked per row and reported with an ``AdditivityWarning`` naming the
       largest error (never an assertion); the errors are kept on the Explanation.
     - Rows and background rows are evaluated together in batches of up to ``batch_size``

@@ -2,7 +2,7 @@
 
 Models run eagerly under ``tf.GradientTape``; no TensorFlow internals (gradient registry,
 sessions, learning-phase flags) are touched. Deep SHAP walks the model's layers with the
-rules of :mod:`._keras_rules` on batches that stack (row, background row) pairs.
+rules of :mod:`._keras_rules` on (row, background row) pairs, up to ``batch_size`` a pass.
 """
 
 from __future__ import annotations
@@ -121,7 +121,10 @@ class KerasModel:
             op_fn.fallbacks.add(
                 f"{type(self.model).__name__} (a subclassed model: no layers to walk)"
             )
-            out = self.model(self._model_input(explained), training=False)
+            out = rules.lift(
+                lambda *a: self.model(list(a) if self.multi_input else a[0], training=False),
+                *explained,
+            )
         else:
             base = op_fn or _plain
             target = self.layer
@@ -137,11 +140,9 @@ class KerasModel:
             out = rules.walk(self.model, self._model_input(model_in), substituted)
         if isinstance(out, (list, tuple)):
             raise TypeError("the model must have one output; wrap it to return the one to explain")
-        if len(out.shape) == 1:
-            out = out[:, None]
-        if len(out.shape) != 2:
-            raise ValueError(f"the model's output must be (n,) or (n, n_outputs), got {out.shape}")
-        return out
+        if isinstance(out, rules.Pair):
+            return rules.Pair(_as_matrix(out.x), _as_matrix(out.r))
+        return _as_matrix(out)
 
     def explained(self, inputs: list[tf.Tensor], batch_size: int = 4096) -> list[tf.Tensor]:
         if self.layer is None:
@@ -192,19 +193,19 @@ class KerasModel:
                     _pairs(x[r0:r1], g[c0 : c0 + c])
                     for x, g in zip(xe, self.bg_explained, strict=True)
                 ]
-                with tf.GradientTape(persistent=n_cols > 1) as tape:
-                    tape.watch(z_ex)
-                    out = self.run(z_in, z_ex, layer_rules)[: b * c]
+                xs = [p.x for p in z_ex]
+                # Only the explained rows are recorded: the references need no gradient.
+                with tf.GradientTape(persistent=n_cols > 1, watch_accessed_variables=False) as tape:
+                    tape.watch(xs)
+                    out = self.run(z_in, z_ex, layer_rules).x
                     targets = self._targets(out, ranks, r0, r1, c, n_cols)
+                diffs = [p.x - p.r for p in z_ex]
                 for j, target in enumerate(targets):
-                    grads = tape.gradient(target, z_ex)
-                    for k, (g, z) in enumerate(zip(grads, z_ex, strict=True)):
+                    grads = tape.gradient(target, xs)
+                    for k, (g, d) in enumerate(zip(grads, diffs, strict=True)):
                         if g is None:
                             continue
-                        x, r = rules.halves(z)
-                        contrib = tf.reduce_sum(
-                            tf.reshape(g[: b * c] * (x - r), [b, c, *z.shape[1:]]), 1
-                        )
+                        contrib = tf.reduce_sum(tf.reshape(g * d, [b, c, *d.shape[1:]]), 1)
                         phis[k][r0:r1, ..., j] += np.asarray(contrib, dtype=np.float64)
                 del tape
         warn_fallbacks(layer_rules.fallbacks, "Keras")
@@ -282,12 +283,20 @@ class KerasModel:
         return means, variances
 
 
-def _pairs(rows: tf.Tensor, background: tf.Tensor) -> tf.Tensor:
-    """``[x; r]`` for every (row, background row) pair, rows major."""
+def _pairs(rows: tf.Tensor, background: tf.Tensor) -> rules.Pair:
+    """Every (row, background row) pair, rows major: each row repeated, the background tiled."""
     c, b = int(background.shape[0]), int(rows.shape[0])
     xs = tf.repeat(rows, c, axis=0)
     rs = tf.tile(background, [b] + [1] * (len(background.shape) - 1))
-    return tf.concat([xs, rs], 0)
+    return rules.Pair(xs, rs)
+
+
+def _as_matrix(out: tf.Tensor) -> tf.Tensor:
+    if len(out.shape) == 1:
+        out = out[:, None]
+    if len(out.shape) != 2:
+        raise ValueError(f"the model's output must be (n,) or (n, n_outputs), got {out.shape}")
+    return out
 
 
 def _add_rows(target: np.ndarray, rows: np.ndarray, samples: np.ndarray) -> None:
