@@ -22,6 +22,22 @@ class DeepLiftFallbackWarning(UserWarning):
     """Some operations of the model had no DeepLIFT rule; their gradient was used."""
 
 
+def split_inputs(X: Any, multi_input: bool, what: str, reference: list | None) -> list:
+    """The model's inputs in ``X``: a list of them for a multi-input model, else ``[X]``;
+    as many as the background's (``reference``) when there is one."""
+    if multi_input:
+        if not isinstance(X, (list, tuple)):
+            raise TypeError(f"the model takes several inputs: {what} must be a list of them")
+        items = list(X)
+    else:
+        if isinstance(X, (list, tuple)):
+            raise TypeError(f"the model takes one input: {what} must be one array or tensor")
+        items = [X]
+    if reference is not None and len(items) != len(reference):
+        raise ValueError(f"{what} has {len(items)} inputs, the background {len(reference)}")
+    return items
+
+
 def check_batch_size(batch_size: Any) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from ferroshap.explainers.deep import _keras_rules as rules
-from ferroshap.explainers.deep._common import warn_fallbacks
+from ferroshap.explainers.deep._common import split_inputs, warn_fallbacks
 
 
 class KerasModel:
@@ -56,17 +56,8 @@ class KerasModel:
     # -- inputs ----------------------------------------------------------------------------
 
     def inputs(self, X: Any, what: str = "X") -> list[tf.Tensor]:
-        if self.multi_input:
-            if not isinstance(X, (list, tuple)):
-                raise TypeError(f"the model takes several inputs: {what} must be a list of them")
-            items = list(X)
-        else:
-            if isinstance(X, (list, tuple)):
-                raise TypeError(f"the model takes one input: {what} must be one array or tensor")
-            items = [X]
         reference = getattr(self, "data", None)
-        if reference is not None and len(items) != len(reference):
-            raise ValueError(f"{what} has {len(items)} inputs, the background {len(reference)}")
+        items = split_inputs(X, self.multi_input, what, reference)
         tensors = []
         for i, item in enumerate(items):
             name = what if len(items) == 1 else f"{what}[{i}]"

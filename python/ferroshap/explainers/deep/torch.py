@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ferroshap.explainers.deep import _torch_rules as rules
-from ferroshap.explainers.deep._common import warn_fallbacks
+from ferroshap.explainers.deep._common import split_inputs, warn_fallbacks
 
 
 class TorchModel:
@@ -68,17 +68,8 @@ class TorchModel:
 
     def inputs(self, X: Any, what: str = "X") -> list[torch.Tensor]:
         """``X`` as a list of tensors on the model's device, checked against the background."""
-        if self.multi_input:
-            if not isinstance(X, (list, tuple)):
-                raise TypeError(f"the model takes several inputs: {what} must be a list of them")
-            items = list(X)
-        else:
-            if isinstance(X, (list, tuple)):
-                raise TypeError(f"the model takes one input: {what} must be one array or tensor")
-            items = [X]
         reference = getattr(self, "data", None)
-        if reference is not None and len(items) != len(reference):
-            raise ValueError(f"{what} has {len(items)} inputs, the background {len(reference)}")
+        items = split_inputs(X, self.multi_input, what, reference)
         tensors = []
         for i, item in enumerate(items):
             name = what if len(items) == 1 else f"{what}[{i}]"
