@@ -231,6 +231,7 @@ class GameJob:
         criterion: str | None = None,
         sampling: str = "stratified",
         n_threads: int | None = None,
+        standard_errors: bool = True,
     ) -> GameJob: ...
     @staticmethod
     def permutation(
@@ -309,5 +310,7 @@ def kernel_shap_tree_ensemble(
     sampling: str = "stratified",
     evaluation: str = "auto",
     n_threads: int | None = None,
+    row_offset: int = 0,
+    standard_errors: bool = True,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[float], list[int]]:
     """Kernel SHAP of a tree ensemble's (transformed) output with the whole loop in Rust."""

@@ -665,3 +665,19 @@ def test_wide_rows_use_the_matrix_product_forms_and_stay_exact_for_a_linear_mode
     explainer = ferroshap.KernelExplainer(lambda X: X @ w, background, seed=0)
     values = explainer.shap_values(x, nsamples=1000)
     np.testing.assert_allclose(values, w * (x - background.mean(axis=0)), atol=1e-8)
+
+
+def test_shap_values_skip_the_standard_errors_without_changing_the_values():
+    # shap_values() does not return standard errors, so it does not compute them; the
+    # values are the same numbers explainer(X) gives (bit for bit: the same regression).
+    rng = np.random.default_rng(2)
+    background = rng.normal(size=(6, 70))
+    x = rng.normal(size=(3, 70))
+    explainer = ferroshap.KernelExplainer(
+        lambda X: np.tanh(X[:, :5]).sum(axis=1), background, seed=4
+    )
+    values = explainer.shap_values(x, nsamples=500)
+    explanation = explainer(x, nsamples=500)
+    np.testing.assert_array_equal(values, explanation.values)
+    assert explanation.upper_bounds is not None
+    assert np.all(explanation.upper_bounds - explanation.values > 0)

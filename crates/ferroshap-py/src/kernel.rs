@@ -132,7 +132,7 @@ impl PyGameJob {
     #[staticmethod]
     #[pyo3(signature = (X, background, weights, fnull, *, link="identity", nsamples=None,
         seed=0, row_offset=0, num_features=None, lasso_alpha=None, criterion=None,
-        sampling="stratified", n_threads=None))]
+        sampling="stratified", n_threads=None, standard_errors=true))]
     #[allow(non_snake_case, clippy::too_many_arguments)]
     fn kernel(
         py: Python<'_>,
@@ -149,6 +149,7 @@ impl PyGameJob {
         criterion: Option<&str>,
         sampling: &str,
         n_threads: Option<usize>,
+        standard_errors: bool,
     ) -> PyResult<Self> {
         let selection = selection_of(num_features, lasso_alpha, criterion)?;
         let options = KernelOptions {
@@ -157,6 +158,7 @@ impl PyGameJob {
             seed,
             selection,
             sampling: parse_sampling(sampling)?,
+            standard_errors,
         };
         let problem = problem_of(&X, &background, &weights, &fnull)?;
         let estimator = KernelEstimator::new(&options, row_offset);
@@ -395,7 +397,8 @@ fn selection_of(
 #[pyfunction]
 #[pyo3(signature = (model, X, background, weights, *, output="margin", link="identity",
     nsamples=None, seed=0, num_features=None, lasso_alpha=None, criterion=None,
-    sampling="stratified", evaluation="auto", n_threads=None, row_offset=0))]
+    sampling="stratified", evaluation="auto", n_threads=None, row_offset=0,
+    standard_errors=true))]
 #[allow(non_snake_case, clippy::type_complexity)]
 pub(crate) fn kernel_shap_tree_ensemble<'py>(
     py: Python<'py>,
@@ -414,6 +417,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     evaluation: &str,
     n_threads: Option<usize>,
     row_offset: u64,
+    standard_errors: bool,
 ) -> PyResult<KernelResult<'py>> {
     let output = parse_output(output)?;
     let evaluation = parse_evaluation(evaluation)?;
@@ -423,6 +427,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
         seed,
         selection: selection_of(num_features, lasso_alpha, criterion)?,
         sampling: parse_sampling(sampling)?,
+        standard_errors,
     };
     let ensemble = &model.inner;
     let (x, bg) = (X.as_array(), background.as_array());

@@ -282,7 +282,12 @@ class KernelExplainer:
             n_outputs)`` otherwise (shap >= 0.45 shapes); without the first axis for one row.
         """
         kwargs.pop("gc_collect", None)  # shap's memory option: nothing to collect here
-        values, _, rows = self._explain(X, nsamples, l1_reg, silent, batch_size, kwargs)
+        # Standard errors are read only by the stopping rule here: skip their cost (about
+        # that of the regression itself on wide rows) otherwise.
+        want_errors = kwargs.get("tol") is not None
+        values, _, rows = self._explain(
+            X, nsamples, l1_reg, silent, batch_size, kwargs, want_errors=want_errors
+        )
         if self._single:
             values = values[:, :, 0]
         return values[0] if rows.was_1d else values
@@ -382,7 +387,7 @@ class KernelExplainer:
             upper_bounds=values + 1.96 * errors if sampled else None,
         )
 
-    def _explain(self, X, nsamples, l1_reg, silent, batch_size, kwargs):
+    def _explain(self, X, nsamples, l1_reg, silent, batch_size, kwargs, want_errors=True):
         tol = kwargs.pop("tol", None)
         max_nsamples = kwargs.pop("max_nsamples", 1 << 16)
         sampling = kwargs.pop("sampling", "stratified")
@@ -419,7 +424,7 @@ class KernelExplainer:
             ).reshape(len(rows), -1),
         )
         values, errors, ill = self._estimate(
-            x, budget, selection, seed, batch, silent, native, sampling
+            x, budget, selection, seed, batch, silent, native, sampling, want_errors
         )
         if tol is not None:
             # Covert & Lee's stopping rule: double the budget of the rows whose largest
@@ -437,7 +442,7 @@ class KernelExplainer:
                 if read.index is not None:
                     self._explained_index = read.index[rows]
                 v, e, i = self._estimate(
-                    x[rows], current, selection, round_seed, batch, True, native, sampling
+                    x[rows], current, selection, round_seed, batch, True, native, sampling, True
                 )
                 values[rows], errors[rows] = v, e
                 ill = sorted(set(ill) - set(rows.tolist()) | {int(rows[j]) for j in i})
@@ -482,8 +487,11 @@ class KernelExplainer:
         room = max(limit - solving * solve, plan)
         return int(max(1, min(_BLOCK_ROWS, room // plan)))
 
-    def _estimate(self, x, budget, selection, seed, batch, silent, native, sampling):
-        """Values, standard errors and ill-conditioned rows for the rows of ``x``."""
+    def _estimate(
+        self, x, budget, selection, seed, batch, silent, native, sampling, want_errors=True
+    ):
+        """Values, standard errors (zeros unless ``want_errors``) and ill-conditioned rows for
+        the rows of ``x``."""
         n_rows = x.shape[0]
         block_rows = self._rows_per_block(budget, selection, n_rows)
         if native is not None:
@@ -505,6 +513,7 @@ class KernelExplainer:
                     criterion=_option(selection, "criterion"),
                     sampling=sampling,
                     row_offset=start,
+                    standard_errors=want_errors,
                 )
                 for start in range(0, max(n_rows, 1), block_rows)
             ]
@@ -538,6 +547,7 @@ class KernelExplainer:
                 lasso_alpha=_option(selection, "alpha"),
                 criterion=_option(selection, "criterion"),
                 sampling=sampling,
+                standard_errors=want_errors,
             )
             fx = self._call(block, "explained rows", index=self._row_index(start, len(block)))
             fx = fx.reshape(len(block), -1)

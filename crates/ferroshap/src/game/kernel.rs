@@ -170,6 +170,7 @@ impl Estimator for KernelEstimator {
                                 fnull[o],
                                 delta,
                                 self.options.selection,
+                                self.options.standard_errors,
                             );
                             ill |= kind != SolveKind::Cholesky;
                             for ((&j, v), e) in varying.iter().zip(values).zip(errors) {

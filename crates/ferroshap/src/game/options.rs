@@ -45,6 +45,9 @@ pub struct KernelOptions {
     pub selection: FeatureSelection,
     /// How coalitions beyond the enumerated sizes are sampled.
     pub sampling: Sampling,
+    /// Whether to estimate the values' standard errors (about as costly as the regression
+    /// itself on wide rows; zeros when off).
+    pub standard_errors: bool,
 }
 
 /// Which features the regression keeps (shap's `l1_reg`); the others get 0.
@@ -74,6 +77,7 @@ impl Default for KernelOptions {
             seed: 0,
             selection: FeatureSelection::None,
             sampling: Sampling::default(),
+            standard_errors: true,
         }
     }
 }

@@ -25,6 +25,7 @@ pub(crate) fn solve_row(
     fnull: f64,
     delta: f64,
     selection: FeatureSelection,
+    standard_errors: bool,
 ) -> (Vec<f64>, Vec<f64>, SolveKind) {
     let m = design.n_features();
     let base = link.apply(fnull);
@@ -66,9 +67,12 @@ pub(crate) fn solve_row(
     // One factorisation serves the values and every solve of the standard errors.
     let solver = SymmetricSolver::new(&a, n);
     let values = solver.solve(&rhs);
-    let wide = n >= WIDE;
-    let (variance, total) =
-        sampling_variance(design, &targets, delta, free, last, &solver, &values, wide);
+    let (variance, total) = if standard_errors {
+        let wide = n >= WIDE;
+        sampling_variance(design, &targets, delta, free, last, &solver, &values, wide)
+    } else {
+        (vec![0.0; n], 0.0)
+    };
     let rest: f64 = values.iter().sum();
     for (p, (&j, v)) in free.iter().zip(&values).enumerate() {
         phi[j] = *v;

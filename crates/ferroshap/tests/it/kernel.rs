@@ -162,6 +162,7 @@ fn efficiency_holds_in_sampled_designs() {
             seed: 9,
             selection: FeatureSelection::None,
             sampling,
+            standard_errors: true,
         };
         let got = run(model, &x, &background, None, &options, 1000);
         let fx = model(x.view());
