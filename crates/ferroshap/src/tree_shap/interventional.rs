@@ -131,17 +131,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
     let mut values = Array3::<f64>::zeros((n, m, k));
     let out = values.as_slice_mut().expect("fresh array is contiguous");
     let consts = Constants::get();
-    // Trees whose paths fit the fast path's bitsets, and the others (explained pair by pair).
-    let (mut trees, mut layouts, mut wide_trees) = (Vec::new(), Vec::new(), Vec::new());
-    for tree in model.trees() {
-        match Layout::build(tree) {
-            Some(layout) => {
-                trees.push(tree);
-                layouts.push(layout);
-            }
-            None => wide_trees.push(tree),
-        }
-    }
+    let (trees, layouts, wide_trees) = split_trees(model);
     let max_nodes = trees.iter().map(|t| t.n_nodes()).max().unwrap_or(0);
 
     let mut base = model.base_offset().to_vec();
@@ -284,16 +274,7 @@ pub fn expected_value<G: Scalar>(
 ) -> Result<Vec<f64>> {
     let bg = Background::new(model, background, weights)?;
     // The fast trees first, then the wide ones, as `shap_values_with` adds them.
-    let (mut trees, mut layouts, mut wide_trees) = (Vec::new(), Vec::new(), Vec::new());
-    for tree in model.trees() {
-        match Layout::build(tree) {
-            Some(layout) => {
-                trees.push(tree);
-                layouts.push(layout);
-            }
-            None => wide_trees.push(tree),
-        }
-    }
+    let (trees, layouts, wide_trees) = split_trees(model);
     let m = model.n_features();
     let reaches: Vec<Vec<f64>> = trees
         .par_iter()
@@ -319,6 +300,22 @@ pub fn expected_value<G: Scalar>(
         wide::add_base(&mut base, tree, model.rules(), &bg);
     }
     Ok(base)
+}
+
+/// The trees whose paths fit the fast path's bitsets with their layouts, and the others
+/// (explained pair by pair), each in model order.
+fn split_trees(model: &TreeEnsemble) -> (Vec<&Tree>, Vec<Layout>, Vec<&Tree>) {
+    let (mut trees, mut layouts, mut wide) = (Vec::new(), Vec::new(), Vec::new());
+    for tree in model.trees() {
+        match Layout::build(tree) {
+            Some(layout) => {
+                trees.push(tree);
+                layouts.push(layout);
+            }
+            None => wide.push(tree),
+        }
+    }
+    (trees, layouts, wide)
 }
 
 /// Adds a tree's mean leaf value over the background to `base`, leaf by leaf in layout order.
