@@ -37,6 +37,10 @@
 //! prepared background (twice: row-major and in column-major blocks), the output, the tables
 //! of one block of trees (about 16 MiB) and the partial sums of groups of trees for the
 //! chunks of rows in flight (at most about 64 MiB per chunk).
+//!
+//! Patterns are u64 bitsets: trees with a path on more than [`MAX_PATH_FEATURES`] distinct
+//! features are explained one (row, background row) pair at a time instead (module `wide`),
+//! after the fast trees, so that the other trees of the model keep the fast path.
 
 use ndarray::{Array3, ArrayView1, ArrayView2};
 use rayon::prelude::*;
@@ -49,12 +53,15 @@ use crate::error::{Error, Result};
 
 mod blocks;
 mod tables;
+mod wide;
 pub(super) use blocks::{BLOCK, LeafWeights, Patterns, RowBlock, Weights};
 use tables::{Constants, Tables};
 
 /// Paths with at most this many distinct features get a dense table over all 2^d patterns.
 pub const DENSE_MAX: usize = 10;
 /// A leaf pattern is a u64: at most this many distinct features on one root-to-leaf path.
+/// [`shap_values`] explains trees with wider paths by a slower fallback (one pair of rows at a
+/// time); interaction values refuse them.
 pub(super) const MAX_PATH_FEATURES: usize = 64;
 /// Rows are explained in chunks whose values take about this many bytes, between one and
 /// [`MAX_CHUNK_BLOCKS`] blocks of [`BLOCK`] rows.
@@ -124,13 +131,8 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
     let mut values = Array3::<f64>::zeros((n, m, k));
     let out = values.as_slice_mut().expect("fresh array is contiguous");
     let consts = Constants::get();
-    let trees = model.trees();
-    let layouts = trees
-        .iter()
-        .enumerate()
-        .map(|(t, tree)| Layout::new(tree, t))
-        .collect::<Result<Vec<_>>>()?;
-    let max_nodes = trees.iter().map(Tree::n_nodes).max().unwrap_or(0);
+    let (trees, layouts, wide_trees) = split_trees(model);
+    let max_nodes = trees.iter().map(|t| t.n_nodes()).max().unwrap_or(0);
 
     let mut base = model.base_offset().to_vec();
     for block in tree_blocks(&layouts, bg.weights.len()) {
@@ -143,7 +145,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
             .into_par_iter()
             .map(|start| {
                 let group = start..(start + TREES_PER_TASK).min(block.end);
-                let pairs: Vec<_> = group.clone().map(|t| (&trees[t], &layouts[t])).collect();
+                let pairs: Vec<_> = group.clone().map(|t| (trees[t], &layouts[t])).collect();
                 let weights = crate::simd::with_avx2(
                     #[inline(always)]
                     || LeafWeights::many(&pairs, model.rules(), &bg),
@@ -156,7 +158,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
             .collect();
         let tables: Vec<Tables> = tables.into_iter().flatten().collect();
         for (t, table) in block.clone().zip(&tables) {
-            add_base(&mut base, &trees[t], &layouts[t], &table.reach, bg.total);
+            add_base(&mut base, trees[t], &layouts[t], &table.reach, bg.total);
         }
         if row_len == 0 || n == 0 {
             continue;
@@ -198,7 +200,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
                     let mut pat = vec![[0u64; BLOCK]; max_nodes];
                     let mut leaf_pats = Vec::new();
                     for t in group {
-                        let (tree, layout) = (&trees[t], &layouts[t]);
+                        let (tree, layout) = (trees[t], &layouts[t]);
                         leaf_pats.resize(layout.leaves.len() * n_rows, 0);
                         for (b, rows) in rows.iter().enumerate() {
                             layout.block_patterns(tree, model.rules(), rows, &mut pat);
@@ -238,6 +240,23 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
                 }
             });
     }
+    if !wide_trees.is_empty() {
+        for tree in &wide_trees {
+            wide::add_base(&mut base, tree, model.rules(), &bg);
+        }
+        if row_len > 0 {
+            let inv_binom = wide::InvBinomials::new(m.min(model.max_depth()));
+            // Blocks of rows fixed by the input size: each row is summed on one thread.
+            out.par_chunks_mut(BLOCK * row_len)
+                .enumerate()
+                .for_each(|(c, phis)| {
+                    if crate::parallel::cancelled() {
+                        return;
+                    }
+                    wide::explain(model, &wide_trees, &x, c * BLOCK, phis, &bg, &inv_binom);
+                });
+        }
+    }
     crate::parallel::check_cancelled()?;
     Ok(ShapValues {
         values,
@@ -254,12 +273,8 @@ pub fn expected_value<G: Scalar>(
     weights: Option<ArrayView1<'_, f64>>,
 ) -> Result<Vec<f64>> {
     let bg = Background::new(model, background, weights)?;
-    let trees = model.trees();
-    let layouts = trees
-        .iter()
-        .enumerate()
-        .map(|(t, tree)| Layout::new(tree, t))
-        .collect::<Result<Vec<_>>>()?;
+    // The fast trees first, then the wide ones, as `shap_values_with` adds them.
+    let (trees, layouts, wide_trees) = split_trees(model);
     let m = model.n_features();
     let reaches: Vec<Vec<f64>> = trees
         .par_iter()
@@ -281,7 +296,26 @@ pub fn expected_value<G: Scalar>(
     for ((tree, layout), reach) in trees.iter().zip(&layouts).zip(&reaches) {
         add_base(&mut base, tree, layout, reach, bg.total);
     }
+    for tree in &wide_trees {
+        wide::add_base(&mut base, tree, model.rules(), &bg);
+    }
     Ok(base)
+}
+
+/// The trees whose paths fit the fast path's bitsets with their layouts, and the others
+/// (explained pair by pair), each in model order.
+fn split_trees(model: &TreeEnsemble) -> (Vec<&Tree>, Vec<Layout>, Vec<&Tree>) {
+    let (mut trees, mut layouts, mut wide) = (Vec::new(), Vec::new(), Vec::new());
+    for tree in model.trees() {
+        match Layout::build(tree) {
+            Some(layout) => {
+                trees.push(tree);
+                layouts.push(layout);
+            }
+            None => wide.push(tree),
+        }
+    }
+    (trees, layouts, wide)
 }
 
 /// Adds a tree's mean leaf value over the background to `base`, leaf by leaf in layout order.
@@ -422,7 +456,19 @@ impl Leaf {
 }
 
 impl Layout {
+    /// The layout of tree `t`, or an error naming it when a path is too wide.
     pub(super) fn new(tree: &Tree, t: usize) -> Result<Layout> {
+        Layout::build(tree).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "tree {t} has a path that splits on more than {MAX_PATH_FEATURES} different \
+                 features; interventional Tree SHAP supports at most {MAX_PATH_FEATURES} here"
+            ))
+        })
+    }
+
+    /// The layout of `tree`, `None` when a path splits on more than [`MAX_PATH_FEATURES`]
+    /// distinct features.
+    pub(super) fn build(tree: &Tree) -> Option<Layout> {
         let n = tree.n_nodes();
         let mut layout = Layout {
             order: Vec::new(),
@@ -447,11 +493,7 @@ impl Layout {
                 Some(s) => s,
                 None => {
                     if path.len() == MAX_PATH_FEATURES {
-                        return Err(Error::Unsupported(format!(
-                            "tree {t} has a path that splits on more than {MAX_PATH_FEATURES} \
-                             different features; interventional Tree SHAP supports at most \
-                             {MAX_PATH_FEATURES}"
-                        )));
+                        return None;
                     }
                     path.push(f);
                     path.len() - 1
@@ -463,7 +505,7 @@ impl Layout {
             stack.push((r, path.clone()));
             stack.push((l, path));
         }
-        Ok(layout)
+        Some(layout)
     }
 
     /// Upper bound of the bytes [`Tables`] takes for this tree.

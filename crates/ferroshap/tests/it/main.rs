@@ -8,3 +8,4 @@ mod oracle;
 mod shapes;
 mod single_row;
 mod tree_game;
+mod wide_paths;
