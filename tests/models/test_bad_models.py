@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import lightgbm as lgb
 import numpy as np
 import pytest
+import xgboost as xgb
 
 from ferroshap import InvalidModelError, ModelFormatError, UnsupportedModelError
 from ferroshap._core import TreeEnsemble
@@ -129,24 +131,7 @@ def test_invalid_errors_are_value_errors():
 # --- corrupt model bytes --------------------------------------------------------------------
 
 
-def _parsers_built() -> bool:
-    for data, fmt in ((b"{}", "xgboost_json"), (b"tree\n", "lightgbm_text")):
-        try:
-            TreeEnsemble.from_bytes(data, fmt)
-        except UnsupportedModelError as e:
-            if "not built" in str(e):
-                return False
-        except ValueError:
-            pass
-    return True
-
-
-# The Rust parsers are being written; until they land these tests cannot run.
-needs_parsers = pytest.mark.skipif(not _parsers_built(), reason="model parsers not built yet")
-
-
 def _xgboost_bytes(raw_format):
-    xgb = pytest.importorskip("xgboost")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 4))
     booster = xgb.train({"max_depth": 3}, xgb.DMatrix(X, label=X[:, 0] + rng.normal(size=200)), 10)
@@ -154,7 +139,6 @@ def _xgboost_bytes(raw_format):
 
 
 def _lightgbm_text():
-    lgb = pytest.importorskip("lightgbm")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 4))
     model = lgb.LGBMRegressor(n_estimators=10, num_leaves=7, verbose=-1)
@@ -170,7 +154,6 @@ def _sources():
     ]
 
 
-@needs_parsers
 @pytest.mark.parametrize(("fmt", "make"), _sources())
 def test_valid_bytes_parse(fmt, make):
     data = make()
@@ -178,7 +161,6 @@ def test_valid_bytes_parse(fmt, make):
     assert TreeEnsemble.from_bytes(data).n_trees == 10
 
 
-@needs_parsers
 @pytest.mark.parametrize(("fmt", "make"), _sources())
 @pytest.mark.parametrize("fraction", [0.0, 0.01, 0.1, 0.5, 0.8])
 def test_truncated_bytes(fmt, make, fraction):
@@ -191,7 +173,6 @@ def test_truncated_bytes(fmt, make, fraction):
         TreeEnsemble.from_bytes(cut, fmt)
 
 
-@needs_parsers
 @pytest.mark.parametrize(("fmt", "make"), _sources())
 def test_corrupt_bytes_never_crash(fmt, make):
     data = bytearray(make())
@@ -208,16 +189,13 @@ def test_corrupt_bytes_never_crash(fmt, make):
         ensemble.predict_margin(np.zeros((2, ensemble.n_features)))
 
 
-@needs_parsers
 @pytest.mark.parametrize("data", [b"", b"\x00" * 64, b"{}", b"[1, 2", b"tree\nversion=v4\n"])
 def test_garbage_bytes(data):
     with pytest.raises((ModelFormatError, UnsupportedModelError)):
         TreeEnsemble.from_bytes(data)
 
 
-@needs_parsers
 def test_lightgbm_linear_tree_is_unsupported():
-    lgb = pytest.importorskip("lightgbm")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))
     model = lgb.LGBMRegressor(n_estimators=5, linear_tree=True, verbose=-1)

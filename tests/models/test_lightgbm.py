@@ -13,23 +13,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 
-from ferroshap._core import TreeEnsemble, UnsupportedModelError
+from ferroshap._core import TreeEnsemble
 from ferroshap._data import to_matrix
 from ferroshap.models import load_tree_model, load_tree_model_file
-
-
-def _parser_built() -> bool:
-    try:
-        TreeEnsemble.from_bytes(b"tree\nversion=v4\n", "lightgbm_text")
-    except UnsupportedModelError as e:
-        return "not built" not in str(e)
-    except ValueError:
-        pass
-    return True
-
-
-# The Rust LightGBM text parser is being written; until it lands these tests cannot run.
-needs_parser = pytest.mark.skipif(not _parser_built(), reason="LightGBM parser not built yet")
 
 RTOL = 1e-9
 SMALL = {"n_estimators": 30, "num_leaves": 15, "learning_rate": 0.2, "verbose": -1}
@@ -77,7 +63,6 @@ def _classification(n_classes, nan=True):
     return X, y
 
 
-@needs_parser
 def test_regression_with_missing_values():
     X, y = _regression()
     loaded = _check(lgb.LGBMRegressor(**SMALL).fit(X, y), X)
@@ -85,7 +70,6 @@ def test_regression_with_missing_values():
     assert loaded.feature_names is None  # generated Column_i names
 
 
-@needs_parser
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_input_dtype_and_order(dtype, order):
@@ -94,7 +78,6 @@ def test_input_dtype_and_order(dtype, order):
     _check(model, np.asarray(X, dtype=dtype, order=order))
 
 
-@needs_parser
 def test_thresholds_hit_exactly():
     X, y = _regression(nan=False)
     X = np.round(X, 1)
@@ -111,14 +94,12 @@ def test_thresholds_hit_exactly():
     _check(model, np.array(rows))
 
 
-@needs_parser
 def test_binary():
     X, y = _classification(2)
     loaded = _check(lgb.LGBMClassifier(**SMALL).fit(X, y), X)
     assert loaded.ensemble.link == "logistic"
 
 
-@needs_parser
 def test_multiclass():
     X, y = _classification(3)
     loaded = _check(lgb.LGBMClassifier(**SMALL).fit(X, y), X, n_classes=3)
@@ -126,14 +107,12 @@ def test_multiclass():
     assert loaded.ensemble.link == "softmax"
 
 
-@needs_parser
 def test_poisson():
     X, y = _regression()
     loaded = _check(lgb.LGBMRegressor(**SMALL, objective="poisson").fit(X, np.exp(y)), X)
     assert loaded.ensemble.link == "exp"
 
 
-@needs_parser
 @pytest.mark.parametrize("n_classes", [1, 3])
 def test_random_forest(n_classes):
     params = dict(SMALL, boosting_type="rf", bagging_freq=1, bagging_fraction=0.7)
@@ -146,7 +125,6 @@ def test_random_forest(n_classes):
     _check(model, X, n_classes=n_classes)
 
 
-@needs_parser
 def test_ranker_and_booster_with_names():
     X, y = _regression(nan=False)
     rel = np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75]))
@@ -157,7 +135,6 @@ def test_ranker_and_booster_with_names():
     assert _check(booster, X).feature_names == names
 
 
-@needs_parser
 @pytest.mark.parametrize(
     "params",
     [
@@ -198,7 +175,6 @@ def _categorical_frame(n=400):
     return frame, y.to_numpy()
 
 
-@needs_parser
 @pytest.mark.parametrize("n_classes", [1, 3])
 def test_categorical_pandas(n_classes):
     frame, y = _categorical_frame()
@@ -218,7 +194,6 @@ def test_categorical_pandas(n_classes):
         _check(model, matrix.values, data, n_classes=n_classes)
 
 
-@needs_parser
 def test_categorical_by_index_with_unseen_and_negative_codes():
     rng = np.random.default_rng(1)
     X = np.column_stack([rng.normal(size=400), rng.integers(0, 40, 400), rng.normal(size=400)])
@@ -235,7 +210,6 @@ def test_categorical_by_index_with_unseen_and_negative_codes():
     _check(model, Z)
 
 
-@needs_parser
 def test_model_file_round_trip(tmp_path):
     frame, y = _categorical_frame()
     model = lgb.LGBMRegressor(**SMALL).fit(frame, y)
@@ -330,7 +304,6 @@ def _frame_with_awkward_category_columns(n=300):
     return frame, y.to_numpy(dtype=np.float64)
 
 
-@needs_parser
 @pytest.mark.parametrize(
     "columns, categorical_feature",
     [
@@ -368,7 +341,6 @@ def test_training_frame_with_constant_ordered_or_unlisted_category_columns(
     _close(values.sum(1) + interventional.expected_value, booster.predict(shuffled, raw_score=True))
 
 
-@needs_parser
 def test_constant_category_column_maps_strings_and_refuses_a_missing_category_column():
     import polars as pl
 

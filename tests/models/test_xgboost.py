@@ -18,23 +18,8 @@ import xgboost as xgb
 from sklearn.datasets import make_classification, make_regression
 
 import ferroshap
-from ferroshap._core import TreeEnsemble, UnsupportedModelError
 from ferroshap._data import to_matrix
 from ferroshap.models import load_tree_model
-
-
-def _parser_built() -> bool:
-    try:
-        TreeEnsemble.from_bytes(b"{}", "xgboost_json")
-    except UnsupportedModelError as e:
-        return "not built" not in str(e)
-    except ValueError:
-        pass
-    return True
-
-
-# The Rust XGBoost parser is being written; until it lands these tests cannot run.
-pytestmark = pytest.mark.skipif(not _parser_built(), reason="XGBoost parser not built yet")
 
 MARGIN_RTOL = 1e-5
 EXACT_RTOL = 1e-9
