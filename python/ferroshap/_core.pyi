@@ -1,10 +1,44 @@
 """Typed surface of the compiled module ``ferroshap._core`` (hand-written)."""
 
 from collections.abc import Sequence
-from typing import Any
+from os import PathLike
+from typing import Any, Literal, final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = [
+    "__version__",
+    "FerroshapError",
+    "ModelFormatError",
+    "InvalidModelError",
+    "UnsupportedModelError",
+    "TreeEnsemble",
+    "GameJob",
+    "kernel_shap_tree_ensemble",
+    "_kept_pools",
+    "_thread_limits",
+]
+
+# The strings the compiled module parses into the core's enums (anything else: ValueError).
+_ModelFormat = Literal["xgboost_json", "xgboost_ubjson", "lightgbm_text", "native"]
+_SplitRules = Literal["xgboost", "lightgbm", "sklearn_tree", "sklearn_hist"]
+_Link = Literal["identity", "logistic", "softmax", "exp"]
+_OutputTransform = Literal[
+    "logistic",
+    "softmax",
+    "exp",
+    "squared_error",
+    "logistic_loss",
+    "softmax_loss",
+    "probability_loss",
+]
+_PairMethod = Literal["auto", "shap_rescale"]
+_KernelLink = Literal["identity", "logit"]
+_Criterion = Literal["aic", "bic", "auto"]
+_Sampling = Literal["stratified", "shap"]
+_TreeOutput = Literal["margin", "logistic", "logistic_pair", "softmax", "exp"]
+_PairEvaluation = Literal["auto", "table", "scan"]
 
 __version__: str
 
@@ -26,6 +60,7 @@ def _kept_pools() -> int:
 def _thread_limits() -> tuple[int, int]:
     """The most threads ``n_jobs`` may ask for, and the default thread count."""
 
+@final  # PyO3 classes cannot be subclassed
 class TreeEnsemble:
     """A tree ensemble in ferroshap's core representation.
 
@@ -33,7 +68,7 @@ class TreeEnsemble:
     """
 
     @staticmethod
-    def from_bytes(data: bytes, format: str | None = None) -> TreeEnsemble:
+    def from_bytes(data: bytes, format: _ModelFormat | None = None) -> TreeEnsemble:
         """Parse a model held in memory.
 
         ``format`` is ``"xgboost_json"``, ``"xgboost_ubjson"``, ``"lightgbm_text"`` or
@@ -44,7 +79,7 @@ class TreeEnsemble:
         """The model in ferroshap's compact binary form; pickling uses it."""
     def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
     @staticmethod
-    def from_file(path: str) -> TreeEnsemble:
+    def from_file(path: str | PathLike[str]) -> TreeEnsemble:
         """Read a model file: ``.json`` / ``.ubj`` (XGBoost) or LightGBM text."""
     @staticmethod
     def from_arrays(
@@ -54,8 +89,8 @@ class TreeEnsemble:
         n_outputs: int,
         leaf_width: int,
         base_offset: Sequence[float],
-        rules: str,
-        link: str = "identity",
+        rules: _SplitRules,
+        link: _Link = "identity",
         objective: str = "",
         feature_names: Sequence[str] | None = None,
         categorical_features: Sequence[bool] | None = None,
@@ -93,9 +128,9 @@ class TreeEnsemble:
     @property
     def objective(self) -> str: ...
     @property
-    def link(self) -> str: ...
+    def link(self) -> _Link: ...
     @property
-    def rules(self) -> str: ...
+    def rules(self) -> _SplitRules: ...
     @property
     def base_offset(self) -> npt.NDArray[np.float64]: ...
     @property
@@ -170,16 +205,18 @@ class TreeEnsemble:
         self,
         X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
         background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
-        output: str,
+        output: _OutputTransform,
         *,
         scale: float = 1.0,
         labels: npt.NDArray[np.float64] | None = None,
         weights: npt.NDArray[np.float64] | None = None,
-        max_pair_features: int = 12,
-        method: str = "auto",
-        tolerance: float = 5e-4,
+        # The compiled module takes these three defaults from the core's constants, which its
+        # signature does not show: 12, 5e-4 and 100_000.
+        max_pair_features: int = ...,
+        method: _PairMethod = "auto",
+        tolerance: float = ...,
         seed: int = 0,
-        max_samples: int = 100000,
+        max_samples: int = ...,
         n_threads: int | None = None,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
         """Interventional SHAP values of ``g(scale * margin)``: ``(values (N, M, K),
@@ -197,7 +234,7 @@ class TreeEnsemble:
     def interventional_output_expected_value(
         self,
         background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
-        output: str,
+        output: _OutputTransform,
         *,
         scale: float = 1.0,
         labels: npt.NDArray[np.float64] | None = None,
@@ -207,6 +244,7 @@ class TreeEnsemble:
         """Base values of ``interventional_output_values``: ``(n_labels, K)`` for losses (the
         mean loss over the background at each label), ``(1, K)`` otherwise."""
 
+@final  # PyO3 classes cannot be subclassed
 class GameJob:
     """A model-agnostic estimator at work on a block of explained rows (used by
     ``KernelExplainer``, ``PermutationExplainer`` and ``ExactExplainer``).
@@ -222,14 +260,14 @@ class GameJob:
         weights: npt.NDArray[np.float64],
         fnull: npt.NDArray[np.float64],
         *,
-        link: str = "identity",
+        link: _KernelLink = "identity",
         nsamples: int | None = None,
         seed: int = 0,
         row_offset: int = 0,
         num_features: int | None = None,
         lasso_alpha: float | None = None,
-        criterion: str | None = None,
-        sampling: str = "stratified",
+        criterion: _Criterion | None = None,
+        sampling: _Sampling = "stratified",
         n_threads: int | None = None,
         standard_errors: bool = True,
     ) -> GameJob: ...
@@ -285,8 +323,8 @@ class GameJob:
     def evaluate_tree(
         self,
         model: TreeEnsemble,
-        output: str = "margin",
-        evaluation: str = "auto",
+        output: _TreeOutput = "margin",
+        evaluation: _PairEvaluation = "auto",
         n_threads: int | None = None,
     ) -> bool: ...
     def next_round(self, n_threads: int | None = None) -> bool: ...
@@ -300,15 +338,15 @@ def kernel_shap_tree_ensemble(
     background: npt.NDArray[np.float64],
     weights: npt.NDArray[np.float64],
     *,
-    output: str = "margin",
-    link: str = "identity",
+    output: _TreeOutput = "margin",
+    link: _KernelLink = "identity",
     nsamples: int | None = None,
     seed: int = 0,
     num_features: int | None = None,
     lasso_alpha: float | None = None,
-    criterion: str | None = None,
-    sampling: str = "stratified",
-    evaluation: str = "auto",
+    criterion: _Criterion | None = None,
+    sampling: _Sampling = "stratified",
+    evaluation: _PairEvaluation = "auto",
     n_threads: int | None = None,
     row_offset: int = 0,
     standard_errors: bool = True,

@@ -1,7 +1,6 @@
 //! Small dense linear algebra in f64 for the regression estimators: the normal equations of
 //! a weighted least-squares problem, solved by Cholesky, with a rank-revealing fallback.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2};
 
 /// Above this condition number a normal-equation solve is treated as rank-deficient: its
@@ -95,13 +94,15 @@ impl SymmetricSolver {
     }
 
     /// `a⁻¹` (or its pseudo-inverse), row-major `n × n`: `l⁻ᵀ l⁻¹` from the Cholesky factor.
+    /// Only the tests use it, as an oracle for [`Self::solve_rows`].
+    #[cfg(test)]
     pub fn inverse(&self) -> Vec<f64> {
         match self {
             SymmetricSolver::PseudoInverse { inverse, .. } => inverse.clone(),
             SymmetricSolver::Cholesky { l, n } => {
                 let k = inverse_factor(l, *n);
                 let mut inverse = Array2::<f64>::zeros((*n, *n));
-                general_mat_mul(1.0, &k.t(), &k, 0.0, &mut inverse);
+                ndarray::linalg::general_mat_mul(1.0, &k.t(), &k, 0.0, &mut inverse);
                 inverse.into_raw_vec_and_offset().0
             }
         }

@@ -9,12 +9,16 @@
 
 pub mod batch;
 pub mod coalitions;
+#[doc(hidden)]
 pub mod design;
 pub mod engine;
 pub mod exact;
 pub mod kernel;
+#[doc(hidden)]
 pub mod lars;
+#[doc(hidden)]
 pub mod lasso;
+#[doc(hidden)]
 pub mod masking;
 mod options;
 pub mod permutation;

@@ -38,7 +38,7 @@
 //! of one block of trees (about 16 MiB) and the partial sums of groups of trees for the
 //! chunks of rows in flight (at most about 64 MiB per chunk).
 //!
-//! Patterns are u64 bitsets: trees with a path on more than [`MAX_PATH_FEATURES`] distinct
+//! Patterns are u64 bitsets: trees with a path on more than `MAX_PATH_FEATURES` (64) distinct
 //! features are explained one (row, background row) pair at a time instead (module `wide`),
 //! after the fast trees, so that the other trees of the model keep the fast path.
 
