@@ -1,3 +1,4 @@
+mod builder;
 mod engine;
 mod formats;
 mod interactions;

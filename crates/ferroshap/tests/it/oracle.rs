@@ -6,8 +6,10 @@
 
 use ferroshap::ensemble::{CategoryRule, InputPrecision};
 use ferroshap::tree_shap::path_dependent;
-use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, Tree, TreeEnsemble};
+use ferroshap::{EnsembleSpec, RawTree, SplitRules, Tree, TreeEnsemble};
 use ndarray::Array2;
+
+use crate::builder::{TreeBuilder, ensemble, spec};
 
 /// splitmix64: a tiny deterministic generator so the test needs no extra crate.
 pub struct Rng(u64);
@@ -43,36 +45,30 @@ pub struct TreeShape {
 
 /// A random tree in which features repeat along paths (few features, deep trees).
 pub fn random_tree(rng: &mut Rng, shape: &TreeShape, output: usize) -> RawTree {
-    let mut t = RawTree {
-        categories_go_left: rng.chance(0.5),
-        ..RawTree::default()
-    };
-    fn grow(t: &mut RawTree, rng: &mut Rng, s: &TreeShape, depth: usize, cover: f64) -> usize {
-        let id = t.left.len();
-        t.left.push(-1);
-        t.right.push(-1);
-        t.feature.push(0);
-        t.threshold.push(0.0);
-        t.default_left.push(rng.chance(0.5));
-        t.zero_is_missing.push(false);
-        t.categories.push(None);
-        t.cover.push(cover);
-        for _ in 0..s.leaf_width {
-            t.value.push(rng.uniform() * 2.0 - 1.0);
-        }
+    let mut t = TreeBuilder::new(shape.leaf_width);
+    t.categories_go_left(rng.chance(0.5));
+    fn grow(t: &mut TreeBuilder, rng: &mut Rng, s: &TreeShape, depth: usize, cover: f64) -> usize {
+        let default_left = rng.chance(0.5);
+        let value: Vec<f64> = (0..s.leaf_width)
+            .map(|_| rng.uniform() * 2.0 - 1.0)
+            .collect();
+        let id = t.node(cover, &value);
+        t.missing_goes_left(id, default_left);
         let stop = depth >= s.max_depth || (depth > 0 && rng.chance(0.2));
         if stop {
             return id;
         }
-        t.feature[id] = rng.below(s.n_features) as i64;
-        if s.categorical && rng.chance(0.3) {
-            let cats: Vec<u32> = (0..6).filter(|_| rng.chance(0.5)).collect();
-            t.categories[id] = Some(cats);
-        } else {
+        let feature = rng.below(s.n_features);
+        let categories: Option<Vec<u32>> = (s.categorical && rng.chance(0.3))
+            .then(|| (0..6).filter(|_| rng.chance(0.5)).collect());
+        let threshold = if categories.is_none() {
             // Thresholds on a coarse grid so that rows often land exactly on them.
-            t.threshold[id] = rng.below(9) as f64 * 0.25 - 1.0;
-            t.zero_is_missing[id] = rng.chance(0.1);
-        }
+            let threshold = rng.below(9) as f64 * 0.25 - 1.0;
+            t.zero_is_missing(id, rng.chance(0.1));
+            threshold
+        } else {
+            0.0
+        };
         let share = if s.zero_covers && rng.chance(0.1) {
             0.0
         } else {
@@ -82,14 +78,15 @@ pub fn random_tree(rng: &mut Rng, shape: &TreeShape, output: usize) -> RawTree {
         let wobble = 1.0 + 1e-3 * (rng.uniform() - 0.5);
         let l = grow(t, rng, s, depth + 1, cover * share * wobble);
         let r = grow(t, rng, s, depth + 1, cover * (1.0 - share));
-        t.left[id] = l as i64;
-        t.right[id] = r as i64;
+        match categories {
+            Some(set) => t.categorical(id, feature, set, l, r),
+            None => t.split(id, feature, threshold, l, r),
+        }
         id
     }
     let root_cover = 100.0 + 100.0 * rng.uniform();
     grow(&mut t, rng, shape, 0, root_cover);
-    t.output = output;
-    t
+    t.build(output)
 }
 
 pub fn random_rows(rng: &mut Rng, n: usize, m: usize) -> Array2<f64> {
@@ -222,17 +219,11 @@ pub fn random_ensemble(
         })
         .collect();
     let spec = EnsembleSpec {
-        n_features: shape.n_features,
-        n_outputs,
         leaf_width: shape.leaf_width,
         base_offset: (0..n_outputs).map(|o| 0.1 * o as f64 - 0.3).collect(),
-        rules,
-        link: Link::Identity,
-        objective: "test".into(),
-        feature_names: None,
-        categorical_features: Vec::new(),
+        ..spec(shape.n_features, n_outputs, rules)
     };
-    TreeEnsemble::new(spec, trees).expect("random trees are valid")
+    ensemble(spec, trees)
 }
 
 fn check_against_oracle(model: &TreeEnsemble, x: &Array2<f64>) {
@@ -395,18 +386,7 @@ fn stump_tree(left: Vec<i64>, right: Vec<i64>, feature: Vec<i64>) -> RawTree {
 }
 
 fn build(tree: RawTree) -> ferroshap::Result<TreeEnsemble> {
-    let spec = EnsembleSpec {
-        n_features: 2,
-        n_outputs: 1,
-        leaf_width: 1,
-        base_offset: vec![0.0],
-        rules: SplitRules::XGBOOST,
-        link: Link::Identity,
-        objective: String::new(),
-        feature_names: None,
-        categorical_features: Vec::new(),
-    };
-    TreeEnsemble::new(spec, vec![tree])
+    TreeEnsemble::new(spec(2, 1, SplitRules::XGBOOST), vec![tree])
 }
 
 #[test]

@@ -5,9 +5,10 @@
 //! own margin (additivity).
 
 use ferroshap::tree_shap::path_dependent;
-use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
+use ferroshap::{SplitRules, TreeEnsemble};
 use ndarray::{Array2, Axis, s};
 
+use crate::builder::{TreeBuilder, ensemble, spec};
 use crate::oracle::{Rng, TreeShape, random_ensemble, random_rows};
 
 /// Largest |value| in `a`, at least 1: the scale tolerances are relative to.
@@ -119,43 +120,21 @@ fn single_rows_equal_the_batch() {
 
 /// A chain: split i tests feature i, its left child is a leaf, its right child split i + 1.
 fn chain(n_features: usize) -> TreeEnsemble {
-    let n = 2 * n_features + 1;
-    let mut tree = RawTree {
-        left: vec![-1; n],
-        right: vec![-1; n],
-        feature: vec![0; n],
-        threshold: vec![0.0; n],
-        default_left: vec![false; n],
-        cover: vec![0.0; n],
-        value: vec![0.0; n],
-        ..RawTree::default()
-    };
+    let mut tree = TreeBuilder::new(1);
     let mut cover = 1000.0;
+    // Every chain node is worth 5 while it is a leaf: only the last one stays one.
+    let mut node = tree.node(cover, &[5.0]);
     for i in 0..n_features {
-        let (node, leaf, next) = (2 * i, 2 * i + 1, 2 * i + 2);
-        tree.left[node] = leaf as i64;
-        tree.right[node] = next as i64;
-        tree.feature[node] = i as i64;
-        tree.threshold[node] = 0.0;
-        tree.cover[node] = cover;
-        tree.cover[leaf] = cover * 0.1;
-        tree.value[leaf] = (i % 7) as f64 - 3.0;
+        let leaf = tree.node(cover * 0.1, &[(i % 7) as f64 - 3.0]);
         cover *= 0.9;
+        let next = tree.node(cover, &[5.0]);
+        tree.split(node, i, 0.0, leaf, next);
+        node = next;
     }
-    tree.cover[n - 1] = cover;
-    tree.value[n - 1] = 5.0;
-    let spec = EnsembleSpec {
-        n_features,
-        n_outputs: 1,
-        leaf_width: 1,
-        base_offset: vec![0.0],
-        rules: SplitRules::SKLEARN_HIST,
-        link: Link::Identity,
-        objective: "test".into(),
-        feature_names: None,
-        categorical_features: Vec::new(),
-    };
-    TreeEnsemble::new(spec, vec![tree]).unwrap()
+    ensemble(
+        spec(n_features, 1, SplitRules::SKLEARN_HIST),
+        vec![tree.build(0)],
+    )
 }
 
 /// Per feature on a path: (feature, o, z).

@@ -14,9 +14,10 @@
 //!   carry ~1e-13 relative error from their log-factorials (see the `shapes` tests).
 
 use ferroshap::tree_shap::path_dependent;
-use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble, with_threads};
+use ferroshap::{EnsembleSpec, SplitRules, TreeEnsemble, with_threads};
 use ndarray::{Array2, Axis, s};
 
+use crate::builder::{TreeBuilder, ensemble, spec};
 use crate::oracle::{
     ALL_RULES, Rng, TreeShape, brute_force, mixed_ensemble, random_ensemble, random_rows,
     vector_leaf_ensemble,
@@ -133,20 +134,17 @@ fn caterpillar(rng: &mut Rng, distinct: usize, repeats: usize, rules: SplitRules
         let at = rng.below(order.len() + 1);
         order.insert(at, rng.below(distinct));
     }
+    // Node `2i` is the path's i-th split, `2i + 1` its leaf, `2i + 2` where the path goes on.
     let n = 2 * order.len() + 1;
-    let mut tree = RawTree {
-        left: vec![-1; n],
-        right: vec![-1; n],
-        feature: vec![0; n],
-        threshold: vec![0.0; n],
-        default_left: (0..n).map(|_| rng.chance(0.5)).collect(),
-        zero_is_missing: (0..n).map(|_| rng.chance(0.1)).collect(),
-        categories: vec![None; n],
-        categories_go_left: rng.chance(0.5),
-        cover: vec![0.0; n],
-        value: (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect(),
-        ..RawTree::default()
-    };
+    let default_left: Vec<bool> = (0..n).map(|_| rng.chance(0.5)).collect();
+    let zero_is_missing: Vec<bool> = (0..n).map(|_| rng.chance(0.1)).collect();
+    let mut tree = TreeBuilder::new(1);
+    tree.categories_go_left(rng.chance(0.5));
+    for i in 0..n {
+        let node = tree.node(0.0, &[rng.uniform() * 2.0 - 1.0]);
+        tree.missing_goes_left(node, default_left[i]);
+        tree.zero_is_missing(node, zero_is_missing[i]);
+    }
     let mut cover = 1e6;
     for (i, &f) in order.iter().enumerate() {
         let (node, leaf, next) = (2 * i, 2 * i + 1, 2 * i + 2);
@@ -156,33 +154,23 @@ fn caterpillar(rng: &mut Rng, distinct: usize, repeats: usize, rules: SplitRules
         } else {
             (next, leaf)
         };
-        tree.left[node] = l as i64;
-        tree.right[node] = r as i64;
-        tree.feature[node] = f as i64;
         if rng.chance(0.2) {
-            tree.categories[node] = Some((0..6).filter(|_| rng.chance(0.5)).collect());
+            tree.categorical(node, f, (0..6).filter(|_| rng.chance(0.5)).collect(), l, r);
         } else {
             // Mostly below the rows' values, so that rows often follow the path far down.
-            tree.threshold[node] = rng.below(9) as f64 * 0.25 - 1.5;
+            tree.split(node, f, rng.below(9) as f64 * 0.25 - 1.5, l, r);
         }
-        tree.cover[node] = cover;
+        tree.cover(node, cover);
         let share = 0.02 + 0.1 * rng.uniform();
-        tree.cover[leaf] = cover * share;
+        tree.cover(leaf, cover * share);
         cover *= 1.0 - share;
-        tree.cover[next] = cover;
+        tree.cover(next, cover);
     }
     let spec = EnsembleSpec {
-        n_features: distinct,
-        n_outputs: 1,
-        leaf_width: 1,
         base_offset: vec![0.25],
-        rules,
-        link: Link::Identity,
-        objective: "test".into(),
-        feature_names: None,
-        categorical_features: Vec::new(),
+        ..spec(distinct, 1, rules)
     };
-    TreeEnsemble::new(spec, vec![tree]).unwrap()
+    ensemble(spec, vec![tree.build(0)])
 }
 
 #[test]

@@ -10,9 +10,10 @@
 //! rows are copies of x with at most 6 features changed, so each pair enumerates <= 64 subsets.
 
 use ferroshap::tree_shap::{InteractionOptions, interventional};
-use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
+use ferroshap::{EnsembleSpec, RawTree, SplitRules, TreeEnsemble};
 use ndarray::{Array1, Array2, s};
 
+use crate::builder::{TreeBuilder, spec};
 use crate::oracle::{Rng, TreeShape, random_rows, random_tree, shapley_by_enumeration};
 
 const M: usize = 72;
@@ -22,50 +23,32 @@ const CHAIN: usize = 70;
 /// is the next chain node and its left child splits on feature (j + 35) % 72, so the deepest
 /// paths split on 70 or 71 distinct features, the others on fewer.
 fn chain_tree(rng: &mut Rng, output: usize) -> RawTree {
-    let mut t = RawTree::default();
-    let push = |t: &mut RawTree, feature: usize, threshold: f64, rng: &mut Rng| {
-        t.left.push(-1);
-        t.right.push(-1);
-        t.feature.push(feature as i64);
-        t.threshold.push(threshold);
-        t.default_left.push(rng.chance(0.5));
-        t.cover.push(1.0);
-        t.value.push(rng.uniform() * 2.0 - 1.0);
-        t.left.len() - 1
+    let mut t = TreeBuilder::new(1);
+    let push = |t: &mut TreeBuilder, rng: &mut Rng| {
+        let default_left = rng.chance(0.5);
+        let node = t.node(1.0, &[rng.uniform() * 2.0 - 1.0]);
+        t.missing_goes_left(node, default_left);
+        node
     };
-    let mut parent: Option<usize> = None;
+    let mut node = push(&mut t, rng);
     for j in 0..CHAIN {
-        let node = push(&mut t, j, 0.0, rng);
-        if let Some(p) = parent {
-            t.right[p] = node as i64;
-        }
-        let side = push(&mut t, (j + 35) % M, 0.25, rng);
-        let a = push(&mut t, 0, 0.0, rng);
-        let b = push(&mut t, 0, 0.0, rng);
-        t.left[side] = a as i64;
-        t.right[side] = b as i64;
-        t.left[node] = side as i64;
-        parent = Some(node);
+        let side = push(&mut t, rng);
+        let a = push(&mut t, rng);
+        let b = push(&mut t, rng);
+        t.split(side, (j + 35) % M, 0.25, a, b);
+        let next = push(&mut t, rng); // the next chain node, or the last leaf
+        t.split(node, j, 0.0, side, next);
+        node = next;
     }
-    let last = push(&mut t, 0, 0.0, rng);
-    t.right[parent.unwrap()] = last as i64;
-    t.output = output;
-    t
+    t.build(output)
 }
 
 fn ensemble(trees: Vec<RawTree>) -> TreeEnsemble {
     let spec = EnsembleSpec {
-        n_features: M,
-        n_outputs: 2,
-        leaf_width: 1,
         base_offset: vec![0.1, -0.2],
-        rules: SplitRules::LIGHTGBM,
-        link: Link::Identity,
-        objective: "test".into(),
-        feature_names: None,
-        categorical_features: Vec::new(),
+        ..spec(M, 2, SplitRules::LIGHTGBM)
     };
-    TreeEnsemble::new(spec, trees).expect("valid trees")
+    crate::builder::ensemble(spec, trees)
 }
 
 /// A model with a wide chain tree between two ordinary trees, and the same trees alone.
