@@ -249,8 +249,8 @@ def test_kmeans_background_weights_are_carried_into_the_estimator(diabetes):
 
 def test_sample_keeps_the_type_and_is_seeded():
     import pandas as pd
+    import polars as pl
 
-    pl = pytest.importorskip("polars")
     X = np.arange(40.0).reshape(20, 2)
     a = ferroshap.sample(X, 5, random_state=1)
     assert a.shape == (5, 2) and np.array_equal(a, ferroshap.sample(X, 5, random_state=1))
@@ -304,7 +304,8 @@ def test_rows_with_zero_one_and_two_varying_features_match_shap():
 
 
 def test_polars_frames_and_explanations():
-    pl = pytest.importorskip("polars")
+    import polars as pl
+
     explainer = ferroshap.KernelExplainer(
         lambda X: 2 * X[:, 0], pl.DataFrame({"a": [0.0, 1.0], "b": [1.0, 2.0]})
     )

@@ -11,13 +11,13 @@ output scale. Its ShapValues are float64 TreeSHAP over the same leaf weights: 1e
 
 from __future__ import annotations
 
+import catboost
 import numpy as np
+import pandas as pd
 import pytest
 
-catboost = pytest.importorskip("catboost")
-
-import ferroshap  # noqa: E402
-from ferroshap.models._catboost import CatBoostFeatureError  # noqa: E402
+import ferroshap
+from ferroshap.models._catboost import CatBoostFeatureError
 
 
 def _data(n=300, m=5, seed=0, nans=True):
@@ -96,7 +96,6 @@ def test_probability_output_adds_up_to_predict_proba():
 
 
 def _categorical_frame():
-    pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(1)
     n = 300
     frame = pd.DataFrame(
@@ -179,7 +178,6 @@ def test_category_hash_matches_catboost_for_every_length_class():
 
     from ferroshap.models._cityhash import catboost_category_hash
 
-    pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(2)
     lengths = [1, 3, 5, 9, 16, 17, 31, 33, 64, 65, 130]
     categories = ["".join(rng.choice(list(string.ascii_letters), n)) for n in lengths]
