@@ -79,6 +79,7 @@ impl ModelFormat {
 
 impl TreeEnsemble {
     /// Parses a model from bytes in the given format, or a sniffed one when `format` is `None`.
+    /// Example: [loading a model](crate#loading-a-model-and-predicting).
     pub fn from_bytes(bytes: &[u8], format: Option<ModelFormat>) -> Result<TreeEnsemble> {
         let format = match format.or_else(|| ModelFormat::sniff(bytes)) {
             Some(f) => f,
@@ -110,6 +111,7 @@ impl TreeEnsemble {
 
     /// Reads a model file: `.json` and `.ubj` as XGBoost, `.txt` as LightGBM; other names are
     /// recognised from their content.
+    /// Example: [loading a model](crate#loading-a-model-and-predicting).
     pub fn from_file(path: impl AsRef<Path>) -> Result<TreeEnsemble> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io {

@@ -256,6 +256,7 @@ impl EngineJob<KernelEstimator> {
 /// Kernel SHAP values of the rows of `x` for a model given as a closure from a batch of rows
 /// to its outputs (`rows × n_outputs`). The model is called once on the background, once on
 /// `x`, and then on batches of at most `batch_rows` masked rows (at least one coalition's).
+/// Example: [Kernel SHAP over any value function](crate#kernel-shap-over-any-value-function).
 pub fn shap_values<F>(
     model: F,
     x: ArrayView2<'_, f64>,
