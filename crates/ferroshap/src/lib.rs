@@ -217,6 +217,9 @@
 //! bindings do). Numeric helpers and reference implementations kept for tests are not part of
 //! the API.
 
+// Every public item of the embeddable API is documented (CI's clippy denies warnings).
+#![warn(missing_docs)]
+
 // The public modules.
 pub mod ensemble;
 pub mod formats;
