@@ -17,11 +17,13 @@ from ferroshap._core import (
 )
 from ferroshap.cohorts import Cohorts
 from ferroshap.explainers import (
+    AdditiveExplainer,
     DeepExplainer,
     ExactExplainer,
     Explainer,
     GradientExplainer,
     KernelExplainer,
+    LinearExplainer,
     PermutationExplainer,
     SamplingExplainer,
     TreeExplainer,
@@ -65,6 +67,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "AdditiveExplainer",
     "Cohorts",
     "DeepExplainer",
     "ExactExplainer",
@@ -74,6 +77,7 @@ __all__ = [
     "GradientExplainer",
     "InvalidModelError",
     "KernelExplainer",
+    "LinearExplainer",
     "ModelFormatError",
     "PermutationExplainer",
     "SamplingExplainer",

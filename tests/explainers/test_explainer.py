@@ -77,6 +77,8 @@ def test_independent_masker_subsamples_and_is_accepted(diabetes):
 def test_bad_choices_are_refused(diabetes):
     X, _ = diabetes
     with pytest.raises(ValueError, match="algorithm must be one of"):
+        ferroshap.Explainer(lambda A: A[:, 0], X, algorithm="kernel")
+    with pytest.raises(ferroshap.InvalidModelError, match="needs a linear model"):
         ferroshap.Explainer(lambda A: A[:, 0], X, algorithm="linear")
     with pytest.raises(TypeError, match="needs a masker"):
         ferroshap.Explainer(lambda A: A[:, 0])

@@ -1,19 +1,29 @@
 """shap-compatible explainers."""
 
 from ferroshap.explainers._dispatch import Explainer
+from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.deep import DeepExplainer, GradientExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.kernel import KernelExplainer, kmeans, sample
+from ferroshap.explainers.linear import LinearExplainer
 from ferroshap.explainers.permutation import PermutationExplainer
 from ferroshap.explainers.sampling import SamplingExplainer
 from ferroshap.explainers.tree import TreeExplainer
 
+# shap's short names (shap.explainers.Linear, ...).
+Linear = LinearExplainer
+Additive = AdditiveExplainer
+
 __all__ = [
+    "Additive",
+    "AdditiveExplainer",
     "DeepExplainer",
     "ExactExplainer",
     "Explainer",
     "GradientExplainer",
     "KernelExplainer",
+    "Linear",
+    "LinearExplainer",
     "PermutationExplainer",
     "SamplingExplainer",
     "TreeExplainer",
