@@ -57,8 +57,8 @@ _PLOT_ALIASES = {
 def __getattr__(name: str):
     import importlib
 
-    if name == "plots":
-        return importlib.import_module("ferroshap.plots")
+    if name in ("plots", "utils"):
+        return importlib.import_module(f"ferroshap.{name}")
     if name in _PLOT_ALIASES:
         return getattr(importlib.import_module("ferroshap.plots"), _PLOT_ALIASES[name])
     if name == "save_html":  # shap.save_html: writes a force or text plot to a file
