@@ -84,6 +84,16 @@ def test_a_spline_gam_fitted_on_a_frame_matches_shap():
     )
 
 
+def test_pickles():
+    import pickle
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(10, 4)), columns=list("abcd"))
+    explainer = ferroshap.AdditiveExplainer(_gam, frame)
+    again = pickle.loads(pickle.dumps(explainer))
+    np.testing.assert_array_equal(again(frame).values, explainer(frame).values)
+
+
 def test_models_with_interactions_are_flagged():
     rng = np.random.default_rng(2)
     explainer = ferroshap.AdditiveExplainer(lambda Z: Z[:, 0] * Z[:, 1], rng.normal(size=(20, 2)))

@@ -289,6 +289,23 @@ def test_bad_input_is_refused(diabetes):
         ferroshap.LinearExplainer((np.ones((2, 3)), np.ones(3)), np.zeros((2, 3)))
     with pytest.raises(TypeError, match="background data"):
         ferroshap.LinearExplainer(model)
+    with pytest.raises(ValueError, match="link must be"):
+        ferroshap.LinearExplainer(model, X, link=np.exp)
+
+
+def test_logit_link_and_pickling(iris):
+    import pickle
+
+    # shap's Explainer(model, X, link=shap.links.logit) on a logistic regression: the values
+    # are the margin's (the logit of the probability), with or without the link.
+    X, y = iris
+    model = linear_model.LogisticRegression(max_iter=1000).fit(X, y == 1)
+    plain = ferroshap.LinearExplainer(model, X)
+    logit = ferroshap.Explainer(model, X, link=shap.links.logit)
+    assert isinstance(logit, ferroshap.LinearExplainer) and logit.link == "logit"
+    np.testing.assert_array_equal(logit.shap_values(X[:5]), plain.shap_values(X[:5]))
+    again = pickle.loads(pickle.dumps(plain))
+    np.testing.assert_array_equal(again.shap_values(X[:5]), plain.shap_values(X[:5]))
 
 
 def test_explainer_dispatch_picks_linear_like_shap(diabetes, iris):

@@ -154,7 +154,9 @@ class LinearExplainer:
         their mean and covariance matter), a :class:`ferroshap.maskers.Independent` (its kept
         rows), or ``(mean, cov)`` / ``{"mean": ..., "cov": ...}``.
     link
-        Only ``"identity"`` (shap ignores other links here).
+        ``"identity"`` or ``"logit"`` (or shap's link functions of those names): the values
+        are in the model's margin either way, as shap's (for a logistic regression the margin
+        is the logit of the probability). Other links raise ValueError.
     nsamples
         Random feature orders for the correlation-dependent transform (shap's meaning;
         unused for interventional values).
@@ -205,10 +207,11 @@ class LinearExplainer:
             raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(kwargs))}")
         if masker is None:
             masker = data
-        if link not in ("identity", None) and getattr(link, "__name__", None) != "identity":
+        link_name = link if isinstance(link, str) or link is None else getattr(link, "__name__", "")
+        if link_name not in (None, "identity", "logit"):
             raise ValueError(
-                "LinearExplainer explains the model's margin (identity link) only, as shap does "
-                f"in effect; got link={link!r}"
+                "LinearExplainer explains the model's margin (the log-odds of a logistic "
+                f"regression), as shap does; link must be 'identity' or 'logit', got {link!r}"
             )
         if feature_perturbation is None:
             feature_perturbation = (
@@ -231,7 +234,7 @@ class LinearExplainer:
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         self.model = model
         self.masker = masker
-        self.link = "identity"
+        self.link = link_name or "identity"
         self.feature_perturbation = feature_perturbation
         self.nsamples = int(nsamples)
         self.seed = seed
