@@ -239,3 +239,14 @@ def test_strings_and_missing_values_are_masked_by_equality():
     ours = ferroshap.KernelExplainer(f, array[:6]).shap_values(array[6:10], silent=True)
     theirs = shap.KernelExplainer(f, array[:6])
     np.testing.assert_allclose(ours, _shap_values(theirs, array[6:10]), atol=EXACT)
+
+
+def test_expected_value_types_follow_shap():
+    # shap: a Python float for one output of shape (n,), a (1,) array for (n, 1) outputs.
+    background = np.random.default_rng(0).normal(size=(6, 3))
+    for f in (lambda A: A.sum(axis=1), lambda A: A.sum(axis=1)[:, None]):
+        ours = ferroshap.KernelExplainer(f, background)
+        theirs = shap.KernelExplainer(f, background)
+        assert type(ours.expected_value) is type(theirs.expected_value)
+        assert np.shape(ours.expected_value) == np.shape(theirs.expected_value)
+        np.testing.assert_allclose(ours.expected_value, theirs.expected_value, rtol=1e-12)
