@@ -127,6 +127,22 @@ def test_pairs_maskers_and_sparse_input_match_shap(diabetes):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
 
 
+def test_polars_and_shaps_own_masker(diabetes):
+    import polars as pl
+
+    X, y = diabetes
+    model = linear_model.LinearRegression().fit(X, y)
+    want = ferroshap.LinearExplainer(model, X.iloc[:50])(X.iloc[:5])
+    got = ferroshap.LinearExplainer(model, pl.from_pandas(X.iloc[:50]))(pl.from_pandas(X.iloc[:5]))
+    # The mean is summed in another memory order: rounding only.
+    np.testing.assert_allclose(got.values, want.values, rtol=1e-12, atol=1e-12)
+    assert got.feature_names == want.feature_names == list(X.columns)
+    masker = shap.maskers.Independent(X.iloc[:50])  # shap's masker: its .data rows
+    np.testing.assert_array_equal(
+        ferroshap.LinearExplainer(model, masker)(X.iloc[:5]).values, want.values
+    )
+
+
 def test_all_background_rows_are_used(diabetes):
     # shap's Independent masker keeps a random 100 rows, so its mean is that of a sample;
     # ferroshap uses every row (only their mean is needed): coef * (x - mean of all rows).

@@ -119,7 +119,9 @@ def _background(masker: Any, correlation: bool):
         if len(values) < 2:
             raise ValueError("correlation_dependent needs at least 2 background rows")
         cov = np.atleast_2d(np.cov(values, rowvar=False))
-    names = getattr(masker, "feature_names", None) or matrix.feature_names
+    names = getattr(masker, "feature_names", None)  # a masker's (shap's: a pandas Index)
+    if names is None:
+        names = matrix.feature_names
     return values.mean(axis=0), cov, (list(names) if names is not None else None), False
 
 
