@@ -69,32 +69,34 @@ def _transform_sum(orders: np.ndarray, cov: np.ndarray, coef: np.ndarray) -> np.
     k = coef.shape[1]
     rows = np.arange(n_orders)[:, None]
     total = np.zeros((m, m * k))
-    inverse = np.zeros((n_orders, 0, 0))
+    # C_SS^-1 of every order, grown in place: the top-left (|S|, |S|) block is current.
+    inverse = np.empty((n_orders, m, m))
     previous = np.zeros((n_orders, m, k))
     # Per order, C coef_~S over all features (C_{S,~S} coef_~S on the rows of S), kept up
     # to date as features join S: O(M K) per step instead of O(M^2 K).
     rest_all = np.broadcast_to(cov @ coef, (n_orders, m, k)).copy()
     for j in range(m):
         new = orders[:, j]
-        before = orders[:, :j]
         # C_{S+i}^-1 from C_S^-1: the block-inverse identity (Schur complement u).
-        d = cov[before, new[:, None]]  # (P, j)
-        t = np.matmul(inverse, d[:, :, None])[:, :, 0]
+        d = cov[orders[:, :j], new[:, None]]  # (P, j)
+        block = inverse[:, :j, :j]
+        t = np.matmul(block, d[:, :, None])[:, :, 0]
         u = cov[new, new] - np.einsum("pa,pa->p", d, t)
-        grown = np.empty((n_orders, j + 1, j + 1))
-        grown[:, :j, :j] = inverse + t[:, :, None] * t[:, None, :] / u[:, None, None]
-        grown[:, :j, j] = grown[:, j, :j] = -t / u[:, None]
-        grown[:, j, j] = 1.0 / u
-        inverse = grown
+        s = t / u[:, None]
+        for a in range(j):  # row by row: no (P, j, j) temporary (memory-bound otherwise)
+            block[:, a, :] += t[:, a, None] * s
+        inverse[:, :j, j] = -s
+        inverse[:, j, :j] = -s
+        inverse[:, j, j] = 1.0 / u
         rest_all -= cov[:, new].T[:, :, None] * coef[new][:, None, :]
         members = orders[:, : j + 1]
         # w(S)_S = coef_S + C_SS^-1 C_{S,~S} coef_~S.
-        rest = rest_all[rows, members]
         w = np.zeros((n_orders, m, k))
-        w[rows, members] = coef[members] + np.matmul(inverse, rest)
-        one_hot = np.zeros((n_orders, m))
-        one_hot[np.arange(n_orders), new] = 1.0
-        total += one_hot.T @ (w - previous).reshape(n_orders, m * k)
+        w[rows, members] = coef[members] + np.matmul(
+            inverse[:, : j + 1, : j + 1], rest_all[rows, members]
+        )
+        # Row new[p] of the transform gains order p's step (no BLAS: tiny products).
+        np.add.at(total, new, (w - previous).reshape(n_orders, m * k))
         previous = w
     return total.reshape(m, m, k)
 
