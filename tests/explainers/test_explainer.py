@@ -106,3 +106,12 @@ def test_pickles_and_polars_and_progress(diabetes, capsys, monkeypatch):
     assert "Permutation SHAP" not in capsys.readouterr().err
     explainer(X.values[:3])
     assert "Permutation SHAP" in capsys.readouterr().err
+
+
+def test_shaps_short_names():
+    # shap.explainers.Exact(...) and friends, as shap's documentation writes them.
+    explainers = ferroshap.explainers
+    for short in ("Additive", "Deep", "Exact", "Gradient", "Kernel", "Linear", "Permutation"):
+        assert getattr(explainers, short) is getattr(ferroshap, short + "Explainer")
+    assert explainers.Sampling is ferroshap.SamplingExplainer
+    assert explainers.Tree is ferroshap.TreeExplainer

@@ -10,22 +10,36 @@ from ferroshap.explainers.permutation import PermutationExplainer
 from ferroshap.explainers.sampling import SamplingExplainer
 from ferroshap.explainers.tree import TreeExplainer
 
-# shap's short names (shap.explainers.Linear, ...).
-Linear = LinearExplainer
+# shap's short names (shap.explainers.Exact, ...).
 Additive = AdditiveExplainer
+Deep = DeepExplainer
+Exact = ExactExplainer
+Gradient = GradientExplainer
+Kernel = KernelExplainer
+Linear = LinearExplainer
+Permutation = PermutationExplainer
+Sampling = SamplingExplainer
+Tree = TreeExplainer
 
 __all__ = [
     "Additive",
     "AdditiveExplainer",
+    "Deep",
     "DeepExplainer",
+    "Exact",
     "ExactExplainer",
     "Explainer",
+    "Gradient",
     "GradientExplainer",
+    "Kernel",
     "KernelExplainer",
     "Linear",
     "LinearExplainer",
+    "Permutation",
     "PermutationExplainer",
+    "Sampling",
     "SamplingExplainer",
+    "Tree",
     "TreeExplainer",
     "kmeans",
     "sample",
