@@ -119,6 +119,8 @@ def test_pairs_maskers_and_sparse_input_match_shap(diabetes):
         ferroshap.maskers.Independent(data[:60]),
         (data[:60].mean(axis=0), np.cov(data[:60], rowvar=False)),
         {"mean": data[:60].mean(axis=0), "cov": None},
+        shap.maskers.Independent({"mean": data[:60].mean(axis=0), "cov": None}),
+        (list(data[:60].mean(axis=0)), None),
         scipy.sparse.csr_matrix(data[:60]),
     ):
         got = ferroshap.LinearExplainer(pair, background).shap_values(data)
@@ -305,6 +307,10 @@ def test_bad_input_is_refused(diabetes):
         ferroshap.LinearExplainer((np.ones((2, 3)), np.ones(3)), np.zeros((2, 3)))
     with pytest.raises(TypeError, match="background data"):
         ferroshap.LinearExplainer(model)
+    rows = X.to_numpy()[:3].copy()
+    rows[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf \(first: row 1, feature 2\)"):
+        ferroshap.LinearExplainer(model, X).shap_values(rows)
     with pytest.raises(ValueError, match="link must be"):
         ferroshap.LinearExplainer(model, X, link=np.exp)
 

@@ -71,15 +71,17 @@ def parse_linear_model(model: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _background(masker: Any, correlation: bool):
-    """``(mean, cov or None, feature names, is_sparse)`` of the background ``masker``."""
+    """``(mean, cov or None, feature names)`` of the background ``masker``."""
     if isinstance(masker, dict) and "mean" in masker:
         masker = (masker["mean"], masker.get("cov"))
+    elif isinstance(getattr(masker, "mean", None), np.ndarray):  # shap's masker of a (mean, cov)
+        masker = (masker.mean, getattr(masker, "cov", None))
     if isinstance(masker, tuple) and len(masker) == 2:
         mean = np.asarray(getattr(masker[0], "values", masker[0]), dtype=np.float64)
         cov = masker[1]
         if cov is not None:
             cov = np.atleast_2d(np.asarray(getattr(cov, "values", cov), dtype=np.float64))
-        names = list(map(str, masker[0].index)) if hasattr(masker[0], "index") else None
+        names = list(map(str, masker[0].index)) if hasattr(masker[0], "iloc") else None
         if mean.ndim != 1:
             raise ValueError(f"the background mean must be 1-D, got shape {mean.shape}")
         if correlation and (cov is None or cov.shape != (len(mean), len(mean))):
@@ -87,12 +89,13 @@ def _background(masker: Any, correlation: bool):
                 f"correlation_dependent needs a ({len(mean)}, {len(mean)}) covariance with the "
                 f"mean, got {None if cov is None else cov.shape}"
             )
-        return mean, cov, names, False
+        return mean, cov, names
     if isinstance(masker, Background):  # ferroshap.kmeans: weighted rows
-        rows = np.asarray(to_matrix(masker.data).values, dtype=np.float64)
+        matrix = to_matrix(masker.data, what="the background data")
+        rows = np.asarray(matrix.values, dtype=np.float64)
         w = np.asarray(masker.weights, dtype=np.float64) / np.sum(masker.weights)
         cov = np.atleast_2d(np.cov(rows, rowvar=False, aweights=w)) if correlation else None
-        return w @ rows, cov, to_matrix(masker.data).feature_names, False
+        return w @ rows, cov, matrix.feature_names
     # maskers.Independent / Partition: their rows (a sparse matrix's .data is its nonzeros).
     data = masker if hasattr(masker, "tocsr") else getattr(masker, "data", masker)
     if data is None:
@@ -105,7 +108,7 @@ def _background(masker: Any, correlation: bool):
             )
         if data.shape[0] == 0:
             raise ValueError("the background data has no rows")
-        return np.asarray(data.mean(axis=0), dtype=np.float64).reshape(-1), None, None, True
+        return np.asarray(data.mean(axis=0), dtype=np.float64).reshape(-1), None, None
     matrix = to_matrix(data, what="the background data")
     if matrix.was_1d:
         raise ValueError("the background data must be 2-D: (n_background, n_features)")
@@ -122,7 +125,7 @@ def _background(masker: Any, correlation: bool):
     names = getattr(masker, "feature_names", None)  # a masker's (shap's: a pandas Index)
     if names is None:
         names = matrix.feature_names
-    return values.mean(axis=0), cov, (list(names) if names is not None else None), False
+    return values.mean(axis=0), cov, (list(names) if names is not None else None)
 
 
 class LinearExplainer:
@@ -243,7 +246,7 @@ class LinearExplainer:
         self.output_names = output_names
         self.coef, self.intercept = parse_linear_model(model)
         correlation = feature_perturbation == "correlation_dependent"
-        self.mean, self.cov, names, self._sparse = _background(masker, correlation)
+        self.mean, self.cov, names = _background(masker, correlation)
         self.M = self.n_features = self.coef.shape[-1]
         if len(self.mean) != self.n_features:
             raise ValueError(
@@ -266,17 +269,27 @@ class LinearExplainer:
             )
 
     def _rows(self, X: Any):
-        """``(dense rows (n, M), Matrix-like info)`` of ``X``."""
+        """``(dense rows (n, M), the frame's column names or None, was one 1-D row)``."""
         if hasattr(X, "tocsr"):
             if X.ndim != 2 or X.shape[1] != self.n_features:
                 raise ValueError(f"X has shape {X.shape}; the model has {self.n_features} features")
-            return np.asarray(X.toarray(), dtype=np.float64), None, False
-        try:
-            matrix = to_matrix(X, n_features=self.n_features, feature_names=self.feature_names)
-        except ValueError as e:
-            message = f"X does not match the model ({self.n_features} features): {e}"
-            raise ValueError(message) from None
-        return np.asarray(matrix.values, dtype=np.float64), matrix.feature_names, matrix.was_1d
+            x, names, was_1d = np.asarray(X.toarray(), dtype=np.float64), None, False
+        else:
+            try:
+                matrix = to_matrix(X, n_features=self.n_features, feature_names=self.feature_names)
+            except ValueError as e:
+                message = f"X does not match the model ({self.n_features} features): {e}"
+                raise ValueError(message) from None
+            x = np.asarray(matrix.values, dtype=np.float64)
+            names, was_1d = matrix.feature_names, matrix.was_1d
+        finite = np.isfinite(x)
+        if not finite.all():
+            row, column = np.argwhere(~finite)[0]
+            raise ValueError(
+                f"X holds NaN or inf (first: row {row}, feature {column}); a linear model's "
+                "SHAP values would be NaN"
+            )
+        return x, names, was_1d
 
     def _values(self, x: np.ndarray) -> np.ndarray:
         """Values ``(n, M)`` or ``(n, M, K)`` of the dense rows ``x``."""
