@@ -1,4 +1,6 @@
-"""Three typical shap notebooks run unchanged with ``import ferroshap as shap`` (issue 17).
+"""Typical shap notebooks run unchanged with ``import ferroshap as shap``: the three of issue 17
+(tree model + beeswarm, Kernel on a pipeline with a DataFrame, LightGBM interaction values) and
+shap's linear-model introduction (``shap.Explainer`` on a LinearRegression).
 
 Each test is the code a shap tutorial has users write, with only the import changed, on
 scikit-learn's bundled data. What is checked is that every call runs and that the numbers
@@ -17,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import xgboost  # noqa: E402
 from sklearn.datasets import load_diabetes, load_iris  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -83,4 +85,24 @@ def test_interaction_values_on_lightgbm():
         shap_interaction_values.sum(axis=(1, 2)) + explainer.expected_value,
         model.predict(X.iloc[:100]),
         atol=1e-8,  # float64 sums of about 100 values of order 10
+    )
+
+
+def test_linear_regression_with_the_explainer_entry_point():
+    # shap's "An introduction to explainable AI with Shapley values" linear-model part.
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    model = LinearRegression().fit(X, y)
+    X100 = shap.utils.sample(X, 100)
+    explainer = shap.Explainer(model, X100)
+    shap_values = explainer(X)
+    shap.plots.scatter(shap_values[:, "bmi"], show=False)
+    shap.plots.waterfall(shap_values[20], show=False)
+    shap.plots.beeswarm(shap_values, show=False)
+
+    # Interventional values of a linear model: coef * (x - mean of the 100 rows), exactly.
+    np.testing.assert_allclose(
+        shap_values.values, (X - X100.mean()).to_numpy() * model.coef_, rtol=1e-12, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        shap_values.values.sum(axis=1) + shap_values.base_values, model.predict(X), atol=1e-9
     )

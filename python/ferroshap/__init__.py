@@ -17,11 +17,13 @@ from ferroshap._core import (
 )
 from ferroshap.cohorts import Cohorts
 from ferroshap.explainers import (
+    AdditiveExplainer,
     DeepExplainer,
     ExactExplainer,
     Explainer,
     GradientExplainer,
     KernelExplainer,
+    LinearExplainer,
     PermutationExplainer,
     SamplingExplainer,
     TreeExplainer,
@@ -55,8 +57,8 @@ _PLOT_ALIASES = {
 def __getattr__(name: str):
     import importlib
 
-    if name == "plots":
-        return importlib.import_module("ferroshap.plots")
+    if name in ("plots", "utils"):
+        return importlib.import_module(f"ferroshap.{name}")
     if name in _PLOT_ALIASES:
         return getattr(importlib.import_module("ferroshap.plots"), _PLOT_ALIASES[name])
     if name == "save_html":  # shap.save_html: writes a force or text plot to a file
@@ -65,6 +67,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "AdditiveExplainer",
     "Cohorts",
     "DeepExplainer",
     "ExactExplainer",
@@ -74,6 +77,7 @@ __all__ = [
     "GradientExplainer",
     "InvalidModelError",
     "KernelExplainer",
+    "LinearExplainer",
     "ModelFormatError",
     "PermutationExplainer",
     "SamplingExplainer",

@@ -124,14 +124,30 @@ def test_keep_index_passes_indexed_frames(frame):
     assert any(list(df.index) == [1009, 1006, 1007] for df in seen)
     theirs = shap.KernelExplainer(model.predict, background, keep_index=True)
     expected = _shap_values(theirs, rows)
-    assert type(values) is type(expected)  # shap returns arrays with keep_index too
-    np.testing.assert_allclose(values, expected, atol=EXACT)
+    # The issue asks for pandas output indexed like the input; shap 0.51 returns arrays.
+    assert isinstance(values, pd.DataFrame) and isinstance(expected, np.ndarray)
+    assert list(values.index) == list(rows.index) and list(values.columns) == list(X.columns)
+    np.testing.assert_allclose(values.to_numpy(), expected, atol=EXACT)
+    one = explainer.shap_values(rows.iloc[1], silent=True)  # a Series: one row
+    assert isinstance(one, pd.Series) and one.name == rows.index[1]
+    np.testing.assert_allclose(one.to_numpy(), expected[1], atol=EXACT)
+    np.testing.assert_allclose(explainer.explain(rows.iloc[[1]]), expected[1], atol=EXACT)
+    # Several outputs: (output, feature) columns, so values[k] is output k's frame.
+    two = ferroshap.KernelExplainer(
+        lambda df: np.column_stack([model.predict(df), -model.predict(df)]),
+        background,
+        keep_index=True,
+    ).shap_values(rows, silent=True)
+    assert list(two[1].columns) == list(X.columns) and list(two.index) == list(rows.index)
+    np.testing.assert_allclose(two[0].to_numpy(), expected, atol=EXACT)
+    np.testing.assert_allclose(two[1].to_numpy(), -expected, atol=EXACT)
 
     seen.clear()
     ordered = ferroshap.KernelExplainer(
         predict, background, keep_index=True, keep_index_ordered=True
     )
     np.testing.assert_allclose(ordered.shap_values(rows, silent=True), values, atol=EXACT)
+    assert list(ordered.shap_values(rows, silent=True).index) == list(rows.index)
     assert all(df.index.is_monotonic_increasing for df in seen)
     with pytest.raises(ValueError, match="keep_index=True"):
         ferroshap.KernelExplainer(predict, background.to_numpy(), keep_index=True)
@@ -223,3 +239,14 @@ def test_strings_and_missing_values_are_masked_by_equality():
     ours = ferroshap.KernelExplainer(f, array[:6]).shap_values(array[6:10], silent=True)
     theirs = shap.KernelExplainer(f, array[:6])
     np.testing.assert_allclose(ours, _shap_values(theirs, array[6:10]), atol=EXACT)
+
+
+def test_expected_value_types_follow_shap():
+    # shap: a Python float for one output of shape (n,), a (1,) array for (n, 1) outputs.
+    background = np.random.default_rng(0).normal(size=(6, 3))
+    for f in (lambda A: A.sum(axis=1), lambda A: A.sum(axis=1)[:, None]):
+        ours = ferroshap.KernelExplainer(f, background)
+        theirs = shap.KernelExplainer(f, background)
+        assert type(ours.expected_value) is type(theirs.expected_value)
+        assert np.shape(ours.expected_value) == np.shape(theirs.expected_value)
+        np.testing.assert_allclose(ours.expected_value, theirs.expected_value, rtol=1e-12)

@@ -226,7 +226,7 @@ def test_one_row(sparse_data):
     # the row's one base value, a scalar, which waterfall plots.
     assert np.ndim(explanation.base_values) == 0
     np.testing.assert_allclose(explanation.base_values, reference.base_values[0], atol=EXACT)
-    assert type(ours.expected_value) is float
+    assert type(ours.expected_value) is type(theirs.expected_value) is np.float64
     np.testing.assert_allclose(ours.expected_value, theirs.expected_value, atol=EXACT)
 
 
@@ -241,3 +241,27 @@ def test_save_and_load(sparse_data, tmp_path):
     assert loaded(X[:5]).output_names == explainer(X[:5]).output_names
     with pytest.raises(ValueError, match="holds a TreeExplainer, not a KernelExplainer"):
         ferroshap.KernelExplainer.load(path)
+
+
+@pytest.mark.parametrize("with_data", [False, True], ids=["no data", "data"])
+def test_expected_value_has_shaps_type(sparse_data, with_data):
+    # shap 0.51 (and 0.54, issue 17): a (1,) array from path-dependent explainers without
+    # data (so expected_value[0] works), a numpy float with data; (K,) for K outputs.
+    X, _, y = sparse_data
+    data = X[:20] if with_data else None
+    for model in (
+        RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0).fit(X, y),
+        xgb.XGBRegressor(n_estimators=3, max_depth=3).fit(X, y),
+        xgb.XGBClassifier(n_estimators=3, max_depth=3).fit(X, y > 0),
+    ):
+        ours, theirs = ferroshap.TreeExplainer(model, data), shap.TreeExplainer(model, data)
+        assert type(ours.expected_value) is type(theirs.expected_value)
+        assert np.shape(ours.expected_value) == np.shape(theirs.expected_value)
+        # shap's XGBoost base value without data is corrected by its first call, which also
+        # turns it into a scalar (shap #4414): types are compared before, values after.
+        theirs.shap_values(X[:1])
+        # float32 trees: shap's base value is summed in float32 (1e-6 of its size).
+        np.testing.assert_allclose(ours.expected_value, theirs.expected_value, rtol=1e-5)
+        row = ours(X[0])  # one 1-D row: its one base value, as for 2-D rows
+        assert np.ndim(row.base_values) == 0
+        np.testing.assert_allclose(row.base_values, np.ravel(ours.expected_value)[0])

@@ -77,6 +77,8 @@ def test_independent_masker_subsamples_and_is_accepted(diabetes):
 def test_bad_choices_are_refused(diabetes):
     X, _ = diabetes
     with pytest.raises(ValueError, match="algorithm must be one of"):
+        ferroshap.Explainer(lambda A: A[:, 0], X, algorithm="kernel")
+    with pytest.raises(ferroshap.InvalidModelError, match="needs a linear model"):
         ferroshap.Explainer(lambda A: A[:, 0], X, algorithm="linear")
     with pytest.raises(TypeError, match="needs a masker"):
         ferroshap.Explainer(lambda A: A[:, 0])
@@ -104,3 +106,12 @@ def test_pickles_and_polars_and_progress(diabetes, capsys, monkeypatch):
     assert "Permutation SHAP" not in capsys.readouterr().err
     explainer(X.values[:3])
     assert "Permutation SHAP" in capsys.readouterr().err
+
+
+def test_shaps_short_names():
+    # shap.explainers.Exact(...) and friends, as shap's documentation writes them.
+    explainers = ferroshap.explainers
+    for short in ("Additive", "Deep", "Exact", "Gradient", "Kernel", "Linear", "Permutation"):
+        assert getattr(explainers, short) is getattr(ferroshap, short + "Explainer")
+    assert explainers.Sampling is ferroshap.SamplingExplainer
+    assert explainers.Tree is ferroshap.TreeExplainer

@@ -264,7 +264,8 @@ def test_shapes_subsets_and_explanation():
     np.testing.assert_array_equal(exp.values, explainer.shap_interaction_values(X.iloc[:6]))
     assert exp.feature_names == list(X.columns)
     assert exp[0].values.shape == (5, 5)
-    np.testing.assert_allclose(exp.base_values, explainer.expected_value)
+    # Without data expected_value is a (1,) array, as shap's (issue 17).
+    np.testing.assert_allclose(exp.base_values, explainer.expected_value[0])
 
 
 def test_bad_interaction_requests_are_clear_errors():

@@ -147,7 +147,9 @@ def test_single_and_multi_output_shapes_follow_shap():
     X = np.random.default_rng(2).normal(size=(5, 3))
     single = ferroshap.TreeExplainer(_stump_forest())
     assert single.shap_values(X).shape == (5, 3)
-    assert isinstance(single.expected_value, float)
+    # shap's path-dependent explainers give a (1,) array here (issue 17).
+    assert isinstance(single.expected_value, np.ndarray)
+    assert single.expected_value.shape == (1,)
     assert single.shap_values(X[0]).shape == (3,)
 
     multi = ferroshap.TreeExplainer(_stump_forest(n_outputs=3))

@@ -1,21 +1,45 @@
 """shap-compatible explainers."""
 
 from ferroshap.explainers._dispatch import Explainer
+from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.deep import DeepExplainer, GradientExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.kernel import KernelExplainer, kmeans, sample
+from ferroshap.explainers.linear import LinearExplainer
 from ferroshap.explainers.permutation import PermutationExplainer
 from ferroshap.explainers.sampling import SamplingExplainer
 from ferroshap.explainers.tree import TreeExplainer
 
+# shap's short names (shap.explainers.Exact, ...).
+Additive = AdditiveExplainer
+Deep = DeepExplainer
+Exact = ExactExplainer
+Gradient = GradientExplainer
+Kernel = KernelExplainer
+Linear = LinearExplainer
+Permutation = PermutationExplainer
+Sampling = SamplingExplainer
+Tree = TreeExplainer
+
 __all__ = [
+    "Additive",
+    "AdditiveExplainer",
+    "Deep",
     "DeepExplainer",
+    "Exact",
     "ExactExplainer",
     "Explainer",
+    "Gradient",
     "GradientExplainer",
+    "Kernel",
     "KernelExplainer",
+    "Linear",
+    "LinearExplainer",
+    "Permutation",
     "PermutationExplainer",
+    "Sampling",
     "SamplingExplainer",
+    "Tree",
     "TreeExplainer",
     "kmeans",
     "sample",

@@ -7,7 +7,9 @@ from typing import Any
 
 from ferroshap import _core
 from ferroshap.explainers._background import Background
+from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.exact import ExactExplainer
+from ferroshap.explainers.linear import LinearExplainer, parse_linear_model
 from ferroshap.explainers.permutation import PermutationExplainer
 from ferroshap.explainers.tree import TreeExplainer
 from ferroshap.maskers import Independent
@@ -16,7 +18,21 @@ __all__ = ["Explainer"]
 
 # shap's rule for an Independent masker: exact up to this many features, else permutation.
 _EXACT_MAX_FEATURES = 10
-_ALGORITHMS = ("auto", "tree", "exact", "permutation")
+_ALGORITHMS = ("auto", "tree", "exact", "permutation", "linear", "additive")
+
+
+def _is_linear_model(model: Any, masker: Any) -> bool:
+    """shap's rule: a (coef, intercept) pair or a model with coef_ and intercept_, with
+    tabular background data (not a text or image masker)."""
+    if masker is None or type(masker).__name__ in ("Text", "Image"):
+        return False
+    if getattr(masker, "text_data", False) or getattr(masker, "image_data", False):
+        return False
+    try:
+        parse_linear_model(model)
+    except Exception:  # noqa: BLE001 (any failure to parse means: not a linear model)
+        return False
+    return True
 
 
 def _is_tree_model(model: Any) -> bool:
@@ -41,12 +57,15 @@ class Explainer:
     which is then called on the rows to explain: ``explainer(X)`` gives an
     :class:`~ferroshap.Explanation`.
 
-    With ``algorithm="auto"``: tree models ferroshap converts (XGBoost, LightGBM,
+    With ``algorithm="auto"``: linear models (a ``(coef, intercept)`` pair, or a fitted model
+    with ``coef_`` and ``intercept_``) with background data go to ``LinearExplainer``, first,
+    as in shap; tree models ferroshap converts (XGBoost, LightGBM,
     scikit-learn trees and ensembles, ``ferroshap._core.TreeEnsemble``) go to
     ``TreeExplainer`` (interventional, over the masker's background rows; path-dependent
     without a masker); any other model or function goes to ``ExactExplainer`` with at most 10
     features and ``PermutationExplainer`` beyond, as shap decides for an ``Independent``
-    masker. Linear, additive, partition, text and image algorithms are not available yet.
+    masker. ``algorithm="additive"`` builds an :class:`AdditiveExplainer` (never chosen
+    automatically: whether a model has interactions cannot be read from it).
 
     Parameters
     ----------
@@ -59,9 +78,11 @@ class Explainer:
     link
         Only ``"identity"`` for the model-agnostic algorithms.
     algorithm
-        ``"auto"``, ``"tree"``, ``"exact"`` or ``"permutation"``.
+        ``"auto"``, ``"tree"``, ``"exact"``, ``"permutation"``, ``"linear"`` or
+        ``"additive"``.
     feature_names, seed, output_names
-        Passed to the chosen explainer (``seed`` to Permutation only, as shap).
+        Passed to the chosen explainer (``seed`` to Permutation, and to Linear's
+        correlation-dependent transform).
 
     Examples
     --------
@@ -89,10 +110,12 @@ class Explainer:
         if algorithm not in _ALGORITHMS:
             raise ValueError(
                 f"algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, got "
-                f"{algorithm!r} (linear, additive, partition and deep are not available yet)"
+                f"{algorithm!r} (partition and deep are not available here yet)"
             )
         if algorithm == "auto":
-            if _is_tree_model(model):
+            if _is_linear_model(model, masker):
+                algorithm = "linear"
+            elif _is_tree_model(model):
                 algorithm = "tree"
             else:
                 if masker is None:
@@ -107,6 +130,16 @@ class Explainer:
                 masker = _as_masker(masker)
                 n_features = masker.shape[1]
                 algorithm = "exact" if n_features <= _EXACT_MAX_FEATURES else "permutation"
+        if algorithm == "linear":
+            return LinearExplainer(
+                model,
+                masker,
+                link=link,
+                feature_names=feature_names,
+                seed=seed,
+                output_names=output_names,
+                **kwargs,
+            )
         if algorithm == "tree":
             data = masker
             if isinstance(masker, Independent):
@@ -122,6 +155,8 @@ class Explainer:
             linearize_link=linearize_link,
             output_names=output_names,
         )
+        if algorithm == "additive":
+            return AdditiveExplainer(model, masker, **common, **kwargs)
         if algorithm == "exact":
             return ExactExplainer(model, masker, **common, **kwargs)
         return PermutationExplainer(model, masker, seed=seed, **common, **kwargs)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ferroshap._data import to_matrix
 
-__all__ = ["KernelInputs", "Rows", "fitted_feature_names"]
+__all__ = ["KernelInputs", "Rows", "fitted_feature_names", "indexed_values"]
 
 
 @dataclass(frozen=True)
@@ -380,3 +380,28 @@ def _match_columns(names: list[str], background: list[str]) -> list[int] | None:
 
 def _shown(names: list[str]) -> str:
     return ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+
+
+def indexed_values(values: np.ndarray, X: Any) -> Any:
+    """``values`` as pandas objects labelled like the pandas ``X`` (``keep_index=True``).
+
+    A DataFrame ``X`` gives a DataFrame indexed like ``X`` with its columns; with several
+    outputs its columns are ``(output, feature)`` pairs, so ``values[k]`` is output ``k``'s
+    frame. A Series (one row) gives a Series indexed by the features, named like the row
+    (a DataFrame with one column per output for several outputs). Other ``X``: ``values``.
+    """
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(X, (pd.DataFrame, pd.Series)):
+        return values
+    if isinstance(X, pd.Series):
+        if values.ndim == 1:
+            return pd.Series(values, index=X.index, name=X.name)
+        return pd.DataFrame(values, index=X.index)
+    if values.ndim == 2:
+        return pd.DataFrame(values, index=X.index, columns=X.columns)
+    n, m, k = values.shape
+    columns = pd.MultiIndex.from_product([range(k), X.columns], names=["output", "feature"])
+    flat = values.transpose(0, 2, 1).reshape(n, k * m)
+    return pd.DataFrame(flat, index=X.index, columns=columns)

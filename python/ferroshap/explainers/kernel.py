@@ -18,7 +18,7 @@ import numpy as np
 from ferroshap import _core
 from ferroshap.explainers._background import Background, kmeans, sample
 from ferroshap.explainers._engine import call_model, evaluate, progress
-from ferroshap.explainers._kernel_inputs import KernelInputs
+from ferroshap.explainers._kernel_inputs import KernelInputs, indexed_values
 from ferroshap.explainers._native import choose_native, native_for_rows
 from ferroshap.explainers.tree import _default_memory_limit
 from ferroshap.explanation import Explanation
@@ -114,7 +114,8 @@ class KernelExplainer:
         (``data`` a DataFrame) the model receives DataFrames with the background's columns,
         each masked row indexed by its background row's index and each explained row by its
         own; ``keep_index_ordered=True`` also sorts the rows by index before the call (and
-        puts the outputs back in order). ``shap_values`` still returns arrays, as shap's.
+        puts the outputs back in order). ``shap_values`` of a DataFrame then returns a
+        DataFrame indexed like it (issue 17; shap returns arrays).
 
     Examples
     --------
@@ -277,10 +278,16 @@ class KernelExplainer:
 
         Returns
         -------
-        numpy.ndarray
+        numpy.ndarray or pandas object
             ``(n_rows, n_features)`` for single-output models, ``(n_rows, n_features,
             n_outputs)`` otherwise (shap >= 0.45 shapes); without the first axis for one row.
+            With ``keep_index=True`` and a pandas ``X``, pandas output indexed like ``X``
+            (see :func:`~ferroshap.explainers._kernel_inputs.indexed_values`).
         """
+        values = self._array_values(X, nsamples, l1_reg, silent, batch_size, kwargs)
+        return indexed_values(values, X) if self.keep_index else values
+
+    def _array_values(self, X, nsamples, l1_reg, silent, batch_size, kwargs) -> np.ndarray:
         kwargs.pop("gc_collect", None)  # shap's memory option: nothing to collect here
         # Standard errors are read only by the stopping rule here: skip their cost (about
         # that of the regression itself on wide rows) otherwise.
@@ -296,8 +303,15 @@ class KernelExplainer:
         """shap's one-row call: the values of the row ``x`` (``(n_features,)`` or ``(1,
         n_features)``), shape ``(n_features,)`` or ``(n_features, n_outputs)``. Keyword
         arguments as for :meth:`shap_values`."""
-        kwargs.setdefault("silent", True)
-        values = self.shap_values(x, **kwargs)
+        silent = kwargs.pop("silent", True)
+        values = self._array_values(
+            x,
+            kwargs.pop("nsamples", None),
+            kwargs.pop("l1_reg", None),
+            silent,
+            kwargs.pop("batch_size", None),
+            kwargs,
+        )
         if np.ndim(values) == (1 if self._single else 2):
             return values
         if len(values) != 1:

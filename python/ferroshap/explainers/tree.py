@@ -254,7 +254,10 @@ class TreeExplainer:
             self.expected_value = np.array([1.0 - p, p])
             self._output_single = False
         elif self._output_single:
-            self.expected_value = float(self._output_base[0])
+            # shap's types (issue 17): a (1,) array without background data, as shap's
+            # path-dependent explainers give; a numpy float (a Python float) with data.
+            base = np.float64(self._output_base[0])
+            self.expected_value = np.array([base]) if data is None else base
         else:
             self.expected_value = self._output_base.copy()
 
