@@ -12,11 +12,14 @@ pub mod coalitions;
 pub mod design;
 pub mod engine;
 pub mod exact;
+pub mod hierarchy;
 pub mod kernel;
 pub mod lars;
 pub mod lasso;
 pub mod masking;
 mod options;
+pub mod owen;
+pub mod partition;
 pub mod permutation;
 mod regression;
 pub mod sampling;
@@ -29,10 +32,13 @@ pub use coalitions::Coalitions;
 pub use design::{KernelDesign, Sampling};
 pub use engine::{EngineJob, Estimator, GameValues, explain};
 pub use exact::ExactEstimator;
+pub use hierarchy::Hierarchy;
 pub use kernel::{
     FeatureSelection, KernelEstimator, KernelJob, KernelLink, KernelOptions, KernelValues,
 };
 pub use lars::Criterion;
+pub use owen::OwenEstimator;
+pub use partition::PartitionEstimator;
 pub use permutation::PermutationEstimator;
 pub use sampling::SamplingEstimator;
 pub use tree_game::PairEvaluation;
