@@ -4,6 +4,7 @@ from ferroshap.explainers._dispatch import Explainer
 from ferroshap.explainers.deep import DeepExplainer, GradientExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.kernel import KernelExplainer, kmeans, sample
+from ferroshap.explainers.partition import PartitionExplainer
 from ferroshap.explainers.permutation import PermutationExplainer
 from ferroshap.explainers.sampling import SamplingExplainer
 from ferroshap.explainers.tree import TreeExplainer
@@ -14,9 +15,14 @@ __all__ = [
     "Explainer",
     "GradientExplainer",
     "KernelExplainer",
+    "Partition",
+    "PartitionExplainer",
     "PermutationExplainer",
     "SamplingExplainer",
     "TreeExplainer",
     "kmeans",
     "sample",
 ]
+
+#: shap's short name (``shap.explainers.Partition``).
+Partition = PartitionExplainer
