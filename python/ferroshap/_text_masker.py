@@ -212,19 +212,19 @@ class Text:
             keep[:, : self.keep_prefix] = True
         if self.keep_suffix:
             keep[:, len(segments) - self.keep_suffix :] = True
-        mask_part = " " + self.mask_token
-        out = []
-        for row in keep:
-            parts, masked_before = [], False
-            for seg, kept in zip(segments, row, strict=True):
-                if kept or seg == self.sep_token:
-                    parts.append(seg)
-                    masked_before = False
-                elif not (self.collapse_mask_token and masked_before):
-                    parts.append(mask_part)
-                    masked_before = True
-            out.append(_SPACES.sub(" ", "".join(parts)).strip())
-        return out
+        if self.sep_token is not None:
+            keep |= np.array([seg == self.sep_token for seg in segments])
+        # A masked token shows the mask token unless the one before it was masked too (with
+        # collapse_mask_token): one " <mask>" per run, as shap's loop emits them.
+        if self.collapse_mask_token:
+            before = np.ones_like(keep)
+            before[:, 1:] = keep[:, :-1]
+            shown = ~keep & before
+        else:
+            shown = ~keep
+        parts = np.where(keep, np.array(segments, dtype=object), "")
+        parts[shown] = " " + self.mask_token
+        return [_SPACES.sub(" ", "".join(row)).strip() for row in parts]
 
     def __call__(self, mask: Any, s: str) -> tuple[np.ndarray]:
         """shap's masker protocol: the masked string of ``s`` for one mask, as

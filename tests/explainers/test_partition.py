@@ -118,6 +118,11 @@ def test_dispatch_and_names(wine, maskers):
     chain = np.array([[0 if t == 0 else 19 + t, t + 1, t, t + 2] for t in range(19)], dtype=float)
     wide = ferroshap.maskers.Partition(np.zeros((2, 20)), clustering=chain)
     assert isinstance(ferroshap.Explainer(lambda x: x.sum(1), wide), ferroshap.PartitionExplainer)
+    # shap's masker is taken as it is: its background rows and clustering.
+    theirs, _ = maskers
+    from_shap = ferroshap.PartitionExplainer(model.predict_proba, theirs)
+    np.testing.assert_array_equal(from_shap.masker.clustering, theirs.clustering)
+    np.testing.assert_array_equal(from_shap.masker.data, theirs.data)
     # Raw background data is clustered by correlation.
     raw = ferroshap.PartitionExplainer(model.predict_proba, X[:30])
     assert raw.masker.clustering.shape == (8, 4)

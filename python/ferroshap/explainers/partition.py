@@ -108,7 +108,13 @@ class PartitionExplainer(MaskedModelExplainer):
             weights = masker.weights
             masker = Partition(masker.data, max_samples=len(masker))
         elif not isinstance(masker, Independent):
-            masker = Partition(masker)
+            clustering = getattr(masker, "clustering", None)
+            if clustering is not None and hasattr(masker, "data"):
+                # A masker of shap's with a clustering: its background and hierarchy.
+                data = masker.data
+                masker = Partition(data, max_samples=len(data), clustering=clustering)
+            else:
+                masker = Partition(masker)
         elif getattr(masker, "clustering", None) is None:
             raise ValueError(
                 "the Partition explainer needs a masker with a clustering of the features: "

@@ -8,8 +8,11 @@
 
 use std::sync::Arc;
 
+use ndarray::Axis;
+
 use super::batch::Problem;
 use super::coalitions::Bits;
+use super::engine::GameValues;
 use crate::error::{Error, Result};
 
 /// A binary hierarchy over `M` features.
@@ -194,6 +197,20 @@ pub(crate) fn per_row(
             other.len()
         ))),
     }
+}
+
+/// Values for `problem`'s rows from each row's leaf values (`M_i × k`, leaf `j` = column
+/// `j`; columns beyond a row's hierarchy get 0).
+pub(crate) fn leaf_values(problem: &Problem, rows: Vec<Vec<f64>>) -> GameValues {
+    let mut out = GameValues::zeros(problem);
+    for (i, phi) in rows.into_iter().enumerate() {
+        out.values
+            .index_axis_mut(Axis(0), i)
+            .as_slice_mut()
+            .expect("standard layout")[..phi.len()]
+            .copy_from_slice(&phi);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -11,13 +11,13 @@
 
 use std::sync::Arc;
 
-use ndarray::{ArrayView2, Axis};
+use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 use super::batch::Problem;
 use super::coalitions::{Bits, Coalitions};
 use super::engine::{Estimator, GameValues};
-use super::hierarchy::{Hierarchy, per_row};
+use super::hierarchy::{Hierarchy, leaf_values, per_row};
 use crate::error::{Error, Result};
 
 /// The most coalitions per row exact Owen values may take, whatever the budget (as Exact's
@@ -187,15 +187,7 @@ impl Estimator for OwenEstimator {
                 phi
             })
             .collect();
-        let mut out = GameValues::zeros(problem);
-        for (i, phi) in rows.into_iter().enumerate() {
-            out.values
-                .index_axis_mut(Axis(0), i)
-                .as_slice_mut()
-                .expect("standard layout")[..phi.len()]
-                .copy_from_slice(&phi);
-        }
-        Ok(out)
+        Ok(leaf_values(problem, rows))
     }
 }
 

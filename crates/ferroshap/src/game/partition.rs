@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use super::batch::Problem;
 use super::coalitions::{Bits, Coalitions};
 use super::engine::{Estimator, GameValues};
-use super::hierarchy::{Hierarchy, per_row};
+use super::hierarchy::{Hierarchy, leaf_values, per_row};
 use crate::error::{Error, Result};
 
 /// The smallest `max_evals` that explains anything: the empty and full coalitions, then one
@@ -86,10 +86,11 @@ struct RowState {
 }
 
 impl RowState {
-    fn push(&mut self, visit: Visit, lo: &[f64], hi: &[f64]) {
-        let spread = lo
+    fn push(&mut self, visit: Visit) {
+        let spread = visit
+            .f00
             .iter()
-            .zip(hi)
+            .zip(&visit.f11)
             .map(|(a, b)| (b - a).abs())
             .fold(f64::NEG_INFINITY, f64::max);
         // shap's priority, -max|Δ| · weight, rounded the same way.
@@ -317,43 +318,26 @@ impl Estimator for PartitionEstimator {
                 row.evals += 2 * in_flight.len();
                 for (b, (visit, m10, m01)) in in_flight.into_iter().enumerate() {
                     let [l, r] = h.children(visit.node).expect("internal node");
-                    let f10 = v[2 * b * k..(2 * b + 1) * k].to_vec();
-                    let f01 = v[(2 * b + 1) * k..(2 * b + 2) * k].to_vec();
-                    let w = visit.weight / 2.0;
+                    let f10 = &v[2 * b * k..(2 * b + 1) * k];
+                    let f01 = &v[(2 * b + 1) * k..(2 * b + 2) * k];
+                    let weight = visit.weight / 2.0;
                     let Visit { m00, f00, f11, .. } = visit;
-                    // Each child with its sibling absent, then present.
-                    let left0 = Visit {
-                        node: l,
-                        m00: m00.clone(),
-                        f00: f00.clone(),
-                        f11: f10.clone(),
-                        weight: w,
-                    };
-                    row.push(left0, &f00, &f10);
-                    let right0 = Visit {
-                        node: r,
-                        m00,
-                        f00: f00.clone(),
-                        f11: f01.clone(),
-                        weight: w,
-                    };
-                    row.push(right0, &f00, &f01);
-                    let left1 = Visit {
-                        node: l,
-                        m00: m01,
-                        f00: f01.clone(),
-                        f11: f11.clone(),
-                        weight: w,
-                    };
-                    row.push(left1, &f01, &f11);
-                    let right1 = Visit {
-                        node: r,
-                        m00: m10,
-                        f00: f10.clone(),
-                        f11: f11.clone(),
-                        weight: w,
-                    };
-                    row.push(right1, &f10, &f11);
+                    // Each child with its sibling absent, then present, in shap's order.
+                    let children = [
+                        (l, m00.clone(), &f00[..], f10),
+                        (r, m00, &f00[..], f01),
+                        (l, m01, f01, &f11[..]),
+                        (r, m10, f10, &f11[..]),
+                    ];
+                    for (node, m00, lo, hi) in children {
+                        row.push(Visit {
+                            node,
+                            m00,
+                            f00: lo.to_vec(),
+                            f11: hi.to_vec(),
+                            weight,
+                        });
+                    }
                 }
             });
         Ok(())
@@ -371,14 +355,6 @@ impl Estimator for PartitionEstimator {
                 values
             })
             .collect();
-        let mut out = GameValues::zeros(problem);
-        for (i, phi) in rows.into_iter().enumerate() {
-            out.values
-                .index_axis_mut(Axis(0), i)
-                .as_slice_mut()
-                .expect("standard layout")[..phi.len()]
-                .copy_from_slice(&phi);
-        }
-        Ok(out)
+        Ok(leaf_values(problem, rows))
     }
 }

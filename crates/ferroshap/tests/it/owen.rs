@@ -17,6 +17,7 @@ use ferroshap::game::{
 use ferroshap::with_threads;
 use ndarray::{Array2, ArrayView2};
 
+use crate::engine::values;
 use crate::kernel::{nonlinear, random_matrix};
 use crate::oracle::Rng;
 
@@ -127,15 +128,7 @@ fn run<E: ferroshap::game::Estimator>(
     estimator: E,
     batch_rows: usize,
 ) -> GameValues {
-    explain(
-        |b| Ok(nonlinear(b)),
-        x.view(),
-        background.view(),
-        None,
-        estimator,
-        batch_rows,
-    )
-    .unwrap()
+    values(nonlinear, x, background, estimator, batch_rows)
 }
 
 fn hierarchy(rows: &[(f64, f64, f64)]) -> Arc<Hierarchy> {
