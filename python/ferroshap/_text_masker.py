@@ -203,7 +203,10 @@ class Text:
     def mask_strings(self, s: str, masks: np.ndarray) -> list[str]:
         """The masked strings of ``s``, one per row of ``masks`` (``(n, M)`` booleans, True
         for kept tokens)."""
-        segments = self.tokens(s)
+        return self.mask_segments(self.tokens(s), masks)
+
+    def mask_segments(self, segments: list[str], masks: np.ndarray) -> list[str]:
+        """:meth:`mask_strings` of the text whose :meth:`tokens` are ``segments``."""
         masks = np.asarray(masks, dtype=bool)
         if masks.ndim != 2 or masks.shape[1] < len(segments):
             raise ValueError(f"masks must be (n, {len(segments)}) for this text")

@@ -104,7 +104,7 @@ def explain_texts(explainer: Any, X: Any, max_evals: int, per_round: int, silent
         def build(job: _core.GameJob, lo: int, hi: int, start: int = start) -> np.ndarray:
             out: list[str] = []
             for r, masks in _runs(job, lo, hi):
-                out.extend(masker.mask_strings(texts[start + r], masks))
+                out.extend(masker.mask_segments(segments[start + r], masks))
             return np.array(out)
 
         _run(model, job, width, 1 << 16, build=build)
