@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import shap
-from sklearn import datasets, neural_network
+from sklearn import datasets, ensemble, neural_network
 
 import ferroshap
 from ferroshap._hierarchy import owen_coalitions
@@ -104,6 +104,19 @@ def test_error_falls_as_the_budget_grows(wine, maskers):
     ]
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 1e-10
+
+
+def test_tree_models_are_evaluated_from_their_trees(wine, maskers):
+    # The native tree game gives the coalitions' values the model would: the same values.
+    X, _ = wine
+    _, ours = maskers
+    model = ensemble.GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0)
+    model.fit(X, X[:, 0] * X[:, 1] + np.sin(X[:, 2]))
+    native = ferroshap.PartitionExplainer(model, ours)
+    assert native.native_model is not None
+    got = native(X[:4], max_evals=60, silent=True)
+    want = ferroshap.PartitionExplainer(model.predict, ours)(X[:4], max_evals=60, silent=True)
+    np.testing.assert_allclose(got.values, want.values, atol=1e-10)
 
 
 def test_dispatch_and_names(wine, maskers):

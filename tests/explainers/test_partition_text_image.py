@@ -11,6 +11,7 @@ the full coalition, which is the unmasked input).
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -111,6 +112,48 @@ def test_text_tokenizers_a_callable_or_a_pattern(text_model):
         base = model.predict_proba(["..."])[0]
         np.testing.assert_allclose(v.sum(axis=0) + base, f, atol=1e-10)
     assert ferroshap.maskers.Text(r"\s+").tokens("a b,c") == ["a ", "b,c"]
+
+
+class _SubwordTokenizer:
+    """A tokenizer with the Hugging Face calling convention (what ``maskers.Text`` accepts
+    without transformers installed): words and punctuation between ``[CLS]`` and ``[SEP]``,
+    character offsets, a ``[MASK]`` token."""
+
+    mask_token, sep_token = "[MASK]", "[SEP]"
+    special_tokens_map = {"cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
+
+    def __call__(self, s, return_offsets_mapping=False):
+        spans = [m.span() for m in re.finditer(r"\w+|[^\w\s]", s)]
+        out = {"input_ids": [101] + [1000 + len(s[a:b]) for a, b in spans] + [102]}
+        if return_offsets_mapping:
+            out["offset_mapping"] = [(0, 0), *spans, (0, 0)]
+        return out
+
+
+def test_text_with_a_hugging_face_style_tokenizer_matches_shap(text_model):
+    model, texts = text_model
+    tokenizer = _SubwordTokenizer()
+    ours, theirs = ferroshap.maskers.Text(tokenizer), shap.maskers.Text(tokenizer)
+    assert (ours.keep_prefix, ours.keep_suffix, ours.mask_token) == (1, 1, "[MASK]")
+    assert not ours.collapse_mask_token  # the tokenizer's own mask token: one per token
+    s = texts[0]
+    np.testing.assert_array_equal(ours.clustering(s), theirs.clustering(s))
+    masks = np.random.default_rng(5).random((5, len(ours.tokens(s)))) < 0.5
+    assert ours.mask_strings(s, masks) == [theirs(m, s)[0][0] for m in masks]
+    got = ferroshap.PartitionExplainer(model.predict_proba, ours)(texts[:1], silent=True)
+    want = shap.PartitionExplainer(model.predict_proba, theirs)(texts[:1], silent=True)
+    np.testing.assert_allclose(got.values[0], want.values[0], atol=1e-8)
+
+
+def test_text_of_thousands_of_tokens(text_model):
+    # Masks far wider than one 64-bit word, at a small budget: the values still add up.
+    model, texts = text_model
+    long = " ".join(texts * 40)
+    explainer = ferroshap.PartitionExplainer(model.predict_proba, ferroshap.maskers.Text())
+    got = explainer(long, max_evals=200, silent=True)
+    assert got.values.shape[0] > 2000
+    total = got.values.sum(axis=0) + got.base_values
+    np.testing.assert_allclose(total, model.predict_proba([long])[0], atol=1e-10)
 
 
 def test_text_bad_input(text_model):
