@@ -17,6 +17,14 @@ __all__ = ["explain_images", "explain_texts"]
 
 # Texts or images explained together: one model call per round covers all of them.
 _BLOCK_ROWS = 64
+# Bytes of queued clusters a block may hold: each of a row's up to 2 * max_evals queued
+# clusters keeps its context as a mask of M bits (large images: tens of kB each).
+_BLOCK_QUEUE_BYTES = 256 << 20
+
+
+def _block_rows(max_evals: int, m: int) -> int:
+    per_row = 2 * max_evals * (m // 8 + 64)
+    return int(max(1, min(_BLOCK_ROWS, _BLOCK_QUEUE_BYTES // per_row)))
 
 
 class _Model:
@@ -162,9 +170,10 @@ def explain_images(explainer: Any, X: Any, max_evals: int, per_round: int, silen
     batch = _batch_size(None, 1, m)
     values = np.zeros((len(flat), m, 1))
     bases: list[np.ndarray] = []
-    starts = range(0, len(flat), _BLOCK_ROWS)
-    for start in progress(starts, len(flat), _BLOCK_ROWS, explainer._name, silent):
-        block = flat[start : start + _BLOCK_ROWS]
+    rows_per_block = _block_rows(max_evals, m)
+    starts = range(0, len(flat), rows_per_block)
+    for start in progress(starts, len(flat), rows_per_block, explainer._name, silent):
+        block = flat[start : start + rows_per_block]
         fx = model(block.reshape(len(block), *in_shape), "explained images")
         k = fx.shape[1]
         if values.shape[2] != k:
