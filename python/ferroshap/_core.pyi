@@ -269,6 +269,7 @@ class GameJob:
         max_evals: int = 500,
         batch_size: int = 10,
         own_background: bool = False,
+        fixed_context: int | None = None,
         n_threads: int | None = None,
     ) -> GameJob: ...
     @staticmethod

@@ -65,6 +65,21 @@ def test_equals_shap_at_budgets_too_small_to_finish(wine, maskers, max_evals):
     np.testing.assert_allclose(got.base_values, want.base_values, atol=1e-12)
 
 
+@pytest.mark.parametrize("fixed_context", [0, 1])
+def test_fixed_contexts_equal_shaps(wine, maskers, fixed_context):
+    X, model = wine
+    theirs, ours = maskers
+    rows = X[110:113]
+    for max_evals in (30, 500):
+        want = shap.PartitionExplainer(model.predict_proba, theirs)(
+            rows, max_evals=max_evals, fixed_context=fixed_context, silent=True
+        )
+        got = ferroshap.PartitionExplainer(model.predict_proba, ours)(
+            rows, max_evals=max_evals, fixed_context=fixed_context, silent=True
+        )
+        np.testing.assert_allclose(got.values, want.values, atol=1e-8)
+
+
 def test_complete_budget_gives_exact_owen_values_as_shap(wine, maskers):
     X, model = wine
     theirs, ours = maskers
@@ -159,8 +174,10 @@ def test_bad_input_is_refused(wine, maskers):
         explainer(X[:1], max_evals=3, silent=True)
     with pytest.raises(ValueError, match="does not match the background"):
         explainer(X[:1, :5], silent=True)
-    with pytest.raises(ValueError, match="fixed_context|batch_size"):
+    with pytest.raises(ValueError, match="batch_size"):
         explainer(X[:1], batch_size=0, silent=True)
+    with pytest.raises(ValueError, match="fixed_context must be 0, 1 or None"):
+        explainer(X[:1], fixed_context=2, silent=True)
     with pytest.raises(ValueError, match="linkage matrix of shape \\(8, 4\\)"):
         ferroshap.maskers.Partition(X[:10], clustering=np.zeros((3, 4)))
     bad_tree = ferroshap.maskers.Partition(X[:10, :3], clustering=[[0, 0, 1, 2], [1, 3, 1, 3]])

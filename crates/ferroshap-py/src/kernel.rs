@@ -249,7 +249,7 @@ impl PyGameJob {
     /// row `i` is masked onto background row `i` alone.
     #[staticmethod]
     #[pyo3(signature = (X, background, weights, fnull, clustering, *, max_evals=500,
-        batch_size=10, own_background=false, n_threads=None))]
+        batch_size=10, own_background=false, fixed_context=None, n_threads=None))]
     #[allow(non_snake_case, clippy::too_many_arguments)]
     fn partition(
         py: Python<'_>,
@@ -261,15 +261,26 @@ impl PyGameJob {
         max_evals: usize,
         batch_size: usize,
         own_background: bool,
+        fixed_context: Option<u8>,
         n_threads: Option<usize>,
     ) -> PyResult<Self> {
+        let fixed_context = match fixed_context {
+            None => None,
+            Some(c @ (0 | 1)) => Some(c == 1),
+            Some(other) => {
+                return Err(PyValueError::new_err(format!(
+                    "fixed_context must be 0, 1 or None, got {other}"
+                )));
+            }
+        };
         let problem = problem_of(&X, &background, &weights, &fnull)?;
         let hierarchies = clustering
             .iter()
             .map(hierarchy_of)
             .collect::<PyResult<Vec<_>>>()?;
         let estimator = PartitionEstimator::new(hierarchies, max_evals, batch_size, own_background)
-            .map_err(crate::error::PyFsErr)?;
+            .map_err(crate::error::PyFsErr)?
+            .with_fixed_context(fixed_context);
         start(py, n_threads, problem, estimator, AnyJob::Partition)
     }
 

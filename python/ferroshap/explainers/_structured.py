@@ -71,7 +71,7 @@ def _object_array(items: list[Any]) -> np.ndarray:
     return out
 
 
-def explain_texts(explainer: Any, X: Any, max_evals: int, per_round: int, silent: bool):
+def explain_texts(explainer: Any, X: Any, max_evals: int, silent: bool):
     """Partition SHAP values of a string or a list of strings (``explainer.masker`` is a
     :class:`ferroshap.maskers.Text`)."""
     masker = explainer.masker
@@ -106,7 +106,8 @@ def explain_texts(explainer: Any, X: Any, max_evals: int, per_round: int, silent
             np.zeros(k),
             [clusterings[i] for i in block],
             max_evals=max_evals,
-            batch_size=per_round,
+            batch_size=explainer._per_round,
+            fixed_context=explainer._fixed_context,
         )
 
         def build(job: _core.GameJob, lo: int, hi: int, start: int = start) -> np.ndarray:
@@ -146,7 +147,7 @@ def explain_texts(explainer: Any, X: Any, max_evals: int, per_round: int, silent
     )
 
 
-def explain_images(explainer: Any, X: Any, max_evals: int, per_round: int, silent: bool):
+def explain_images(explainer: Any, X: Any, max_evals: int, silent: bool):
     """Partition SHAP values of images (``explainer.masker`` is a
     :class:`ferroshap.maskers.Image`): ``X`` is ``(n, *shape)``, flattened ``(n, M)``, or one
     image."""
@@ -186,7 +187,8 @@ def explain_images(explainer: Any, X: Any, max_evals: int, per_round: int, silen
             np.zeros(k),
             [masker.clustering],
             max_evals=max_evals,
-            batch_size=per_round,
+            batch_size=explainer._per_round,
+            fixed_context=explainer._fixed_context,
             own_background=True,
         )
         build = None

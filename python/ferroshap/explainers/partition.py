@@ -150,6 +150,7 @@ class PartitionExplainer(MaskedModelExplainer):
             [self.masker.clustering],
             max_evals=_budget(max_evals),
             batch_size=self._per_round,
+            fixed_context=self._fixed_context,
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Explanation:
@@ -169,7 +170,10 @@ class PartitionExplainer(MaskedModelExplainer):
             (``"auto"``: the masker's default, 10, or 5 for text). Every row's round goes to
             the model in one call, whatever this is.
         fixed_context
-            Only ``None`` (shap's default: both contexts of every cluster).
+            ``None`` (shap's default): each cluster's halves are explained with their sibling
+            both absent and present (Owen values). ``0`` or ``1``: only absent, or only
+            present, at about half the evaluations per level; each cluster keeps the
+            interaction of its halves, shared by its features (as shap).
         silent
             Hide the progress bar (shown for long runs when ``tqdm`` is installed).
 
@@ -189,8 +193,12 @@ class PartitionExplainer(MaskedModelExplainer):
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
         if len(args) != 1:
             raise TypeError("PartitionExplainer explains one data argument X")
-        if options.get("fixed_context") is not None:
-            raise NotImplementedError("only fixed_context=None (shap's default) is supported")
+        fixed_context = options.get("fixed_context")
+        if isinstance(fixed_context, str) and fixed_context == "auto":
+            fixed_context = None  # shap's explain_row default, which means None
+        if fixed_context not in (None, 0, 1) or isinstance(fixed_context, bool):
+            raise ValueError(f"fixed_context must be 0, 1 or None, got {fixed_context!r}")
+        self._fixed_context = fixed_context
         if options.get("main_effects") or options.get("outputs") is not None:
             raise NotImplementedError("main_effects and outputs are not supported yet")
         max_evals = options.get("max_evals", 500)
@@ -202,9 +210,9 @@ class PartitionExplainer(MaskedModelExplainer):
             raise ValueError(f"batch_size must be 'auto' or a positive int, got {per_round!r}")
         self._per_round = int(per_round)
         if isinstance(self.masker, Text):
-            return explain_texts(self, args[0], _budget(max_evals), self._per_round, silent)
+            return explain_texts(self, args[0], _budget(max_evals), silent)
         if isinstance(self.masker, Image):
-            return explain_images(self, args[0], _budget(max_evals), self._per_round, silent)
+            return explain_images(self, args[0], _budget(max_evals), silent)
         _budget(max_evals)
         values, errors, matrix = self._explain(args[0], max_evals, silent, "auto")
         explanation = self._explanation(values, errors, matrix, False)

@@ -118,6 +118,7 @@ pub struct PartitionEstimator {
     budget: usize,
     batch_size: usize,
     own_background: bool,
+    fixed_context: Option<bool>,
     rows: Vec<(Arc<Hierarchy>, RowState)>,
 }
 
@@ -148,8 +149,19 @@ impl PartitionEstimator {
             budget: max_evals - 2,
             batch_size,
             own_background,
+            fixed_context: None,
             rows: Vec::new(),
         })
+    }
+
+    /// shap's `fixed_context`: `None` (the default) explains each cluster's halves with their
+    /// sibling both absent and present (Owen values); `Some(false)` only absent and
+    /// `Some(true)` only present, at full weight, leaving each cluster's interaction between
+    /// its halves on the cluster (spread over its features by size): half the evaluations
+    /// per level, no longer Owen values.
+    pub fn with_fixed_context(mut self, fixed_context: Option<bool>) -> Self {
+        self.fixed_context = fixed_context;
+        self
     }
 
     /// The value of the empty coalition of each row (`n_rows × n_outputs`): the base value
@@ -290,6 +302,7 @@ impl Estimator for PartitionEstimator {
     fn reduce(&mut self, problem: &Problem, values: Vec<Vec<f64>>) -> Result<()> {
         let k = problem.n_outputs();
         let p = problem.n_columns();
+        let fixed = self.fixed_context;
         self.rows
             .par_iter_mut()
             .zip(values)
@@ -320,8 +333,26 @@ impl Estimator for PartitionEstimator {
                     let [l, r] = h.children(visit.node).expect("internal node");
                     let f10 = &v[2 * b * k..(2 * b + 1) * k];
                     let f01 = &v[(2 * b + 1) * k..(2 * b + 2) * k];
-                    let weight = visit.weight / 2.0;
-                    let Visit { m00, f00, f11, .. } = visit;
+                    let Visit {
+                        node: parent,
+                        m00,
+                        f00,
+                        f11,
+                        weight,
+                    } = visit;
+                    if let Some(present) = fixed {
+                        // The halves' interaction stays on the cluster (shap's signs).
+                        let sign = if present { -1.0 } else { 1.0 };
+                        for o in 0..k {
+                            let interaction = f11[o] - f10[o] - f01[o] + f00[o];
+                            row.dvalues[parent * k + o] += sign * (interaction * weight);
+                        }
+                    }
+                    let weight = if fixed.is_none() {
+                        weight / 2.0
+                    } else {
+                        weight
+                    };
                     // Each child with its sibling absent, then present, in shap's order.
                     let children = [
                         (l, m00.clone(), &f00[..], f10),
@@ -329,7 +360,12 @@ impl Estimator for PartitionEstimator {
                         (l, m01, f01, &f11[..]),
                         (r, m10, f10, &f11[..]),
                     ];
-                    for (node, m00, lo, hi) in children {
+                    let (skip, take) = match fixed {
+                        None => (0, 4),
+                        Some(false) => (0, 2),
+                        Some(true) => (2, 2),
+                    };
+                    for (node, m00, lo, hi) in children.into_iter().skip(skip).take(take) {
                         row.push(Visit {
                             node,
                             m00,

@@ -216,6 +216,44 @@ fn partition_is_efficient_at_every_budget_and_converges() {
 }
 
 #[test]
+fn fixed_contexts_are_efficient_and_differ_from_owen_values() {
+    // shap's fixed_context: one context per cluster, its halves' interaction left on it.
+    let mut rng = Rng::new(27);
+    let m = 6;
+    let h = hierarchy(&random_hierarchy(&mut rng, m));
+    let background = random_matrix(&mut rng, 3, m);
+    let x = random_matrix(&mut rng, 2, m);
+    let fx = nonlinear(x.view());
+    let fnull = nonlinear(background.view())
+        .mean_axis(ndarray::Axis(0))
+        .unwrap();
+    let full = owen_coalitions(&h);
+    let owen = run(
+        &x,
+        &background,
+        PartitionEstimator::new(vec![h.clone()], full, 10, false).unwrap(),
+        100,
+    );
+    for present in [false, true] {
+        let estimator = PartitionEstimator::new(vec![h.clone()], full, 10, false)
+            .unwrap()
+            .with_fixed_context(Some(present));
+        let got = run(&x, &background, estimator, 100);
+        for i in 0..2 {
+            for o in 0..2 {
+                let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
+                let d = (total - (fx[[i, o]] - fnull[o])).abs();
+                assert!(d < 1e-10, "context {present}: efficiency off by {d}");
+            }
+        }
+        let diff = (&got.values - &owen.values)
+            .mapv(f64::abs)
+            .fold(0.0, |a: f64, &b| a.max(b));
+        assert!(diff > 1e-6, "context {present} gave the Owen values");
+    }
+}
+
+#[test]
 fn partition_values_do_not_depend_on_batch_rows_or_threads() {
     let mut rng = Rng::new(23);
     let m = 9;
