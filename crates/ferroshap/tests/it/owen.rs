@@ -175,41 +175,66 @@ fn exact_owen_and_complete_partition_equal_brute_force() {
     }
 }
 
-#[test]
-fn partition_is_efficient_at_every_budget_and_converges() {
-    let mut rng = Rng::new(22);
-    let m = 7;
-    let h = hierarchy(&random_hierarchy(&mut rng, m));
-    let background = random_matrix(&mut rng, 3, m);
-    let x = random_matrix(&mut rng, 2, m);
-    let fx = nonlinear(x.view());
-    let fnull = nonlinear(background.view())
-        .mean_axis(ndarray::Axis(0))
-        .unwrap();
-    let want: Vec<Array2<f64>> = (0..2)
-        .map(|i| owen_oracle(&game(nonlinear, &x.row(i).to_vec(), &background), &h))
-        .collect();
-    let full = owen_coalitions(&h);
-    let mut errors = Vec::new();
-    for budget in [4, 10, 30, full] {
-        let got = run(
-            &x,
-            &background,
-            PartitionEstimator::new(vec![h.clone()], budget, 4, false).unwrap(),
-            100,
-        );
-        let mut err: f64 = 0.0;
-        for i in 0..2 {
+/// A random hierarchy over `m` features, 3 background rows and 2 explained rows.
+struct Case {
+    h: Arc<Hierarchy>,
+    background: Array2<f64>,
+    x: Array2<f64>,
+}
+
+impl Case {
+    fn new(seed: u64, m: usize) -> Self {
+        let mut rng = Rng::new(seed);
+        let h = hierarchy(&random_hierarchy(&mut rng, m));
+        let background = random_matrix(&mut rng, 3, m);
+        let x = random_matrix(&mut rng, 2, m);
+        Case { h, background, x }
+    }
+
+    fn partition(&self, budget: usize, fixed_context: Option<bool>) -> GameValues {
+        let estimator = PartitionEstimator::new(vec![self.h.clone()], budget, 4, false)
+            .unwrap()
+            .with_fixed_context(fixed_context);
+        run(&self.x, &self.background, estimator, 100)
+    }
+
+    /// Panics unless each row's values add up to f(x) − E f(background).
+    fn assert_efficient(&self, got: &GameValues, what: &str) {
+        let fx = nonlinear(self.x.view());
+        let fnull = nonlinear(self.background.view())
+            .mean_axis(ndarray::Axis(0))
+            .unwrap();
+        for i in 0..self.x.nrows() {
             for o in 0..2 {
-                let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
+                let total: f64 = (0..self.x.ncols()).map(|j| got.values[[i, j, o]]).sum();
                 let d = (total - (fx[[i, o]] - fnull[o])).abs();
-                assert!(d < 1e-10, "budget {budget}: efficiency off by {d}");
-                for j in 0..m {
-                    err = err.max((got.values[[i, j, o]] - want[i][[j, o]]).abs());
-                }
+                assert!(d < 1e-10, "{what}: efficiency off by {d}");
             }
         }
-        errors.push(err);
+    }
+}
+
+fn max_abs_diff(a: &ndarray::Array3<f64>, b: &ndarray::Array3<f64>) -> f64 {
+    a.iter()
+        .zip(b)
+        .fold(0.0, |acc, (x, y)| acc.max((x - y).abs()))
+}
+
+#[test]
+fn partition_is_efficient_at_every_budget_and_converges() {
+    let case = Case::new(22, 7);
+    let mut want = ndarray::Array3::zeros(case.partition(4, None).values.dim());
+    for i in 0..2 {
+        let v = game(nonlinear, &case.x.row(i).to_vec(), &case.background);
+        want.index_axis_mut(ndarray::Axis(0), i)
+            .assign(&owen_oracle(&v, &case.h));
+    }
+    let full = owen_coalitions(&case.h);
+    let mut errors = Vec::new();
+    for budget in [4, 10, 30, full] {
+        let got = case.partition(budget, None);
+        case.assert_efficient(&got, &format!("budget {budget}"));
+        errors.push(max_abs_diff(&got.values, &want));
     }
     assert!(errors[3] < 1e-10, "complete budget error {}", errors[3]);
     assert!(errors[0] > errors[3] && errors[1] > errors[3], "{errors:?}");
@@ -218,37 +243,13 @@ fn partition_is_efficient_at_every_budget_and_converges() {
 #[test]
 fn fixed_contexts_are_efficient_and_differ_from_owen_values() {
     // shap's fixed_context: one context per cluster, its halves' interaction left on it.
-    let mut rng = Rng::new(27);
-    let m = 6;
-    let h = hierarchy(&random_hierarchy(&mut rng, m));
-    let background = random_matrix(&mut rng, 3, m);
-    let x = random_matrix(&mut rng, 2, m);
-    let fx = nonlinear(x.view());
-    let fnull = nonlinear(background.view())
-        .mean_axis(ndarray::Axis(0))
-        .unwrap();
-    let full = owen_coalitions(&h);
-    let owen = run(
-        &x,
-        &background,
-        PartitionEstimator::new(vec![h.clone()], full, 10, false).unwrap(),
-        100,
-    );
+    let case = Case::new(27, 6);
+    let full = owen_coalitions(&case.h);
+    let owen = case.partition(full, None);
     for present in [false, true] {
-        let estimator = PartitionEstimator::new(vec![h.clone()], full, 10, false)
-            .unwrap()
-            .with_fixed_context(Some(present));
-        let got = run(&x, &background, estimator, 100);
-        for i in 0..2 {
-            for o in 0..2 {
-                let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
-                let d = (total - (fx[[i, o]] - fnull[o])).abs();
-                assert!(d < 1e-10, "context {present}: efficiency off by {d}");
-            }
-        }
-        let diff = (&got.values - &owen.values)
-            .mapv(f64::abs)
-            .fold(0.0, |a: f64, &b| a.max(b));
+        let got = case.partition(full, Some(present));
+        case.assert_efficient(&got, &format!("context {present}"));
+        let diff = max_abs_diff(&got.values, &owen.values);
         assert!(diff > 1e-6, "context {present} gave the Owen values");
     }
 }
