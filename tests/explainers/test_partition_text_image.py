@@ -11,6 +11,7 @@ the full coalition, which is the unmasked input).
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import re
 
 import numpy as np
@@ -97,7 +98,7 @@ def test_text_end_to_end_matches_shap_and_adds_up(text_model):
         np.testing.assert_allclose(v.sum(axis=0) + base, f, atol=1e-10)
     html = ferroshap.plots.text(got, display=False)
     assert "fs-token" in html and texts[0].split()[0] in html
-    one = explainer(texts[0], silent=True)
+    one = pickle.loads(pickle.dumps(explainer))(texts[0], silent=True)
     np.testing.assert_allclose(one.values, got.values[0], atol=1e-12)
     assert one.values.shape == (len(one.data), 2)
 

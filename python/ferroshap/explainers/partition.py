@@ -12,6 +12,7 @@ from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer, _is_identity
 from ferroshap.explainers._background import Background
 from ferroshap.explainers._structured import explain_images, explain_texts
+from ferroshap.explainers.kernel import _model_function
 from ferroshap.explanation import Explanation
 from ferroshap.maskers import Image, Independent, Partition, Text
 
@@ -98,6 +99,8 @@ class PartitionExplainer(MaskedModelExplainer):
             if not _is_identity(link):
                 raise NotImplementedError("PartitionExplainer supports only the identity link")
             self.model, self.masker = model, masker
+            # The base class drops and rebuilds _f when pickled.
+            self._f = _model_function(model)
             self.link, self.linearize_link = "identity", linearize_link
             self.output_names = output_names
             self.feature_names = feature_names
@@ -131,10 +134,6 @@ class PartitionExplainer(MaskedModelExplainer):
         if weights is not None:
             w = np.asarray(weights, dtype=float)
             self.weights = w / w.sum()
-
-    @property
-    def _structured(self) -> bool:
-        return isinstance(self.masker, (Text, Image))
 
     def _coalitions_per_row(self, max_evals: Any) -> int:
         return _budget(max_evals)
