@@ -247,7 +247,8 @@ class TreeEnsemble:
 @final  # PyO3 classes cannot be subclassed
 class GameJob:
     """A model-agnostic estimator at work on a block of explained rows (used by
-    ``KernelExplainer``, ``PermutationExplainer`` and ``ExactExplainer``).
+    ``KernelExplainer``, ``PermutationExplainer``, ``ExactExplainer`` and
+    ``PartitionExplainer``).
 
     Plans rounds of coalitions, builds their masked rows for the model in batches, takes the
     model's outputs back in order, and reduces them to values.
@@ -293,6 +294,21 @@ class GameJob:
         max_evals: int | None = None,
         row_offset: int = 0,
         n_threads: int | None = None,
+        clustering: npt.NDArray[np.float64] | None = None,
+    ) -> GameJob: ...
+    @staticmethod
+    def partition(
+        X: npt.NDArray[np.float64],
+        background: npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64],
+        fnull: npt.NDArray[np.float64],
+        clustering: list[npt.NDArray[np.float64]],
+        *,
+        max_evals: int = 500,
+        batch_size: int = 10,
+        own_background: bool = False,
+        fixed_context: int | None = None,
+        n_threads: int | None = None,
     ) -> GameJob: ...
     @staticmethod
     def sampling(
@@ -319,6 +335,12 @@ class GameJob:
     def fill_masked_rows(
         self, start: int, out: npt.NDArray[np.float64], n_threads: int | None = None
     ) -> None: ...
+    def masks(
+        self, start: int, stop: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]: ...
+    def base_values(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def n_coalitions(self) -> list[int]: ...
     def add_outputs(self, start: int, outputs: npt.NDArray[np.float64]) -> None: ...
     def evaluate_tree(
         self,

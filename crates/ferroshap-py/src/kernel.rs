@@ -2,14 +2,17 @@
 //! block of explained rows. Python calls the user's model on the masked batches this builds;
 //! everything else runs here with the GIL released.
 
+use std::sync::Arc;
+
 use ferroshap::game::{
-    Criterion, EngineJob, Estimator, ExactEstimator, FeatureSelection, KernelEstimator, KernelJob,
-    KernelLink, KernelOptions, PairEvaluation, PermutationEstimator, Problem, Sampling,
-    SamplingEstimator, TreeOutput,
+    Criterion, EngineJob, Estimator, ExactEstimator, FeatureSelection, Hierarchy, KernelEstimator,
+    KernelJob, KernelLink, KernelOptions, OwenEstimator, PairEvaluation, PartitionEstimator,
+    PermutationEstimator, Problem, Sampling, SamplingEstimator, TreeOutput,
 };
 use ferroshap::game::{set_tree_values, tree_ensemble_shap_values_at};
 use numpy::{
-    IntoPyArray, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadwriteArray2,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -24,6 +27,9 @@ type KernelResult<'py> = (
     Vec<f64>,
     Vec<usize>,
 );
+
+/// `(explained row of each masked row, its coalition mask)`.
+type RowsAndMasks<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray2<bool>>);
 
 fn parse_link(link: &str) -> PyResult<KernelLink> {
     match link {
@@ -80,6 +86,8 @@ enum AnyJob {
     Permutation(EngineJob<PermutationEstimator>),
     Exact(EngineJob<ExactEstimator>),
     Sampling(EngineJob<SamplingEstimator>),
+    Owen(EngineJob<OwenEstimator>),
+    Partition(EngineJob<PartitionEstimator>),
 }
 
 /// Runs `$body` with `$job` bound to the job inside `$any`, whatever its estimator.
@@ -90,6 +98,8 @@ macro_rules! with_job {
             AnyJob::Permutation($job) => $body,
             AnyJob::Exact($job) => $body,
             AnyJob::Sampling($job) => $body,
+            AnyJob::Owen($job) => $body,
+            AnyJob::Partition($job) => $body,
         }
     };
 }
@@ -111,6 +121,26 @@ fn problem_of(
     let w = weights.as_array().to_vec();
     let f = fnull.as_array().to_vec();
     Problem::new(x.as_array(), background.as_array(), Some(&w), &f)
+        .map_err(|e| crate::error::PyFsErr(e).into())
+}
+
+/// The hierarchy of a linkage matrix in scipy's format (`(M − 1) × ≥2`: children, then an
+/// optional distance; a negative distance marks a cluster not to be split, as in shap).
+fn hierarchy_of(linkage: &PyReadonlyArray2<'_, f64>) -> PyResult<Arc<Hierarchy>> {
+    let a = linkage.as_array();
+    if a.ncols() < 2 && a.nrows() > 0 {
+        return Err(PyValueError::new_err(format!(
+            "a clustering needs at least 2 columns (the two children of each merge), got {}",
+            a.ncols()
+        )));
+    }
+    let rows: Vec<(f64, f64, f64)> = a
+        .rows()
+        .into_iter()
+        .map(|r| (r[0], r[1], if r.len() >= 3 { r[2] } else { 1.0 }))
+        .collect();
+    Hierarchy::from_linkage(&rows)
+        .map(Arc::new)
         .map_err(|e| crate::error::PyFsErr(e).into())
 }
 
@@ -188,8 +218,9 @@ impl PyGameJob {
 
     /// Exact Shapley values over every coalition (shap's `ExactExplainer` estimator).
     #[staticmethod]
+    /// With a `clustering` (a linkage matrix), exact Owen values over that hierarchy.
     #[pyo3(signature = (X, background, weights, fnull, *, max_evals=None, row_offset=0,
-        n_threads=None))]
+        n_threads=None, clustering=None))]
     #[allow(non_snake_case, clippy::too_many_arguments)]
     fn exact(
         py: Python<'_>,
@@ -200,10 +231,57 @@ impl PyGameJob {
         max_evals: Option<usize>,
         row_offset: u64,
         n_threads: Option<usize>,
+        clustering: Option<PyReadonlyArray2<'_, f64>>,
     ) -> PyResult<Self> {
         let problem = problem_of(&X, &background, &weights, &fnull)?;
+        if let Some(linkage) = clustering {
+            let estimator =
+                OwenEstimator::new(vec![hierarchy_of(&linkage)?], max_evals, row_offset);
+            return start(py, n_threads, problem, estimator, AnyJob::Owen);
+        }
         let estimator = ExactEstimator::new(max_evals, row_offset);
         start(py, n_threads, problem, estimator, AnyJob::Exact)
+    }
+
+    /// Partition SHAP (shap's `PartitionExplainer` estimator): Owen values over the
+    /// hierarchies of `clustering` (one linkage matrix for every row, or one per row), at most
+    /// `max_evals` coalitions per row expanded `batch_size` at a time. With `own_background`,
+    /// row `i` is masked onto background row `i` alone.
+    #[staticmethod]
+    #[pyo3(signature = (X, background, weights, fnull, clustering, *, max_evals=500,
+        batch_size=10, own_background=false, fixed_context=None, n_threads=None))]
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn partition(
+        py: Python<'_>,
+        X: PyReadonlyArray2<'_, f64>,
+        background: PyReadonlyArray2<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        fnull: PyReadonlyArray1<'_, f64>,
+        clustering: Vec<PyReadonlyArray2<'_, f64>>,
+        max_evals: usize,
+        batch_size: usize,
+        own_background: bool,
+        fixed_context: Option<u8>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let fixed_context = match fixed_context {
+            None => None,
+            Some(c @ (0 | 1)) => Some(c == 1),
+            Some(other) => {
+                return Err(PyValueError::new_err(format!(
+                    "fixed_context must be 0, 1 or None, got {other}"
+                )));
+            }
+        };
+        let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let hierarchies = clustering
+            .iter()
+            .map(hierarchy_of)
+            .collect::<PyResult<Vec<_>>>()?;
+        let estimator = PartitionEstimator::new(hierarchies, max_evals, batch_size, own_background)
+            .map_err(crate::error::PyFsErr)?
+            .with_fixed_context(fixed_context);
+        start(py, n_threads, problem, estimator, AnyJob::Partition)
     }
 
     /// Sampling SHAP (shap's `SamplingExplainer` estimator, IME in two rounds).
@@ -267,6 +345,48 @@ impl PyGameJob {
             || with_job!(inner, job => job.masked_rows(start, stop)),
         )?;
         Ok(out.into_pyarray(py))
+    }
+
+    /// This round's masked rows `start..stop` as `(row, masks)`: the explained row each
+    /// belongs to (int64) and its coalition as a boolean mask over the columns, for maskers
+    /// that build the model's input themselves (text).
+    fn masks<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<RowsAndMasks<'py>> {
+        let inner = &self.inner;
+        let (rows, masks) = compute(py, None, || with_job!(inner, job => job.masks(start, stop)))?;
+        let rows: Vec<i64> = rows.into_iter().map(|r| r as i64).collect();
+        Ok((rows.into_pyarray(py), masks.into_pyarray(py)))
+    }
+
+    /// The value of the empty coalition of each row, `(n_rows, n_outputs)` (Partition jobs,
+    /// once the first round is reduced): the base values of maskers whose masked-out input
+    /// depends on the row (text, images).
+    fn base_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        match &self.inner {
+            AnyJob::Partition(job) => Ok(job
+                .estimator()
+                .base_values(job.problem().n_outputs())
+                .into_pyarray(py)),
+            _ => Err(PyValueError::new_err(
+                "base_values are known for Partition jobs only",
+            )),
+        }
+    }
+
+    /// Coalitions evaluated for each row so far, the empty and full ones included
+    /// (Partition jobs only).
+    #[getter]
+    fn n_coalitions(&self) -> PyResult<Vec<usize>> {
+        match &self.inner {
+            AnyJob::Partition(job) => Ok(job.estimator().n_evaluations()),
+            _ => Err(PyValueError::new_err(
+                "n_coalitions is known for Partition jobs only",
+            )),
+        }
     }
 
     /// Writes this round's masked rows from `start` into `out` (a C-contiguous float64 array

@@ -6,6 +6,7 @@ from ferroshap.explainers.deep import DeepExplainer, GradientExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.kernel import KernelExplainer, kmeans, sample
 from ferroshap.explainers.linear import LinearExplainer
+from ferroshap.explainers.partition import PartitionExplainer
 from ferroshap.explainers.permutation import PermutationExplainer
 from ferroshap.explainers.sampling import SamplingExplainer
 from ferroshap.explainers.tree import TreeExplainer
@@ -17,6 +18,7 @@ Exact = ExactExplainer
 Gradient = GradientExplainer
 Kernel = KernelExplainer
 Linear = LinearExplainer
+Partition = PartitionExplainer
 Permutation = PermutationExplainer
 Sampling = SamplingExplainer
 Tree = TreeExplainer
@@ -35,6 +37,8 @@ __all__ = [
     "KernelExplainer",
     "Linear",
     "LinearExplainer",
+    "Partition",
+    "PartitionExplainer",
     "Permutation",
     "PermutationExplainer",
     "Sampling",

@@ -6,19 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from ferroshap import _core
+from ferroshap._hierarchy import owen_coalitions
 from ferroshap.explainers._background import Background
 from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.linear import LinearExplainer, parse_linear_model
+from ferroshap.explainers.partition import PartitionExplainer
 from ferroshap.explainers.permutation import PermutationExplainer
 from ferroshap.explainers.tree import TreeExplainer
-from ferroshap.maskers import Independent
+from ferroshap.maskers import Image, Independent, Partition, Text
 
 __all__ = ["Explainer"]
 
 # shap's rule for an Independent masker: exact up to this many features, else permutation.
 _EXACT_MAX_FEATURES = 10
-_ALGORITHMS = ("auto", "tree", "exact", "permutation", "linear", "additive")
+# shap's rule for a Partition masker: exact Owen values up to this many features.
+_EXACT_OWEN_MAX_FEATURES = 32
+# ExactExplainer's default max_evals: hierarchies needing more go to Partition.
+_EXACT_DEFAULT_EVALS = 100000
+_ALGORITHMS = ("auto", "tree", "exact", "permutation", "partition", "linear", "additive")
 
 
 def _is_linear_model(model: Any, masker: Any) -> bool:
@@ -53,7 +59,8 @@ class Explainer:
     """Chooses and builds the explainer for ``model``, as ``shap.Explainer`` does.
 
     ``Explainer(model, masker)`` returns an instance of the chosen class
-    (:class:`TreeExplainer`, :class:`ExactExplainer` or :class:`PermutationExplainer`),
+    (:class:`TreeExplainer`, :class:`ExactExplainer`, :class:`PermutationExplainer` or
+    :class:`PartitionExplainer`),
     which is then called on the rows to explain: ``explainer(X)`` gives an
     :class:`~ferroshap.Explanation`.
 
@@ -64,8 +71,13 @@ class Explainer:
     ``TreeExplainer`` (interventional, over the masker's background rows; path-dependent
     without a masker); any other model or function goes to ``ExactExplainer`` with at most 10
     features and ``PermutationExplainer`` beyond, as shap decides for an ``Independent``
-    masker. ``algorithm="additive"`` builds an :class:`AdditiveExplainer` (never chosen
-    automatically: whether a model has interactions cannot be read from it).
+    masker. With a :class:`~ferroshap.maskers.Text` or :class:`~ferroshap.maskers.Image`
+    masker: ``PartitionExplainer``. With a :class:`~ferroshap.maskers.Partition` masker:
+    exact Owen values (``ExactExplainer``) up to 32 features, as shap, when the hierarchy's
+    exact values fit ExactExplainer's default 100,000 evaluations; else
+    ``PartitionExplainer`` (shap picks Permutation above 32 features, which here would
+    ignore the hierarchy). ``algorithm="additive"`` builds an :class:`AdditiveExplainer` (never
+    chosen automatically: whether a model has interactions cannot be read from it).
 
     Parameters
     ----------
@@ -78,8 +90,8 @@ class Explainer:
     link
         Only ``"identity"`` for the model-agnostic algorithms.
     algorithm
-        ``"auto"``, ``"tree"``, ``"exact"``, ``"permutation"``, ``"linear"`` or
-        ``"additive"``.
+        ``"auto"``, ``"tree"``, ``"exact"``, ``"permutation"``, ``"partition"``,
+        ``"linear"`` or ``"additive"``.
     feature_names, seed, output_names
         Passed to the chosen explainer (``seed`` to Permutation, and to Linear's
         correlation-dependent transform).
@@ -110,10 +122,12 @@ class Explainer:
         if algorithm not in _ALGORITHMS:
             raise ValueError(
                 f"algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, got "
-                f"{algorithm!r} (partition and deep are not available here yet)"
+                f"{algorithm!r} (deep is not available through Explainer: use DeepExplainer)"
             )
         if algorithm == "auto":
-            if _is_linear_model(model, masker):
+            if isinstance(masker, (Text, Image)):
+                algorithm = "partition"
+            elif _is_linear_model(model, masker):
                 algorithm = "linear"
             elif _is_tree_model(model):
                 algorithm = "tree"
@@ -129,7 +143,10 @@ class Explainer:
                     )
                 masker = _as_masker(masker)
                 n_features = masker.shape[1]
-                algorithm = "exact" if n_features <= _EXACT_MAX_FEATURES else "permutation"
+                if isinstance(masker, Partition):
+                    algorithm = _owen_algorithm(masker)
+                else:
+                    algorithm = "exact" if n_features <= _EXACT_MAX_FEATURES else "permutation"
         if algorithm == "linear":
             return LinearExplainer(
                 model,
@@ -159,7 +176,21 @@ class Explainer:
             return AdditiveExplainer(model, masker, **common, **kwargs)
         if algorithm == "exact":
             return ExactExplainer(model, masker, **common, **kwargs)
+        if algorithm == "partition":
+            return PartitionExplainer(model, masker, **common, **kwargs)
         return PermutationExplainer(model, masker, seed=seed, **common, **kwargs)
+
+
+def _owen_algorithm(masker: Partition) -> str:
+    """shap's choice for a Partition masker is exact Owen values up to 32 features, else
+    Permutation; here hierarchies whose exact values would take more than ExactExplainer's
+    default budget (long chains) and those over more than 32 features go to Partition, which
+    keeps the hierarchy (ferroshap's Permutation ignores it)."""
+    if masker.shape[1] > _EXACT_OWEN_MAX_FEATURES:
+        return "partition"
+    if owen_coalitions(masker.clustering) > _EXACT_DEFAULT_EVALS:
+        return "partition"
+    return "exact"
 
 
 def _as_masker(masker: Any) -> Independent:

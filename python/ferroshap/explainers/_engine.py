@@ -31,23 +31,29 @@ def evaluate(
     batch: int,
     buffer: np.ndarray | None = None,
     native: Any = None,
+    build: Callable[[_core.GameJob, int, int], Any] | None = None,
 ) -> np.ndarray | None:
     """Evaluates every round of ``job``: masked rows in batches of at most ``batch`` rows,
     through ``call`` (rows -> outputs ``(rows, n_outputs)``, already checked), or, given a
     ``native`` model (``_native.NativeModel``), from its trees in Rust where the round allows.
-    Returns the buffer so the caller can reuse it for the next block of rows."""
+    Given ``build(job, start, stop)``, the model's input for masked rows ``start..stop`` is
+    what it returns (masked strings from ``job.masks``, inpainted images) rather than the
+    rows the job writes. Returns the buffer so the caller can reuse it for the next block."""
     while True:
         if native is not None and job.evaluate_tree(native.ensemble, native.output):
             total = 0
         else:
             total = job.n_evaluations
-        if total and (buffer is None or len(buffer) < min(batch, total)):
+        if build is None and total and (buffer is None or len(buffer) < min(batch, total)):
             buffer = np.empty((min(batch, total), n_features))
         done = 0
         while done < total:
             stop = min(done + batch, total)
-            rows = buffer[: stop - done]
-            job.fill_masked_rows(done, rows)
+            if build is None:
+                rows = buffer[: stop - done]
+                job.fill_masked_rows(done, rows)
+            else:
+                rows = build(job, done, stop)
             job.add_outputs(done, call(rows))
             done = stop
         if not job.next_round():

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap import _core
+from ferroshap._hierarchy import owen_coalitions
 from ferroshap.explainers._agnostic import MaskedModelExplainer
 from ferroshap.explanation import Explanation
 
@@ -24,6 +25,13 @@ class ExactExplainer(MaskedModelExplainer):
     ``|S|! (M - |S| - 1)! / M!``; the values equal shap's up to rounding. A row needing more
     than ``max_evals`` coalitions (shap's default 100,000 allows ``M <= 16``), or with more
     than 24 differing features, raises ValueError.
+
+    With a masker that has a clustering (:class:`ferroshap.maskers.Partition`), the values
+    are the exact Owen values over that hierarchy, as shap computes them: every cluster in
+    both contexts of every enclosing cluster (about ``⅔ M²`` coalitions for a balanced
+    hierarchy, ``2^M`` for a chain). shap requires ``max_evals >= M²``; here a row is
+    refused when ``M² > max_evals`` or when its hierarchy needs more than ``max_evals``
+    coalitions (shap would evaluate all ``2^M`` of a long chain).
 
     Parameters
     ----------
@@ -60,9 +68,16 @@ class ExactExplainer(MaskedModelExplainer):
             return int(max_evals)
         raise ValueError(f"max_evals must be 'auto', None or a positive int, got {max_evals!r}")
 
+    @property
+    def _clustering(self) -> np.ndarray | None:
+        return getattr(self.masker, "clustering", None)
+
     def _coalitions_per_row(self, max_evals: Any) -> int:
         limit = self._limit(max_evals)
-        full = 2 ** min(self.n_features, MAX_FEATURES)
+        if self._clustering is not None:
+            full = owen_coalitions(self._clustering)
+        else:
+            full = 2 ** min(self.n_features, MAX_FEATURES)
         return full if limit is None else min(limit, full)
 
     def _job(
@@ -75,6 +90,7 @@ class ExactExplainer(MaskedModelExplainer):
             self.fnull,
             max_evals=self._limit(max_evals),
             row_offset=start,
+            clustering=self._clustering,
         )
 
     def __call__(

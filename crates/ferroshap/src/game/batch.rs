@@ -212,6 +212,34 @@ impl CoalitionBatch {
         crate::parallel::check_cancelled()
     }
 
+    /// For the masked rows `start..stop`: the explained row each belongs to and its
+    /// coalition as a mask over the columns (`(stop − start) × n_columns`), for maskers whose
+    /// masked input the caller builds itself (text).
+    pub fn masks(
+        &self,
+        problem: &Problem,
+        start: usize,
+        stop: usize,
+    ) -> Result<(Vec<usize>, Array2<bool>)> {
+        if start > stop || stop > self.n_evaluations() {
+            return Err(Error::Parameter(format!(
+                "masked row range {start}..{stop} is outside the {} masked rows",
+                self.n_evaluations()
+            )));
+        }
+        let (p, n_bg) = (problem.n_columns(), problem.n_background());
+        let mut rows = Vec::with_capacity(stop - start);
+        let mut masks = Array2::from_elem((stop - start, p), false);
+        for (r, mut mask) in (start..stop).zip(masks.rows_mut()) {
+            let (i, c, _) = self.locate(r, n_bg);
+            rows.push(i);
+            for j in self.coalitions[i].columns(c) {
+                mask[j] = true;
+            }
+        }
+        Ok((rows, masks))
+    }
+
     /// `(explained row, coalition, masked row within the coalition)` of masked row `r`.
     fn locate(&self, r: usize, n_bg: usize) -> (usize, usize, usize) {
         let i = self.offsets.partition_point(|&o| o <= r) - 1;

@@ -131,6 +131,12 @@ impl<E: Estimator> EngineJob<E> {
             .write_masked_rows(&self.problem, start, out)
     }
 
+    /// This round's masked rows `start..stop` as (explained row, coalition mask) pairs, for
+    /// callers that build the model's input from the masks themselves (text).
+    pub fn masks(&self, start: usize, stop: usize) -> Result<(Vec<usize>, Array2<bool>)> {
+        self.batch_or_err()?.masks(&self.problem, start, stop)
+    }
+
     /// Takes the model's outputs for this round's masked rows from `start` (in order).
     pub fn add_outputs(&mut self, start: usize, outputs: ArrayView2<'_, f64>) -> Result<()> {
         let batch = self

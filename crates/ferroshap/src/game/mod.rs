@@ -13,6 +13,7 @@ pub mod coalitions;
 pub mod design;
 pub mod engine;
 pub mod exact;
+pub mod hierarchy;
 pub mod kernel;
 #[doc(hidden)]
 pub mod lars;
@@ -21,6 +22,8 @@ pub mod lasso;
 #[doc(hidden)]
 pub mod masking;
 mod options;
+pub mod owen;
+pub mod partition;
 pub mod permutation;
 mod regression;
 pub mod sampling;
@@ -33,10 +36,13 @@ pub use coalitions::Coalitions;
 pub use design::{KernelDesign, Sampling};
 pub use engine::{EngineJob, Estimator, GameValues, explain};
 pub use exact::ExactEstimator;
+pub use hierarchy::Hierarchy;
 pub use kernel::{
     FeatureSelection, KernelEstimator, KernelJob, KernelLink, KernelOptions, KernelValues,
 };
 pub use lars::Criterion;
+pub use owen::OwenEstimator;
+pub use partition::PartitionEstimator;
 pub use permutation::PermutationEstimator;
 pub use sampling::SamplingEstimator;
 pub use tree_game::PairEvaluation;

@@ -30,7 +30,7 @@ fn pairwise(x: ArrayView2<'_, f64>) -> Array2<f64> {
     })
 }
 
-fn values<E: ferroshap::game::Estimator>(
+pub(crate) fn values<E: ferroshap::game::Estimator>(
     model: impl Fn(ArrayView2<'_, f64>) -> Array2<f64>,
     x: &Array2<f64>,
     background: &Array2<f64>,

@@ -6,6 +6,7 @@ mod interventional;
 mod kernel;
 mod model_output;
 mod oracle;
+mod owen;
 mod shapes;
 mod single_row;
 mod tree_game;
