@@ -47,6 +47,24 @@ class TreeEnsemble:
     def from_file(path: str) -> TreeEnsemble:
         """Read a model file: ``.json`` / ``.ubj`` (XGBoost) or LightGBM text."""
     @staticmethod
+    def from_xgboost_dump(
+        dump: bytes,
+        *,
+        config: bytes | None = None,
+        objective: str | None = None,
+        base_score: list[float] | None = None,
+        num_feature: int | None = None,
+        num_class: int | None = None,
+        num_parallel_tree: int | None = None,
+        feature_names: list[str] | None = None,
+    ) -> TreeEnsemble:
+        """Parse an XGBoost JSON dump (a JSON array of ``get_dump(dump_format="json",
+        with_stats=True)`` trees); settings from ``config`` (``save_config()``) or the
+        arguments, which take precedence."""
+    @staticmethod
+    def from_lightgbm_dump(dump: bytes) -> TreeEnsemble:
+        """Parse ``json.dumps(booster.dump_model())``."""
+    @staticmethod
     def from_arrays(
         trees: Sequence[dict[str, Any]],
         *,
@@ -118,6 +136,11 @@ class TreeEnsemble:
         self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
     ) -> npt.NDArray[np.float64]:
         """Exact path-dependent SHAP values, shape ``(n_rows, n_features, n_outputs)``."""
+    def saabas_values(
+        self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Saabas values (shap's ``approximate=True``), shape ``(n_rows, n_features,
+        n_outputs)``, measured from :meth:`expected_value`."""
     def expected_value(self) -> npt.NDArray[np.float64]:
         """Base value per output (margin space), shape ``(n_outputs,)``."""
     def shap_interaction_values(

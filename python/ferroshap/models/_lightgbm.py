@@ -14,6 +14,7 @@ other inputs (strings, polars) are given only where the model text identifies th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -26,7 +27,8 @@ _PANDAS_CATEGORICAL = "pandas_categorical:"
 def load_lightgbm(model: Any) -> TreeModel:
     """Build a :class:`TreeModel` from a ``lightgbm.Booster`` or ``LGBMModel``.
 
-    Every tree is saved and explained, whatever ``best_iteration`` says.
+    Every tree is loaded; by default the first ``best_iteration`` rounds of an early-stopped
+    model are explained, as LightGBM's ``predict`` does.
     """
     import lightgbm
 
@@ -45,7 +47,12 @@ def load_lightgbm(model: Any) -> TreeModel:
     outputs = None
     if classes is not None and ensemble.n_outputs > 1:
         outputs = [str(c) for c in classes]
-    return _model(ensemble, text, booster.pandas_categorical, outputs)
+    best = int(getattr(booster, "best_iteration", 0) or 0)
+    return dataclasses.replace(
+        _model(ensemble, text, booster.pandas_categorical, outputs),
+        trees_per_round=booster.num_model_per_iteration(),
+        default_rounds=best if best > 0 else None,
+    )
 
 
 def lightgbm_file_model(ensemble: _core.TreeEnsemble, path: str) -> TreeModel:

@@ -137,7 +137,7 @@ pub fn from_text(text: &str) -> Result<TreeEnsemble> {
 }
 
 /// The inverse link of an objective line such as `binary sigmoid:1` or `multiclass num_class:3`.
-fn objective_link(objective: &str) -> Result<Link> {
+pub(super) fn objective_link(objective: &str) -> Result<Link> {
     let name = objective.split_whitespace().next().unwrap_or("");
     Ok(match name {
         "binary" | "multiclassova" | "cross_entropy" => Link::Logistic,
@@ -361,20 +361,30 @@ fn read_tree(block: &HashMap<&str, &str>, output: usize) -> Result<RawTree> {
         }
         let t = thresholds[i];
         raw.threshold[i] = t;
-        raw.default_left[i] = match (dt >> 2) & 3 {
-            // None: NaN is read as 0 and compared like any value.
-            0 => 0.0 <= t,
-            // Zero: 0 is missing, and NaN (read as 0) with it.
-            1 => {
-                raw.zero_is_missing[i] = true;
-                default_bit
-            }
-            2 => default_bit,
-            _ => return Err(err(format!("node {i}: bad decision_type {dt}"))),
-        };
+        (raw.default_left[i], raw.zero_is_missing[i]) =
+            numeric_missing((dt >> 2) & 3, default_bit, t)
+                .ok_or_else(|| err(format!("node {i}: bad decision_type {dt}")))?;
     }
     Ok(raw)
 }
+
+/// LightGBM's `NumericalDecision` for missing type 0 (None), 1 (Zero) or 2 (NaN): where NaN
+/// goes (`default_left` of the node) and whether 0 is missing; `None` for another type.
+pub(super) fn numeric_missing(
+    missing_type: u32,
+    default_left: bool,
+    threshold: f64,
+) -> Option<(bool, bool)> {
+    match missing_type {
+        // None: NaN is read as 0 and compared like any value.
+        0 => Some((0.0 <= threshold, false)),
+        // Zero: 0 is missing, and NaN (read as 0) with it.
+        1 => Some((default_left, true)),
+        2 => Some((default_left, false)),
+        _ => None,
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ pub mod model_output;
 pub mod pair_game;
 pub mod pair_sampling;
 pub mod path_dependent;
+pub mod saabas;
 pub(crate) mod quadrature;
 pub(crate) mod single_row;
 
