@@ -26,6 +26,66 @@ def _kept_pools() -> int:
 def _thread_limits() -> tuple[int, int]:
     """The most threads ``n_jobs`` may ask for, and the default thread count."""
 
+class LinearTreeEnsemble:
+    """A LightGBM model whose trees may have linear leaves (``linear_tree=True``): predictions
+    and exact interventional SHAP values include the leaves' linear models. Pickles as the
+    model text."""
+
+    @staticmethod
+    def from_lightgbm_text(text: bytes, kept: list[int] | None = None) -> LinearTreeEnsemble:
+        """Parse a LightGBM text model (keeping the trees at ``kept``, if given)."""
+    @staticmethod
+    def from_lightgbm_dump(dump: bytes, kept: list[int] | None = None) -> LinearTreeEnsemble:
+        """Parse ``json.dumps(booster.dump_model())`` (keeping the trees at ``kept``)."""
+    def select_trees(self, indices: list[int]) -> LinearTreeEnsemble: ...
+    @property
+    def is_linear(self) -> bool: ...
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def n_trees(self) -> int: ...
+    @property
+    def leaf_width(self) -> int: ...
+    @property
+    def max_depth(self) -> int: ...
+    @property
+    def objective(self) -> str: ...
+    @property
+    def link(self) -> str: ...
+    @property
+    def rules(self) -> str: ...
+    @property
+    def base_offset(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def feature_names(self) -> list[str] | None: ...
+    @property
+    def categorical_features(self) -> list[bool]: ...
+    def predict_margin(
+        self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Margin prediction ``(n_rows, n_outputs)``, linear leaves included."""
+    def interventional_shap_values(
+        self,
+        X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        weights: None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Exact interventional SHAP values ``(n_rows, n_features, n_outputs)``."""
+    def interventional_expected_value(
+        self,
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        weights: None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """The mean margin over ``background``."""
+    def expected_value(self) -> None:
+        """Raises ``ValueError``: path-dependent values are not defined for linear leaves."""
+    def shap_values(self, *args: Any, **kwargs: Any) -> None:
+        """Raises ``ValueError``: path-dependent values are not defined for linear leaves."""
+
 class TreeEnsemble:
     """A tree ensemble in ferroshap's core representation.
 

@@ -64,6 +64,8 @@ macro_rules! with_view {
     };
 }
 
+pub(crate) use with_view;
+
 /// SHAP values `(N, M, K)` with their per-row base values `(N, K)`.
 type OutputResult<'py> = (
     Bound<'py, PyArray3<f64>>,
@@ -107,7 +109,7 @@ fn parse_rules(rules: &str) -> PyResult<SplitRules> {
     })
 }
 
-fn rules_name(rules: &SplitRules) -> &'static str {
+pub(crate) fn rules_name(rules: &SplitRules) -> &'static str {
     match (rules.input, rules.category) {
         (_, CategoryRule::XGBoost) => "xgboost",
         (_, CategoryRule::LightGBM) => "lightgbm",
@@ -149,7 +151,7 @@ fn parse_output(output: &str, scale: f64) -> PyResult<OutputTransform> {
     })
 }
 
-fn link_name(link: Link) -> &'static str {
+pub(crate) fn link_name(link: Link) -> &'static str {
     match link {
         Link::Identity => "identity",
         Link::Logistic => "logistic",

@@ -8,6 +8,7 @@ early-stopped scikit-learn XGBoost models and LightGBM models stops at the best 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any
 
@@ -69,3 +70,16 @@ def limit_rounds(model: TreeModel, tree_limit: Any) -> TreeModel:
 
 def _all_rounds(model: TreeModel) -> TreeModel:
     return dataclasses.replace(model, default_rounds=None)
+
+
+def limited(explainer: Any, every_round: TreeModel, tree_limit: Any) -> Any:
+    """``explainer``, or a shallow copy of it explaining the first ``tree_limit`` rounds of
+    ``every_round`` (the whole model), with that part's base values."""
+    if tree_limit is None:
+        return explainer
+    model = limit_rounds(every_round, tree_limit)
+    if model.ensemble.n_trees == explainer._model.ensemble.n_trees:
+        return explainer
+    copied = copy.copy(explainer)
+    copied._set_model(model)
+    return copied

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import warnings
@@ -14,6 +13,7 @@ import numpy as np
 from ferroshap import _core
 from ferroshap._data import mark_missing, to_matrix
 from ferroshap.explainers import _additivity
+from ferroshap.explainers._linear_trees import check_linear_trees, check_no_linear_interactions
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
 from ferroshap.explainers._tree_inputs import (
     background_data,
@@ -24,7 +24,7 @@ from ferroshap.explainers._tree_inputs import (
     row_blocks,
     warn_no_background,
 )
-from ferroshap.explainers._tree_limit import limit_rounds
+from ferroshap.explainers._tree_limit import limit_rounds, limited
 from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
 
@@ -45,7 +45,10 @@ class TreeExplainer:
     model
         A trained model: ``xgboost.Booster`` / ``XGBModel``, ``lightgbm.Booster`` /
         ``LGBMModel``, a scikit-learn tree, forest or (hist) gradient-boosting model, or a
-        ``ferroshap._core.TreeEnsemble``.
+        ``ferroshap._core.TreeEnsemble``. LightGBM ``linear_tree`` models (linear leaves) are
+        explained exactly with background data (``data=``); without it, path-dependent values
+        are not defined for them and a ``ValueError`` says so. Model dumps: see
+        :meth:`from_dump`.
     data
         Background data (numpy, pandas, polars or pyarrow; categorical columns are read like
         ``X``). With interventional Tree SHAP (``"auto"`` chooses it when data is given, as
@@ -181,7 +184,11 @@ class TreeExplainer:
             self._model = dataclasses.replace(self._model, missing=value)
         #: The value read as missing besides NaN (the model's ``missing``), or None.
         self.missing = self._model.missing
-        live = None if isinstance(model, (TreeModel, _core.TreeEnsemble)) else model
+        live = (
+            None
+            if isinstance(model, (TreeModel, _core.TreeEnsemble, _core.LinearTreeEnsemble))
+            else model
+        )
         self._live_model = live
         self._output: OutputSpec = resolve_output(model_output, self._model, live)
         if self._output.transform is not None and not interventional:
@@ -200,6 +207,7 @@ class TreeExplainer:
                 f"max_pair_features must be an int between 1 and 24, got {max_pair_features!r}"
             )
         self.max_pair_features = int(max_pair_features)
+        check_linear_trees(self._model.ensemble, interventional, self._output.transform is not None)
         data = dense(data, self._model.source)
         if model_output_method not in ("auto", "shap_rescale"):
             raise ValueError(
@@ -301,18 +309,13 @@ class TreeExplainer:
         >>> TreeExplainer.from_dump(b.get_dump(dump_format="json", with_stats=True),
         ...                         config=b.save_config())              # doctest: +SKIP
         """
-        from ferroshap.models._dumps import is_lightgbm_dump, load_dump
+        from ferroshap.models._dumps import load_dump_with_settings
 
-        names = ("objective", "base_score", "num_feature", "num_class", "num_parallel_tree")
-        settings = {k: kwargs.pop(k) for k in names if k in kwargs}
-        if "feature_names" in kwargs and not is_lightgbm_dump(dump):
-            settings["feature_names"] = kwargs["feature_names"]
-        if config is not None:
-            settings["config"] = config
-        return cls(load_dump(dump, **settings), **kwargs)
+        model, kwargs = load_dump_with_settings(dump, config, kwargs)
+        return cls(model, **kwargs)
 
     @property
-    def ensemble(self) -> _core.TreeEnsemble:
+    def ensemble(self) -> _core.TreeEnsemble | _core.LinearTreeEnsemble:
         """The model in ferroshap's core representation."""
         return self._model.ensemble
 
@@ -727,14 +730,7 @@ class TreeExplainer:
 
     def _limited(self, tree_limit: Any) -> TreeExplainer:
         """This explainer, or a copy explaining the first ``tree_limit`` rounds."""
-        if tree_limit is None:
-            return self
-        model = limit_rounds(getattr(self, "_all_rounds", self._model), tree_limit)
-        if model.ensemble.n_trees == self._model.ensemble.n_trees:
-            return self
-        explainer = copy.copy(self)
-        explainer._set_model(model)
-        return explainer
+        return limited(self, getattr(self, "_all_rounds", self._model), tree_limit)
 
     def _check_approximate(self) -> None:
         if self._background is not None or self._output.transform is not None:
@@ -745,6 +741,7 @@ class TreeExplainer:
             )
 
     def _check_raw_interactions(self) -> None:
+        check_no_linear_interactions(self._model.ensemble)
         if self._output.transform is not None or self._output.scale != 1.0:
             raise NotImplementedError(
                 f"SHAP interaction values are available for the margin only "
@@ -852,7 +849,7 @@ def _usable_cores() -> int:
 
 
 def _wrap_ensemble(model: Any) -> TreeModel | None:
-    if not isinstance(model, _core.TreeEnsemble):
+    if not isinstance(model, (_core.TreeEnsemble, _core.LinearTreeEnsemble)):
         return None
     return TreeModel(
         ensemble=model,

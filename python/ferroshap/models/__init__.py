@@ -33,7 +33,8 @@ class TreeModel:
     Attributes
     ----------
     ensemble
-        The model as a :class:`ferroshap._core.TreeEnsemble`.
+        The model as a :class:`ferroshap._core.TreeEnsemble`, or a
+        :class:`ferroshap._core.LinearTreeEnsemble` for LightGBM models with linear trees.
     source
         The library it came from: ``"xgboost"``, ``"lightgbm"``, ``"sklearn"`` or
         ``"catboost"``.
@@ -78,7 +79,7 @@ class TreeModel:
         every round.
     """
 
-    ensemble: _core.TreeEnsemble
+    ensemble: _core.TreeEnsemble | _core.LinearTreeEnsemble
     source: str
     feature_names: list[str] | None
     category_maps: dict[int, list] | None
@@ -194,7 +195,14 @@ def load_tree_model_file(path: str | os.PathLike[str], config: Any = None) -> Tr
         return load_dump_file(path, config)
     if config is not None:
         raise ValueError("config= is only used for XGBoost JSON dumps, and this is a model file")
-    ensemble = _core.TreeEnsemble.from_file(path)
+    try:
+        ensemble = _core.TreeEnsemble.from_file(path)
+    except _core.UnsupportedModelError as error:
+        from ferroshap.models._lightgbm import is_linear_tree_error, lightgbm_file_model
+
+        if is_linear_tree_error(error):
+            return lightgbm_file_model(None, path)
+        raise
     if ensemble.rules == "lightgbm":
         from ferroshap.models._lightgbm import lightgbm_file_model
 

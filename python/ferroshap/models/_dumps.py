@@ -20,6 +20,7 @@ __all__ = [
     "is_lightgbm_dump",
     "load_dump",
     "load_dump_file",
+    "load_dump_with_settings",
     "load_lightgbm_dump",
     "load_xgboost_dump",
 ]
@@ -98,7 +99,7 @@ def load_xgboost_dump(
 
 def load_lightgbm_dump(dump: Any) -> TreeModel:
     """Read LightGBM's ``booster.dump_model()`` (the dict, or its JSON text) into a
-    :class:`TreeModel`.
+    :class:`TreeModel` (a linear-tree model's leaf models included).
 
     Examples
     --------
@@ -113,7 +114,14 @@ def load_lightgbm_dump(dump: Any) -> TreeModel:
             document = json.loads(text)
         except ValueError:
             document = {}  # the core reports where the JSON breaks
-    ensemble = _core.TreeEnsemble.from_lightgbm_dump(text)
+    try:
+        ensemble = _core.TreeEnsemble.from_lightgbm_dump(text)
+    except _core.UnsupportedModelError as error:
+        from ferroshap.models._lightgbm import is_linear_tree_error
+
+        if not is_linear_tree_error(error):
+            raise
+        ensemble = _core.LinearTreeEnsemble.from_lightgbm_dump(text)
     names = ensemble.feature_names
     if names is not None and all(n == f"Column_{i}" for i, n in enumerate(names)):
         names = None  # LightGBM's generated names: the model was trained without names
@@ -140,6 +148,21 @@ def load_dump(dump: Any, **settings: Any) -> TreeModel:
             )
         return load_lightgbm_dump(dump)
     return load_xgboost_dump(dump, **settings)
+
+
+def load_dump_with_settings(
+    dump: Any, config: Any, kwargs: dict[str, Any]
+) -> tuple[TreeModel, dict[str, Any]]:
+    """The dump's model, taking its settings out of an explainer's keyword arguments (which
+    keep ``feature_names``: the explainer uses them too); returns what is left of them."""
+    names = ("objective", "base_score", "num_feature", "num_class", "num_parallel_tree")
+    rest = dict(kwargs)
+    settings = {k: rest.pop(k) for k in names if k in rest}
+    if "feature_names" in rest and not is_lightgbm_dump(dump):
+        settings["feature_names"] = rest["feature_names"]
+    if config is not None:
+        settings["config"] = config
+    return load_dump(dump, **settings), rest
 
 
 def is_dump_text(head: bytes) -> bool:

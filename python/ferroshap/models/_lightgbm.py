@@ -22,6 +22,7 @@ from ferroshap import _core
 from ferroshap.models import TreeModel
 
 _PANDAS_CATEGORICAL = "pandas_categorical:"
+_LINEAR = "\nis_linear=1"
 
 
 def load_lightgbm(model: Any) -> TreeModel:
@@ -43,7 +44,11 @@ def load_lightgbm(model: Any) -> TreeModel:
 
         raise TypeError(_unsupported(model))
     text = booster.model_to_string(num_iteration=-1)
-    ensemble = _core.TreeEnsemble.from_bytes(text.encode("utf-8"), "lightgbm_text")
+    if _LINEAR in text:
+        # Linear leaves: a model of its own, explained interventionally (with background data).
+        ensemble = _core.LinearTreeEnsemble.from_lightgbm_text(text.encode("utf-8"))
+    else:
+        ensemble = _core.TreeEnsemble.from_bytes(text.encode("utf-8"), "lightgbm_text")
     outputs = None
     if classes is not None and ensemble.n_outputs > 1:
         outputs = [str(c) for c in classes]
@@ -55,11 +60,19 @@ def load_lightgbm(model: Any) -> TreeModel:
     )
 
 
-def lightgbm_file_model(ensemble: _core.TreeEnsemble, path: str) -> TreeModel:
-    """The :class:`TreeModel` of a LightGBM text model file the core has parsed."""
+def lightgbm_file_model(ensemble: Any, path: str) -> TreeModel:
+    """The :class:`TreeModel` of a LightGBM text model file the core has parsed (``None``: a
+    model with linear trees, which is read here)."""
     with open(path, encoding="utf-8", errors="replace") as f:
         text = f.read()
+    if ensemble is None:
+        ensemble = _core.LinearTreeEnsemble.from_lightgbm_text(text.encode("utf-8"))
     return _model(ensemble, text, _file_pandas_categorical(text), None)
+
+
+def is_linear_tree_error(error: Exception) -> bool:
+    """Whether the core refused a LightGBM model because it has linear trees."""
+    return isinstance(error, _core.UnsupportedModelError) and "linear_tree" in str(error)
 
 
 def _model(

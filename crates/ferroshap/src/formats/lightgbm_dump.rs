@@ -10,7 +10,9 @@ use super::check_declared;
 use super::json;
 use super::lightgbm::{numeric_missing, objective_link};
 use super::ubjson::Value;
-use crate::ensemble::{EnsembleSpec, RawTree, SplitRules, TreeEnsemble};
+use crate::ensemble::{
+    EnsembleSpec, LinearLeaves, LinearTreeEnsemble, RawTree, SplitRules, TreeEnsemble,
+};
 use crate::error::{Error, Result};
 
 const FORMAT: &str = "LightGBM JSON dump";
@@ -22,8 +24,28 @@ fn err(message: impl Into<String>) -> Error {
     Error::format(FORMAT, message)
 }
 
-/// Parses `json.dumps(booster.dump_model())`.
+/// Parses `json.dumps(booster.dump_model())`. Linear trees are refused, as by
+/// [`super::lightgbm::from_text`]; read them with [`linear_from_dump`].
 pub fn from_dump(dump: &[u8]) -> Result<TreeEnsemble> {
+    let (ensemble, linear) = parse(dump)?;
+    if linear.iter().any(Option::is_some) {
+        return Err(Error::Unsupported(
+            "LightGBM linear_tree models: linear trees are not supported yet by this model \
+             reader; ferroshap explains them with background data (interventional)"
+                .into(),
+        ));
+    }
+    Ok(ensemble)
+}
+
+/// Parses a dump whose trees may be linear (leaves with `leaf_const`, `leaf_features`,
+/// `leaf_coeff`).
+pub fn linear_from_dump(dump: &[u8]) -> Result<LinearTreeEnsemble> {
+    let (ensemble, linear) = parse(dump)?;
+    LinearTreeEnsemble::new(ensemble, linear)
+}
+
+fn parse(dump: &[u8]) -> Result<(TreeEnsemble, Vec<Option<LinearLeaves>>)> {
     let doc = json::parse_as(dump, FORMAT, MAX_NESTING)?;
     let count = |key: &str| -> Result<Option<usize>> {
         doc.get(key)
@@ -93,15 +115,17 @@ pub fn from_dump(dump: &[u8]) -> Result<TreeEnsemble> {
         .and_then(Value::as_array)
         .ok_or_else(|| err("tree_info is missing or not a list"))?;
     let mut raw_trees = Vec::with_capacity(trees.len());
+    let mut linear = Vec::with_capacity(trees.len());
     for (t, info) in trees.iter().enumerate() {
         let structure = info
             .get("tree_structure")
             .ok_or_else(|| err(format!("tree {t} has no tree_structure")))?;
-        let raw =
+        let (raw, leaves) =
             read_tree(structure, t % per_iteration).map_err(|m| err(format!("tree {t}: {m}")))?;
         raw_trees.push(raw);
+        linear.push(leaves);
     }
-    TreeEnsemble::new(
+    let ensemble = TreeEnsemble::new(
         EnsembleSpec {
             n_features,
             n_outputs: per_iteration,
@@ -114,12 +138,18 @@ pub fn from_dump(dump: &[u8]) -> Result<TreeEnsemble> {
             categorical_features: categorical,
         },
         raw_trees,
-    )
+    )?;
+    Ok((ensemble, linear))
 }
 
 /// One tree's nested nodes into node arrays, numbered in depth-first order, with an explicit
 /// stack (no recursion on the input's depth).
-fn read_tree(root: &Value, output: usize) -> std::result::Result<RawTree, String> {
+fn read_tree(
+    root: &Value,
+    output: usize,
+) -> std::result::Result<(RawTree, Option<LinearLeaves>), String> {
+    // Leaf models in node order: (node, const, features, coefficients).
+    let mut models: Vec<(usize, f64, Vec<i64>, Vec<f64>)> = Vec::new();
     let mut raw = RawTree {
         categories_go_left: true,
         output,
@@ -140,10 +170,29 @@ fn read_tree(root: &Value, output: usize) -> std::result::Result<RawTree, String
         raw.right.push(-1);
         let number = |key: &str| node.get(key).and_then(Value::as_f64);
         if node.get("split_index").is_none() {
-            if node.get("leaf_coeff").is_some() {
-                return Err(
-                    "LightGBM linear_tree models: linear trees are not supported yet".into(),
-                );
+            if let Some(constant) = node.get("leaf_const") {
+                let constant = constant
+                    .as_f64()
+                    .ok_or_else(|| format!("leaf {i}: leaf_const is not a number"))?;
+                let list = |key: &str| {
+                    node.get(key)
+                        .and_then(Value::as_array)
+                        .ok_or_else(|| format!("leaf {i}: {key} is not a list"))
+                };
+                let features = list("leaf_features")?
+                    .iter()
+                    .map(|f| match f {
+                        Value::Int(f) => Some(*f),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<i64>>>()
+                    .ok_or_else(|| format!("leaf {i}: leaf_features are not integers"))?;
+                let coeffs = list("leaf_coeff")?
+                    .iter()
+                    .map(Value::as_f64)
+                    .collect::<Option<Vec<f64>>>()
+                    .ok_or_else(|| format!("leaf {i}: leaf_coeff are not numbers"))?;
+                models.push((i, constant, features, coeffs));
             }
             let value =
                 number("leaf_value").ok_or_else(|| format!("leaf {i} has no leaf_value"))?;
@@ -219,7 +268,24 @@ fn read_tree(root: &Value, output: usize) -> std::result::Result<RawTree, String
     if raw.categories.iter().all(Option::is_none) {
         raw.categories.clear();
     }
-    Ok(raw)
+    if models.is_empty() {
+        return Ok((raw, None));
+    }
+    let n_leaves = raw.left.iter().filter(|&&l| l < 0).count();
+    if models.len() != n_leaves {
+        return Err(format!(
+            "{} of the {n_leaves} leaves have a linear model (leaf_const): a linear tree needs one \
+             per leaf",
+            models.len()
+        ));
+    }
+    let mut leaves = LinearLeaves::with_nodes(raw.left.len());
+    for (node, constant, features, coeffs) in &models {
+        leaves
+            .set_leaf(*node, *constant, features, coeffs)
+            .map_err(|m| format!("leaf node {node}: {m}"))?;
+    }
+    Ok((raw, Some(leaves)))
 }
 
 #[cfg(test)]
@@ -242,6 +308,29 @@ mod tests {
         let x = ndarray::array![[0.0f64, 0.5], [0.0, 0.6], [0.0, f64::NAN]];
         let p = m.predict_margin(x.view()).unwrap();
         assert_eq!(p.column(0).to_vec(), vec![-1.5, 2.5, 2.5]);
+    }
+
+    #[test]
+    fn reads_linear_leaves_and_refuses_them_as_constant_trees() {
+        let half = DUMP.replace(
+            r#""leaf_value": 2.5,"#,
+            r#""leaf_value": 2.5, "leaf_const": 1.0, "leaf_features": [0], "leaf_coeff": [2.0],"#,
+        );
+        assert!(linear_from_dump(half.as_bytes()).is_err());
+        let linear = half.replace(
+            r#""leaf_value": -1.5,"#,
+            r#""leaf_value": -1.5, "leaf_const": -1.5, "leaf_features": [], "leaf_coeff": [],"#,
+        );
+        assert!(matches!(
+            from_dump(linear.as_bytes()),
+            Err(Error::Unsupported(_))
+        ));
+        let m = linear_from_dump(linear.as_bytes()).unwrap();
+        assert!(m.is_linear());
+        // Right leaf: 1 + 2 x0, or its constant 2.5 when x0 is NaN.
+        let x = ndarray::array![[3.0f64, 0.6], [f64::NAN, 0.6], [3.0, 0.4]];
+        let p = m.predict_margin(x.view()).unwrap();
+        assert_eq!(p.column(0).to_vec(), vec![7.0, 2.5, -1.5]);
     }
 
     #[test]
