@@ -13,6 +13,7 @@ __all__ = [
     "ModelFormatError",
     "InvalidModelError",
     "UnsupportedModelError",
+    "LinearTreeEnsemble",
     "TreeEnsemble",
     "GameJob",
     "kernel_shap_tree_ensemble",
@@ -61,6 +62,67 @@ def _thread_limits() -> tuple[int, int]:
     """The most threads ``n_jobs`` may ask for, and the default thread count."""
 
 @final  # PyO3 classes cannot be subclassed
+class LinearTreeEnsemble:
+    """A LightGBM model whose trees may have linear leaves (``linear_tree=True``): predictions
+    and exact interventional SHAP values include the leaves' linear models. Pickles as the
+    model text."""
+
+    @staticmethod
+    def from_lightgbm_text(text: bytes, kept: list[int] | None = None) -> LinearTreeEnsemble:
+        """Parse a LightGBM text model (keeping the trees at ``kept``, if given)."""
+    @staticmethod
+    def from_lightgbm_dump(dump: bytes, kept: list[int] | None = None) -> LinearTreeEnsemble:
+        """Parse ``json.dumps(booster.dump_model())`` (keeping the trees at ``kept``)."""
+    def select_trees(self, indices: list[int]) -> LinearTreeEnsemble: ...
+    @property
+    def is_linear(self) -> bool: ...
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def n_trees(self) -> int: ...
+    @property
+    def leaf_width(self) -> int: ...
+    @property
+    def max_depth(self) -> int: ...
+    @property
+    def objective(self) -> str: ...
+    @property
+    def link(self) -> str: ...
+    @property
+    def rules(self) -> str: ...
+    @property
+    def base_offset(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def feature_names(self) -> list[str] | None: ...
+    @property
+    def categorical_features(self) -> list[bool]: ...
+    def predict_margin(
+        self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Margin prediction ``(n_rows, n_outputs)``, linear leaves included."""
+    def interventional_shap_values(
+        self,
+        X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        weights: None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Exact interventional SHAP values ``(n_rows, n_features, n_outputs)``."""
+    def interventional_expected_value(
+        self,
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        weights: None = None,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """The mean margin over ``background``."""
+    def expected_value(self) -> None:
+        """Raises ``ValueError``: path-dependent values are not defined for linear leaves."""
+    def shap_values(self, *args: Any, **kwargs: Any) -> None:
+        """Raises ``ValueError``: path-dependent values are not defined for linear leaves."""
+
+@final  # PyO3 classes cannot be subclassed
 class TreeEnsemble:
     """A tree ensemble in ferroshap's core representation.
 
@@ -81,6 +143,24 @@ class TreeEnsemble:
     @staticmethod
     def from_file(path: str | PathLike[str]) -> TreeEnsemble:
         """Read a model file: ``.json`` / ``.ubj`` (XGBoost) or LightGBM text."""
+    @staticmethod
+    def from_xgboost_dump(
+        dump: bytes,
+        *,
+        config: bytes | None = None,
+        objective: str | None = None,
+        base_score: list[float] | None = None,
+        num_feature: int | None = None,
+        num_class: int | None = None,
+        num_parallel_tree: int | None = None,
+        feature_names: list[str] | None = None,
+    ) -> TreeEnsemble:
+        """Parse an XGBoost JSON dump (a JSON array of ``get_dump(dump_format="json",
+        with_stats=True)`` trees); settings from ``config`` (``save_config()``) or the
+        arguments, which take precedence."""
+    @staticmethod
+    def from_lightgbm_dump(dump: bytes) -> TreeEnsemble:
+        """Parse ``json.dumps(booster.dump_model())``."""
     @staticmethod
     def from_arrays(
         trees: Sequence[dict[str, Any]],
@@ -153,6 +233,11 @@ class TreeEnsemble:
         self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
     ) -> npt.NDArray[np.float64]:
         """Exact path-dependent SHAP values, shape ``(n_rows, n_features, n_outputs)``."""
+    def saabas_values(
+        self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Saabas values (shap's ``approximate=True``), shape ``(n_rows, n_features,
+        n_outputs)``, measured from :meth:`expected_value`."""
     def expected_value(self) -> npt.NDArray[np.float64]:
         """Base value per output (margin space), shape ``(n_outputs,)``."""
     def shap_interaction_values(

@@ -150,6 +150,13 @@ def _parser() -> argparse.ArgumentParser:
         help="a value to read as missing besides NaN, as XGBoost's missing= does (a model file "
         "does not record it)",
     )
+    explain.add_argument(
+        "--config",
+        metavar="FILE",
+        help="for an XGBoost JSON dump as MODEL (dump_model(..., dump_format='json', "
+        "with_stats=True)): its booster's save_config() output, which holds the objective "
+        "and base score the dump lacks",
+    )
     header = explain.add_mutually_exclusive_group()
     header.add_argument(
         "--no-header",
@@ -214,7 +221,7 @@ def _explain(args: argparse.Namespace) -> int:
     if out_writer is not None:
         _check_writable(Path(args.out))
 
-    explainer = _load_explainer(model_path, args.threads, args.missing)
+    explainer = _load_explainer(model_path, args.threads, args.missing, args.config)
     frame = _read_data(pl, reader, data_path, args.header, explainer)
     frame = _select_features(frame, explainer.feature_names, data_path.name)
     explanation = explainer(frame)
@@ -241,11 +248,15 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_explainer(model_path: Path, threads: int | None, missing: float | None = None) -> Any:
+def _load_explainer(
+    model_path: Path, threads: int | None, missing: float | None = None, config: Any = None
+) -> Any:
     from ferroshap.explainers import TreeExplainer
 
+    if config is not None and not Path(config).is_file():
+        raise CliError(f"--config {config}: no such file")
     try:
-        return TreeExplainer.from_file(model_path, n_jobs=threads, missing=missing)
+        return TreeExplainer.from_file(model_path, config, n_jobs=threads, missing=missing)
     except ferroshap.ModelFormatError as error:
         # The core names the format it tried ("cannot parse XGBoost JSON model: ..."); the
         # file's name is what the user needs.

@@ -292,7 +292,7 @@ def test_bad_interaction_requests_are_clear_errors():
         explainer.shap_interaction_values(X, features="f1")
     with pytest.raises(ValueError, match="max_memory"):
         explainer.shap_interaction_values(X, max_memory=-1)
-    with pytest.raises(NotImplementedError, match="tree_limit"):
-        explainer.shap_interaction_values(X, tree_limit=2)
+    with pytest.raises(ValueError, match="tree_limit=1000 is more than"):
+        explainer.shap_interaction_values(X, tree_limit=1000)
     with pytest.raises(ValueError, match="features"):
         explainer.shap_interaction_values(X.iloc[:, :4])

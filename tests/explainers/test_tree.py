@@ -239,10 +239,8 @@ def test_unknown_options_are_rejected():
         ferroshap.TreeExplainer(_stump_forest(), link="logit")
     explainer = ferroshap.TreeExplainer(_stump_forest())
     X = np.zeros((1, 3))
-    with pytest.raises(NotImplementedError, match="tree_limit"):
-        explainer.shap_values(X, tree_limit=1)
-    with pytest.raises(NotImplementedError, match="Saabas"):
-        explainer.shap_values(X, approximate=True)
+    with pytest.raises(ValueError, match="tree_limit=1000 is more than"):
+        explainer.shap_values(X, tree_limit=1000)
 
 
 def test_gil_is_released_while_computing():

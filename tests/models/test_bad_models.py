@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+import ferroshap
 from ferroshap import InvalidModelError, ModelFormatError, UnsupportedModelError
 from ferroshap._core import TreeEnsemble
 from ferroshap.models import load_tree_model
@@ -195,10 +196,14 @@ def test_garbage_bytes(data):
         TreeEnsemble.from_bytes(data)
 
 
-def test_lightgbm_linear_tree_is_unsupported():
+def test_lightgbm_linear_tree_needs_background_data():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))
     model = lgb.LGBMRegressor(n_estimators=5, linear_tree=True, verbose=-1)
     model.fit(X, 2 * X[:, 0] + X[:, 1])
+    # The constant-leaf ensemble refuses linear trees; the model loads as a linear ensemble.
     with pytest.raises(UnsupportedModelError, match="linear"):
-        load_tree_model(model)
+        TreeEnsemble.from_bytes(model.booster_.model_to_string().encode(), "lightgbm_text")
+    assert load_tree_model(model).ensemble.is_linear
+    with pytest.raises(ValueError, match="pass background data"):
+        ferroshap.TreeExplainer(model)

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use ferroshap::ensemble::{CategoryRule, InputPrecision};
-use ferroshap::formats::ModelFormat;
+use ferroshap::formats::xgboost_dump::{self, DumpSettings};
+use ferroshap::formats::{ModelFormat, lightgbm_dump};
 use ferroshap::tree_shap::model_output::{self, OutputOptions, OutputTransform, PairMethod};
-use ferroshap::tree_shap::{InteractionOptions, interventional, path_dependent};
+use ferroshap::tree_shap::{InteractionOptions, interventional, path_dependent, saabas};
 use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use ndarray::ArrayView2;
 use numpy::{
@@ -63,6 +64,8 @@ macro_rules! with_view {
     };
 }
 
+pub(crate) use with_view;
+
 /// SHAP values `(N, M, K)` with their per-row base values `(N, K)`.
 type OutputResult<'py> = (
     Bound<'py, PyArray3<f64>>,
@@ -106,7 +109,7 @@ fn parse_rules(rules: &str) -> PyResult<SplitRules> {
     })
 }
 
-fn rules_name(rules: &SplitRules) -> &'static str {
+pub(crate) fn rules_name(rules: &SplitRules) -> &'static str {
     match (rules.input, rules.category) {
         (_, CategoryRule::XGBoost) => "xgboost",
         (_, CategoryRule::LightGBM) => "lightgbm",
@@ -148,7 +151,7 @@ fn parse_output(output: &str, scale: f64) -> PyResult<OutputTransform> {
     })
 }
 
-fn link_name(link: Link) -> &'static str {
+pub(crate) fn link_name(link: Link) -> &'static str {
     match link {
         Link::Identity => "identity",
         Link::Logistic => "logistic",
@@ -238,6 +241,49 @@ impl PyTreeEnsemble {
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let inner = compute(py, Some(1), move || TreeEnsemble::from_file(&path))?;
+        Ok(PyTreeEnsemble { inner })
+    }
+
+    /// An XGBoost JSON dump (a JSON array of `get_dump(dump_format="json", with_stats=True)`
+    /// trees); what the dump lacks comes from `config` (`save_config()`) or the arguments,
+    /// which take precedence.
+    #[staticmethod]
+    #[pyo3(signature = (dump, *, config=None, objective=None, base_score=None, num_feature=None,
+        num_class=None, num_parallel_tree=None, feature_names=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_xgboost_dump(
+        py: Python<'_>,
+        dump: &[u8],
+        config: Option<&[u8]>,
+        objective: Option<String>,
+        base_score: Option<Vec<f64>>,
+        num_feature: Option<usize>,
+        num_class: Option<usize>,
+        num_parallel_tree: Option<usize>,
+        feature_names: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let mut settings = match config {
+            Some(c) => DumpSettings::from_config(c).map_err(PyFsErr)?,
+            None => DumpSettings::default(),
+        };
+        settings.objective = objective.or(settings.objective);
+        settings.base_score = base_score.or(settings.base_score);
+        settings.n_features = num_feature.or(settings.n_features);
+        settings.n_outputs = num_class.or(settings.n_outputs);
+        settings.parallel_trees = num_parallel_tree.or(settings.parallel_trees);
+        settings.feature_names = feature_names.or(settings.feature_names);
+        let dump = dump.to_vec();
+        let inner = compute(py, Some(1), move || {
+            xgboost_dump::from_dump(&dump, &settings)
+        })?;
+        Ok(PyTreeEnsemble { inner })
+    }
+
+    /// A LightGBM JSON dump: `json.dumps(booster.dump_model())`.
+    #[staticmethod]
+    fn from_lightgbm_dump(py: Python<'_>, dump: &[u8]) -> PyResult<Self> {
+        let dump = dump.to_vec();
+        let inner = compute(py, Some(1), move || lightgbm_dump::from_dump(&dump))?;
         Ok(PyTreeEnsemble { inner })
     }
 
@@ -384,6 +430,24 @@ impl PyTreeEnsemble {
         let model = &self.inner;
         let out = with_view!(x, |v| compute(py, n_threads, || {
             path_dependent::shap_values(model, v)
+        }))?;
+        Ok(out.values.into_pyarray(py))
+    }
+
+    /// Saabas values (shap's `approximate=True`), shape (N, M, K), measured from
+    /// `expected_value()`.
+    #[pyo3(signature = (X, n_threads=None))]
+    #[allow(non_snake_case)]
+    fn saabas_values<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray3<f64>>> {
+        let x = FloatMatrix::extract(X)?;
+        let model = &self.inner;
+        let out = with_view!(x, |v| compute(py, n_threads, || {
+            saabas::saabas_values(model, v)
         }))?;
         Ok(out.values.into_pyarray(py))
     }

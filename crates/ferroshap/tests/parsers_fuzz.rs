@@ -1,7 +1,8 @@
-//! Mutation fuzzing of the three parsers (XGBoost JSON and UBJSON, LightGBM text).
+//! Mutation fuzzing of the parsers (XGBoost JSON and UBJSON, LightGBM text, and the XGBoost and
+//! LightGBM JSON dumps).
 //!
-//! Seeds are the real models under `tests/fixtures` and the hostile corpus under
-//! `tests/hostile`; each is mutated (bit flips, interesting bytes, numbers swapped for huge
+//! Seeds are the real models under `tests/fixtures`, the hostile corpus under
+//! `tests/hostile` and the dumps under `tests/dumps` (read by the dump parsers); each is mutated (bit flips, interesting bytes, numbers swapped for huge
 //! ones, cuts, deletions, duplications) by a seeded generator, and every mutant must either
 //! parse or be refused with an error: no panic, and no allocation beyond
 //! [`ALLOWED_PER_BYTE`] times the file's size plus [`ALLOWED_FIXED`] while parsing (peak live
@@ -17,6 +18,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use ferroshap::TreeEnsemble;
+use ferroshap::formats::lightgbm_dump;
+use ferroshap::formats::xgboost_dump::{self, DumpSettings};
 use ferroshap::tree_shap::path_dependent;
 use ndarray::Array2;
 
@@ -150,9 +153,27 @@ fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
     b
 }
 
+/// The parser a seed file is read with: model dumps by the dump parsers (an XGBoost dump with
+/// the settings its config would give), everything else by content.
+fn parse(path: &str, bytes: &[u8]) -> ferroshap::Result<TreeEnsemble> {
+    if path.ends_with(".xgbdump.json") {
+        let settings = DumpSettings {
+            objective: Some("binary:logistic".into()),
+            base_score: Some(vec![0.5]),
+            n_outputs: Some(if path.contains("multiclass") { 3 } else { 1 }),
+            ..DumpSettings::default()
+        };
+        xgboost_dump::from_dump(bytes, &settings)
+    } else if path.ends_with(".lgbdump.json") {
+        lightgbm_dump::from_dump(bytes)
+    } else {
+        TreeEnsemble::from_bytes(bytes, None)
+    }
+}
+
 fn seeds() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let mut files: Vec<PathBuf> = ["fixtures", "hostile"]
+    let mut files: Vec<PathBuf> = ["fixtures", "hostile", "dumps"]
         .iter()
         .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("test folder exists"))
         .map(|e| e.expect("readable entry").path())
@@ -173,8 +194,8 @@ fn seeds() -> Vec<PathBuf> {
 
 /// Parses `bytes` and, when that succeeds, explains and predicts one row: returns a
 /// description of any panic, and the peak bytes allocated while parsing.
-fn exercise(bytes: &[u8]) -> (Option<String>, usize) {
-    let (parsed, peak) = peak_bytes(|| catch_unwind(|| TreeEnsemble::from_bytes(bytes, None)));
+fn exercise(path: &str, bytes: &[u8]) -> (Option<String>, usize) {
+    let (parsed, peak) = peak_bytes(|| catch_unwind(|| parse(path, bytes)));
     let model = match parsed {
         Err(_) => return (Some("panic while parsing".into()), peak),
         Ok(Err(_)) => return (None, peak),
@@ -208,7 +229,7 @@ fn peak_ratio_of_fixtures() {
     let mut worst = 0.0f64;
     for path in seeds() {
         let bytes = std::fs::read(&path).unwrap();
-        let (panic, peak) = exercise(&bytes);
+        let (panic, peak) = exercise(&path.to_string_lossy(), &bytes);
         assert!(panic.is_none(), "{}: {panic:?}", path.display());
         worst = worst.max(peak as f64 / bytes.len() as f64);
     }
@@ -231,7 +252,7 @@ fn mutants_never_panic_nor_allocate_beyond_a_multiple_of_their_size() {
     let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
     for path in seeds() {
         let bytes = std::fs::read(&path).unwrap();
-        if let Ok(model) = TreeEnsemble::from_bytes(&bytes, None) {
+        if let Ok(model) = parse(&path.to_string_lossy(), &bytes) {
             inputs.push((format!("{} (native)", path.display()), model.to_bytes()));
         }
         inputs.push((path.display().to_string(), bytes));
@@ -240,7 +261,7 @@ fn mutants_never_panic_nor_allocate_beyond_a_multiple_of_their_size() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (s as u64 + 1));
         for i in 0..per_seed {
             let mutant = mutate(seed, &mut rng);
-            let (panic, peak) = exercise(&mutant);
+            let (panic, peak) = exercise(path, &mutant);
             let allowed = ALLOWED_PER_BYTE * mutant.len() + ALLOWED_FIXED;
             let failure = match panic {
                 Some(what) => Some(what),
@@ -257,7 +278,7 @@ fn mutants_never_panic_nor_allocate_beyond_a_multiple_of_their_size() {
                     let _ = std::fs::write(&keep, &mutant);
                     failures.push(format!("{path} -> {}: {what}", keep.display()));
                 }
-                None if TreeEnsemble::from_bytes(&mutant, None).is_ok() => parsed += 1,
+                None if parse(path, &mutant).is_ok() => parsed += 1,
                 None => {}
             }
         }

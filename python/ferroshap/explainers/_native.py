@@ -78,6 +78,8 @@ def native_candidate(model: Any) -> tuple[NativeModel | None, str]:
     except Exception as e:  # noqa: BLE001 (any failure to convert means: call the model)
         return None, f"the model is not a tree model ferroshap converts ({e})"
     ensemble = loaded.ensemble
+    if not isinstance(ensemble, _core.TreeEnsemble):
+        return None, "the model has linear trees, which the native game does not evaluate"
     link, k = ensemble.link, ensemble.n_outputs
     if method == "decision_function":
         output = "margin"

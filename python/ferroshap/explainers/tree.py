@@ -13,6 +13,7 @@ import numpy as np
 from ferroshap import _core
 from ferroshap._data import mark_missing, to_matrix
 from ferroshap.explainers import _additivity
+from ferroshap.explainers._linear_trees import check_linear_trees, check_no_linear_interactions
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
 from ferroshap.explainers._tree_inputs import (
     background_data,
@@ -23,6 +24,7 @@ from ferroshap.explainers._tree_inputs import (
     row_blocks,
     warn_no_background,
 )
+from ferroshap.explainers._tree_limit import limit_rounds, limited
 from ferroshap.explanation import Explanation, interaction_explanation
 from ferroshap.models import TreeModel, load_tree_model, load_tree_model_file
 
@@ -43,7 +45,10 @@ class TreeExplainer:
     model
         A trained model: ``xgboost.Booster`` / ``XGBModel``, ``lightgbm.Booster`` /
         ``LGBMModel``, a scikit-learn tree, forest or (hist) gradient-boosting model, or a
-        ``ferroshap._core.TreeEnsemble``.
+        ``ferroshap._core.TreeEnsemble``. LightGBM ``linear_tree`` models (linear leaves) are
+        explained exactly with background data (``data=``); without it, path-dependent values
+        are not defined for them and a ``ValueError`` says so. Model dumps: see
+        :meth:`from_dump`.
     data
         Background data (numpy, pandas, polars or pyarrow; categorical columns are read like
         ``X``). With interventional Tree SHAP (``"auto"`` chooses it when data is given, as
@@ -179,7 +184,11 @@ class TreeExplainer:
             self._model = dataclasses.replace(self._model, missing=value)
         #: The value read as missing besides NaN (the model's ``missing``), or None.
         self.missing = self._model.missing
-        live = None if isinstance(model, (TreeModel, _core.TreeEnsemble)) else model
+        live = (
+            None
+            if isinstance(model, (TreeModel, _core.TreeEnsemble, _core.LinearTreeEnsemble))
+            else model
+        )
         self._live_model = live
         self._output: OutputSpec = resolve_output(model_output, self._model, live)
         if self._output.transform is not None and not interventional:
@@ -198,6 +207,7 @@ class TreeExplainer:
                 f"max_pair_features must be an int between 1 and 24, got {max_pair_features!r}"
             )
         self.max_pair_features = int(max_pair_features)
+        check_linear_trees(self._model.ensemble, interventional, self._output.transform is not None)
         data = dense(data, self._model.source)
         if model_output_method not in ("auto", "shap_rescale"):
             raise ValueError(
@@ -219,21 +229,29 @@ class TreeExplainer:
         if interventional:
             # Every row, in the model's encoding (categories mapped like X), no subsampling.
             self._background = self._matrix(data, _BACKGROUND).values
-            base = self._model.ensemble.interventional_expected_value(
-                self._background, n_threads=self.n_jobs
+        elif data is not None:
+            # shap's tree_path_dependent with data: node covers are counted from the data.
+            background = self._matrix(data, _BACKGROUND)
+            ensemble = self._model.ensemble.with_covers_from_data(
+                background.values, n_threads=self.n_jobs
             )
-        else:
-            if data is not None:
-                # shap's tree_path_dependent with data: node covers are counted from the data.
-                background = self._matrix(data, _BACKGROUND)
-                ensemble = self._model.ensemble.with_covers_from_data(
-                    background.values, n_threads=self.n_jobs
-                )
-                self._model = dataclasses.replace(self._model, ensemble=ensemble)
-            base = self._model.ensemble.expected_value()
+            self._model = dataclasses.replace(self._model, ensemble=ensemble)
         self.model = model
         names = feature_names if feature_names is not None else self._model.feature_names
         self.feature_names = list(names) if names is not None else None
+        # Every round, for calls with tree_limit=; by default the rounds predict() uses.
+        self._all_rounds = self._model
+        self._set_model(limit_rounds(self._model, None))
+
+    def _set_model(self, model: TreeModel) -> None:
+        """Explain ``model`` (the whole model or its first rounds): its base values."""
+        self._model = model
+        if self._background is not None:
+            base = model.ensemble.interventional_expected_value(
+                self._background, n_threads=self.n_jobs
+            )
+        else:
+            base = model.ensemble.expected_value()
         self._base = base
         self._output_single = self._model.single_output
         self.expected_value: Any
@@ -276,12 +294,31 @@ class TreeExplainer:
         return float(base[0]) if labels.ndim == 0 else base
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> TreeExplainer:
-        """Explain a saved model: XGBoost ``.json`` / ``.ubj`` or a LightGBM text model."""
-        return cls(load_tree_model_file(os.fspath(path)), **kwargs)
+    def from_file(
+        cls, path: str | os.PathLike[str], config: Any = None, **kwargs: Any
+    ) -> TreeExplainer:
+        """Explain a saved model: XGBoost ``.json`` / ``.ubj`` or a LightGBM text model, or a
+        model dump (XGBoost's JSON dump with ``config`` its booster's ``save_config()`` text
+        or file; LightGBM's ``dump_model()`` as JSON). Other keywords go to the constructor."""
+        return cls(load_tree_model_file(os.fspath(path), config), **kwargs)
+
+    @classmethod
+    def from_dump(cls, dump: Any, config: Any = None, **kwargs: Any) -> TreeExplainer:
+        """Explain a model dump: XGBoost's ``get_dump(dump_format="json", with_stats=True)``
+        with ``config=booster.save_config()`` (or ``objective=`` and ``base_score=``, see
+        :func:`ferroshap.models.load_xgboost_dump`), or LightGBM's ``dump_model()``. The
+        values are those of the saved model. Other keywords go to the constructor.
+
+        >>> TreeExplainer.from_dump(b.get_dump(dump_format="json", with_stats=True),
+        ...                         config=b.save_config())              # doctest: +SKIP
+        """
+        from ferroshap.models._dumps import load_dump_with_settings
+
+        model, kwargs = load_dump_with_settings(dump, config, kwargs)
+        return cls(model, **kwargs)
 
     @property
-    def ensemble(self) -> _core.TreeEnsemble:
+    def ensemble(self) -> _core.TreeEnsemble | _core.LinearTreeEnsemble:
         """The model in ferroshap's core representation."""
         return self._model.ensemble
 
@@ -312,6 +349,7 @@ class TreeExplainer:
 
             ensemble = load_dict_model({**self._dict_model, "n_features": width}).ensemble
             self._model = dataclasses.replace(self._model, ensemble=ensemble)
+            self._all_rounds = self._model
 
     def _values(self, matrix, check_additivity: bool) -> np.ndarray:
         values = self._exact(self._model.ensemble, matrix.values, interactions=False)
@@ -345,17 +383,25 @@ class TreeExplainer:
             return ensemble.interventional_shap_values(x, self._background, n_threads=self.n_jobs)
         return ensemble.shap_values(x, n_threads=self.n_jobs)
 
-    def _explain(self, matrix, y: Any, check_additivity: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Values ``(N, M, K)`` and base values ``(N, K)`` of the requested model output."""
+    def _explain(
+        self, matrix, y: Any, check_additivity: bool, approximate: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Values ``(N, M, K)`` and base values ``(N, K)`` of the requested model output
+        (Saabas values when ``approximate``)."""
         spec = self._output
         n = matrix.values.shape[0]
+        if approximate:
+            self._check_approximate()
         if y is not None and not spec.loss:
             raise ValueError(
                 f"labels (y) are only used by model_output='log_loss', not by "
                 f"model_output={self.model_output!r}"
             )
         if spec.transform is None:
-            values = self._values(matrix, check_additivity)
+            if approximate:
+                values = self._model.ensemble.saabas_values(matrix.values, n_threads=self.n_jobs)
+            else:
+                values = self._values(matrix, check_additivity)
             if spec.scale != 1.0:
                 values = values * spec.scale
             base = np.tile(self._output_base, (n, 1))
@@ -480,20 +526,48 @@ class TreeExplainer:
         difference raises ``FerroshapError``. For outputs other than the margin it is not
         needed: the values add up to the output minus the base value by construction
         (efficiency of the exact Shapley values).
+
+        ``tree_limit``: explain only the first ``tree_limit`` boosting rounds (a round adds
+        one tree per output, times XGBoost's ``num_parallel_tree``), as shap and the
+        libraries' ``iteration_range`` / ``num_iteration`` do; the values then add up to that
+        part of the model, from its own base value (``__call__`` returns it as
+        ``base_values``; ``expected_value`` stays the default model's). ``None`` (default)
+        follows the model's ``predict``: an early-stopped XGBoost scikit-learn model or
+        LightGBM model stops at its best iteration, a raw ``xgboost.Booster`` uses every
+        tree. ``-1``: every tree. More rounds than the model has raise ``ValueError``.
+
+        ``approximate=True``: Saabas values instead (shap's and XGBoost's
+        ``approx_contribs``): each split on a row's path credits its feature with the change
+        of the tree's expected value. Cheap, and they add up to the margin, but they are not
+        Shapley values. Path-dependent margin explanations only (no ``data``).
         """
-        _check_unsupported(tree_limit, approximate)
+        explainer = self._limited(tree_limit)
+        if explainer is not self:
+            values = explainer.shap_values(X, y, None, approximate, check_additivity)
+            self.n_estimated_pairs = explainer.n_estimated_pairs
+            return values
         if is_blocked(X):
             return self._in_blocks(
-                X, y, lambda b, yb: self.shap_values(b, yb, check_additivity=check_additivity)
+                X,
+                y,
+                lambda b, yb: self.shap_values(
+                    b, yb, approximate=approximate, check_additivity=check_additivity
+                ),
             )
         matrix = self._matrix(X)
-        values, _ = self._explain(matrix, y, check_additivity)
+        values, _ = self._explain(matrix, y, check_additivity, approximate)
         if self._output_single:
             values = values[:, :, 0]
         return values[0] if matrix.was_1d else values
 
     def __call__(
-        self, X: Any, y: Any = None, interactions: bool = False, check_additivity: bool = True
+        self,
+        X: Any,
+        y: Any = None,
+        interactions: bool = False,
+        check_additivity: bool = True,
+        approximate: bool = False,
+        tree_limit: int | None = None,
     ) -> Explanation:
         """Explain ``X`` and return an :class:`~ferroshap.Explanation`.
 
@@ -502,11 +576,22 @@ class TreeExplainer:
         n_outputs])``, as in shap. ``y``: the labels, for ``model_output="log_loss"``; the
         base values are then per row (the mean loss over the background at the row's label).
         ``check_additivity=False`` skips the check that the values add up to the margin
-        (for values and interaction values alike).
+        (for values and interaction values alike). ``approximate`` and ``tree_limit``: as
+        for :meth:`shap_values` (the base values are those of the rounds explained).
         """
+        explainer = self._limited(tree_limit)
+        if explainer is not self:
+            result = explainer(X, y, interactions, check_additivity, approximate)
+            self.n_estimated_pairs = explainer.n_estimated_pairs
+            return result
+        if approximate and interactions:
+            raise ValueError("approximate=True (Saabas values) has no interaction values")
         if is_blocked(X):
             parts = self._in_blocks(
-                X, y, lambda b, yb: self(b, yb, interactions, check_additivity), join=False
+                X,
+                y,
+                lambda b, yb: self(b, yb, interactions, check_additivity, approximate),
+                join=False,
             )
             return joined(parts)
         matrix = self._matrix(X)
@@ -518,7 +603,7 @@ class TreeExplainer:
             values = self._interactions(matrix, None, None, check_additivity)
             base = np.tile(self._base, (values.shape[0], 1))
         else:
-            values, base = self._explain(matrix, y, check_additivity)
+            values, base = self._explain(matrix, y, check_additivity, approximate)
         errors = self._std_errors
         if self._output_single:
             values = values[..., 0]
@@ -583,8 +668,10 @@ class TreeExplainer:
         ----------
         X
             Rows to explain (numpy, pandas, polars or pyarrow), as for :meth:`shap_values`.
-        y, tree_limit
+        y
             Accepted for shap compatibility; only ``None`` is supported.
+        tree_limit
+            Explain the first ``tree_limit`` boosting rounds only, as in :meth:`shap_values`.
         features
             Indices or names of the features of interest. Only their ``F x F`` block is
             computed and returned, which needs ``n_rows * F * F`` values instead of
@@ -615,7 +702,11 @@ class TreeExplainer:
         self._check_raw_interactions()
         if y is not None:
             raise ValueError("labels (y) are only used by model_output='log_loss'")
-        _check_unsupported(tree_limit, False)
+        explainer = self._limited(tree_limit)
+        if explainer is not self:
+            return explainer.shap_interaction_values(
+                X, features=features, max_memory=max_memory, check_additivity=check_additivity
+            )
         if is_blocked(X):
             return self._in_blocks(
                 X,
@@ -640,7 +731,20 @@ class TreeExplainer:
             parts.append(explain(block, part_y))
         return np.concatenate(parts) if join else parts
 
+    def _limited(self, tree_limit: Any) -> TreeExplainer:
+        """This explainer, or a copy explaining the first ``tree_limit`` rounds."""
+        return limited(self, getattr(self, "_all_rounds", self._model), tree_limit)
+
+    def _check_approximate(self) -> None:
+        if self._background is not None or self._output.transform is not None:
+            raise ValueError(
+                "approximate=True (Saabas values) weights each split by the model's node "
+                "covers, so it explains the margin path-dependently: use an explainer without "
+                "data= and with model_output='raw'"
+            )
+
     def _check_raw_interactions(self) -> None:
+        check_no_linear_interactions(self._model.ensemble)
         if self._output.transform is not None or self._output.scale != 1.0:
             raise NotImplementedError(
                 f"SHAP interaction values are available for the margin only "
@@ -708,13 +812,6 @@ class TreeExplainer:
         return indices
 
 
-def _check_unsupported(tree_limit: int | None, approximate: bool) -> None:
-    if tree_limit is not None:
-        raise NotImplementedError("tree_limit is not supported; every tree is explained")
-    if approximate:
-        raise NotImplementedError("approximate=True (Saabas values) is not supported")
-
-
 def _default_memory_limit() -> int:
     """Half the physical memory (8 GiB where the platform does not say)."""
     try:
@@ -755,7 +852,7 @@ def _usable_cores() -> int:
 
 
 def _wrap_ensemble(model: Any) -> TreeModel | None:
-    if not isinstance(model, _core.TreeEnsemble):
+    if not isinstance(model, (_core.TreeEnsemble, _core.LinearTreeEnsemble)):
         return None
     return TreeModel(
         ensemble=model,

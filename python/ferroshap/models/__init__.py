@@ -33,7 +33,8 @@ class TreeModel:
     Attributes
     ----------
     ensemble
-        The model as a :class:`ferroshap._core.TreeEnsemble`.
+        The model as a :class:`ferroshap._core.TreeEnsemble`, or a
+        :class:`ferroshap._core.LinearTreeEnsemble` for LightGBM models with linear trees.
     source
         The library it came from: ``"xgboost"``, ``"lightgbm"``, ``"sklearn"`` or
         ``"catboost"``.
@@ -68,9 +69,17 @@ class TreeModel:
         Applied to every input (rows and background) before it is read: CatBoost's hashing
         of categorical values into the codes its converted one-hot splits test. ``None``
         elsewhere.
+    trees_per_round
+        Trees each boosting round adds (outputs per round times XGBoost's
+        ``num_parallel_tree``); ``None``: one per output without vector leaves (every tree
+        predicting all outputs counts as one).
+    default_rounds
+        The rounds the model's own ``predict`` uses by default: ``best_iteration + 1`` of an
+        early-stopped XGBoost scikit-learn model, LightGBM's ``best_iteration``; ``None``:
+        every round.
     """
 
-    ensemble: _core.TreeEnsemble
+    ensemble: _core.TreeEnsemble | _core.LinearTreeEnsemble
     source: str
     feature_names: list[str] | None
     category_maps: dict[int, list] | None
@@ -80,6 +89,8 @@ class TreeModel:
     frame_categories: list[list] | None = None
     missing: float | None = None
     encode_input: Callable[[Any], Any] | None = None
+    trees_per_round: int | None = None
+    default_rounds: int | None = None
 
 
 def load_tree_model(model: Any) -> TreeModel:
@@ -100,8 +111,8 @@ def load_tree_model(model: Any) -> TreeModel:
     Returns
     -------
     TreeModel
-        Every tree of the model (early-stopping's ``best_iteration`` is ignored, as the
-        libraries' own ``predict`` does by default).
+        Every tree of the model, with the rounds its own ``predict`` uses by default
+        (``default_rounds``: early stopping's best iteration where ``predict`` follows it).
 
     Raises
     ------
@@ -147,8 +158,11 @@ def load_tree_model(model: Any) -> TreeModel:
     raise InvalidTreeModelError(_unsupported(model))
 
 
-def load_tree_model_file(path: str | os.PathLike[str]) -> TreeModel:
-    """Read a saved model: XGBoost ``.json`` / ``.ubj``, or a LightGBM text model.
+def load_tree_model_file(path: str | os.PathLike[str], config: Any = None) -> TreeModel:
+    """Read a saved model: XGBoost ``.json`` / ``.ubj``, or a LightGBM text model; or a
+    model dump: XGBoost's JSON dump (``dump_model(path, dump_format="json",
+    with_stats=True)``, with ``config`` its booster's ``save_config()`` text or a file
+    holding it) or LightGBM's ``dump_model()`` written as JSON.
 
     The file is parsed by ferroshap's Rust core, so neither library needs to be installed
     (XGBoost is used, when present, only to read the training categories of a ``.ubj``
@@ -158,6 +172,9 @@ def load_tree_model_file(path: str | os.PathLike[str]) -> TreeModel:
     ----------
     path
         The model file.
+    config
+        For an XGBoost JSON dump: the booster's ``save_config()`` (text, or a file holding
+        it), which gives the objective and base score the dump lacks.
 
     Returns
     -------
@@ -170,7 +187,22 @@ def load_tree_model_file(path: str | os.PathLike[str]) -> TreeModel:
     'xgboost'
     """
     path = os.fspath(path)
-    ensemble = _core.TreeEnsemble.from_file(path)
+    from ferroshap.models._dumps import is_dump_text, load_dump_file
+
+    with open(path, "rb") as f:
+        head = f.read(256)
+    if is_dump_text(head):
+        return load_dump_file(path, config)
+    if config is not None:
+        raise ValueError("config= is only used for XGBoost JSON dumps, and this is a model file")
+    try:
+        ensemble = _core.TreeEnsemble.from_file(path)
+    except _core.UnsupportedModelError as error:
+        from ferroshap.models._lightgbm import is_linear_tree_error, lightgbm_file_model
+
+        if is_linear_tree_error(error):
+            return lightgbm_file_model(None, path)
+        raise
     if ensemble.rules == "lightgbm":
         from ferroshap.models._lightgbm import lightgbm_file_model
 

@@ -14,6 +14,7 @@ other inputs (strings, polars) are given only where the model text identifies th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -21,12 +22,14 @@ from ferroshap import _core
 from ferroshap.models import TreeModel
 
 _PANDAS_CATEGORICAL = "pandas_categorical:"
+_LINEAR = "\nis_linear=1"
 
 
 def load_lightgbm(model: Any) -> TreeModel:
     """Build a :class:`TreeModel` from a ``lightgbm.Booster`` or ``LGBMModel``.
 
-    Every tree is saved and explained, whatever ``best_iteration`` says.
+    Every tree is loaded; by default the first ``best_iteration`` rounds of an early-stopped
+    model are explained, as LightGBM's ``predict`` does.
     """
     import lightgbm
 
@@ -41,18 +44,35 @@ def load_lightgbm(model: Any) -> TreeModel:
 
         raise TypeError(_unsupported(model))
     text = booster.model_to_string(num_iteration=-1)
-    ensemble = _core.TreeEnsemble.from_bytes(text.encode("utf-8"), "lightgbm_text")
+    if _LINEAR in text:
+        # Linear leaves: a model of its own, explained interventionally (with background data).
+        ensemble = _core.LinearTreeEnsemble.from_lightgbm_text(text.encode("utf-8"))
+    else:
+        ensemble = _core.TreeEnsemble.from_bytes(text.encode("utf-8"), "lightgbm_text")
     outputs = None
     if classes is not None and ensemble.n_outputs > 1:
         outputs = [str(c) for c in classes]
-    return _model(ensemble, text, booster.pandas_categorical, outputs)
+    best = int(getattr(booster, "best_iteration", 0) or 0)
+    return dataclasses.replace(
+        _model(ensemble, text, booster.pandas_categorical, outputs),
+        trees_per_round=booster.num_model_per_iteration(),
+        default_rounds=best if best > 0 else None,
+    )
 
 
-def lightgbm_file_model(ensemble: _core.TreeEnsemble, path: str) -> TreeModel:
-    """The :class:`TreeModel` of a LightGBM text model file the core has parsed."""
+def lightgbm_file_model(ensemble: Any, path: str) -> TreeModel:
+    """The :class:`TreeModel` of a LightGBM text model file the core has parsed (``None``: a
+    model with linear trees, which is read here)."""
     with open(path, encoding="utf-8", errors="replace") as f:
         text = f.read()
+    if ensemble is None:
+        ensemble = _core.LinearTreeEnsemble.from_lightgbm_text(text.encode("utf-8"))
     return _model(ensemble, text, _file_pandas_categorical(text), None)
+
+
+def is_linear_tree_error(error: Exception) -> bool:
+    """Whether the core refused a LightGBM model because it has linear trees."""
+    return isinstance(error, _core.UnsupportedModelError) and "linear_tree" in str(error)
 
 
 def _model(

@@ -23,8 +23,10 @@ from ferroshap.models import TreeModel
 def load_xgboost(model: Any) -> TreeModel:
     """Build a :class:`TreeModel` from an ``xgboost.Booster`` or ``XGBModel``.
 
-    Every tree is explained, whatever ``best_iteration`` says (as ``Booster.predict`` does
-    by default).
+    Every tree is loaded. By default an ``XGBModel`` (scikit-learn wrapper) explains the first
+    ``best_iteration + 1`` rounds of an early-stopped model, as its ``predict`` does; a
+    ``Booster``'s ``predict`` uses every tree whatever ``best_iteration`` says, and so does
+    its explanation.
     """
     import xgboost
 
@@ -41,6 +43,13 @@ def load_xgboost(model: Any) -> TreeModel:
 
         raise TypeError(_unsupported(model))
     ensemble = _core.TreeEnsemble.from_bytes(bytes(booster.save_raw("ubj")), "xgboost_ubjson")
+    rounds = booster.num_boosted_rounds()
+    default_rounds = None
+    if isinstance(model, xgboost.XGBModel):
+        try:
+            default_rounds = int(model.best_iteration) + 1
+        except AttributeError:  # not early-stopped
+            default_rounds = None
     names = booster.feature_names
     types = booster.feature_types or []
     category_maps = None
@@ -58,6 +67,8 @@ def load_xgboost(model: Any) -> TreeModel:
         output_names=outputs,
         single_output=ensemble.n_outputs == 1,
         missing=missing,
+        trees_per_round=ensemble.n_trees // rounds if rounds else None,
+        default_rounds=default_rounds,
     )
 
 
@@ -81,7 +92,29 @@ def xgboost_file_model(ensemble: _core.TreeEnsemble, path: str) -> TreeModel:
         category_maps=category_maps,
         output_names=None,
         single_output=ensemble.n_outputs == 1,
+        trees_per_round=_file_trees_per_round(ensemble, path),
     )
+
+
+def _file_trees_per_round(ensemble: _core.TreeEnsemble, path: str) -> int | None:
+    """Trees per round of a model file: outputs times ``num_parallel_tree``, which the JSON
+    text holds (a ``.ubj`` file is read through XGBoost when it is installed)."""
+    per_output = ensemble.n_outputs // ensemble.leaf_width
+    try:
+        if os.path.splitext(path)[1].lower() == ".json":
+            with open(path, "rb") as f:
+                document = json.load(f)
+            booster = document["learner"]["gradient_booster"]
+            model = booster["model"] if "model" in booster else booster["gbtree"]["model"]
+            parallel = int(model["gbtree_model_param"]["num_parallel_tree"])
+        else:
+            import xgboost
+
+            rounds = xgboost.Booster(model_file=path).num_boosted_rounds()
+            return ensemble.n_trees // rounds if rounds else None
+    except (ImportError, KeyError, TypeError, ValueError, OSError):
+        return None  # unknown: tree_limit= is refused rather than guessed
+    return per_output * max(parallel, 1)
 
 
 def _file_category_maps(path: str) -> dict[int, list] | None:

@@ -4,9 +4,11 @@
 //! live here and in the tree module, so that every algorithm routes a row exactly as the source
 //! library does.
 
+mod linear;
 mod predict;
 mod tree;
 
+pub use linear::{LinearLeaves, LinearTreeEnsemble};
 pub use tree::{LEAF, RawTree, Tree};
 
 use std::sync::{Arc, OnceLock};

@@ -7,7 +7,19 @@ const JSON: &str = "XGBoost JSON";
 
 /// Parses one JSON document (nothing but whitespace may follow it).
 pub(super) fn parse(bytes: &[u8]) -> Result<Value> {
-    JsonReader { b: bytes, pos: 0 }.document()
+    parse_as(bytes, JSON, MAX_DEPTH)
+}
+
+/// Parses one JSON document of the format named `format` (for error messages), with containers
+/// nested at most `max_depth` deep (model dumps nest two levels per tree level).
+pub(super) fn parse_as(bytes: &[u8], format: &'static str, max_depth: usize) -> Result<Value> {
+    JsonReader {
+        b: bytes,
+        pos: 0,
+        format,
+        max_depth,
+    }
+    .document()
 }
 
 /// A strict JSON reader into [`Value`]. Numbers keep both their correctly rounded f64 and f32
@@ -15,11 +27,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Value> {
 struct JsonReader<'a> {
     b: &'a [u8],
     pos: usize,
+    format: &'static str,
+    max_depth: usize,
 }
 
 impl JsonReader<'_> {
     fn error(&self, message: impl std::fmt::Display) -> Error {
-        Error::format(JSON, format!("{message} (at byte {})", self.pos))
+        Error::format(self.format, format!("{message} (at byte {})", self.pos))
     }
 
     fn document(mut self) -> Result<Value> {
@@ -54,7 +68,7 @@ impl JsonReader<'_> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Value> {
-        if depth > MAX_DEPTH {
+        if depth > self.max_depth {
             return Err(self.error("containers nested too deep"));
         }
         match self.peek()? {

@@ -15,7 +15,9 @@
 
 use std::collections::HashMap;
 
-use crate::ensemble::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
+use crate::ensemble::{
+    EnsembleSpec, LinearLeaves, LinearTreeEnsemble, Link, RawTree, SplitRules, TreeEnsemble,
+};
 use crate::error::{Error, Result};
 use crate::formats::check_declared;
 
@@ -25,8 +27,29 @@ fn err(message: impl Into<String>) -> Error {
     Error::format(FORMAT, message)
 }
 
-/// Parses a LightGBM text model.
+/// Parses a LightGBM text model. Linear trees (`linear_tree=True`) are refused: their leaves
+/// are linear models that the ensemble does not hold; read them with [`linear_from_text`].
 pub fn from_text(text: &str) -> Result<TreeEnsemble> {
+    let (ensemble, linear) = parse(text)?;
+    if linear.iter().any(Option::is_some) {
+        return Err(Error::Unsupported(
+            "LightGBM linear_tree models: linear trees are not supported yet by this \
+             model reader; ferroshap explains them with background data (interventional)"
+                .into(),
+        ));
+    }
+    Ok(ensemble)
+}
+
+/// Parses a LightGBM text model whose trees may be linear (`linear_tree=True`): the trees with
+/// their constant leaves (`leaf_value`, LightGBM's fallback when a leaf's feature is NaN) and
+/// each linear tree's leaf models.
+pub fn linear_from_text(text: &str) -> Result<LinearTreeEnsemble> {
+    let (ensemble, linear) = parse(text)?;
+    LinearTreeEnsemble::new(ensemble, linear)
+}
+
+fn parse(text: &str) -> Result<(TreeEnsemble, Vec<Option<LinearLeaves>>)> {
     let mut lines = text.lines().map(str::trim_end);
     let mut header: HashMap<&str, &str> = HashMap::new();
     let mut blocks: Vec<(usize, HashMap<&str, &str>)> = Vec::new();
@@ -109,18 +132,21 @@ pub fn from_text(text: &str) -> Result<TreeEnsemble> {
     }
 
     let mut raw_trees = Vec::with_capacity(blocks.len());
+    let mut linear = Vec::with_capacity(blocks.len());
     for (t, (index, block)) in blocks.iter().enumerate() {
         if *index != t {
             return Err(err(format!("tree {t} is labelled Tree={index}")));
         }
-        let raw = read_tree(block, t % per_iteration).map_err(|e| match e {
+        let in_tree = |e| match e {
             Error::Format { message, .. } => err(format!("tree {t}: {message}")),
             other => other,
-        })?;
+        };
+        let raw = read_tree(block, t % per_iteration).map_err(in_tree)?;
+        linear.push(read_linear_leaves(block, raw.left.len()).map_err(in_tree)?);
         raw_trees.push(raw);
     }
 
-    TreeEnsemble::new(
+    let ensemble = TreeEnsemble::new(
         EnsembleSpec {
             n_features,
             n_outputs: per_iteration,
@@ -133,11 +159,55 @@ pub fn from_text(text: &str) -> Result<TreeEnsemble> {
             categorical_features: categorical,
         },
         raw_trees,
-    )
+    )?;
+    Ok((ensemble, linear))
+}
+
+/// The leaf models of a linear tree (`is_linear=1`), indexed by node like its `RawTree` (leaf
+/// `l` is node `num_leaves - 1 + l`); `None` for a constant tree.
+fn read_linear_leaves(block: &HashMap<&str, &str>, n_nodes: usize) -> Result<Option<LinearLeaves>> {
+    if !block
+        .get("is_linear")
+        .is_some_and(|v| v.trim() != "0" && !v.trim().is_empty())
+    {
+        return Ok(None);
+    }
+    let leaves = n_nodes.div_ceil(2);
+    let inner = leaves - 1;
+    let constant: Vec<f64> = array(block, "leaf_const", leaves)?;
+    let counts: Vec<usize> = array(block, "num_features", leaves)?;
+    // Every listed feature takes at least two bytes of the leaf_features line.
+    let total = check_declared(
+        FORMAT,
+        "the sum of num_features",
+        counts
+            .iter()
+            .try_fold(0usize, |a, &c| a.checked_add(c))
+            .unwrap_or(usize::MAX),
+        line_len(block, "leaf_features"),
+        "the leaf_features line",
+    )?;
+    let features: Vec<i64> = array(block, "leaf_features", total)?;
+    let coeffs: Vec<f64> = array(block, "leaf_coeff", total)?;
+    let mut leaf_models = LinearLeaves::with_nodes(n_nodes);
+    let mut start = 0;
+    for (l, &count) in counts.iter().enumerate() {
+        let node = inner + l;
+        leaf_models
+            .set_leaf(
+                node,
+                constant[l],
+                &features[start..start + count],
+                &coeffs[start..start + count],
+            )
+            .map_err(|m| err(format!("leaf {l}: {m}")))?;
+        start += count;
+    }
+    Ok(Some(leaf_models))
 }
 
 /// The inverse link of an objective line such as `binary sigmoid:1` or `multiclass num_class:3`.
-fn objective_link(objective: &str) -> Result<Link> {
+pub(super) fn objective_link(objective: &str) -> Result<Link> {
     let name = objective.split_whitespace().next().unwrap_or("");
     Ok(match name {
         "binary" | "multiclassova" | "cross_entropy" => Link::Logistic,
@@ -205,14 +275,6 @@ fn array<T: std::str::FromStr>(
 }
 
 fn read_tree(block: &HashMap<&str, &str>, output: usize) -> Result<RawTree> {
-    if block
-        .get("is_linear")
-        .is_some_and(|v| v.trim() != "0" && !v.trim().is_empty())
-    {
-        return Err(Error::Unsupported(
-            "LightGBM linear_tree models: linear trees are not supported yet".into(),
-        ));
-    }
     let leaves: usize = field(block, "num_leaves")?
         .trim()
         .parse()
@@ -361,19 +423,28 @@ fn read_tree(block: &HashMap<&str, &str>, output: usize) -> Result<RawTree> {
         }
         let t = thresholds[i];
         raw.threshold[i] = t;
-        raw.default_left[i] = match (dt >> 2) & 3 {
-            // None: NaN is read as 0 and compared like any value.
-            0 => 0.0 <= t,
-            // Zero: 0 is missing, and NaN (read as 0) with it.
-            1 => {
-                raw.zero_is_missing[i] = true;
-                default_bit
-            }
-            2 => default_bit,
-            _ => return Err(err(format!("node {i}: bad decision_type {dt}"))),
-        };
+        (raw.default_left[i], raw.zero_is_missing[i]) =
+            numeric_missing((dt >> 2) & 3, default_bit, t)
+                .ok_or_else(|| err(format!("node {i}: bad decision_type {dt}")))?;
     }
     Ok(raw)
+}
+
+/// LightGBM's `NumericalDecision` for missing type 0 (None), 1 (Zero) or 2 (NaN): where NaN
+/// goes (`default_left` of the node) and whether 0 is missing; `None` for another type.
+pub(super) fn numeric_missing(
+    missing_type: u32,
+    default_left: bool,
+    threshold: f64,
+) -> Option<(bool, bool)> {
+    match missing_type {
+        // None: NaN is read as 0 and compared like any value.
+        0 => Some((0.0 <= threshold, false)),
+        // Zero: 0 is missing, and NaN (read as 0) with it.
+        1 => Some((default_left, true)),
+        2 => Some((default_left, false)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

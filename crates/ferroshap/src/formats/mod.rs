@@ -2,9 +2,11 @@
 
 mod json;
 pub mod lightgbm;
+pub mod lightgbm_dump;
 pub mod native;
 mod ubjson;
 pub mod xgboost;
+pub mod xgboost_dump;
 
 use std::path::Path;
 

@@ -26,7 +26,7 @@ pub fn from_ubjson(bytes: &[u8]) -> Result<TreeEnsemble> {
 }
 
 /// How an objective's `base_score` becomes a margin, and its inverse link.
-fn objective_kind(name: &str) -> Option<(BaseTransform, Link)> {
+pub(super) fn objective_kind(name: &str) -> Option<(BaseTransform, Link)> {
     use BaseTransform::*;
     Some(match name {
         "binary:logistic" | "reg:logistic" => (Logit, Link::Logistic),
@@ -51,24 +51,29 @@ fn objective_kind(name: &str) -> Option<(BaseTransform, Link)> {
 }
 
 #[derive(Clone, Copy)]
-enum BaseTransform {
+pub(super) enum BaseTransform {
     Identity,
     Logit,
     Log,
 }
 
 impl BaseTransform {
-    fn apply(self, p: f64) -> f64 {
-        match self {
+    /// The margin XGBoost predicts from: `base_score` is a float32 inside XGBoost, turned into a
+    /// margin in float32 arithmetic (`-logf(1/p - 1)`, `logf(p)`), bit for bit as its
+    /// `ProbToMargin` does; the decimal in the file is read as the float32 it was written from.
+    pub(super) fn apply(self, p: f64) -> f64 {
+        let p = p as f32;
+        let margin = match self {
             BaseTransform::Identity => p,
-            BaseTransform::Logit => (p / (1.0 - p)).ln(),
+            BaseTransform::Logit => -(1.0f32 / p - 1.0f32).ln(),
             BaseTransform::Log => p.ln(),
-        }
+        };
+        margin as f64
     }
 }
 
 /// Looks up nested keys, naming the full path when one is missing.
-fn path<'v>(v: &'v Value, keys: &[&str], fmt: &'static str) -> Result<&'v Value> {
+pub(super) fn path<'v>(v: &'v Value, keys: &[&str], fmt: &'static str) -> Result<&'v Value> {
     let mut cur = v;
     for (i, k) in keys.iter().enumerate() {
         cur = cur
@@ -79,7 +84,7 @@ fn path<'v>(v: &'v Value, keys: &[&str], fmt: &'static str) -> Result<&'v Value>
 }
 
 /// XGBoost writes model parameters as strings ("3"); accept plain numbers too.
-fn param_usize(v: &Value, name: &str, fmt: &'static str) -> Result<usize> {
+pub(super) fn param_usize(v: &Value, name: &str, fmt: &'static str) -> Result<usize> {
     let parsed = match v {
         Value::Str(s) => s.trim().parse::<usize>().ok(),
         Value::Int(i) => usize::try_from(*i).ok(),
@@ -88,7 +93,7 @@ fn param_usize(v: &Value, name: &str, fmt: &'static str) -> Result<usize> {
     parsed.ok_or_else(|| Error::format(fmt, format!("{name} is not a non-negative integer")))
 }
 
-fn base_score(v: &Value, fmt: &'static str) -> Result<Vec<f64>> {
+pub(super) fn base_score(v: &Value, fmt: &'static str) -> Result<Vec<f64>> {
     let bad = || {
         Error::format(
             fmt,
@@ -539,7 +544,7 @@ fn drop_unreachable(raw: RawTree) -> RawTree {
 }
 
 /// The largest f64 below `x` (`f64::next_down`, which needs Rust 1.86).
-fn next_down(x: f64) -> f64 {
+pub(super) fn next_down(x: f64) -> f64 {
     if x.is_nan() || x == f64::NEG_INFINITY {
         return x;
     }
@@ -568,5 +573,17 @@ mod tests {
         assert_eq!(s("5E-1"), vec![0.5]);
         assert_eq!(s("[5E-1,2E-1]"), vec![0.5, 0.2]);
         assert!(base_score(&Value::Str("[oops]".into()), JSON).is_err());
+    }
+
+    #[test]
+    fn base_margin_is_a_float32_computed_in_float32() {
+        for p in [0.56, 0.065, 0.955] {
+            let m = BaseTransform::Logit.apply(p);
+            assert_eq!(m, m as f32 as f64);
+            // Within a few float32 steps of the exact logit of the float32 base score.
+            let p32 = p as f32 as f64;
+            assert!((m - (p32 / (1.0 - p32)).ln()).abs() < 4.0 * f32::EPSILON as f64);
+        }
+        assert_eq!(BaseTransform::Identity.apply(0.1), 0.1f32 as f64);
     }
 }

@@ -4,11 +4,13 @@ mod classic;
 mod interactions;
 pub mod interventional;
 mod lanes;
+pub mod linear_tree;
 pub mod model_output;
 pub mod pair_game;
 pub mod pair_sampling;
 pub mod path_dependent;
 pub(crate) mod quadrature;
+pub mod saabas;
 pub(crate) mod single_row;
 
 use ndarray::Array3;
