@@ -275,7 +275,7 @@ class TreeExplainer:
             # shap's types (issue 17): a (1,) array without background data, as shap's
             # path-dependent explainers give; a numpy float (a Python float) with data.
             base = np.float64(self._output_base[0])
-            self.expected_value = np.array([base]) if data is None else base
+            self.expected_value = np.array([base]) if self.data is None else base
         else:
             self.expected_value = self._output_base.copy()
 
