@@ -15,7 +15,23 @@ from typing import Any
 
 from ferroshap import _core
 
-__all__ = ["InvalidTreeModelError", "TreeModel", "load_tree_model", "load_tree_model_file"]
+__all__ = [
+    "InvalidTreeModelError",
+    "TreeModel",
+    "load_lightgbm_dump",
+    "load_tree_model",
+    "load_tree_model_file",
+    "load_xgboost_dump",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The dump loaders import this module's TreeModel: loaded on first use.
+    if name in ("load_xgboost_dump", "load_lightgbm_dump"):
+        from ferroshap.models import _dumps
+
+        return getattr(_dumps, name)
+    raise AttributeError(f"module 'ferroshap.models' has no attribute {name!r}")
 
 
 class InvalidTreeModelError(_core.InvalidModelError, TypeError):
