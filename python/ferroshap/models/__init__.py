@@ -93,6 +93,9 @@ class TreeModel:
         The rounds the model's own ``predict`` uses by default: ``best_iteration + 1`` of an
         early-stopped XGBoost scikit-learn model, LightGBM's ``best_iteration``; ``None``:
         every round.
+    averaged
+        ``True`` for LightGBM random forests (``average_output``): ``output_scale`` includes
+        ``1 / rounds``, so explaining fewer rounds changes it.
     """
 
     ensemble: _core.TreeEnsemble | _core.LinearTreeEnsemble
@@ -107,6 +110,7 @@ class TreeModel:
     encode_input: Callable[[Any], Any] | None = None
     trees_per_round: int | None = None
     default_rounds: int | None = None
+    averaged: bool = False
 
 
 def load_tree_model(model: Any) -> TreeModel:

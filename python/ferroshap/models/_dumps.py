@@ -135,6 +135,7 @@ def load_lightgbm_dump(dump: Any) -> TreeModel:
         single_output=ensemble.n_outputs == 1,
         output_scale=_lightgbm_output_scale(document, ensemble),
         frame_categories=[list(c) for c in categories] if categories else None,
+        averaged=isinstance(document, dict) and bool(document.get("average_output")),
     )
 
 
