@@ -234,8 +234,8 @@ def test_explainer_with_categorical_hashing_pickles():
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_oblivious_tables_equal_the_general_walk(name):
-    """From 2^depth rows on, oblivious trees are explained by per-tree tables of every split
-    pattern; fewer rows take the general walk. Both are exact f64: 1e-12."""
+    """From max(2^depth, 64) rows on, oblivious trees are explained by per-tree tables of
+    every split pattern; fewer rows take the general walk. Both are exact f64: 1e-12."""
     explainer = ferroshap.TreeExplainer(MODELS[name])
     rows = np.vstack([X[:60], np.full((1, X.shape[1]), np.nan), np.zeros((3, X.shape[1]))])
     assert len(rows) >= 2**explainer.ensemble.max_depth

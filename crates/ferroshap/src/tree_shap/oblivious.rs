@@ -20,10 +20,12 @@ use crate::error::Result;
 const MAX_DEPTH: usize = 12;
 /// Rows explained together, tree by tree.
 const BLOCK: usize = 64;
+/// Fewest rows worth tabulating even shallow trees for (a table costs a small ensemble).
+const MIN_ROWS: usize = 64;
 
 /// Path-dependent SHAP values by table lookup when every tree is oblivious and `x` has at
-/// least as many rows as a tree has patterns (below that, tabulating costs more than it
-/// saves); `None` otherwise. Equal to [`path_dependent::shap_values`].
+/// least as many rows as a tree has patterns, and at least 64 (below that, tabulating costs
+/// more than it saves); `None` otherwise. Equal to [`path_dependent::shap_values`].
 pub fn shap_values<F: Scalar>(
     model: &TreeEnsemble,
     x: ArrayView2<'_, F>,
@@ -38,7 +40,11 @@ fn with_misses<F: Scalar>(
 ) -> Result<Option<(ShapValues, usize)>> {
     model.check_features(x.ncols())?;
     let depth = model.max_depth();
-    if model.trees().is_empty() || depth == 0 || depth > MAX_DEPTH || x.nrows() < 1 << depth {
+    if model.trees().is_empty()
+        || depth == 0
+        || depth > MAX_DEPTH
+        || x.nrows() < (1 << depth).max(MIN_ROWS)
+    {
         return Ok(None);
     }
     let Some(levels) = model
@@ -389,7 +395,7 @@ mod tests {
         .enumerate()
         {
             let model = random_oblivious(&mut rng, rules, 1 + trial % 2);
-            let x = Array2::from_shape_fn((40, 4), |_| match rng.below(8) {
+            let x = Array2::from_shape_fn((70, 4), |_| match rng.below(8) {
                 0 => f64::NAN,
                 1 => 0.0,
                 _ => (rng.below(9) as f64 - 4.0) * 0.25, // often exactly at a threshold
