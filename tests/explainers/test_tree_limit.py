@@ -190,3 +190,31 @@ def test_saabas_needs_the_path_dependent_margin(stopped_xgb, cancer):
         explainer.shap_values(X[:2], approximate=True)
     with pytest.raises(ValueError, match="interaction"):
         ferroshap.TreeExplainer(stopped_xgb)(X[:2], interactions=True, approximate=True)
+
+
+def test_lightgbm_random_forest_probability_averages_the_rounds_explained():
+    """LightGBM's random forest predicts the mean of the rounds it uses: with tree_limit=k the
+    probability is the logistic of the sum of k rounds over k (raw scores stay plain sums)."""
+    X, y = make_classification(300, 5, n_informative=3, n_redundant=0, random_state=4)
+    model = lgb.LGBMClassifier(
+        boosting_type="rf",
+        n_estimators=12,
+        subsample=0.7,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        verbose=-1,
+        n_jobs=1,
+    ).fit(X, y)
+    explainer = ferroshap.TreeExplainer(model, data=X[:20], model_output="probability")
+    explanation = explainer(X[:6], tree_limit=5)
+    np.testing.assert_allclose(
+        explanation.values.sum(1) + explanation.base_values,
+        model.predict_proba(X[:6], num_iteration=5)[:, 1],
+        atol=1e-9,
+    )
+    raw = ferroshap.TreeExplainer(model)(X[:6], tree_limit=5)
+    np.testing.assert_allclose(
+        raw.values.sum(1) + raw.base_values,
+        model.predict(X[:6], raw_score=True, num_iteration=5),
+        atol=1e-9,
+    )

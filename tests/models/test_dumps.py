@@ -19,8 +19,7 @@ from sklearn.datasets import load_breast_cancer, make_classification
 
 import ferroshap
 from ferroshap.cli import main
-from ferroshap.models import load_tree_model_file
-from ferroshap.models._dumps import load_lightgbm_dump, load_xgboost_dump
+from ferroshap.models import load_lightgbm_dump, load_tree_model_file, load_xgboost_dump
 
 SAME = dict(rtol=1e-12, atol=1e-12)
 

@@ -6,7 +6,7 @@ use ferroshap::ensemble::{CategoryRule, InputPrecision};
 use ferroshap::formats::xgboost_dump::{self, DumpSettings};
 use ferroshap::formats::{ModelFormat, lightgbm_dump};
 use ferroshap::tree_shap::model_output::{self, OutputOptions, OutputTransform, PairMethod};
-use ferroshap::tree_shap::{InteractionOptions, interventional, path_dependent, saabas};
+use ferroshap::tree_shap::{InteractionOptions, interventional, oblivious, path_dependent, saabas};
 use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use ndarray::ArrayView2;
 use numpy::{
@@ -429,7 +429,11 @@ impl PyTreeEnsemble {
         let x = FloatMatrix::extract(X)?;
         let model = &self.inner;
         let out = with_view!(x, |v| compute(py, n_threads, || {
-            path_dependent::shap_values(model, v)
+            // Oblivious trees (CatBoost) by table lookup when enough rows pay for the tables.
+            match oblivious::shap_values(model, v)? {
+                Some(values) => Ok(values),
+                None => path_dependent::shap_values(model, v),
+            }
         }))?;
         Ok(out.values.into_pyarray(py))
     }

@@ -65,7 +65,9 @@ def limit_rounds(model: TreeModel, tree_limit: Any) -> TreeModel:
     if rounds == total:
         return _all_rounds(model)
     ensemble = model.ensemble.select_trees(list(range(rounds * per_round)))
-    return dataclasses.replace(model, ensemble=ensemble, default_rounds=None)
+    # A LightGBM random forest's prediction averages the rounds it uses.
+    scale = model.output_scale * total / rounds if model.averaged else model.output_scale
+    return dataclasses.replace(model, ensemble=ensemble, default_rounds=None, output_scale=scale)
 
 
 def _all_rounds(model: TreeModel) -> TreeModel:

@@ -245,6 +245,9 @@ class TreeExplainer:
 
     def _set_model(self, model: TreeModel) -> None:
         """Explain ``model`` (the whole model or its first rounds): its base values."""
+        if model.output_scale != self._model.output_scale:
+            # Fewer rounds of a LightGBM random forest: predict averages over them.
+            self._output = resolve_output(self.model_output, model, self._live_model)
         self._model = model
         if self._background is not None:
             base = model.ensemble.interventional_expected_value(

@@ -15,7 +15,23 @@ from typing import Any
 
 from ferroshap import _core
 
-__all__ = ["InvalidTreeModelError", "TreeModel", "load_tree_model", "load_tree_model_file"]
+__all__ = [
+    "InvalidTreeModelError",
+    "TreeModel",
+    "load_lightgbm_dump",
+    "load_tree_model",
+    "load_tree_model_file",
+    "load_xgboost_dump",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The dump loaders import this module's TreeModel: loaded on first use.
+    if name in ("load_xgboost_dump", "load_lightgbm_dump"):
+        from ferroshap.models import _dumps
+
+        return getattr(_dumps, name)
+    raise AttributeError(f"module 'ferroshap.models' has no attribute {name!r}")
 
 
 class InvalidTreeModelError(_core.InvalidModelError, TypeError):
@@ -77,6 +93,9 @@ class TreeModel:
         The rounds the model's own ``predict`` uses by default: ``best_iteration + 1`` of an
         early-stopped XGBoost scikit-learn model, LightGBM's ``best_iteration``; ``None``:
         every round.
+    averaged
+        ``True`` for LightGBM random forests (``average_output``): ``output_scale`` includes
+        ``1 / rounds``, so explaining fewer rounds changes it.
     """
 
     ensemble: _core.TreeEnsemble | _core.LinearTreeEnsemble
@@ -91,6 +110,7 @@ class TreeModel:
     encode_input: Callable[[Any], Any] | None = None
     trees_per_round: int | None = None
     default_rounds: int | None = None
+    averaged: bool = False
 
 
 def load_tree_model(model: Any) -> TreeModel:

@@ -58,6 +58,10 @@ def load_xgboost_dump(
         The booster's feature names: the dump names split features by them (``"split":
         "age"``) instead of ``f0, f1, ...``.
 
+    A dump does not hold the training categories of categorical features: their values are
+    read as category codes, so pass codes (or pandas columns whose categories are the
+    training categories, in the same order).
+
     Returns
     -------
     TreeModel
@@ -135,6 +139,7 @@ def load_lightgbm_dump(dump: Any) -> TreeModel:
         single_output=ensemble.n_outputs == 1,
         output_scale=_lightgbm_output_scale(document, ensemble),
         frame_categories=[list(c) for c in categories] if categories else None,
+        averaged=isinstance(document, dict) and bool(document.get("average_output")),
     )
 
 

@@ -90,7 +90,13 @@ def _model(
         single_output=ensemble.n_outputs == 1,
         output_scale=_output_scale(text, ensemble),
         frame_categories=[list(c) for c in pandas_categorical] if pandas_categorical else None,
+        averaged=any(line.strip() == "average_output" for line in _header_lines(text)),
     )
+
+
+def _header_lines(text: str) -> list[str]:
+    head = text.split("\nTree=", 1)[0]
+    return head.splitlines()
 
 
 def _output_scale(text: str, ensemble: _core.TreeEnsemble) -> float:

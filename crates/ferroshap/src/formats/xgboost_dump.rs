@@ -97,6 +97,25 @@ impl DumpSettings {
 
 /// Parses an XGBoost JSON dump: a JSON array of tree objects, each with `cover` (dumped
 /// `with_stats=True`: path-dependent Tree SHAP weights branches by it).
+///
+/// ```
+/// use ferroshap::formats::xgboost_dump::{DumpSettings, from_dump};
+///
+/// # fn main() -> ferroshap::Result<()> {
+/// let dump = br#"[{"nodeid": 0, "depth": 0, "split": "f1", "split_condition": 0.5,
+///     "yes": 1, "no": 2, "missing": 2, "cover": 10, "children": [
+///     {"nodeid": 1, "leaf": -0.25, "cover": 6}, {"nodeid": 2, "leaf": 0.75, "cover": 4}]}]"#;
+/// let settings = DumpSettings {
+///     objective: Some("binary:logistic".into()),
+///     base_score: Some(vec![0.5]), // a probability, as save_config() holds it
+///     n_features: Some(2),
+///     ..DumpSettings::default()
+/// };
+/// let model = from_dump(dump, &settings)?;
+/// let margin = model.predict_margin(ndarray::array![[0.0f64, 0.25]].view())?;
+/// assert_eq!(margin[[0, 0]], -0.25); // logit(0.5) = 0, plus the left leaf
+/// # Ok(()) }
+/// ```
 pub fn from_dump(dump: &[u8], settings: &DumpSettings) -> Result<TreeEnsemble> {
     let doc = json::parse_as(dump, FORMAT, MAX_NESTING)?;
     let trees = doc.as_array().ok_or_else(|| {

@@ -30,6 +30,20 @@ use crate::error::{Error, Result};
 /// Interventional SHAP values `(n_rows, n_features, n_outputs)` of `model` (linear or constant
 /// leaves), with the mean margin over `background` as base value. Parallel over rows; the
 /// result does not depend on the thread count.
+///
+/// ```no_run
+/// use ferroshap::formats::lightgbm;
+/// use ferroshap::tree_shap::linear_tree;
+///
+/// # fn main() -> ferroshap::Result<()> {
+/// let text = std::fs::read_to_string("linear_model.txt").unwrap(); // LightGBM, linear_tree=True
+/// let model = lightgbm::linear_from_text(&text)?;
+/// let (x, background) = (ndarray::array![[0.5f64, f64::NAN]], ndarray::array![[0.0f64, 1.0]]);
+/// let explained = linear_tree::interventional_shap_values(&model, x.view(), background.view())?;
+/// let total = explained.values.sum() + explained.base_values[0];
+/// assert!((total - model.predict_margin(x.view())?[[0, 0]]).abs() < 1e-9);
+/// # Ok(()) }
+/// ```
 pub fn interventional_shap_values<F: Scalar, G: Scalar>(
     model: &LinearTreeEnsemble,
     x: ArrayView2<'_, F>,

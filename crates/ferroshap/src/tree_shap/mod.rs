@@ -6,6 +6,7 @@ pub mod interventional;
 mod lanes;
 pub mod linear_tree;
 pub mod model_output;
+pub mod oblivious;
 pub mod pair_game;
 pub mod pair_sampling;
 pub mod path_dependent;

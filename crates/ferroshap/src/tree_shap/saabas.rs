@@ -20,6 +20,18 @@ use crate::parallel::ROW_BLOCK;
 /// hessian sums for XGBoost, counts for LightGBM); a row moving from node `n` to child `c`
 /// adds `E[c] - E[n]` to the value of `n`'s split feature. Parallel over rows; the result
 /// does not depend on the thread count.
+///
+/// ```no_run
+/// use ferroshap::{TreeEnsemble, tree_shap::saabas};
+///
+/// # fn main() -> ferroshap::Result<()> {
+/// let model = TreeEnsemble::from_file("model.json")?;
+/// let x = ndarray::array![[1.0f64, 2.0, 3.0]];
+/// let approx = saabas::saabas_values(&model, x.view())?;
+/// let total: f64 = approx.values.sum() + approx.base_values[0];
+/// assert!((total - model.predict_margin(x.view())?[[0, 0]]).abs() < 1e-9);
+/// # Ok(()) }
+/// ```
 pub fn saabas_values<F: Scalar>(model: &TreeEnsemble, x: ArrayView2<'_, F>) -> Result<ShapValues> {
     model.check_features(x.ncols())?;
     let (n, m, k) = (x.nrows(), model.n_features(), model.n_outputs());
