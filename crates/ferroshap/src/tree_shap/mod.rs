@@ -8,12 +8,14 @@ pub mod model_output;
 pub mod pair_game;
 pub mod pair_sampling;
 pub mod path_dependent;
-pub(crate) mod quadrature;
-pub(crate) mod single_row;
+mod quadrature;
+mod single_row;
 
 use ndarray::Array3;
 
 pub use interactions::{InteractionOptions, InteractionValues};
+pub use interventional::Interventional;
+pub use path_dependent::PathDependent;
 
 /// SHAP values of a batch of rows.
 #[derive(Debug, Clone)]

@@ -27,6 +27,15 @@ pub(super) struct Tables {
 }
 
 impl Tables {
+    /// Bytes held by the tables.
+    pub(super) fn size_bytes(&self) -> usize {
+        std::mem::size_of_val(self.leaves.as_slice())
+            + std::mem::size_of_val(self.dense.as_slice())
+            + std::mem::size_of_val(self.nonzero.as_slice())
+            + std::mem::size_of_val(self.sparse.as_slice())
+            + std::mem::size_of_val(self.reach.as_slice())
+    }
+
     /// The tables of one tree from its aggregated background `weights`, for explaining
     /// `n_rows` rows (which decides, per leaf, whether a dense table pays off).
     pub(super) fn new(
