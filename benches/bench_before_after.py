@@ -12,14 +12,14 @@ cores). Run from the repository root, for example with the old build in a worktr
     python benches/bench_before_after.py --before /tmp/before/python --after python
 
 Cases (XGBoost regressor 500 trees of depth 8 on 50 features unless said):
-``pd``: path-dependent, 1,000 rows; ``pd_1row``: path-dependent, one row per call;
-``pd_interactions``: path-dependent interaction values, 50 rows; ``iv``: interventional, 100
-background rows, 1,000 rows; ``iv_1row``: the same, one row per call; ``iv_interactions``:
-interventional interaction values (100 trees of depth 6), 20 rows; ``iv_probability``:
-``model_output="probability"`` of an XGBoost classifier (100 trees of depth 6), 200 rows;
+``pd``: path-dependent, 500 rows; ``pd_1row``: path-dependent, one row per call;
+``pd_interactions``: path-dependent interaction values, 10 rows; ``iv``: interventional, 100
+background rows, 500 rows; ``iv_1row``: the same, one row per call; ``iv_interactions``:
+interventional interaction values (100 trees of depth 6), 5 rows; ``iv_probability``:
+``model_output="probability"`` of an XGBoost classifier (100 trees of depth 6), 10 rows;
 ``kernel_numpy``: Kernel SHAP of a numpy model (12 features, 100 background rows, 2,048
-coalitions), 20 rows; ``kernel_native``: Kernel SHAP of a HistGradientBoosting regressor's
-converted ensemble (the native tree game), 10 rows.
+coalitions), 10 rows; ``kernel_native``: Kernel SHAP of a HistGradientBoosting regressor's
+converted ensemble (the native tree game), 5 rows.
 """
 
 from __future__ import annotations
@@ -106,23 +106,23 @@ def worker(folder: Path, repeats: int) -> dict[str, float]:
             return A @ beta + 0.5 * np.tanh(A[:, 0] * A[:, 1])
 
         explainer = ferroshap.KernelExplainer(f, Xk[:100], seed=0)
-        explainer.shap_values(Xk[100:120], nsamples=2048, l1_reg=False, silent=True)
+        explainer.shap_values(Xk[100:110], nsamples=2048, l1_reg=False, silent=True)
 
     hgb = pickle.loads((folder / "hgb.pkl").read_bytes())
     ensemble = ferroshap.TreeExplainer(hgb).ensemble
 
     def kernel_native() -> None:
         explainer = ferroshap.KernelExplainer(ensemble, Xk[:100], seed=0)
-        explainer.shap_values(Xk[200:210], nsamples=2048, l1_reg=False, silent=True)
+        explainer.shap_values(Xk[200:205], nsamples=2048, l1_reg=False, silent=True)
 
     cases = {
-        "pd": lambda: pd.shap_values(X[:1000]),
+        "pd": lambda: pd.shap_values(X[:500]),
         "pd_1row": per_row(pd, 100),
-        "pd_interactions": lambda: pd.shap_interaction_values(X[:50]),
-        "iv": lambda: iv.shap_values(X[:1000]),
+        "pd_interactions": lambda: pd.shap_interaction_values(X[:10]),
+        "iv": lambda: iv.shap_values(X[:500]),
         "iv_1row": per_row(iv, 20),
-        "iv_interactions": lambda: small_iv.shap_interaction_values(X[:20]),
-        "iv_probability": lambda: proba.shap_values(Xc[:200]),
+        "iv_interactions": lambda: small_iv.shap_interaction_values(X[:5]),
+        "iv_probability": lambda: proba.shap_values(Xc[:10]),
         "kernel_numpy": kernel_numpy,
         "kernel_native": kernel_native,
     }
@@ -135,7 +135,7 @@ def main() -> int:
     parser.add_argument("--before", type=Path, help="python/ folder of the old build")
     parser.add_argument("--after", type=Path, help="python/ folder of the new build")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
-    parser.add_argument("--repeats", type=int, default=2, help="best of R per case and round")
+    parser.add_argument("--repeats", type=int, default=1, help="best of R per case and round")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -156,6 +156,7 @@ def main() -> int:
                 for name, t in result.items():
                     times[label][name] = min(t, times[label].get(name, float("inf")))
                 loads.append(os.getloadavg()[0])
+                print(f"{label}: {result}", file=sys.stderr, flush=True)
     print(
         f"{args.rounds} alternating rounds, best of {args.repeats} per round; "
         f"load {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores\n"

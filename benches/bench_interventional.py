@@ -24,7 +24,8 @@ Case: ``XGBRegressor(n_estimators=500, max_depth=8)`` trained on 2,000 rows x 50
 
 ``--one-row``: the latency of explaining one row at a time (``--calls`` calls, a different row
 each, after one warm-up call that builds what the explainer keeps), with 100 background rows:
-shap's ``shap_values(X[i:i+1])``, ferroshap's explainer (every core and ``n_jobs=1``), the
+shap's ``shap_values(X[i:i+1], check_additivity=False)``, ferroshap's explainer (every core,
+with and without its additivity check, and ``n_jobs=1``), the
 prepared core object alone (``_core.Interventional.shap_values``) and the core's one-shot call
 that aggregates the background on every call (``TreeEnsemble.interventional_shap_values``,
 what every call did before explainers kept their tables).
@@ -192,6 +193,10 @@ def one_row(args: argparse.Namespace) -> None:
     prepared = _core.Interventional(ensemble, bg)
     cases = [
         ("ferroshap TreeExplainer.shap_values", lambda r: fs.shap_values(r)),
+        (
+            "ferroshap TreeExplainer.shap_values, check_additivity=False (as shap here)",
+            lambda r: fs.shap_values(r, check_additivity=False),
+        ),
         ("ferroshap TreeExplainer.shap_values, n_jobs=1", lambda r: fs1.shap_values(r)),
         ("core Interventional.shap_values (prepared)", lambda r: prepared.shap_values(r)),
         (

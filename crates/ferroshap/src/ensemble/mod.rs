@@ -7,6 +7,7 @@
 mod predict;
 mod tree;
 
+pub(crate) use tree::PlainSplit;
 pub use tree::{LEAF, RawTree, Tree};
 
 use crate::error::{Error, Result};

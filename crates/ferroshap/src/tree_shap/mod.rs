@@ -7,6 +7,7 @@ mod lanes;
 pub mod model_output;
 pub mod pair_game;
 pub mod pair_sampling;
+pub(crate) mod pair_walk;
 pub mod path_dependent;
 mod quadrature;
 mod single_row;

@@ -357,31 +357,19 @@ where
         // Few rows: every block of trees explains all rows, then blocks are added in order.
         // An engine leaves no trace of one block in the next (`store` clears it), so one
         // serves several blocks.
-        let partials: Vec<Vec<f64>> = (0..trees.len().div_ceil(TREE_BLOCK))
-            .into_par_iter()
-            .map_init(&engine, |engine, b| {
-                let first = b * TREE_BLOCK;
-                let block = &trees[first..(first + TREE_BLOCK).min(trees.len())];
-                let mut part = vec![0.0; n * row_len];
-                if crate::parallel::cancelled() {
-                    return part;
+        let blocks: Vec<usize> = (0..trees.len().div_ceil(TREE_BLOCK)).collect();
+        crate::parallel::sum_blocks_in_order(out, &blocks, &engine, |engine, &b, part| {
+            let first = b * TREE_BLOCK;
+            let block = &trees[first..(first + TREE_BLOCK).min(trees.len())];
+            for (b, chunk) in part.chunks_mut(rows_per_block * row_len).enumerate() {
+                let rows = chunk.len() / row_len;
+                engine.load(&prepare_rows(model, &x, b * rows_per_block, rows), rows);
+                for (t, tree) in block.iter().enumerate() {
+                    engine.add_tree(first + t, tree);
                 }
-                for (b, chunk) in part.chunks_mut(rows_per_block * row_len).enumerate() {
-                    let rows = chunk.len() / row_len;
-                    engine.load(&prepare_rows(model, &x, b * rows_per_block, rows), rows);
-                    for (t, tree) in block.iter().enumerate() {
-                        engine.add_tree(first + t, tree);
-                    }
-                    engine.store(chunk);
-                }
-                part
-            })
-            .collect();
-        for part in partials {
-            for (o, p) in out.iter_mut().zip(part) {
-                *o += p;
+                engine.store(chunk);
             }
-        }
+        });
     }
     crate::parallel::check_cancelled()?;
     Ok(ShapValues {
