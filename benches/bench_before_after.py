@@ -78,7 +78,7 @@ def best(fn: Any, repeats: int) -> float:
     return min(times)
 
 
-def worker(folder: Path, repeats: int) -> dict[str, float]:
+def worker(folder: Path, repeats: int, only: list[str] | None) -> dict[str, float]:
     import pickle
 
     import ferroshap
@@ -127,7 +127,11 @@ def worker(folder: Path, repeats: int) -> dict[str, float]:
         "kernel_native": kernel_native,
     }
     per_call = {"pd_1row": 100, "iv_1row": 20}
-    return {name: best(fn, repeats) / per_call.get(name, 1) for name, fn in cases.items()}
+    return {
+        name: best(fn, repeats) / per_call.get(name, 1)
+        for name, fn in cases.items()
+        if only is None or name in only
+    }
 
 
 def main() -> int:
@@ -136,10 +140,11 @@ def main() -> int:
     parser.add_argument("--after", type=Path, help="python/ folder of the new build")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--repeats", type=int, default=1, help="best of R per case and round")
+    parser.add_argument("--cases", nargs="+", help="only these cases (default: all)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.repeats)))
+        print(json.dumps(worker(args.worker, args.repeats, args.cases)))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -151,6 +156,7 @@ def main() -> int:
                 env = {**os.environ, "PYTHONPATH": str(path.resolve())}
                 cmd = [sys.executable, __file__, "--worker", str(folder)]
                 cmd += ["--repeats", str(args.repeats)]
+                cmd += ["--cases", *args.cases] if args.cases else []
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 for name, t in result.items():

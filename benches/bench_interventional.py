@@ -66,6 +66,20 @@ def make_data(rows: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def train(quick: bool) -> tuple[Any, np.ndarray, tuple[int, int, int]]:
+    """The benchmark's model (500 trees of depth 8; 20 of depth 4 when quick), its training
+    rows, and (trees, depth, cores)."""
+    import xgboost as xgb
+
+    trees, depth = (20, 4) if quick else (500, 8)
+    threads = os.cpu_count() or 1
+    X_train, y = make_data(2000)
+    model = xgb.XGBRegressor(
+        n_estimators=trees, max_depth=depth, tree_method="hist", nthread=threads
+    ).fit(X_train, y)
+    return model, X_train, (trees, depth, threads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny model and data")
@@ -84,15 +98,9 @@ def main() -> None:
 
     import ferroshap
 
-    trees, depth = (20, 4) if args.quick else (500, 8)
     rows = 100 if args.quick else args.rows
     shap_rows = min(rows, 20 if args.quick else args.shap_rows)
-    threads = os.cpu_count() or 1
-
-    X_train, y = make_data(2000)
-    model = xgb.XGBRegressor(
-        n_estimators=trees, max_depth=depth, tree_method="hist", nthread=threads
-    ).fit(X_train, y)
+    model, X_train, (trees, depth, threads) = train(args.quick)
     rng = np.random.default_rng(SEED)
     X = X_train[:rows]
     pool, _ = make_data(12000)
@@ -164,13 +172,8 @@ def one_row(args: argparse.Namespace) -> None:
     import ferroshap
     from ferroshap import _core
 
-    trees, depth = (20, 4) if args.quick else (500, 8)
     calls = 20 if args.quick else args.calls
-    threads = os.cpu_count() or 1
-    X_train, y = make_data(2000)
-    model = xgb.XGBRegressor(
-        n_estimators=trees, max_depth=depth, tree_method="hist", nthread=threads
-    ).fit(X_train, y)
+    model, X_train, (trees, depth, threads) = train(args.quick)
     rng = np.random.default_rng(SEED)
     bg = X_train[rng.choice(len(X_train), 100, replace=False)]
     rows = [X_train[i : i + 1] for i in range(calls)]

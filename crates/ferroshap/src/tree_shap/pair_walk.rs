@@ -117,6 +117,7 @@ impl PairWalk {
 /// `Σ_{C ⊆ B} (−1)^|C| [A ∪ C ⊆ S]`, into `table` (to be summed over the subsets of S), or
 /// the same with the roles of S and its complement swapped into `co_table`: whichever has
 /// fewer terms. Returns whether `co_table` was used.
+#[inline]
 pub(crate) fn add_leaf_terms(
     table: &mut [f64],
     co_table: &mut [f64],
