@@ -42,20 +42,41 @@ pub(crate) fn sum_blocks_in_order<B, S>(
 ) where
     B: Sync,
 {
+    sum_blocks_into(
+        std::slice::from_mut(&mut &mut *out),
+        blocks,
+        |_| 0,
+        init,
+        add,
+    );
+}
+
+/// [`sum_blocks_in_order`] for several outputs: block `b` adds to `outs[target(b)]`, and each
+/// output receives its blocks in their order in `blocks`.
+pub(crate) fn sum_blocks_into<O, B, S>(
+    outs: &mut [O],
+    blocks: &[B],
+    target: impl Fn(&B) -> usize + Sync + Send,
+    init: impl Fn() -> S + Sync + Send,
+    add: impl Fn(&mut S, &B, &mut [f64]) + Sync + Send,
+) where
+    O: AsMut<[f64]>,
+    B: Sync,
+{
     use rayon::prelude::*;
-    let len = out.len();
+    let lens: Vec<usize> = outs.iter_mut().map(|o| o.as_mut().len()).collect();
     let parts: Vec<Vec<f64>> = blocks
         .par_iter()
         .map_init(&init, |state, block| {
-            let mut part = vec![0.0; len];
+            let mut part = vec![0.0; lens[target(block)]];
             if !cancelled() {
                 add(state, block, &mut part);
             }
             part
         })
         .collect();
-    for part in parts {
-        for (o, p) in out.iter_mut().zip(part) {
+    for (block, part) in blocks.iter().zip(parts) {
+        for (o, p) in outs[target(block)].as_mut().iter_mut().zip(part) {
             *o += p;
         }
     }
