@@ -15,6 +15,7 @@ __all__ = [
     "UnsupportedModelError",
     "LinearTreeEnsemble",
     "TreeEnsemble",
+    "Interventional",
     "GameJob",
     "kernel_shap_tree_ensemble",
     "_kept_pools",
@@ -328,6 +329,40 @@ class TreeEnsemble:
     ) -> npt.NDArray[np.float64]:
         """Base values of ``interventional_output_values``: ``(n_labels, K)`` for losses (the
         mean loss over the background at each label), ``(1, K)`` otherwise."""
+
+@final  # PyO3 classes cannot be subclassed
+class Interventional:
+    """An interventional explainer prepared for one model and one background.
+
+    The background is read as the model reads inputs and the base values are computed once;
+    from the first one-row call on, each tree's background is kept aggregated into the tables
+    that explain one row (up to 256 MiB; beyond that, each call aggregates it again), so
+    explaining rows one by one costs a walk of the trees, not a pass over the background.
+    Results equal ``TreeEnsemble.interventional_shap_values`` with the same background.
+
+    >>> explainer = Interventional(ensemble, background)  # doctest: +SKIP
+    >>> explainer.shap_values(X[:1]).shape  # (1, n_features, n_outputs)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        ensemble: TreeEnsemble,
+        background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64] | None = None,
+        n_threads: int | None = None,
+    ) -> None: ...
+    def shap_values(
+        self,
+        X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Exact interventional SHAP values, shape ``(n_rows, n_features, n_outputs)``."""
+    def expected_value(self) -> npt.NDArray[np.float64]:
+        """The (weighted) mean margin over the background, shape ``(n_outputs,)``."""
+    def table_bytes(self) -> int:
+        """Bytes held by the prepared background and the kept one-row tables."""
+    @property
+    def n_background(self) -> int: ...
 
 @final  # PyO3 classes cannot be subclassed
 class GameJob:

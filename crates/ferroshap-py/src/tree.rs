@@ -1,12 +1,15 @@
 //! `ferroshap._core.TreeEnsemble`: the core's tree ensemble as a Python class.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ferroshap::ensemble::{CategoryRule, InputPrecision};
 use ferroshap::formats::xgboost_dump::{self, DumpSettings};
 use ferroshap::formats::{ModelFormat, lightgbm_dump};
 use ferroshap::tree_shap::model_output::{self, OutputOptions, OutputTransform, PairMethod};
-use ferroshap::tree_shap::{InteractionOptions, interventional, oblivious, path_dependent, saabas};
+use ferroshap::tree_shap::{
+    InteractionOptions, Interventional, PathDependent, interventional, oblivious, saabas,
+};
 use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
 use ndarray::ArrayView2;
 use numpy::{
@@ -74,10 +77,81 @@ type OutputResult<'py> = (
     usize,
 );
 
-/// A tree ensemble in ferroshap's core representation.
+/// A tree ensemble in ferroshap's core representation, with its path-dependent explainer
+/// (whose tables are built on first use and kept with the object).
 #[pyclass(name = "TreeEnsemble", module = "ferroshap._core", frozen)]
 pub(crate) struct PyTreeEnsemble {
-    pub(crate) inner: TreeEnsemble,
+    pub(crate) inner: Arc<TreeEnsemble>,
+    path_dependent: PathDependent<Arc<TreeEnsemble>>,
+}
+
+impl PyTreeEnsemble {
+    fn wrap(model: TreeEnsemble) -> Self {
+        let inner = Arc::new(model);
+        PyTreeEnsemble {
+            path_dependent: PathDependent::new(Arc::clone(&inner)),
+            inner,
+        }
+    }
+}
+
+/// An interventional explainer prepared for one model and one background: the background is
+/// read and the base values computed once; the tables that explain one row are kept from the
+/// first one-row call on.
+#[pyclass(name = "Interventional", module = "ferroshap._core", frozen)]
+pub(crate) struct PyInterventional {
+    inner: Interventional<Arc<TreeEnsemble>>,
+}
+
+#[pymethods]
+impl PyInterventional {
+    #[new]
+    #[pyo3(signature = (ensemble, background, weights=None, n_threads=None))]
+    fn new<'py>(
+        py: Python<'py>,
+        ensemble: PyRef<'py, PyTreeEnsemble>,
+        background: &Bound<'py, PyAny>,
+        weights: Option<PyReadonlyArray1<'py, f64>>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        let bg = FloatMatrix::extract_background(background)?;
+        let w = weights.as_ref().map(|w| w.as_array());
+        let model = Arc::clone(&ensemble.inner);
+        let inner = with_view!(bg, |b| compute(py, n_threads, || Interventional::new(
+            model, b, w
+        )))?;
+        Ok(PyInterventional { inner })
+    }
+
+    /// Interventional SHAP values, shape (N, M, K).
+    #[pyo3(signature = (X, n_threads=None))]
+    #[allow(non_snake_case)]
+    fn shap_values<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray3<f64>>> {
+        let x = FloatMatrix::extract(X)?;
+        let explainer = &self.inner;
+        let out = with_view!(x, |v| compute(py, n_threads, || explainer.shap_values(v)))?;
+        Ok(out.values.into_pyarray(py))
+    }
+
+    /// The base value per output: the (weighted) mean margin over the background.
+    fn expected_value<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.base_values().to_vec().into_pyarray(py)
+    }
+
+    /// Bytes held by the prepared background and the kept one-row tables.
+    fn table_bytes(&self) -> usize {
+        self.inner.table_bytes()
+    }
+
+    #[getter]
+    fn n_background(&self) -> usize {
+        self.inner.n_background()
+    }
 }
 
 fn parse_format(format: Option<&str>) -> PyResult<Option<ModelFormat>> {
@@ -220,7 +294,7 @@ impl PyTreeEnsemble {
         let format = parse_format(format)?;
         let data = data.to_vec();
         let inner = compute(py, Some(1), move || TreeEnsemble::from_bytes(&data, format))?;
-        Ok(PyTreeEnsemble { inner })
+        Ok(PyTreeEnsemble::wrap(inner))
     }
 
     /// The model in ferroshap's compact binary form (`from_bytes` reads it back).
@@ -241,7 +315,7 @@ impl PyTreeEnsemble {
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let inner = compute(py, Some(1), move || TreeEnsemble::from_file(&path))?;
-        Ok(PyTreeEnsemble { inner })
+        Ok(PyTreeEnsemble::wrap(inner))
     }
 
     /// An XGBoost JSON dump (a JSON array of `get_dump(dump_format="json", with_stats=True)`
@@ -276,7 +350,7 @@ impl PyTreeEnsemble {
         let inner = compute(py, Some(1), move || {
             xgboost_dump::from_dump(&dump, &settings)
         })?;
-        Ok(PyTreeEnsemble { inner })
+        Ok(PyTreeEnsemble::wrap(inner))
     }
 
     /// A LightGBM JSON dump: `json.dumps(booster.dump_model())`.
@@ -284,7 +358,7 @@ impl PyTreeEnsemble {
     fn from_lightgbm_dump(py: Python<'_>, dump: &[u8]) -> PyResult<Self> {
         let dump = dump.to_vec();
         let inner = compute(py, Some(1), move || lightgbm_dump::from_dump(&dump))?;
-        Ok(PyTreeEnsemble { inner })
+        Ok(PyTreeEnsemble::wrap(inner))
     }
 
     #[staticmethod]
@@ -319,7 +393,7 @@ impl PyTreeEnsemble {
             categorical_features: categorical_features.unwrap_or_default(),
         };
         let inner = TreeEnsemble::new(spec, raw).map_err(PyFsErr)?;
-        Ok(PyTreeEnsemble { inner })
+        Ok(PyTreeEnsemble::wrap(inner))
     }
 
     #[getter]
@@ -375,18 +449,16 @@ impl PyTreeEnsemble {
 
     /// Bytes held by path-dependent Tree SHAP's per-model tables (computed on first use).
     fn path_dependent_table_bytes(&self, py: Python<'_>) -> usize {
-        py.detach(|| self.inner.path_dependent_table_bytes())
+        py.detach(|| self.path_dependent.table_bytes())
     }
 
     /// Bytes held by the layout that explaining up to 8 rows walks (computed on first use).
     fn single_row_table_bytes(&self, py: Python<'_>) -> usize {
-        py.detach(|| self.inner.single_row_table_bytes())
+        py.detach(|| self.path_dependent.single_row_table_bytes())
     }
 
     fn select_trees(&self, indices: Vec<usize>) -> PyFsResult<Self> {
-        Ok(PyTreeEnsemble {
-            inner: self.inner.select_trees(&indices)?,
-        })
+        Ok(PyTreeEnsemble::wrap(self.inner.select_trees(&indices)?))
     }
 
     /// A copy whose node covers are counted from the rows of `data`.
@@ -401,7 +473,7 @@ impl PyTreeEnsemble {
         let model = &self.inner;
         let inner = with_view!(x, |v| compute(py, n_threads, || model
             .with_covers_from_data(v)))?;
-        Ok(PyTreeEnsemble { inner })
+        Ok(PyTreeEnsemble::wrap(inner))
     }
 
     #[pyo3(signature = (X, n_threads=None))]
@@ -427,12 +499,13 @@ impl PyTreeEnsemble {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray3<f64>>> {
         let x = FloatMatrix::extract(X)?;
-        let model = &self.inner;
+        let model = &*self.inner;
+        let explainer = &self.path_dependent;
         let out = with_view!(x, |v| compute(py, n_threads, || {
             // Oblivious trees (CatBoost) by table lookup when enough rows pay for the tables.
             match oblivious::shap_values(model, v)? {
                 Some(values) => Ok(values),
-                None => path_dependent::shap_values(model, v),
+                None => explainer.shap_values(v),
             }
         }))?;
         Ok(out.values.into_pyarray(py))
@@ -449,7 +522,7 @@ impl PyTreeEnsemble {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray3<f64>>> {
         let x = FloatMatrix::extract(X)?;
-        let model = &self.inner;
+        let model = &*self.inner;
         let out = with_view!(x, |v| compute(py, n_threads, || {
             saabas::saabas_values(model, v)
         }))?;
@@ -468,13 +541,13 @@ impl PyTreeEnsemble {
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArray4<f64>>> {
         let x = FloatMatrix::extract(X)?;
-        let model = &self.inner;
+        let explainer = &self.path_dependent;
         let options = InteractionOptions {
             features,
             max_output_bytes: max_bytes,
         };
         let out = with_view!(x, |v| compute(py, n_threads, || {
-            path_dependent::interaction_values(model, v, &options)
+            explainer.interaction_values(v, &options)
         }))?;
         Ok(out.values.into_pyarray(py))
     }
@@ -508,7 +581,7 @@ impl PyTreeEnsemble {
     }
 
     fn expected_value<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        self.inner.expected_value().into_pyarray(py)
+        self.path_dependent.base_values().to_vec().into_pyarray(py)
     }
 
     /// Interventional SHAP values against every row of `background`, shape (N, M, K).

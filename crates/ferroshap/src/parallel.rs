@@ -27,6 +27,61 @@ use crate::error::{Error, Result};
 /// Rows per unit of parallel work.
 pub(crate) const ROW_BLOCK: usize = 16;
 
+/// Adds up, into `out`, the parts that `add` computes for each of `blocks`, in block order.
+///
+/// Each block gets a zeroed buffer the size of `out` (and a per-thread state made by `init`)
+/// and adds its contribution there; the buffers run in parallel and are then added to `out`
+/// one after another, in the order of `blocks`. The blocks are the caller's and depend only on
+/// the input sizes, so the sums never depend on the number of threads. A cancelled
+/// computation skips the remaining blocks (the caller reports the cancellation).
+pub(crate) fn sum_blocks_in_order<B, S>(
+    out: &mut [f64],
+    blocks: &[B],
+    init: impl Fn() -> S + Sync + Send,
+    add: impl Fn(&mut S, &B, &mut [f64]) + Sync + Send,
+) where
+    B: Sync,
+{
+    sum_blocks_into(
+        std::slice::from_mut(&mut &mut *out),
+        blocks,
+        |_| 0,
+        init,
+        add,
+    );
+}
+
+/// [`sum_blocks_in_order`] for several outputs: block `b` adds to `outs[target(b)]`, and each
+/// output receives its blocks in their order in `blocks`.
+pub(crate) fn sum_blocks_into<O, B, S>(
+    outs: &mut [O],
+    blocks: &[B],
+    target: impl Fn(&B) -> usize + Sync + Send,
+    init: impl Fn() -> S + Sync + Send,
+    add: impl Fn(&mut S, &B, &mut [f64]) + Sync + Send,
+) where
+    O: AsMut<[f64]>,
+    B: Sync,
+{
+    use rayon::prelude::*;
+    let lens: Vec<usize> = outs.iter_mut().map(|o| o.as_mut().len()).collect();
+    let parts: Vec<Vec<f64>> = blocks
+        .par_iter()
+        .map_init(&init, |state, block| {
+            let mut part = vec![0.0; lens[target(block)]];
+            if !cancelled() {
+                add(state, block, &mut part);
+            }
+            part
+        })
+        .collect();
+    for (block, part) in blocks.iter().zip(parts) {
+        for (o, p) in outs[target(block)].as_mut().iter_mut().zip(part) {
+            *o += p;
+        }
+    }
+}
+
 /// The most threads one pool may have: far beyond any machine's cores, and low enough that a
 /// mistyped count fails at once instead of spending a minute starting threads.
 pub const MAX_THREADS: usize = 1024;

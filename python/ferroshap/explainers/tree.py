@@ -226,6 +226,9 @@ class TreeExplainer:
         self._std_errors: np.ndarray | None = None
         self.data = data
         self._background: np.ndarray | None = None
+        # The model's interventional explainer, prepared once for the background and reused
+        # by every call (not pickled: rebuilt on first use).
+        self._interventional: tuple[_core.TreeEnsemble, _core.Interventional] | None = None
         if interventional:
             # Every row, in the model's encoding (categories mapped like X), no subsampling.
             self._background = self._matrix(data, _BACKGROUND).values
@@ -249,7 +252,9 @@ class TreeExplainer:
             # Fewer rounds of a LightGBM random forest: predict averages over them.
             self._output = resolve_output(self.model_output, model, self._live_model)
         self._model = model
-        if self._background is not None:
+        if self._background is not None and isinstance(model.ensemble, _core.TreeEnsemble):
+            base = self._prepared_interventional(model.ensemble).expected_value()
+        elif self._background is not None:  # linear trees: no prepared explainer (yet)
             base = model.ensemble.interventional_expected_value(
                 self._background, n_threads=self.n_jobs
             )
@@ -383,8 +388,22 @@ class TreeExplainer:
                 x, features=features, max_bytes=max_bytes, n_threads=self.n_jobs
             )
         if self._background is not None:
+            if ensemble is self._model.ensemble and isinstance(ensemble, _core.TreeEnsemble):
+                prepared = self._prepared_interventional(ensemble)
+                return prepared.shap_values(x, n_threads=self.n_jobs)
             return ensemble.interventional_shap_values(x, self._background, n_threads=self.n_jobs)
         return ensemble.shap_values(x, n_threads=self.n_jobs)
+
+    def _prepared_interventional(self, ensemble: _core.TreeEnsemble) -> _core.Interventional:
+        """The interventional explainer of ``ensemble`` (this explainer's model) and the
+        background, built on first use and kept while the model stays the same."""
+        assert self._background is not None
+        kept = getattr(self, "_interventional", None)  # absent in explainers pickled before
+        if kept is None or kept[0] is not ensemble:
+            prepared = _core.Interventional(ensemble, self._background, n_threads=self.n_jobs)
+            kept = (ensemble, prepared)
+            self._interventional = kept
+        return kept[1]
 
     def _explain(
         self, matrix, y: Any, check_additivity: bool, approximate: bool = False
@@ -482,6 +501,7 @@ class TreeExplainer:
         # What the explainer still reads from the live model is its class labels.
         state = self.__dict__.copy()
         state["model"] = None
+        state["_interventional"] = None
         state["_live_model"] = _ClassLabels(getattr(self._live_model, "classes_", None))
         return state
 

@@ -9,13 +9,10 @@ mod predict;
 mod tree;
 
 pub use linear::{LinearLeaves, LinearTreeEnsemble};
+pub(crate) use tree::PlainSplit;
 pub use tree::{LEAF, RawTree, Tree};
 
-use std::sync::{Arc, OnceLock};
-
 use crate::error::{Error, Result};
-use crate::tree_shap::quadrature::PreparedTree;
-use crate::tree_shap::single_row::PackedTree;
 
 /// LightGBM's `kZeroThreshold`: the float `1e-35f`, widened.
 const LIGHTGBM_ZERO: f64 = 1e-35f32 as f64;
@@ -135,19 +132,6 @@ pub struct TreeEnsemble {
     objective: String,
     feature_names: Option<Vec<String>>,
     categorical_features: Vec<bool>,
-    /// Computed on first use and kept with the model (the trees never change after
-    /// construction: every method that changes them builds a new ensemble with empty caches).
-    cache: Cache,
-}
-
-/// What the algorithms derive from the trees once per model.
-#[derive(Debug, Clone, Default)]
-struct Cache {
-    expected_value: OnceLock<Vec<f64>>,
-    /// Per tree, the path-dependent quadrature tables (`None`: a path is too long for them).
-    path_dependent: OnceLock<Arc<Option<Vec<PreparedTree>>>>,
-    /// Per tree, the layout of the one-row walk (`None` as for `path_dependent`).
-    single_row: OnceLock<Arc<Option<Vec<PackedTree>>>>,
 }
 
 /// Everything needed to build a [`TreeEnsemble`] apart from the trees.
@@ -258,7 +242,6 @@ impl TreeEnsemble {
             objective,
             feature_names,
             categorical_features,
-            cache: Cache::default(),
         })
     }
 
@@ -383,81 +366,25 @@ impl TreeEnsemble {
             objective: self.objective.clone(),
             feature_names: self.feature_names.clone(),
             categorical_features: self.categorical_features.clone(),
-            cache: Cache::default(),
         }
     }
 
     /// The model's expected margin per output when nothing is known about the row: the base
     /// offset plus each tree's cover-weighted mean leaf value. This is the base value of
-    /// path-dependent Tree SHAP.
+    /// path-dependent Tree SHAP (which keeps it, computed once, in its prepared explainer).
     pub fn expected_value(&self) -> Vec<f64> {
-        self.cache
-            .expected_value
-            .get_or_init(|| {
-                let mut out = self.base_offset.clone();
-                for tree in &self.trees {
-                    for (k, v) in tree.expected_value().into_iter().enumerate() {
-                        out[tree.output + k] += v;
-                    }
-                }
-                out
-            })
-            .clone()
-    }
-
-    /// The path-dependent quadrature tables of every tree, computed on first use (`None`
-    /// when a path has more distinct features than the tables go to).
-    pub(crate) fn path_dependent_tables(&self) -> Option<&[PreparedTree]> {
-        use rayon::prelude::*;
-        self.cache
-            .path_dependent
-            .get_or_init(|| {
-                Arc::new(
-                    self.trees
-                        .par_iter()
-                        .map(|tree| PreparedTree::new(tree, self.n_features))
-                        .collect(),
-                )
-            })
-            .as_deref()
-    }
-
-    /// The one-row walk's layout of every tree, computed on first use (`None` as for
-    /// [`Self::path_dependent_tables`]).
-    pub(crate) fn single_row_tables(&self) -> Option<&[PackedTree]> {
-        use rayon::prelude::*;
-        self.cache
-            .single_row
-            .get_or_init(|| {
-                Arc::new(self.path_dependent_tables().map(|prepared| {
-                    self.trees
-                        .par_iter()
-                        .zip(prepared)
-                        .map(|(tree, prepared)| PackedTree::new(tree, prepared, self.n_features))
-                        .collect()
-                }))
-            })
-            .as_deref()
+        let mut out = self.base_offset.clone();
+        for tree in &self.trees {
+            for (k, v) in tree.expected_value().into_iter().enumerate() {
+                out[tree.output + k] += v;
+            }
+        }
+        out
     }
 
     /// Bytes held by the model's trees (node arrays, leaf values, category sets).
     pub fn size_bytes(&self) -> usize {
         self.trees.iter().map(Tree::size_bytes).sum()
-    }
-
-    /// Bytes held by the precomputed tables of path-dependent Tree SHAP (computing them if
-    /// they are not yet).
-    pub fn path_dependent_table_bytes(&self) -> usize {
-        self.path_dependent_tables()
-            .map_or(0, |t| t.iter().map(PreparedTree::size_bytes).sum())
-    }
-
-    /// Bytes held by the layout of the trees that explaining one row at a time walks
-    /// (computing it if it is not yet): per split a 64-byte record, per edge `8 Q` bytes of
-    /// credit weights, `8 Q` of inverse factors and 8 per leaf column.
-    pub fn single_row_table_bytes(&self) -> usize {
-        self.single_row_tables()
-            .map_or(0, |t| t.iter().map(PackedTree::size_bytes).sum())
     }
 
     pub(crate) fn check_features(&self, n_cols: usize) -> Result<()> {

@@ -399,6 +399,16 @@ impl Tree {
         x <= self.threshold[node]
     }
 
+    /// The split at internal `node` as a [`PlainSplit`], or `None` when it has a category
+    /// set or reads zero as missing ([`Self::goes_left`] then decides).
+    #[inline]
+    pub(crate) fn plain_split(&self, node: usize) -> Option<PlainSplit> {
+        self.is_plain_numeric(node).then(|| PlainSplit {
+            threshold: self.threshold[node],
+            nan_left: self.default_left(node),
+        })
+    }
+
     /// The categories of a categorical node's set, in increasing order.
     pub fn categories(&self, node: usize) -> Vec<u32> {
         if !self.is_categorical(node) {
@@ -493,6 +503,34 @@ impl Tree {
 /// the expectation stays defined (shap substitutes a tiny cover instead, to the same effect).
 fn child_ratio(child: f64, parent: f64) -> f64 {
     if parent > 0.0 { child / parent } else { 0.5 }
+}
+
+/// A numeric split with no rule beyond `x <= threshold` (no category set, zero not read as
+/// missing), NaN going to the default side: [`Tree::goes_left`]'s rule for such a split, written
+/// as arithmetic so that kernels apply it to many rows at once without branches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlainSplit {
+    pub(crate) threshold: f64,
+    pub(crate) nan_left: bool,
+}
+
+impl PlainSplit {
+    /// 1.0 when the prepared value `x` goes left, else 0.0.
+    #[inline(always)]
+    pub(crate) fn left(self, x: f64) -> f64 {
+        // NaN fails the comparison and goes to the default side.
+        let below = f64::from(u8::from(x <= self.threshold));
+        let nan = f64::from(u8::from(x.is_nan()));
+        below + nan * f64::from(u8::from(self.nan_left))
+    }
+
+    /// All ones when the prepared value `x` goes left, else 0.
+    #[inline(always)]
+    pub(crate) fn left_mask(self, x: f64) -> u64 {
+        let go =
+            u64::from(x <= self.threshold) | (u64::from(x.is_nan()) & u64::from(self.nan_left));
+        go.wrapping_neg()
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 
 use super::tree_kernel::TreeOutput;
 use crate::ensemble::TreeEnsemble;
-use crate::tree_shap::pair_game::subset_sums;
+use crate::tree_shap::pair_walk::{PairWalk, Players, add_leaf_terms, subset_sums};
 
 /// How a pair's game is evaluated (the automatic choice is by estimated cost).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -42,15 +42,6 @@ const MAX_TABLE_BITS: u32 = 22;
 /// features, 100 trees and 2,048 coalitions, scanning each pair's leaves is faster.
 const MAX_ROW_TABLE_BITS: usize = 16;
 
-/// A reachable leaf with its condition: features `a` in the coalition, `b` out of it.
-#[derive(Clone, Copy, Debug)]
-struct Leaf {
-    a: u64,
-    b: u64,
-    tree: u32,
-    node: u32,
-}
-
 /// One explained row against the background: its prepared values, the positions of its
 /// varying features and the coalitions (bit `p` set when varying feature `p` is present).
 pub(crate) struct RowGame<'a> {
@@ -65,11 +56,30 @@ pub(crate) struct RowGame<'a> {
     pub coalitions: &'a [u64],
 }
 
+/// The varying features as the players of the pair walk: fixed, one bit each.
+struct Varying<'a>(&'a [u32]);
+
+impl Players for Varying<'_> {
+    const FIXED: bool = true;
+    type Error = std::convert::Infallible;
+
+    #[inline]
+    fn mask(&self, feature: usize) -> u64 {
+        match self.0[feature] {
+            u32::MAX => 0,
+            pos => 1u64 << pos,
+        }
+    }
+
+    fn assign(&mut self, _feature: usize) -> Result<u64, Self::Error> {
+        unreachable!("every varying feature has its bit")
+    }
+}
+
 /// Scratch space reused across pairs.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    leaves: Vec<Leaf>,
-    stack: Vec<(u32, u64, u64)>,
+    walk: PairWalk,
     table: Vec<f64>,
     co_table: Vec<f64>,
     lut: Vec<u32>,
@@ -112,63 +122,18 @@ impl RowGame<'_> {
         m <= 12 || table <= scan
     }
 
-    /// Walks every tree with `x` and `r`, leaving the conditioned leaves in `scratch.leaves`
+    /// Walks every tree with `x` and `r`, leaving the conditioned leaves in `scratch.walk.leaves`
     /// and returning the margin part every coalition shares (base offset included).
     fn collect_leaves(&self, r: &[f64], scratch: &mut Scratch) -> Vec<f64> {
-        let ens = self.ensemble;
-        let rules = ens.rules();
-        let mut constant = ens.base_offset().to_vec();
-        scratch.leaves.clear();
-        for (t, tree) in ens.trees().iter().enumerate() {
-            scratch.stack.clear();
-            scratch.stack.push((0, 0, 0));
-            while let Some((start, a, b)) = scratch.stack.pop() {
-                let mut node = start as usize;
-                while !tree.is_leaf(node) {
-                    let j = tree.feature(node);
-                    let pos = self.position[j];
-                    if pos == u32::MAX {
-                        node = tree.next(node, r[j], rules);
-                        continue;
-                    }
-                    let bit = 1u64 << pos;
-                    if a & bit != 0 {
-                        node = tree.next(node, self.x[j], rules);
-                    } else if b & bit != 0 {
-                        node = tree.next(node, r[j], rules);
-                    } else {
-                        let nx = tree.next(node, self.x[j], rules);
-                        let nr = tree.next(node, r[j], rules);
-                        if nx == nr {
-                            node = nx;
-                        } else {
-                            scratch.stack.push((nr as u32, a, b | bit));
-                            scratch.stack.push((nx as u32, a | bit, b));
-                            node = usize::MAX;
-                            break;
-                        }
-                    }
-                }
-                if node == usize::MAX {
-                    continue;
-                }
-                if a | b == 0 {
-                    for (c, v) in constant[tree.output()..]
-                        .iter_mut()
-                        .zip(tree.leaf_value(node))
-                    {
-                        *c += v;
-                    }
-                } else {
-                    scratch.leaves.push(Leaf {
-                        a,
-                        b,
-                        tree: t as u32,
-                        node: node as u32,
-                    });
-                }
-            }
-        }
+        let mut constant = self.ensemble.base_offset().to_vec();
+        let walked = scratch.walk.walk(
+            self.ensemble,
+            self.x,
+            r,
+            &mut Varying(self.position),
+            &mut constant,
+        );
+        let Ok(()) = walked;
         constant
     }
 
@@ -177,7 +142,11 @@ impl RowGame<'_> {
         let ens = self.ensemble;
         let k = ens.n_outputs();
         let ko = self.output.n_outputs(k);
-        let parting = scratch.leaves.iter().fold(0u64, |acc, l| acc | l.a | l.b);
+        let parting = scratch
+            .walk
+            .leaves
+            .iter()
+            .fold(0u64, |acc, l| acc | l.a | l.b);
         let d = parting.count_ones();
         let n_coal = self.coalitions.len();
         let use_table = match self.evaluation {
@@ -189,7 +158,7 @@ impl RowGame<'_> {
                 // at about 4 table additions each.
                 d <= MAX_TABLE_BITS
                     && ((d as usize + 1) << d) * k + 4 * n_coal
-                        <= 4 * n_coal * scratch.leaves.len().max(1)
+                        <= 4 * n_coal * scratch.walk.leaves.len().max(1)
             }
         };
         scratch.margin.resize(k, 0.0);
@@ -222,9 +191,9 @@ impl RowGame<'_> {
         } else {
             for (c, &s) in self.coalitions.iter().enumerate() {
                 scratch.margin.copy_from_slice(constant);
-                for leaf in &scratch.leaves {
+                for leaf in &scratch.walk.leaves {
                     if s & leaf.a == leaf.a && s & leaf.b == 0 {
-                        let tree = &ens.trees()[leaf.tree as usize];
+                        let tree = leaf.tree(ens);
                         for (m, v) in scratch.margin[tree.output()..]
                             .iter_mut()
                             .zip(tree.leaf_value(leaf.node as usize))
@@ -251,17 +220,17 @@ impl RowGame<'_> {
         scratch.table.resize(size * k, 0.0);
         scratch.co_table.clear();
         let needs_co = scratch
+            .walk
             .leaves
             .iter()
             .any(|l| (l.a & parting).count_ones() < (l.b & parting).count_ones());
         if needs_co {
             scratch.co_table.resize(size * k, 0.0);
         }
-        let trees = self.ensemble.trees();
-        for leaf in &scratch.leaves {
+        for leaf in &scratch.walk.leaves {
             let a = pext(leaf.a, parting);
             let b = pext(leaf.b, parting);
-            let tree = &trees[leaf.tree as usize];
+            let tree = leaf.tree(self.ensemble);
             add_leaf_terms(
                 &mut scratch.table,
                 &mut scratch.co_table,
@@ -307,13 +276,12 @@ impl RowGame<'_> {
         co_table.resize(size * k, 0.0);
         let mut constant = vec![0.0; k];
         let mut used_co = false;
-        let trees = self.ensemble.trees();
         for (r, &w) in background.chunks_exact(p).zip(weights) {
             for (c, v) in constant.iter_mut().zip(self.collect_leaves(r, scratch)) {
                 *c += w * v;
             }
-            for leaf in &scratch.leaves {
-                let tree = &trees[leaf.tree as usize];
+            for leaf in &scratch.walk.leaves {
+                let tree = leaf.tree(self.ensemble);
                 used_co |= add_leaf_terms(
                     &mut table,
                     &mut co_table,
@@ -343,45 +311,6 @@ impl RowGame<'_> {
         scratch.table = table;
         scratch.co_table = co_table;
     }
-}
-
-/// Adds `scale ×` a leaf's values (feeding outputs from `offset`, `k` per entry) under the
-/// condition `[A ⊆ S, B ∩ S = ∅]` as inclusion–exclusion terms,
-/// `Σ_{B' ⊆ B} (−1)^|B'| [A ∪ B' ⊆ S]`, into `table` (to be summed over the subsets of S), or
-/// the same with the roles of S and its complement swapped into `co_table`: whichever has
-/// fewer terms. Returns whether `co_table` was used.
-fn add_leaf_terms(
-    table: &mut [f64],
-    co_table: &mut [f64],
-    (a, b): (u64, u64),
-    values: &[f64],
-    offset: usize,
-    k: usize,
-    scale: f64,
-) -> bool {
-    let use_co = b.count_ones() > a.count_ones();
-    let (fixed, free, t) = if use_co {
-        (b, a, co_table)
-    } else {
-        (a, b, table)
-    };
-    let mut sub = free;
-    loop {
-        let sign = if sub.count_ones() % 2 == 0 {
-            scale
-        } else {
-            -scale
-        };
-        let at = (fixed | sub) as usize * k + offset;
-        for (e, v) in t[at..at + values.len()].iter_mut().zip(values) {
-            *e += sign * v;
-        }
-        if sub == 0 {
-            break;
-        }
-        sub = (sub - 1) & free;
-    }
-    use_co
 }
 
 /// The bits of `v` at the set positions of `mask`, packed into the low bits (BMI2's `pext`).

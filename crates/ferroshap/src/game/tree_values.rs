@@ -3,8 +3,6 @@
 //! any estimator on the engine, in parallel over explained rows and blocks of background
 //! rows.
 
-use rayon::prelude::*;
-
 use super::engine::{EngineJob, Estimator};
 use super::tree_game::{PairEvaluation, RowGame, Scratch};
 use super::tree_kernel::TreeOutput;
@@ -87,12 +85,13 @@ pub fn set_tree_values<E: Estimator>(
         .filter(|&i| !rows[i].masks.is_empty())
         .flat_map(|i| (0..n_chunks).map(move |c| (i, c)))
         .collect();
-    let partials: Vec<Vec<f64>> = tasks
-        .par_iter()
-        .map_init(Scratch::default, |scratch, &(i, chunk)| {
-            if crate::parallel::cancelled() {
-                return Vec::new();
-            }
+    let mut sums: Vec<Vec<f64>> = rows.iter().map(|r| vec![0.0; r.masks.len() * ko]).collect();
+    crate::parallel::sum_blocks_into(
+        &mut sums,
+        &tasks,
+        |&(i, _)| i,
+        Scratch::default,
+        |scratch, &(i, chunk), sums| {
             let row = &rows[i];
             let x_prep: Vec<f64> = problem.row(i).iter().map(|&v| rules.prepare(v)).collect();
             let game = RowGame {
@@ -106,18 +105,10 @@ pub fn set_tree_values<E: Estimator>(
             };
             let lo = chunk * BACKGROUND_CHUNK;
             let hi = (lo + BACKGROUND_CHUNK).min(n_bg);
-            let mut sums = vec![0.0; row.masks.len() * ko];
-            game.accumulate(&bg[lo * p..hi * p], &bg_weights[lo..hi], &mut sums, scratch);
-            sums
-        })
-        .collect();
+            game.accumulate(&bg[lo * p..hi * p], &bg_weights[lo..hi], sums, scratch);
+        },
+    );
     crate::parallel::check_cancelled()?;
-    let mut sums: Vec<Vec<f64>> = rows.iter().map(|r| vec![0.0; r.masks.len() * ko]).collect();
-    for (&(i, _), part) in tasks.iter().zip(partials) {
-        for (e, v) in sums[i].iter_mut().zip(part) {
-            *e += v;
-        }
-    }
     job.set_coalition_values(sums)?;
     Ok(true)
 }

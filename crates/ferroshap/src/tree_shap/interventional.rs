@@ -42,7 +42,7 @@
 //! features are explained one (row, background row) pair at a time instead (module `wide`),
 //! after the fast trees, so that the other trees of the model keep the fast path.
 
-use ndarray::{Array3, ArrayView1, ArrayView2};
+use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 use super::ShapValues;
@@ -52,10 +52,11 @@ use crate::ensemble::{Tree, TreeEnsemble};
 use crate::error::{Error, Result};
 
 mod blocks;
+mod prepared;
 mod tables;
 mod wide;
 pub(super) use blocks::{BLOCK, LeafWeights, Patterns, RowBlock, Weights};
-use tables::{Constants, Tables};
+pub use prepared::{DEFAULT_TABLE_BUDGET, Interventional};
 
 /// Paths with at most this many distinct features get a dense table over all 2^d patterns.
 pub const DENSE_MAX: usize = 10;
@@ -117,6 +118,9 @@ pub fn shap_values_weighted<F: Scalar, G: Scalar>(
 }
 
 /// [`shap_values_weighted`] with an explicit per-leaf [`Strategy`].
+///
+/// Aggregates the background for this call only: to explain several batches against the same
+/// background, keep an [`Interventional`] and call [`Interventional::shap_values`].
 pub fn shap_values_with<F: Scalar, G: Scalar>(
     model: &TreeEnsemble,
     x: ArrayView2<'_, F>,
@@ -125,143 +129,7 @@ pub fn shap_values_with<F: Scalar, G: Scalar>(
     strategy: Strategy,
 ) -> Result<ShapValues> {
     model.check_features(x.ncols())?;
-    let bg = Background::new(model, background, weights)?;
-    let (n, m, k) = (x.nrows(), model.n_features(), model.n_outputs());
-    let row_len = m * k;
-    let mut values = Array3::<f64>::zeros((n, m, k));
-    let out = values.as_slice_mut().expect("fresh array is contiguous");
-    let consts = Constants::get();
-    let (trees, layouts, wide_trees) = split_trees(model);
-    let max_nodes = trees.iter().map(|t| t.n_nodes()).max().unwrap_or(0);
-
-    let mut base = model.base_offset().to_vec();
-    for block in tree_blocks(&layouts, bg.weights.len()) {
-        crate::parallel::check_cancelled()?;
-        // Groups of trees aggregate the background together: one pass over it per group.
-        let tables: Vec<Vec<Tables>> = block
-            .clone()
-            .step_by(TREES_PER_TASK)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|start| {
-                let group = start..(start + TREES_PER_TASK).min(block.end);
-                let pairs: Vec<_> = group.clone().map(|t| (trees[t], &layouts[t])).collect();
-                let weights = crate::simd::with_avx2(
-                    #[inline(always)]
-                    || LeafWeights::many(&pairs, model.rules(), &bg),
-                );
-                group
-                    .zip(weights)
-                    .map(|(t, w)| Tables::new(&layouts[t], w, &bg, n, strategy, consts))
-                    .collect()
-            })
-            .collect();
-        let tables: Vec<Tables> = tables.into_iter().flatten().collect();
-        for (t, table) in block.clone().zip(&tables) {
-            add_base(&mut base, trees[t], &layouts[t], &table.reach, bg.total);
-        }
-        if row_len == 0 || n == 0 {
-            continue;
-        }
-        // Rows in chunks whose values stay in cache while one tree's tables serve all of them;
-        // leaf by leaf within a tree, so a leaf's table stays in the nearest cache. The units
-        // of parallel work are a chunk of rows and a group of trees: each row receives its
-        // group's trees in model order, into partial sums that are added in group order when
-        // a chunk has several groups. The chunks and groups depend only on the sizes of the
-        // input, so the sums never depend on the number of threads.
-        let chunk_rows = (CHUNK_BYTES / (8 * row_len) / BLOCK).clamp(1, MAX_CHUNK_BLOCKS) * BLOCK;
-        let n_chunks = n.div_ceil(chunk_rows);
-        let chunk_bytes = 8 * row_len * chunk_rows.min(n);
-        let n_groups = MIN_TASKS
-            .div_ceil(n_chunks)
-            .min(block.len().div_ceil(TREES_PER_TASK))
-            .min(PARTIAL_BYTES / chunk_bytes)
-            .max(1);
-        let group_len = block.len().div_ceil(n_groups);
-        let groups: Vec<std::ops::Range<usize>> = block
-            .clone()
-            .step_by(group_len)
-            .map(|s| s..(s + group_len).min(block.end))
-            .collect();
-        let explain = |group: std::ops::Range<usize>, first: usize, phis: &mut [f64]| {
-            // Four f64 per vector where the CPU can (the body is inlined into the AVX2 copy).
-            crate::simd::with_avx2(
-                #[inline(always)]
-                || {
-                    let n_rows = phis.len() / row_len;
-                    let rows: Vec<RowBlock> = (0..n_rows.div_ceil(BLOCK))
-                        .map(|b| {
-                            let mut rows = RowBlock::new(m);
-                            let start = b * BLOCK;
-                            rows.load(model, &x, first + start, BLOCK.min(n_rows - start));
-                            rows
-                        })
-                        .collect();
-                    let mut pat = vec![[0u64; BLOCK]; max_nodes];
-                    let mut leaf_pats = Vec::new();
-                    for t in group {
-                        let (tree, layout) = (trees[t], &layouts[t]);
-                        leaf_pats.resize(layout.leaves.len() * n_rows, 0);
-                        for (b, rows) in rows.iter().enumerate() {
-                            layout.block_patterns(tree, model.rules(), rows, &mut pat);
-                            for (i, leaf) in layout.leaves.iter().enumerate() {
-                                leaf_pats[i * n_rows + b * BLOCK..][..rows.n]
-                                    .copy_from_slice(&pat[leaf.node as usize][..rows.n]);
-                            }
-                        }
-                        tables[t - block.start]
-                            .explain(tree, layout, &leaf_pats, n_rows, phis, row_len, k, consts);
-                    }
-                },
-            )
-        };
-        out.par_chunks_mut(chunk_rows * row_len)
-            .enumerate()
-            .for_each(|(c, phis)| {
-                if crate::parallel::cancelled() {
-                    return;
-                }
-                if let [group] = groups.as_slice() {
-                    explain(group.clone(), c * chunk_rows, phis);
-                    return;
-                }
-                let partials: Vec<Vec<f64>> = groups
-                    .par_iter()
-                    .map(|group| {
-                        let mut part = vec![0.0; phis.len()];
-                        explain(group.clone(), c * chunk_rows, &mut part);
-                        part
-                    })
-                    .collect();
-                for part in partials {
-                    for (o, p) in phis.iter_mut().zip(part) {
-                        *o += p;
-                    }
-                }
-            });
-    }
-    if !wide_trees.is_empty() {
-        for tree in &wide_trees {
-            wide::add_base(&mut base, tree, model.rules(), &bg);
-        }
-        if row_len > 0 {
-            let inv_binom = wide::InvBinomials::new(m.min(model.max_depth()));
-            // Blocks of rows fixed by the input size: each row is summed on one thread.
-            out.par_chunks_mut(BLOCK * row_len)
-                .enumerate()
-                .for_each(|(c, phis)| {
-                    if crate::parallel::cancelled() {
-                        return;
-                    }
-                    wide::explain(model, &wide_trees, &x, c * BLOCK, phis, &bg, &inv_binom);
-                });
-        }
-    }
-    crate::parallel::check_cancelled()?;
-    Ok(ShapValues {
-        values,
-        base_values: base,
-    })
+    Interventional::new(model, background, weights)?.shap_values_with(x, strategy)
 }
 
 /// The base value of interventional Tree SHAP: the (weighted) mean margin of the model over
@@ -272,15 +140,25 @@ pub fn expected_value<G: Scalar>(
     background: ArrayView2<'_, G>,
     weights: Option<ArrayView1<'_, f64>>,
 ) -> Result<Vec<f64>> {
-    let bg = Background::new(model, background, weights)?;
-    // The fast trees first, then the wide ones, as `shap_values_with` adds them.
-    let (trees, layouts, wide_trees) = split_trees(model);
+    Ok(Interventional::new(model, background, weights)?
+        .base_values()
+        .to_vec())
+}
+
+/// The base value from the fast trees' layouts and the wide trees: per-leaf weight sums in
+/// background-row order, the fast trees first, then the wide ones (as the values add them).
+fn base_values(
+    model: &TreeEnsemble,
+    bg: &Background,
+    trees: &[&Tree],
+    layouts: &[Layout],
+    wide_trees: &[&Tree],
+) -> Vec<f64> {
     let m = model.n_features();
     let reaches: Vec<Vec<f64>> = trees
         .par_iter()
-        .zip(&layouts)
+        .zip(layouts)
         .map(|(tree, layout)| {
-            // Per-leaf weight sums in background-row order, as `Tables::new` accumulates them.
             let mut slot_of = vec![u32::MAX; tree.n_nodes()];
             for (i, leaf) in layout.leaves.iter().enumerate() {
                 slot_of[leaf.node as usize] = i as u32;
@@ -293,26 +171,26 @@ pub fn expected_value<G: Scalar>(
         })
         .collect();
     let mut base = model.base_offset().to_vec();
-    for ((tree, layout), reach) in trees.iter().zip(&layouts).zip(&reaches) {
+    for ((tree, layout), reach) in trees.iter().zip(layouts).zip(&reaches) {
         add_base(&mut base, tree, layout, reach, bg.total);
     }
-    for tree in &wide_trees {
-        wide::add_base(&mut base, tree, model.rules(), &bg);
+    for tree in wide_trees {
+        wide::add_base(&mut base, tree, model.rules(), bg);
     }
-    Ok(base)
+    base
 }
 
 /// The trees whose paths fit the fast path's bitsets with their layouts, and the others
-/// (explained pair by pair), each in model order.
-fn split_trees(model: &TreeEnsemble) -> (Vec<&Tree>, Vec<Layout>, Vec<&Tree>) {
+/// (explained pair by pair), each in model order, as indices into the model's trees.
+fn split_trees(model: &TreeEnsemble) -> (Vec<usize>, Vec<Layout>, Vec<usize>) {
     let (mut trees, mut layouts, mut wide) = (Vec::new(), Vec::new(), Vec::new());
-    for tree in model.trees() {
+    for (t, tree) in model.trees().iter().enumerate() {
         match Layout::build(tree) {
             Some(layout) => {
-                trees.push(tree);
+                trees.push(t);
                 layouts.push(layout);
             }
-            None => wide.push(tree),
+            None => wide.push(t),
         }
     }
     (trees, layouts, wide)

@@ -31,57 +31,296 @@ const NONE: u32 = u32::MAX;
 
 /// One split node on the current path.
 #[derive(Clone, Copy, Default)]
-struct Frame {
-    node: usize,
-    feature: usize,
+pub(super) struct Frame {
+    pub(super) node: usize,
+    pub(super) feature: usize,
     /// Level of the nearest ancestor split on the same feature, or `NONE`.
-    ancestor: u32,
+    pub(super) ancestor: u32,
     /// 0: the left child is next; 1: the right child; 2: both done.
-    next: u8,
+    pub(super) next: u8,
     /// No child's leaf sums have been added to this node's yet.
-    first: bool,
+    pub(super) first: bool,
     /// The feature appears again below this node.
-    repeats: bool,
+    pub(super) repeats: bool,
     /// The feature's merged cover fraction above this split.
-    z_old: f64,
+    pub(super) z_old: f64,
     /// The node whose `inv_one` table held for the feature above this split (`NONE`: ones).
-    inv_node: u32,
+    pub(super) inv_node: u32,
+}
+
+/// The state of the current path that every lane walk keeps per feature, for a block of up
+/// to `R` rows: entered at a split ([`PathState::enter`]), changed on the way down into a
+/// split child ([`PathState::descend`]) and restored on the way back up
+/// ([`PathState::restore`]). The walks differ only in what they credit.
+pub(super) struct PathState<const R: usize> {
+    /// Rows in the current block (lanes beyond are padding and never stored).
+    pub(super) n: usize,
+    /// Per feature: the block's values, one lane per row.
+    pub(super) x: Vec<[f64; R]>,
+    /// Per feature: the merged `o` of its conditions on the current path, per row.
+    pub(super) one: Vec<[f64; R]>,
+    /// Per feature: the merged `z` of its conditions on the current path.
+    pub(super) zero: Vec<f64>,
+    /// Per feature: level of the deepest split on it on the current path (`NONE` if none).
+    pub(super) last: Vec<u32>,
+    /// Per feature: the node whose `inv_one` table (`1 / f(p)` for `o = 1`) holds for the
+    /// feature's current `z` (`NONE`: the feature is not on the path, `f = 1`).
+    pub(super) inv_node: Vec<u32>,
+}
+
+impl<const R: usize> PathState<R> {
+    pub(super) fn new(n_features: usize) -> Self {
+        PathState {
+            n: 0,
+            x: vec![[0.0; R]; n_features],
+            one: vec![[1.0; R]; n_features],
+            zero: vec![1.0; n_features],
+            last: vec![NONE; n_features],
+            inv_node: vec![NONE; n_features],
+        }
+    }
+
+    /// Starts a block: `rows` holds `n <= R` prepared rows, row-major.
+    pub(super) fn load(&mut self, rows: &[f64], n: usize) {
+        self.n = n;
+        load_lanes(&mut self.x, rows, n);
+    }
+
+    /// Enters the split `node`: which rows go left (`left`), the feature's `o` above it
+    /// (`old_one`), and its frame.
+    #[inline(always)]
+    pub(super) fn enter(
+        &self,
+        tree: &Tree,
+        prepared: &PreparedTree,
+        rules: &SplitRules,
+        node: usize,
+        left: &mut [f64; R],
+        old_one: &mut [f64; R],
+    ) -> Frame {
+        let feature = tree.feature(node);
+        goes_left(tree, rules, node, &self.x[feature], left);
+        *old_one = self.one[feature];
+        Frame {
+            node,
+            feature,
+            ancestor: self.last[feature],
+            next: 0,
+            first: true,
+            repeats: prepared.repeats_below(node),
+            z_old: self.zero[feature],
+            inv_node: self.inv_node[feature],
+        }
+    }
+
+    /// Moves the split's feature into its split child `child` at level `d`: the rows' `o`
+    /// there (`child_one`) and the child's merged cover fraction `z_c`.
+    #[inline(always)]
+    pub(super) fn descend(
+        &mut self,
+        frame: &Frame,
+        (d, child): (usize, usize),
+        child_one: &[f64; R],
+        z_c: f64,
+    ) {
+        let f = frame.feature;
+        self.inv_node[f] = child as u32;
+        self.one[f] = *child_one;
+        self.zero[f] = z_c;
+        self.last[f] = d as u32;
+    }
+
+    /// Restores the split's feature as it was above the split (`old_one`: its `o` there).
+    #[inline(always)]
+    pub(super) fn restore(&mut self, frame: &Frame, old_one: &[f64; R]) {
+        let f = frame.feature;
+        self.one[f] = *old_one;
+        self.zero[f] = frame.z_old;
+        self.last[f] = frame.ancestor;
+        self.inv_node[f] = frame.inv_node;
+    }
+}
+
+/// What every walk keeps for one level of the current path (its split node).
+#[derive(Clone, Copy)]
+pub(super) struct LevelBase<const R: usize, const Q: usize> {
+    pub(super) frame: Frame,
+    /// Per row: 1 when the row goes left at this level's split.
+    pub(super) left: [f64; R],
+    /// Per row: the feature's `o` before this split, and in the child being explained.
+    pub(super) old_one: [f64; R],
+    pub(super) child_one: [f64; R],
+    /// Per point x row: the path product `P` of this level's node and the leaf sums
+    /// `S = sum v P` below it.
+    pub(super) p: [[f64; R]; Q],
+    pub(super) s: [[f64; R]; Q],
+}
+
+impl<const R: usize, const Q: usize> Default for LevelBase<R, Q> {
+    fn default() -> Self {
+        LevelBase {
+            frame: Frame::default(),
+            left: [0.0; R],
+            old_one: [0.0; R],
+            child_one: [0.0; R],
+            p: [[0.0; R]; Q],
+            s: [[0.0; R]; Q],
+        }
+    }
+}
+
+/// A walk's level: the part every walk has, and its own fields.
+pub(super) trait PathLevel<const R: usize, const Q: usize> {
+    fn base(&mut self) -> &mut LevelBase<R, Q>;
+}
+
+/// What a lane walk (SHAP values, interaction values) does at each step of the shared
+/// depth-first walk [`walk_lanes`], beyond the path state.
+pub(super) trait LaneVisitor<const R: usize, const Q: usize> {
+    type Level: PathLevel<R, Q>;
+    /// The path state of the walk.
+    fn path(&mut self) -> &mut PathState<R>;
+    /// The factors of the path product into `child` of the split at `level`, with what the
+    /// visitor keeps per child (its credit weights).
+    fn factors(&mut self, level: &mut Self::Level, frame: &Frame, child: usize) -> Factors<Q>;
+    /// A leaf child, with value `v`, of the split at level `d`: credited and folded in place.
+    fn leaf_child(
+        &mut self,
+        levels: &mut [Self::Level],
+        d: usize,
+        frame: &Frame,
+        v: f64,
+        factors: &Factors<Q>,
+    );
+    /// The walk has just gone down from the split at `level` into its split child.
+    fn descended(&mut self, level: &mut Self::Level, frame: &Frame);
+    /// Both children of the split at level `d` are done.
+    fn finished(&mut self, levels: &mut [Self::Level], d: usize, frame: &Frame);
+    /// The split child of level `d` is done: credit it, fold its sums, and restore the
+    /// feature's path state.
+    fn child_done(&mut self, levels: &mut [Self::Level], d: usize, frame: &Frame);
+}
+
+/// The depth-first walk over `tree` for output `column` of its leaves that every lane walk
+/// shares: one level per split on the current path, children visited left then right, a
+/// child that no row's path product reaches skipped, leaf children handled in place.
+#[inline(always)]
+pub(super) fn walk_lanes<const R: usize, const Q: usize, V: LaneVisitor<R, Q>>(
+    visitor: &mut V,
+    levels: &mut [V::Level],
+    tree: &Tree,
+    prepared: &PreparedTree,
+    rules: &SplitRules,
+    column: usize,
+) {
+    if tree.is_leaf(0) {
+        return; // a single leaf: no feature gets any credit
+    }
+    levels[0].base().p = [[1.0; R]; Q];
+    let mut d = 0usize;
+    enter(visitor.path(), levels[0].base(), tree, prepared, rules, 0);
+    loop {
+        let frame = levels[d].base().frame;
+        if frame.next == 2 {
+            visitor.finished(levels, d, &frame);
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            // The child just finished was the split child of level d.
+            let frame = levels[d].base().frame;
+            visitor.child_done(levels, d, &frame);
+            continue;
+        }
+        let n = visitor.path().n;
+        let level = &mut levels[d];
+        let base = level.base();
+        base.frame.next += 1;
+        let (l, r) = tree.children(frame.node);
+        let (child, is_left) = if frame.next == 0 {
+            (l, true)
+        } else {
+            (r, false)
+        };
+        let z_c = prepared.zero(child);
+        let Some(child_one) = child_ones(&base.left, &base.old_one, is_left, n, z_c) else {
+            continue; // no subset of features reaches this child for any row
+        };
+        base.child_one = child_one;
+        let factors = visitor.factors(level, &frame, child);
+        if tree.is_leaf(child) {
+            let v = tree.leaf_value(child)[column];
+            visitor.leaf_child(levels, d, &frame, v, &factors);
+        } else {
+            let (above, below) = levels.split_at_mut(d + 1);
+            let (level, below) = (&mut above[d], &mut below[0]);
+            let base = level.base();
+            below.base().p = factors.apply(&base.p, &base.old_one, &base.child_one);
+            visitor
+                .path()
+                .descend(&frame, (d, child), &base.child_one, z_c);
+            visitor.descended(level, &frame);
+            d += 1;
+            enter(
+                visitor.path(),
+                levels[d].base(),
+                tree,
+                prepared,
+                rules,
+                child,
+            );
+        }
+    }
+}
+
+/// Starts the split `node` at a level: which rows go left, and the feature's state.
+#[inline(always)]
+fn enter<const R: usize, const Q: usize>(
+    path: &PathState<R>,
+    level: &mut LevelBase<R, Q>,
+    tree: &Tree,
+    prepared: &PreparedTree,
+    rules: &SplitRules,
+    node: usize,
+) {
+    level.frame = path.enter(
+        tree,
+        prepared,
+        rules,
+        node,
+        &mut level.left,
+        &mut level.old_one,
+    );
 }
 
 /// Everything the walk keeps for one level of the current path.
 #[derive(Clone, Copy)]
 struct Level<const R: usize, const Q: usize> {
-    frame: Frame,
-    /// Per row: 1 when the row goes left at this level's split.
-    left: [f64; R],
-    /// Per row: the feature's `o` before this split, and in the child being explained.
-    old_one: [f64; R],
-    child_one: [f64; R],
+    base: LevelBase<R, Q>,
     /// Per point: the credit weights for the child being explained, `credit_zero` for every
     /// row plus `credit_one` for rows with `o = 1`.
     credit_zero: [f64; Q],
     credit_one: [f64; Q],
-    /// Per point x row: the path product `P` of this level's node, the leaf sums
-    /// `S = sum v P` below it, and `A`, the leaf sums that deeper splits on the same feature
-    /// credit (subtracted here).
-    p: [[f64; R]; Q],
-    s: [[f64; R]; Q],
+    /// Per point x row: `A`, the leaf sums that deeper splits on the same feature credit
+    /// (subtracted here).
     a: [[f64; R]; Q],
 }
 
 impl<const R: usize, const Q: usize> Default for Level<R, Q> {
     fn default() -> Self {
         Level {
-            frame: Frame::default(),
-            left: [0.0; R],
-            old_one: [0.0; R],
-            child_one: [0.0; R],
+            base: LevelBase::default(),
             credit_zero: [0.0; Q],
             credit_one: [0.0; Q],
-            p: [[0.0; R]; Q],
-            s: [[0.0; R]; Q],
             a: [[0.0; R]; Q],
         }
+    }
+}
+
+impl<const R: usize, const Q: usize> PathLevel<R, Q> for Level<R, Q> {
+    #[inline(always)]
+    fn base(&mut self) -> &mut LevelBase<R, Q> {
+        &mut self.base
     }
 }
 
@@ -139,14 +378,9 @@ pub(super) fn goes_left<const R: usize>(
     x: &[f64; R],
     left: &mut [f64; R],
 ) {
-    if tree.is_plain_numeric(node) {
-        let threshold = tree.threshold(node);
-        let nan_left = if tree.default_left(node) { 1.0 } else { 0.0 };
+    if let Some(split) = tree.plain_split(node) {
         for r in 0..R {
-            // NaN fails the comparison and goes to the default side.
-            let below = f64::from(u8::from(x[r] <= threshold));
-            let nan = f64::from(u8::from(x[r].is_nan()));
-            left[r] = below + nan * nan_left;
+            left[r] = split.left(x[r]);
         }
     } else {
         for r in 0..R {
@@ -277,21 +511,9 @@ pub(super) fn run_kernel<K: Kernel>(kernel: K) {
 pub(crate) struct LaneWorkspace<const R: usize> {
     n_features: usize,
     n_outputs: usize,
-    /// Rows in the current block (lanes beyond are padding and never stored).
-    n: usize,
     /// Levels of the deepest path, plus one.
     depth: usize,
-    /// Per feature: the block's values, one lane per row.
-    x: Vec<[f64; R]>,
-    /// Per feature: the merged `o` of its conditions on the current path, per row.
-    one: Vec<[f64; R]>,
-    /// Per feature: the merged `z` of its conditions on the current path.
-    zero: Vec<f64>,
-    /// Per feature: level of the deepest split on it on the current path (`NONE` if none).
-    last: Vec<u32>,
-    /// Per feature: the node whose `inv_one` table (`1 / f(p)` for `o = 1`) holds for the
-    /// feature's current `z` (`NONE`: the feature is not on the path, `f = 1`).
-    inv_node: Vec<u32>,
+    path: PathState<R>,
     /// The levels for each point count (`Vec<Level<R, Q>>`).
     levels: LevelCache,
     /// Per feature x output: the block's SHAP values so far.
@@ -303,13 +525,8 @@ impl<const R: usize> LaneWorkspace<R> {
         LaneWorkspace {
             n_features,
             n_outputs,
-            n: 0,
             depth: max_depth + 1,
-            x: vec![[0.0; R]; n_features],
-            one: vec![[1.0; R]; n_features],
-            zero: vec![1.0; n_features],
-            last: vec![NONE; n_features],
-            inv_node: vec![NONE; n_features],
+            path: PathState::new(n_features),
             levels: LevelCache::default(),
             acc: vec![[0.0; R]; n_features * n_outputs],
         }
@@ -317,8 +534,7 @@ impl<const R: usize> LaneWorkspace<R> {
 
     /// Starts a block: `rows` holds `n <= R` prepared rows, row-major.
     pub(crate) fn load(&mut self, rows: &[f64], n: usize) {
-        self.n = n;
-        load_lanes(&mut self.x, rows, n);
+        self.path.load(rows, n);
     }
 
     /// Adds the block's values to `phi` (`n x n_features x n_outputs`, row-major) and clears
@@ -326,7 +542,7 @@ impl<const R: usize> LaneWorkspace<R> {
     pub(crate) fn store(&mut self, phi: &mut [f64]) {
         let width = self.n_features * self.n_outputs;
         for (i, lanes) in self.acc.iter_mut().enumerate() {
-            for r in 0..self.n {
+            for r in 0..self.path.n {
                 phi[r * width + i] += lanes[r];
             }
             *lanes = [0.0; R];
@@ -376,94 +592,15 @@ impl<const R: usize> LaneWorkspace<R> {
         for q in 0..Q {
             zero_credit[q] = -weights[q] / (1.0 - nodes[q]);
         }
-        let output = tree.output() + column;
-        if tree.is_leaf(0) {
-            return; // a single leaf: no feature gets any credit
-        }
-        levels[0].p = [[1.0; R]; Q];
-        let mut d = 0usize;
-        self.enter(&mut levels[0], tree, prepared, rules, 0);
-        loop {
-            let frame = levels[d].frame;
-            if frame.next == 2 {
-                // Both children done.
-                self.finish::<Q>(levels, d, &frame);
-                if d == 0 {
-                    return;
-                }
-                d -= 1;
-                // The child just finished was the split child of level d: credit and fold it.
-                let frame = levels[d].frame;
-                let (above, below) = levels.split_at_mut(d + 1);
-                self.credit_and_fold::<Q>(&mut above[d], &below[0], &frame, output);
-                continue;
-            }
-            let level = &mut levels[d];
-            level.frame.next += 1;
-            let (l, r) = tree.children(frame.node);
-            let (child, is_left) = if frame.next == 0 {
-                (l, true)
-            } else {
-                (r, false)
-            };
-            let z_c = prepared.zero(child);
-            let Some(child_one) = child_ones(&level.left, &level.old_one, is_left, self.n, z_c)
-            else {
-                continue; // no subset of features reaches this child for any row
-            };
-            level.child_one = child_one;
-            let factors = self.factors::<Q>(
-                level,
-                &frame,
-                prepared,
-                child,
-                &nodes,
-                &weights,
-                &zero_credit,
-            );
-            if tree.is_leaf(child) {
-                // A leaf child is credited and folded in place.
-                let v = tree.leaf_value(child)[column];
-                self.leaf_child::<Q>(level, &frame, v, &factors, output);
-            } else {
-                let (above, below) = levels.split_at_mut(d + 1);
-                self.descend::<Q>(
-                    &mut above[d],
-                    &mut below[0],
-                    &frame,
-                    (d, child),
-                    z_c,
-                    &factors,
-                );
-                d += 1;
-                self.enter(&mut levels[d], tree, prepared, rules, child);
-            }
-        }
-    }
-
-    /// Starts the split `node` at `level`: which rows go left, and the feature's state.
-    #[inline(always)]
-    fn enter<const Q: usize>(
-        &mut self,
-        level: &mut Level<R, Q>,
-        tree: &Tree,
-        prepared: &PreparedTree,
-        rules: &SplitRules,
-        node: usize,
-    ) {
-        let feature = tree.feature(node);
-        goes_left(tree, rules, node, &self.x[feature], &mut level.left);
-        level.old_one = self.one[feature];
-        level.frame = Frame {
-            node,
-            feature,
-            ancestor: self.last[feature],
-            next: 0,
-            first: true,
-            repeats: prepared.repeats_below(node),
-            z_old: self.zero[feature],
-            inv_node: self.inv_node[feature],
+        let mut visitor = ValueWalk {
+            ws: self,
+            prepared,
+            nodes,
+            weights,
+            zero_credit,
+            output: tree.output() + column,
         };
+        walk_lanes(&mut visitor, levels, tree, prepared, rules, column);
     }
 
     /// The factors for the child of the split at `level` whose cover fraction (merged over
@@ -483,7 +620,7 @@ impl<const R: usize> LaneWorkspace<R> {
     ) -> Factors<Q> {
         let inv_new: &[f64; Q] = prepared.inv_one(child).try_into().expect("Q points");
         let z_c = prepared.zero(child);
-        let factors = Factors::new(prepared, child, self.inv_node[frame.feature], nodes);
+        let factors = Factors::new(prepared, child, self.path.inv_node[frame.feature], nodes);
         for q in 0..Q {
             // Credit weights: rows with o = 0 take credit_zero, rows with o = 1 add the rest.
             let zero = if z_c != 0.0 { zero_credit[q] } else { 0.0 };
@@ -491,29 +628,6 @@ impl<const R: usize> LaneWorkspace<R> {
             level.credit_one[q] = (1.0 - z_c) * weights[q] * inv_new[q] - zero;
         }
         factors
-    }
-
-    /// Enters the split child `node` at the level below `level`: its path product and the
-    /// feature's state.
-    #[inline(always)]
-    fn descend<const Q: usize>(
-        &mut self,
-        level: &mut Level<R, Q>,
-        below: &mut Level<R, Q>,
-        frame: &Frame,
-        (d, node): (usize, usize),
-        z_c: f64,
-        factors: &Factors<Q>,
-    ) {
-        below.p = factors.apply(&level.p, &level.old_one, &level.child_one);
-        let f = frame.feature;
-        self.inv_node[f] = node as u32;
-        self.one[f] = level.child_one;
-        self.zero[f] = z_c;
-        self.last[f] = d as u32;
-        if frame.repeats {
-            level.a = [[0.0; R]; Q];
-        }
     }
 
     /// A leaf child with value `v` of the split at `level`: its leaf sums `v P` credited to
@@ -527,9 +641,9 @@ impl<const R: usize> LaneWorkspace<R> {
         factors: &Factors<Q>,
         output: usize,
     ) {
-        let (o_old, o_new) = (level.old_one, level.child_one);
+        let (o_old, o_new) = (level.base.old_one, level.base.child_one);
         if frame.first {
-            level.s = [[0.0; R]; Q];
+            level.base.s = [[0.0; R]; Q];
         }
         let mut total = [0.0; R];
         for q in 0..Q {
@@ -537,12 +651,12 @@ impl<const R: usize> LaneWorkspace<R> {
             let (credit_zero, credit_one) = (level.credit_zero[q], level.credit_one[q]);
             for r in 0..R {
                 let factor = factors.ratio_00 + o_old[r] * step_old + o_new[r] * step_new;
-                let leaf = v * (level.p[q][r] * factor);
+                let leaf = v * (level.base.p[q][r] * factor);
                 total[r] += (credit_zero + o_new[r] * credit_one) * leaf;
-                level.s[q][r] += leaf;
+                level.base.s[q][r] += leaf;
             }
         }
-        level.frame.first = false;
+        level.base.frame.first = false;
         let acc = &mut self.acc[frame.feature * self.n_outputs + output];
         for r in 0..R {
             acc[r] += total[r];
@@ -560,21 +674,21 @@ impl<const R: usize> LaneWorkspace<R> {
         frame: &Frame,
         output: usize,
     ) {
-        let o = level.child_one;
+        let o = level.base.child_one;
         let mut total = [0.0; R];
         if frame.repeats {
             for q in 0..Q {
                 let (credit_zero, credit_one) = (level.credit_zero[q], level.credit_one[q]);
                 for r in 0..R {
                     let weight = credit_zero + o[r] * credit_one;
-                    total[r] += weight * (below.s[q][r] - level.a[q][r]);
+                    total[r] += weight * (below.base.s[q][r] - level.a[q][r]);
                 }
             }
         } else {
             for q in 0..Q {
                 let (credit_zero, credit_one) = (level.credit_zero[q], level.credit_one[q]);
                 for r in 0..R {
-                    total[r] += (credit_zero + o[r] * credit_one) * below.s[q][r];
+                    total[r] += (credit_zero + o[r] * credit_one) * below.base.s[q][r];
                 }
             }
         }
@@ -583,20 +697,16 @@ impl<const R: usize> LaneWorkspace<R> {
             acc[r] += total[r];
         }
         if frame.first {
-            level.s = below.s;
+            level.base.s = below.base.s;
         } else {
             for q in 0..Q {
                 for r in 0..R {
-                    level.s[q][r] += below.s[q][r];
+                    level.base.s[q][r] += below.base.s[q][r];
                 }
             }
         }
-        level.frame.first = false;
-        let f = frame.feature;
-        self.one[f] = level.old_one;
-        self.zero[f] = frame.z_old;
-        self.last[f] = frame.ancestor;
-        self.inv_node[f] = frame.inv_node;
+        level.base.frame.first = false;
+        self.path.restore(frame, &level.base.old_one);
     }
 
     /// Both children of the split at level `d` done: a split no row can pass has no leaf
@@ -605,17 +715,82 @@ impl<const R: usize> LaneWorkspace<R> {
     #[inline(always)]
     fn finish<const Q: usize>(&mut self, levels: &mut [Level<R, Q>], d: usize, frame: &Frame) {
         if frame.first {
-            levels[d].s = [[0.0; R]; Q];
+            levels[d].base.s = [[0.0; R]; Q];
         }
         if frame.ancestor != NONE {
             let ancestor = frame.ancestor as usize;
             let (above, below) = levels.split_at_mut(d);
-            let (a, s) = (&mut above[ancestor].a, &below[0].s);
+            let (a, s) = (&mut above[ancestor].a, &below[0].base.s);
             for q in 0..Q {
                 for r in 0..R {
                     a[q][r] += s[q][r];
                 }
             }
         }
+    }
+}
+
+/// The SHAP-value walk of one tree and output: the workspace with the tree's constants.
+struct ValueWalk<'a, const R: usize, const Q: usize> {
+    ws: &'a mut LaneWorkspace<R>,
+    prepared: &'a PreparedTree,
+    nodes: [f64; Q],
+    weights: [f64; Q],
+    zero_credit: [f64; Q],
+    output: usize,
+}
+
+impl<const R: usize, const Q: usize> LaneVisitor<R, Q> for ValueWalk<'_, R, Q> {
+    type Level = Level<R, Q>;
+
+    #[inline(always)]
+    fn path(&mut self) -> &mut PathState<R> {
+        &mut self.ws.path
+    }
+
+    #[inline(always)]
+    fn factors(&mut self, level: &mut Level<R, Q>, frame: &Frame, child: usize) -> Factors<Q> {
+        let (nodes, weights, zero_credit) = (&self.nodes, &self.weights, &self.zero_credit);
+        self.ws.factors::<Q>(
+            level,
+            frame,
+            self.prepared,
+            child,
+            nodes,
+            weights,
+            zero_credit,
+        )
+    }
+
+    #[inline(always)]
+    fn leaf_child(
+        &mut self,
+        levels: &mut [Level<R, Q>],
+        d: usize,
+        frame: &Frame,
+        v: f64,
+        factors: &Factors<Q>,
+    ) {
+        self.ws
+            .leaf_child::<Q>(&mut levels[d], frame, v, factors, self.output);
+    }
+
+    #[inline(always)]
+    fn descended(&mut self, level: &mut Level<R, Q>, frame: &Frame) {
+        if frame.repeats {
+            level.a = [[0.0; R]; Q];
+        }
+    }
+
+    #[inline(always)]
+    fn finished(&mut self, levels: &mut [Level<R, Q>], d: usize, frame: &Frame) {
+        self.ws.finish::<Q>(levels, d, frame);
+    }
+
+    #[inline(always)]
+    fn child_done(&mut self, levels: &mut [Level<R, Q>], d: usize, frame: &Frame) {
+        let (above, below) = levels.split_at_mut(d + 1);
+        self.ws
+            .credit_and_fold::<Q>(&mut above[d], &below[0], frame, self.output);
     }
 }

@@ -9,6 +9,7 @@ pub mod model_output;
 pub mod oblivious;
 pub mod pair_game;
 pub mod pair_sampling;
+pub(crate) mod pair_walk;
 pub mod path_dependent;
 pub(crate) mod quadrature;
 pub mod saabas;
@@ -17,6 +18,8 @@ pub(crate) mod single_row;
 use ndarray::Array3;
 
 pub use interactions::{InteractionOptions, InteractionValues};
+pub use interventional::Interventional;
+pub use path_dependent::PathDependent;
 
 /// SHAP values of a batch of rows.
 #[derive(Debug, Clone)]

@@ -25,34 +25,55 @@
 //! [`SplitRules::prepare`](crate::SplitRules::prepare), so missing values, categorical splits
 //! and input precision follow the source library exactly.
 
+pub use super::pair_walk::subset_sums;
+use super::pair_walk::{PairWalk, Players, add_leaf_terms};
 use crate::ensemble::TreeEnsemble;
 
 /// The largest number of parting features a pair may have: its table holds `2^24` margins per
 /// output (128 MiB each), per thread.
 pub const MAX_PAIR_FEATURES: usize = 24;
 
-/// A reachable leaf: features with bits in `a` must be in the coalition, those in `b` out.
-#[derive(Clone, Copy, Debug)]
-struct CondLeaf {
-    a: u64,
-    b: u64,
-    tree: u32,
-    node: u32,
-}
-
 /// One pair's game: reusable buffers, and after [`PairGame::tabulate`] the parting features
 /// and the margin of every coalition of them.
 #[derive(Debug, Default)]
 pub struct PairGame {
+    parting: Parting,
+    walk: PairWalk,
+    table: Vec<f64>,
+    co_table: Vec<f64>,
+    n_outputs: usize,
+}
+
+/// The parting features of a pair, numbered as the walk first parts on them.
+#[derive(Debug, Default)]
+struct Parting {
     /// Feature → its bit among the parting features, `u32::MAX` when it is not one.
     bit_of: Vec<u32>,
     /// Bit → feature.
     features: Vec<u32>,
-    leaves: Vec<CondLeaf>,
-    stack: Vec<(u32, u64, u64)>,
-    table: Vec<f64>,
-    co_table: Vec<f64>,
-    n_outputs: usize,
+    limit: usize,
+}
+
+impl Players for Parting {
+    const FIXED: bool = false;
+    type Error = TooManyPartingFeatures;
+
+    #[inline]
+    fn mask(&self, feature: usize) -> u64 {
+        match self.bit_of[feature] {
+            u32::MAX => 0,
+            bit => 1u64 << bit,
+        }
+    }
+
+    fn assign(&mut self, feature: usize) -> Result<u64, TooManyPartingFeatures> {
+        if self.features.len() == self.limit {
+            return Err(TooManyPartingFeatures { limit: self.limit });
+        }
+        self.bit_of[feature] = self.features.len() as u32;
+        self.features.push(feature as u32);
+        Ok(1u64 << (self.features.len() - 1))
+    }
 }
 
 /// A pair parts on more features than the caller allows.
@@ -66,7 +87,10 @@ impl PairGame {
     /// An empty game for `model` (buffers grow on first use).
     pub fn new(model: &TreeEnsemble) -> PairGame {
         PairGame {
-            bit_of: vec![u32::MAX; model.n_features()],
+            parting: Parting {
+                bit_of: vec![u32::MAX; model.n_features()],
+                ..Parting::default()
+            },
             n_outputs: model.n_outputs(),
             ..PairGame::default()
         }
@@ -75,7 +99,7 @@ impl PairGame {
     /// The parting features of the last tabulated pair, bit `i` of a coalition being
     /// `features()[i]`.
     pub fn features(&self) -> &[u32] {
-        &self.features
+        &self.parting.features
     }
 
     /// The margins of the last tabulated pair: `n_outputs` values for each of the `2^|D|`
@@ -97,69 +121,17 @@ impl PairGame {
         r: &[f64],
         max_features: usize,
     ) -> Result<(), TooManyPartingFeatures> {
-        let limit = max_features.min(MAX_PAIR_FEATURES);
-        for &f in &self.features {
-            self.bit_of[f as usize] = u32::MAX;
+        let parting = &mut self.parting;
+        parting.limit = max_features.min(MAX_PAIR_FEATURES);
+        for &f in &parting.features {
+            parting.bit_of[f as usize] = u32::MAX;
         }
-        self.features.clear();
-        self.leaves.clear();
+        parting.features.clear();
         let k = self.n_outputs;
         let mut constant = model.base_offset().to_vec();
-        let rules = model.rules();
-        for (t, tree) in model.trees().iter().enumerate() {
-            self.stack.clear();
-            self.stack.push((0, 0, 0));
-            'paths: while let Some((start, a, b)) = self.stack.pop() {
-                let mut node = start as usize;
-                while !tree.is_leaf(node) {
-                    let j = tree.feature(node);
-                    let bit = self.bit_of[j];
-                    let mask = if bit == u32::MAX { 0 } else { 1u64 << bit };
-                    if a & mask != 0 {
-                        node = tree.next(node, x[j], rules);
-                    } else if b & mask != 0 {
-                        node = tree.next(node, r[j], rules);
-                    } else {
-                        let nx = tree.next(node, x[j], rules);
-                        let nr = tree.next(node, r[j], rules);
-                        if nx == nr {
-                            node = nx;
-                            continue;
-                        }
-                        let mask = if mask != 0 {
-                            mask
-                        } else {
-                            if self.features.len() == limit {
-                                return Err(TooManyPartingFeatures { limit });
-                            }
-                            self.bit_of[j] = self.features.len() as u32;
-                            self.features.push(j as u32);
-                            1u64 << (self.features.len() - 1)
-                        };
-                        self.stack.push((nr as u32, a, b | mask));
-                        self.stack.push((nx as u32, a | mask, b));
-                        continue 'paths;
-                    }
-                }
-                if a | b == 0 {
-                    for (c, v) in constant[tree.output()..]
-                        .iter_mut()
-                        .zip(tree.leaf_value(node))
-                    {
-                        *c += v;
-                    }
-                } else {
-                    self.leaves.push(CondLeaf {
-                        a,
-                        b,
-                        tree: t as u32,
-                        node: node as u32,
-                    });
-                }
-            }
-        }
+        self.walk.walk(model, x, r, parting, &mut constant)?;
         self.fill_tables(model, k);
-        let d = self.features.len();
+        let d = self.parting.features.len();
         let full = (1usize << d) - 1;
         let has_co = !self.co_table.is_empty();
         for s in 0..=full {
@@ -177,62 +149,30 @@ impl PairGame {
     /// Inclusion–exclusion terms of every conditioned leaf, then subset sums: afterwards
     /// `table[s] + co_table[D ∖ s]` is the conditioned leaves' margin for coalition `s`.
     fn fill_tables(&mut self, model: &TreeEnsemble, k: usize) {
-        let d = self.features.len() as u32;
+        let d = self.parting.features.len() as u32;
         let size = 1usize << d;
+        let leaves = &self.walk.leaves;
         self.table.clear();
         self.table.resize(size * k, 0.0);
         self.co_table.clear();
-        if self
-            .leaves
-            .iter()
-            .any(|l| l.b.count_ones() > l.a.count_ones())
-        {
+        if leaves.iter().any(|l| l.b.count_ones() > l.a.count_ones()) {
             self.co_table.resize(size * k, 0.0);
         }
-        let trees = model.trees();
-        for leaf in &self.leaves {
-            let tree = &trees[leaf.tree as usize];
-            let values = tree.leaf_value(leaf.node as usize);
-            let offset = tree.output();
-            // Over the complement of S, "B out of S" reads "B in the complement": the roles
-            // of A and B swap.
-            let (fixed, free, table) = if leaf.b.count_ones() <= leaf.a.count_ones() {
-                (leaf.a, leaf.b, &mut self.table)
-            } else {
-                (leaf.b, leaf.a, &mut self.co_table)
-            };
-            let mut sub = free;
-            loop {
-                let sign = if sub.count_ones() % 2 == 0 { 1.0 } else { -1.0 };
-                let at = (fixed | sub) as usize * k + offset;
-                for (t, v) in table[at..at + values.len()].iter_mut().zip(values) {
-                    *t += sign * v;
-                }
-                if sub == 0 {
-                    break;
-                }
-                sub = (sub - 1) & free;
-            }
+        for leaf in leaves {
+            let tree = leaf.tree(model);
+            add_leaf_terms(
+                &mut self.table,
+                &mut self.co_table,
+                (leaf.a, leaf.b),
+                tree.leaf_value(leaf.node as usize),
+                tree.output(),
+                k,
+                1.0,
+            );
         }
         subset_sums(&mut self.table, d, k);
         if !self.co_table.is_empty() {
             subset_sums(&mut self.co_table, d, k);
-        }
-    }
-}
-
-/// In place, `t[s] ← Σ_{u ⊆ s} t[u]` over `d`-bit subsets, `k` values per subset.
-pub fn subset_sums(t: &mut [f64], d: u32, k: usize) {
-    let size = 1usize << d;
-    for i in 0..d {
-        let bit = 1usize << i;
-        for hi in (0..size).step_by(2 * bit) {
-            for lo in hi..hi + bit {
-                let (src, dst) = (lo * k, (lo | bit) * k);
-                for o in 0..k {
-                    t[dst + o] += t[src + o];
-                }
-            }
         }
     }
 }

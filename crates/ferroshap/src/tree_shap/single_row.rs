@@ -32,7 +32,7 @@ use std::any::Any;
 
 use super::lanes::{Kernel, run_kernel};
 use super::quadrature::{GaussLegendre, POINT_COUNTS, PreparedTree, with_point_count};
-use crate::ensemble::{SplitRules, Tree};
+use crate::ensemble::{PlainSplit, SplitRules, Tree};
 
 /// `Split::flags`: the split is the right child of its parent.
 const RIGHT_CHILD: u8 = 1;
@@ -115,9 +115,9 @@ impl PackedTree {
             let feature = tree.feature(node);
             let (l, r) = tree.children(node);
             let mut flags = if right { RIGHT_CHILD } else { 0 };
-            if tree.is_plain_numeric(node) {
+            if let Some(split) = tree.plain_split(node) {
                 flags |= PLAIN;
-                if tree.default_left(node) {
+                if split.nan_left {
                     flags |= NAN_LEFT;
                 }
             }
@@ -400,15 +400,11 @@ impl<const Q: usize> Kernel for Walk<'_, Q> {
             let feature = split.feature as usize;
             let x = row[feature];
             let left = if split.flags & PLAIN != 0 {
-                // NaN fails the comparison and goes to the default side.
-                let below = f64::from(u8::from(x <= split.threshold));
-                let nan = f64::from(u8::from(x.is_nan()));
-                let nan_left = if split.flags & NAN_LEFT != 0 {
-                    1.0
-                } else {
-                    0.0
+                let plain = PlainSplit {
+                    threshold: split.threshold,
+                    nan_left: split.flags & NAN_LEFT != 0,
                 };
-                below + nan * nan_left
+                plain.left(x)
             } else if tree.goes_left(split.node as usize, x, rules) {
                 1.0
             } else {

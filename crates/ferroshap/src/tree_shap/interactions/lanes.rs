@@ -27,39 +27,15 @@
 use super::Target;
 use crate::ensemble::{SplitRules, Tree};
 use crate::tree_shap::lanes::{
-    Factors, LevelCache, child_ones, goes_left, inv_one_or_ones, load_lanes,
+    Factors, Frame, LaneVisitor, LevelBase, LevelCache, PathLevel, PathState, inv_one_or_ones,
+    walk_lanes,
 };
 use crate::tree_shap::quadrature::{PreparedTree, with_point_count};
-
-/// No ancestor split on this feature, or no table (the feature is not on the path).
-const NONE: u32 = u32::MAX;
-
-/// One split node on the current path.
-#[derive(Clone, Copy, Default)]
-struct Frame {
-    node: usize,
-    feature: usize,
-    /// Level of the deepest split on the same feature above this one, or `NONE`.
-    ancestor: u32,
-    /// 0: the left child is next; 1: the right child; 2: both done.
-    next: u8,
-    /// No child's leaf sums have been added to this node's yet.
-    first: bool,
-    /// The feature's merged cover fraction above this split.
-    z_old: f64,
-    /// The node whose `inv_one` table held for the feature above this split (`NONE`: ones).
-    inv_node: u32,
-}
 
 /// Everything the walk keeps for one level of the current path.
 #[derive(Clone, Copy)]
 struct Level<const R: usize, const Q: usize> {
-    frame: Frame,
-    /// Per row: 1 when the row goes left at this level's split.
-    left: [f64; R],
-    /// Per row: the feature's `o` before this split, and in the child being explained.
-    old_one: [f64; R],
-    child_one: [f64; R],
+    base: LevelBase<R, Q>,
     /// Per point: `w_q` times the change of the feature's `h` into the child being
     /// explained: `dh_zero + o_child dh_child + o_old dh_old`.
     dh_zero: [f64; Q],
@@ -69,27 +45,25 @@ struct Level<const R: usize, const Q: usize> {
     /// with `o = 0`; the latter is `-1 / (1 - p)`, or 0 when `zero_live` is false (z = 0).
     h_one: [f64; Q],
     zero_live: bool,
-    /// Per point x row: the path product `P` of this level's node and the leaf sums
-    /// `S = sum v P` below it.
-    p: [[f64; R]; Q],
-    s: [[f64; R]; Q],
 }
 
 impl<const R: usize, const Q: usize> Default for Level<R, Q> {
     fn default() -> Self {
         Level {
-            frame: Frame::default(),
-            left: [0.0; R],
-            old_one: [0.0; R],
-            child_one: [0.0; R],
+            base: LevelBase::default(),
             dh_zero: [0.0; Q],
             dh_child: [0.0; Q],
             dh_old: [0.0; Q],
             h_one: [0.0; Q],
             zero_live: false,
-            p: [[0.0; R]; Q],
-            s: [[0.0; R]; Q],
         }
+    }
+}
+
+impl<const R: usize, const Q: usize> PathLevel<R, Q> for Level<R, Q> {
+    #[inline(always)]
+    fn base(&mut self) -> &mut LevelBase<R, Q> {
+        &mut self.base
     }
 }
 
@@ -112,20 +86,9 @@ struct Sink<'a> {
 /// Per-thread scratch space for blocks of up to `R` rows.
 pub(super) struct PairLanes<const R: usize> {
     n_outputs: usize,
-    /// Rows in the current block (lanes beyond are padding and never stored).
-    n: usize,
     /// Levels of the deepest path, plus one.
     depth: usize,
-    /// Per feature: the block's values, one lane per row.
-    x: Vec<[f64; R]>,
-    /// Per feature: the merged `o` of its conditions on the current path, per row.
-    one: Vec<[f64; R]>,
-    /// Per feature: the merged `z` of its conditions on the current path.
-    zero: Vec<f64>,
-    /// Per feature: level of the deepest split on it on the current path (`NONE` if none).
-    last: Vec<u32>,
-    /// Per feature: the node whose `inv_one` table holds for the feature's current `z`.
-    inv_node: Vec<u32>,
+    path: PathState<R>,
     /// The levels for each point count (`Vec<Level<R, Q>>`).
     levels: LevelCache,
     /// Per feature x output: the diagonal so far, the Shapley value minus the feature's
@@ -137,13 +100,8 @@ impl<const R: usize> PairLanes<R> {
     pub(super) fn new(n_features: usize, n_outputs: usize, max_depth: usize) -> PairLanes<R> {
         PairLanes {
             n_outputs,
-            n: 0,
             depth: max_depth + 1,
-            x: vec![[0.0; R]; n_features],
-            one: vec![[1.0; R]; n_features],
-            zero: vec![1.0; n_features],
-            last: vec![NONE; n_features],
-            inv_node: vec![NONE; n_features],
+            path: PathState::new(n_features),
             levels: LevelCache::default(),
             diag: vec![[0.0; R]; n_features * n_outputs],
         }
@@ -160,8 +118,7 @@ impl<const R: usize> PairLanes<R> {
         (rows, n): (&[f64], usize),
         out: &mut [f64],
     ) {
-        self.n = n;
-        load_lanes(&mut self.x, rows, n);
+        self.path.load(rows, n);
         // A vector leaf is explained one output at a time.
         for column in 0..tree.leaf_width() {
             let mut sink = Sink {
@@ -230,91 +187,13 @@ impl<const R: usize> PairLanes<R> {
         for q in 0..Q {
             rule.h_zero[q] = -1.0 / (1.0 - rule.nodes[q]);
         }
-        if tree.is_leaf(0) {
-            return; // a single leaf: no feature gets any credit
-        }
-        levels[0].p = [[1.0; R]; Q];
-        let mut d = 0usize;
-        self.enter(&mut levels[0], tree, rules, 0);
-        loop {
-            let frame = levels[d].frame;
-            if frame.next == 2 {
-                // Both children done.
-                if frame.first {
-                    levels[d].s = [[0.0; R]; Q];
-                }
-                if d == 0 {
-                    return;
-                }
-                d -= 1;
-                // The child just finished was the split child of level d: credit and fold it.
-                let (above, below) = levels.split_at_mut(d + 1);
-                let s = &below[0].s;
-                self.credit::<Q>(above, s, &rule, sink);
-                self.fold::<Q>(&mut above[d], s);
-                continue;
-            }
-            let level = &mut levels[d];
-            level.frame.next += 1;
-            let (l, r) = tree.children(frame.node);
-            let (child, is_left) = if frame.next == 0 {
-                (l, true)
-            } else {
-                (r, false)
-            };
-            let z_c = prepared.zero(child);
-            let Some(child_one) = child_ones(&level.left, &level.old_one, is_left, self.n, z_c)
-            else {
-                continue; // every row's path product is 0 below this child
-            };
-            level.child_one = child_one;
-            let factors = self.factors::<Q>(level, &frame, prepared, child, &rule);
-            if tree.is_leaf(child) {
-                // A leaf child is credited and folded in place.
-                let v = tree.leaf_value(child)[column];
-                let level = &levels[d];
-                let mut s = factors.apply(&level.p, &level.old_one, &level.child_one);
-                for lanes in s.iter_mut().flatten() {
-                    *lanes *= v;
-                }
-                self.credit::<Q>(&levels[..=d], &s, &rule, sink);
-                self.fold::<Q>(&mut levels[d], &s);
-            } else {
-                let (above, below) = levels.split_at_mut(d + 1);
-                let (level, below) = (&mut above[d], &mut below[0]);
-                below.p = factors.apply(&level.p, &level.old_one, &level.child_one);
-                let f = frame.feature;
-                self.inv_node[f] = child as u32;
-                self.one[f] = level.child_one;
-                self.zero[f] = z_c;
-                self.last[f] = d as u32;
-                d += 1;
-                self.enter(&mut levels[d], tree, rules, child);
-            }
-        }
-    }
-
-    /// Starts the split `node` at `level`: which rows go left, and the feature's state.
-    #[inline(always)]
-    fn enter<const Q: usize>(
-        &mut self,
-        level: &mut Level<R, Q>,
-        tree: &Tree,
-        rules: &SplitRules,
-        node: usize,
-    ) {
-        let feature = tree.feature(node);
-        goes_left(tree, rules, node, &self.x[feature], &mut level.left);
-        level.old_one = self.one[feature];
-        level.frame = Frame {
-            node,
-            feature,
-            ancestor: self.last[feature],
-            next: 0,
-            first: true,
-            z_old: self.zero[feature],
-            inv_node: self.inv_node[feature],
+        let mut visitor = InteractionWalk {
+            lanes: self,
+            prepared,
+            rule,
+            sink,
         };
+        walk_lanes(&mut visitor, levels, tree, prepared, rules, column);
     }
 
     /// For the child of the split at `level` (cover fraction `prepared.zero(child)`): the
@@ -363,7 +242,7 @@ impl<const R: usize> PairLanes<R> {
         sink: &mut Sink<'_>,
     ) {
         let (level, ancestors) = levels.split_last().expect("a level");
-        let j = level.frame.feature;
+        let j = level.base.frame.feature;
         // t = w dh_j S per point and row; its sum is j's Shapley value, and `zero_part` its
         // sum weighted by h of a row with o = 0.
         let mut t = [[0.0; R]; Q];
@@ -372,7 +251,7 @@ impl<const R: usize> PairLanes<R> {
         for q in 0..Q {
             let (dz, dc, dold) = (level.dh_zero[q], level.dh_child[q], level.dh_old[q]);
             for r in 0..R {
-                let dh = dz + level.child_one[r] * dc + level.old_one[r] * dold;
+                let dh = dz + level.base.child_one[r] * dc + level.base.old_one[r] * dold;
                 t[q][r] = dh * s[q][r];
                 total[r] += t[q][r];
                 zero_part[r] += t[q][r] * rule.h_zero[q];
@@ -387,8 +266,8 @@ impl<const R: usize> PairLanes<R> {
         let pos_j = target.pos[j];
         let (f, row_len) = (target.f, target.row_len());
         for (l, ancestor) in ancestors.iter().enumerate() {
-            let i = ancestor.frame.feature;
-            if i == j || self.last[i] != l as u32 {
+            let i = ancestor.base.frame.feature;
+            if i == j || self.path.last[i] != l as u32 {
                 continue; // the same feature, or a deeper split on i holds its h
             }
             let pos_i = target.pos[i];
@@ -405,7 +284,7 @@ impl<const R: usize> PairLanes<R> {
             }
             let live = if ancestor.zero_live { 0.5 } else { 0.0 };
             for r in 0..R {
-                half[r] = 0.5 * ancestor.child_one[r] * half[r] + live * zero_part[r];
+                half[r] = 0.5 * ancestor.base.child_one[r] * half[r] + live * zero_part[r];
             }
             for feature in [i, j] {
                 let diag = &mut self.diag[feature * k + sink.output];
@@ -417,7 +296,8 @@ impl<const R: usize> PairLanes<R> {
                 let (pi, pj) = (pos_i as usize, pos_j as usize);
                 let ij = pi * f * k + pj * k + sink.output;
                 let ji = pj * f * k + pi * k + sink.output;
-                for (r, row) in sink.out.chunks_exact_mut(row_len).take(self.n).enumerate() {
+                let n = self.path.n;
+                for (r, row) in sink.out.chunks_exact_mut(row_len).take(n).enumerate() {
                     row[ij] += half[r];
                     row[ji] += half[r];
                 }
@@ -429,21 +309,77 @@ impl<const R: usize> PairLanes<R> {
     /// restores the feature's state above the split.
     #[inline(always)]
     fn fold<const Q: usize>(&mut self, level: &mut Level<R, Q>, s: &[[f64; R]; Q]) {
-        if level.frame.first {
-            level.s = *s;
+        if level.base.frame.first {
+            level.base.s = *s;
         } else {
             for q in 0..Q {
                 for r in 0..R {
-                    level.s[q][r] += s[q][r];
+                    level.base.s[q][r] += s[q][r];
                 }
             }
         }
-        let frame = &mut level.frame;
-        frame.first = false;
-        let f = frame.feature;
-        self.one[f] = level.old_one;
-        self.zero[f] = frame.z_old;
-        self.last[f] = frame.ancestor;
-        self.inv_node[f] = frame.inv_node;
+        level.base.frame.first = false;
+        self.path.restore(&level.base.frame, &level.base.old_one);
+    }
+}
+
+/// The interaction walk of one tree and output: the workspace with the tree's constants and
+/// where the values go.
+struct InteractionWalk<'a, 's, const R: usize, const Q: usize> {
+    lanes: &'a mut PairLanes<R>,
+    prepared: &'a PreparedTree,
+    rule: Rule<Q>,
+    sink: &'a mut Sink<'s>,
+}
+
+impl<const R: usize, const Q: usize> LaneVisitor<R, Q> for InteractionWalk<'_, '_, R, Q> {
+    type Level = Level<R, Q>;
+
+    #[inline(always)]
+    fn path(&mut self) -> &mut PathState<R> {
+        &mut self.lanes.path
+    }
+
+    #[inline(always)]
+    fn factors(&mut self, level: &mut Level<R, Q>, frame: &Frame, child: usize) -> Factors<Q> {
+        self.lanes
+            .factors::<Q>(level, frame, self.prepared, child, &self.rule)
+    }
+
+    #[inline(always)]
+    fn leaf_child(
+        &mut self,
+        levels: &mut [Level<R, Q>],
+        d: usize,
+        _frame: &Frame,
+        v: f64,
+        factors: &Factors<Q>,
+    ) {
+        let level = &levels[d];
+        let mut s = factors.apply(&level.base.p, &level.base.old_one, &level.base.child_one);
+        for lanes in s.iter_mut().flatten() {
+            *lanes *= v;
+        }
+        self.lanes
+            .credit::<Q>(&levels[..=d], &s, &self.rule, self.sink);
+        self.lanes.fold::<Q>(&mut levels[d], &s);
+    }
+
+    #[inline(always)]
+    fn descended(&mut self, _level: &mut Level<R, Q>, _frame: &Frame) {}
+
+    #[inline(always)]
+    fn finished(&mut self, levels: &mut [Level<R, Q>], d: usize, frame: &Frame) {
+        if frame.first {
+            levels[d].base.s = [[0.0; R]; Q];
+        }
+    }
+
+    #[inline(always)]
+    fn child_done(&mut self, levels: &mut [Level<R, Q>], d: usize, _frame: &Frame) {
+        let (above, below) = levels.split_at_mut(d + 1);
+        let s = &below[0].base.s;
+        self.lanes.credit::<Q>(above, s, &self.rule, self.sink);
+        self.lanes.fold::<Q>(&mut above[d], s);
     }
 }

@@ -347,27 +347,17 @@ fn run<F: Scalar, K: Kernel>(
                     }
                 });
         } else {
-            let partials: Vec<Vec<f64>> = (start..end)
-                .step_by(TREES_PER_TASK)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map(|s| {
-                    let mut part = vec![0.0; n * row_len];
-                    if crate::parallel::cancelled() {
-                        return part;
-                    }
-                    let mut ws = Workspace::default();
+            let groups: Vec<usize> = (start..end).step_by(TREES_PER_TASK).collect();
+            crate::parallel::sum_blocks_in_order(
+                out,
+                &groups,
+                Workspace::default,
+                |ws, &s, part| {
                     for t in s..(s + TREES_PER_TASK).min(end) {
-                        kernel.explain(t, &tables[t - start], &rows, n, &mut part, &mut ws);
+                        kernel.explain(t, &tables[t - start], &rows, n, part, ws);
                     }
-                    part
-                })
-                .collect();
-            for part in partials {
-                for (o, p) in out.iter_mut().zip(part) {
-                    *o += p;
-                }
-            }
+                },
+            );
         }
         start = end;
     }

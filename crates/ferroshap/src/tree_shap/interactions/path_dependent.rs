@@ -41,8 +41,20 @@ pub fn interaction_values<F: Scalar>(
     x: ArrayView2<'_, F>,
     options: &InteractionOptions,
 ) -> Result<InteractionValues> {
+    crate::tree_shap::path_dependent::PathDependent::new(model).interaction_values(x, options)
+}
+
+/// [`interaction_values`] with the prepared explainer's tables (`None`: a path is too long
+/// for them) and base values.
+pub(crate) fn interaction_values_prepared<F: Scalar>(
+    model: &TreeEnsemble,
+    x: ArrayView2<'_, F>,
+    options: &InteractionOptions,
+    prepared: Option<&[PreparedTree]>,
+    base_values: &[f64],
+) -> Result<InteractionValues> {
     let (target, features, mut values) = prepare(model, &x, options)?;
-    let Some(prepared) = model.path_dependent_tables() else {
+    let Some(prepared) = prepared else {
         return Err(Error::Unsupported(format!(
             "a tree path splits on more than {} distinct features; path-dependent SHAP \
              interaction values support up to that many",
@@ -57,7 +69,7 @@ pub fn interaction_values<F: Scalar>(
     run(model, x, &kernel, &target, &mut values);
     Ok(InteractionValues {
         values,
-        base_values: model.expected_value(),
+        base_values: base_values.to_vec(),
         features,
     })
 }

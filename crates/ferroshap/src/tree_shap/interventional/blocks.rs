@@ -88,13 +88,9 @@ impl Layout {
             let node = node as usize;
             let x = block.column(tree.feature(node));
             // All ones where the row goes left, zero where it goes right.
-            if tree.is_plain_numeric(node) {
-                let threshold = tree.threshold(node);
-                let nan_left = u64::from(tree.default_left(node));
+            if let Some(split) = tree.plain_split(node) {
                 for (l, &v) in left.iter_mut().zip(x) {
-                    // NaN fails the comparison and goes to the default side.
-                    let go = u64::from(v <= threshold) | (u64::from(v.is_nan()) & nan_left);
-                    *l = go.wrapping_neg();
+                    *l = split.left_mask(v);
                 }
             } else {
                 for (l, &v) in left.iter_mut().zip(x) {
@@ -111,6 +107,31 @@ impl Layout {
             let to_right = &mut pat[r];
             for ((p, &c), &g) in to_right.iter_mut().zip(&c).zip(&left) {
                 *p = c & !(bit & g);
+            }
+        }
+    }
+}
+
+impl Layout {
+    /// [`Self::block_patterns`] of one row (`x`, prepared as the model reads inputs): in
+    /// `pat[node]`, for every node, the row's pattern on the path to the node.
+    #[inline(always)]
+    pub(in crate::tree_shap) fn row_patterns(
+        &self,
+        tree: &Tree,
+        rules: &SplitRules,
+        x: &[f64],
+        pat: &mut [u64],
+    ) {
+        pat[0] = u64::MAX;
+        for &node in &self.order {
+            let node = node as usize;
+            let bit = 1u64 << self.slot[node];
+            let (c, (l, r)) = (pat[node], tree.children(node));
+            if tree.goes_left(node, x[tree.feature(node)], rules) {
+                (pat[l], pat[r]) = (c, c & !bit);
+            } else {
+                (pat[l], pat[r]) = (c & !bit, c);
             }
         }
     }

@@ -12,8 +12,10 @@ enum LeafTable {
     /// in `Tables::nonzero` of a bit per pattern: set when the pattern's signed weights are
     /// not all zeros (often most are zeros: no background row satisfies what x fails).
     Dense(usize, usize),
-    /// Range in `Tables::sparse`: distinct failure sets with their weights (as fractions).
-    Sparse(usize, usize),
+    /// Range in `Tables::sparse`: distinct failure sets with their weights (as fractions),
+    /// and for paths of at most [`DENSE_MAX`] features the offset in `Tables::reachable` of a
+    /// bit per pattern (see [`reachable_patterns`]; `usize::MAX`: none).
+    Sparse(usize, usize, usize),
 }
 
 /// The aggregated background of one tree, leaf by leaf.
@@ -22,11 +24,22 @@ pub(super) struct Tables {
     dense: Vec<f64>,
     nonzero: Vec<u64>,
     sparse: Vec<(u64, f64)>,
+    reachable: Vec<u64>,
     /// Total weight of the background rows reaching each leaf, summed in row order.
     pub(super) reach: Vec<f64>,
 }
 
 impl Tables {
+    /// Bytes held by the tables.
+    pub(super) fn size_bytes(&self) -> usize {
+        std::mem::size_of_val(self.leaves.as_slice())
+            + std::mem::size_of_val(self.dense.as_slice())
+            + std::mem::size_of_val(self.nonzero.as_slice())
+            + std::mem::size_of_val(self.sparse.as_slice())
+            + std::mem::size_of_val(self.reachable.as_slice())
+            + std::mem::size_of_val(self.reach.as_slice())
+    }
+
     /// The tables of one tree from its aggregated background `weights`, for explaining
     /// `n_rows` rows (which decides, per leaf, whether a dense table pays off).
     pub(super) fn new(
@@ -43,6 +56,7 @@ impl Tables {
             dense: Vec::new(),
             nonzero: Vec::new(),
             sparse: Vec::new(),
+            reachable: Vec::new(),
             reach: Vec::with_capacity(layout.leaves.len()),
         };
         let mut dense_len = 0usize;
@@ -72,9 +86,14 @@ impl Tables {
                 }
                 sparse => sparse.extend_scaled(&mut tables.sparse, inv_total),
             }
+            let bits = if d <= DENSE_MAX {
+                reachable_patterns(&tables.sparse[start..], d, &mut tables.reachable)
+            } else {
+                usize::MAX
+            };
             tables
                 .leaves
-                .push(LeafTable::Sparse(start, tables.sparse.len() - start));
+                .push(LeafTable::Sparse(start, tables.sparse.len() - start, bits));
         }
         tables.dense = vec![0.0; dense_len];
         let mut coef = [0.0f64; DENSE_MAX];
@@ -168,9 +187,16 @@ impl Tables {
                         dense_coefficients(&self.dense[off..off + (3 << d)], c, d, &mut coef[..d]);
                         &coef[..d]
                     }
-                    LeafTable::Sparse(start, len) => {
+                    LeafTable::Sparse(start, len, bits) => {
+                        if bits != usize::MAX
+                            && self.reachable[bits + (c / 64) as usize] >> (c % 64) & 1 == 0
+                        {
+                            continue; // no hybrid row of x reaches the leaf
+                        }
                         let list = &self.sparse[start..start + len];
-                        sparse_coefficients(list, c, d, consts, &mut coef[..d]);
+                        if !sparse_coefficients(list, c, d, consts, &mut coef[..d]) {
+                            continue; // no hybrid row of x reaches the leaf
+                        }
                         &coef[..d]
                     }
                 };
@@ -191,8 +217,47 @@ impl Tables {
     }
 }
 
+/// Appends to `out` a bit per pattern c of a leaf with `d <= DENSE_MAX` path features, set
+/// when a failure set of `list` is a subset of c (a background row satisfies every condition
+/// that c fails, so that a hybrid row reaches the leaf); returns where the bits start.
+fn reachable_patterns(list: &[(u64, f64)], d: usize, out: &mut Vec<u64>) -> usize {
+    /// Per bit s < 6 of a pattern: the positions in a word whose pattern has bit s clear.
+    const CLEAR: [u64; 6] = [
+        0x5555_5555_5555_5555,
+        0x3333_3333_3333_3333,
+        0x0F0F_0F0F_0F0F_0F0F,
+        0x00FF_00FF_00FF_00FF,
+        0x0000_FFFF_0000_FFFF,
+        0x0000_0000_FFFF_FFFF,
+    ];
+    let start = out.len();
+    out.resize(start + (1usize << d).div_ceil(64), 0);
+    let bits = &mut out[start..];
+    for &(u, _) in list {
+        bits[(u / 64) as usize] |= 1 << (u % 64);
+    }
+    // Every superset of a set pattern, one bit s at a time: c gets the bit of c without s.
+    for s in 0..d {
+        if s < 6 {
+            for w in bits.iter_mut() {
+                *w |= (*w & CLEAR[s]) << (1 << s);
+            }
+        } else {
+            let stride = 1usize << (s - 6);
+            for i in 0..bits.len() {
+                if i & stride != 0 {
+                    bits[i] |= bits[i ^ stride];
+                }
+            }
+        }
+    }
+    start
+}
+
 /// Signed weights of a sparse leaf for the row pattern `c`, one per slot: what each path
 /// feature gains (slots x satisfies) or loses (slots x fails), per unit of leaf value.
+/// `false` (and `coef` untouched) when they are all zero: no background row satisfies every
+/// condition x fails, so no hybrid row reaches the leaf (most leaves, for one row).
 #[inline]
 fn sparse_coefficients(
     list: &[(u64, f64)],
@@ -200,11 +265,14 @@ fn sparse_coefficients(
     d: usize,
     consts: &Constants,
     coef: &mut [f64],
-) {
+) -> bool {
+    let Some(first) = list.iter().position(|&(u, _)| u & !c == 0) else {
+        return false;
+    };
     coef.fill(0.0);
     let n = d - c.count_ones() as usize;
     let mut neg = 0.0;
-    for &(u, w) in list {
+    for &(u, w) in &list[first..] {
         if u & !c != 0 {
             continue; // r fails a condition x fails too: no hybrid row reaches the leaf.
         }
@@ -228,6 +296,7 @@ fn sparse_coefficients(
             }
         }
     }
+    true
 }
 
 /// Signed weights of a dense leaf for the row pattern `c`, one per slot, from its
@@ -369,6 +438,33 @@ impl Constants {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reachable_patterns_mark_the_supersets_of_the_failure_sets() {
+        // Paths of 1 to 10 features (bits within a word and across words), against the
+        // definition: c is reachable iff some failure set u has u & !c == 0.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for d in 1..=DENSE_MAX {
+            let list: Vec<(u64, f64)> = (0..5)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    // Sparse sets (each bit with probability 1/4) so that few patterns pass.
+                    let u = state & (state >> 20) & ((1u64 << d) - 1);
+                    (u, 1.0)
+                })
+                .collect();
+            let mut out = vec![7];
+            let start = reachable_patterns(&list, d, &mut out);
+            assert_eq!(start, 1);
+            for c in 0..1u64 << d {
+                let want = list.iter().any(|&(u, _)| u & !c == 0);
+                let got = out[start + (c / 64) as usize] >> (c % 64) & 1 == 1;
+                assert_eq!(got, want, "d {d}, pattern {c:b}");
+            }
+        }
+    }
 
     #[test]
     fn quadrature_integrates_the_coefficients_exactly() {
