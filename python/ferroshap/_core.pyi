@@ -344,13 +344,13 @@ class Interventional:
     >>> explainer.shap_values(X[:1]).shape  # (1, n_features, n_outputs)  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         ensemble: TreeEnsemble,
         background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
         weights: npt.NDArray[np.float64] | None = None,
         n_threads: int | None = None,
-    ) -> None: ...
+    ) -> Interventional: ...
     def shap_values(
         self,
         X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
