@@ -6,8 +6,11 @@ pub mod interventional;
 mod lanes;
 pub mod linear_tree;
 pub mod model_output;
+#[doc(hidden)] // used by the bindings; not part of the embeddable API
 pub mod oblivious;
+#[doc(hidden)] // used by the bindings; not part of the embeddable API
 pub mod pair_game;
+#[doc(hidden)] // used by the bindings; not part of the embeddable API
 pub mod pair_sampling;
 pub(crate) mod pair_walk;
 pub mod path_dependent;

@@ -205,6 +205,7 @@ fn build_prepared(model: &TreeEnsemble) -> Option<Vec<PreparedTree>> {
 }
 
 /// The same values by the classic recursion of Lundberg et al. (slower; a reference).
+#[doc(hidden)] // a reference implementation for the tests and benches
 pub fn shap_values_reference<F: Scalar>(
     model: &TreeEnsemble,
     x: ArrayView2<'_, F>,

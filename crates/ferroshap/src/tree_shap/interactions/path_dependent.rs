@@ -137,6 +137,7 @@ impl Kernel for WalkKernel<'_> {
 
 /// The same values leaf by leaf, O(leaves x |U|^2 x points) per tree and row (slower; a
 /// reference). A path may split on at most 64 distinct features.
+#[doc(hidden)] // a reference implementation for the tests and benches
 pub fn interaction_values_reference<F: Scalar>(
     model: &TreeEnsemble,
     x: ArrayView2<'_, F>,
