@@ -78,24 +78,10 @@ class MaskedModelExplainer:
         self.output_names = output_names
         self.seed = None if seed is None else int(seed) % (1 << 64)
         self._f = _model_function(model)
-        weights = None
-        if isinstance(masker, Background):
-            masker, weights = Independent(masker.data, max_samples=len(masker)), masker.weights
-        elif not isinstance(masker, Independent):
-            masker = Independent(masker)
-        self.masker = masker
-        if getattr(masker, "output_dataframe", False):
-            self._f = _framed(self._f, masker.feature_names)
-        self.data = masker.data
-        n_background, self.n_features = self.data.shape
-        names = feature_names if feature_names is not None else masker.feature_names
-        if names is not None and len(names) != self.n_features:
-            raise ValueError(
-                f"{len(names)} feature names for {self.n_features} features in the background data"
-            )
-        self.feature_names = list(names) if names is not None else None
-        w = np.full(n_background, 1.0) if weights is None else np.asarray(weights, dtype=float)
-        self.weights = w / w.sum()
+        read_masker(self, masker, feature_names)
+        n_background = len(self.data)
+        if getattr(self.masker, "output_dataframe", False):
+            self._f = _framed(self._f, self.masker.feature_names)
         null = call_model(self._f, self.data, "background data", self.link, None)
         self._single = null.ndim == 1
         self._n_outputs = 1 if self._single else null.shape[1]
@@ -204,3 +190,25 @@ class MaskedModelExplainer:
         if self._single:
             values = values[:, :, 0]
         return values[0] if matrix.was_1d else values
+
+
+def read_masker(explainer: Any, masker: Any, feature_names: Any) -> None:
+    """Sets ``masker`` (an ``Independent``), ``data``, ``n_features``, ``feature_names`` and
+    the normalised background ``weights`` on ``explainer`` from what the user passed as the
+    masker (data, an ``Independent`` masker, or a weighted ``Background``)."""
+    weights = None
+    if isinstance(masker, Background):
+        masker, weights = Independent(masker.data, max_samples=len(masker)), masker.weights
+    elif not isinstance(masker, Independent):
+        masker = Independent(masker)
+    explainer.masker = masker
+    explainer.data = masker.data
+    n_background, explainer.n_features = explainer.data.shape
+    names = feature_names if feature_names is not None else masker.feature_names
+    if names is not None and len(names) != explainer.n_features:
+        raise ValueError(
+            f"{len(names)} feature names for {explainer.n_features} features in the background data"
+        )
+    explainer.feature_names = list(names) if names is not None else None
+    w = np.full(n_background, 1.0) if weights is None else np.asarray(weights, dtype=float)
+    explainer.weights = w / w.sum()

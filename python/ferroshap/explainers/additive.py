@@ -9,12 +9,10 @@ from typing import Any
 import numpy as np
 
 from ferroshap._data import to_matrix
-from ferroshap.explainers._agnostic import _framed, _is_identity
-from ferroshap.explainers._background import Background
+from ferroshap.explainers._agnostic import _framed, _is_identity, read_masker
 from ferroshap.explainers._engine import call_model
 from ferroshap.explainers.kernel import _model_function
 from ferroshap.explanation import Explanation
-from ferroshap.maskers import Independent
 
 __all__ = ["AdditiveExplainer"]
 
@@ -82,25 +80,11 @@ class AdditiveExplainer:
         self.link = "identity"
         self.linearize_link = linearize_link
         self.output_names = output_names
-        weights = None
-        if isinstance(masker, Background):
-            masker, weights = Independent(masker.data, max_samples=len(masker)), masker.weights
-        elif not isinstance(masker, Independent):
-            masker = Independent(masker)
-        self.masker = masker
-        self.data = masker.data
-        n_background, self.n_features = self.data.shape
-        names = feature_names if feature_names is not None else masker.feature_names
-        if names is not None and len(names) != self.n_features:
-            raise ValueError(
-                f"{len(names)} feature names for {self.n_features} features in the background data"
-            )
-        self.feature_names = list(names) if names is not None else None
-        w = np.full(n_background, 1.0) if weights is None else np.asarray(weights, dtype=float)
-        self.weights = w / w.sum()
+        read_masker(self, masker, feature_names)
+        n_background = len(self.data)
         self._f = _model_function(model)
-        if getattr(masker, "output_dataframe", False):
-            self._f = _framed(self._f, masker.feature_names)
+        if getattr(self.masker, "output_dataframe", False):
+            self._f = _framed(self._f, self.masker.feature_names)
         # Row 0: the zero reference; then block j: the background's column j alone.
         m = self.n_features
         rows = np.zeros((1 + m * n_background, m))
