@@ -77,11 +77,9 @@ class MaskedModelExplainer:
         self.linearize_link = linearize_link
         self.output_names = output_names
         self.seed = None if seed is None else int(seed) % (1 << 64)
-        self._f = _model_function(model)
         read_masker(self, masker, feature_names)
         n_background = len(self.data)
-        if getattr(self.masker, "output_dataframe", False):
-            self._f = _framed(self._f, self.masker.feature_names)
+        self._f = model_call(model, self.masker)
         null = call_model(self._f, self.data, "background data", self.link, None)
         self._single = null.ndim == 1
         self._n_outputs = 1 if self._single else null.shape[1]
@@ -101,9 +99,7 @@ class MaskedModelExplainer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._f = _model_function(self.model)
-        if getattr(self.masker, "output_dataframe", False):
-            self._f = _framed(self._f, self.masker.feature_names)
+        self._f = model_call(self.model, self.masker)
 
     def _call(self, rows: np.ndarray, what: str) -> np.ndarray:
         out = call_model(self._f, rows, what, self.link, (self._n_outputs, self._single))
@@ -212,3 +208,12 @@ def read_masker(explainer: Any, masker: Any, feature_names: Any) -> None:
     explainer.feature_names = list(names) if names is not None else None
     w = np.full(n_background, 1.0) if weights is None else np.asarray(weights, dtype=float)
     explainer.weights = w / w.sum()
+
+
+def model_call(model: Any, masker: Any) -> Any:
+    """``model`` as a function of float64 rows; a model fitted on a pandas frame (the masker's
+    data was one) is called with frames carrying the masker's column names."""
+    f = _model_function(model)
+    if getattr(masker, "output_dataframe", False):
+        f = _framed(f, masker.feature_names)
+    return f

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from ferroshap._data import to_matrix
-from ferroshap.explainers._agnostic import _framed, _is_identity, read_masker
+from ferroshap.explainers._agnostic import _is_identity, model_call, read_masker
 from ferroshap.explainers._engine import call_model
-from ferroshap.explainers.kernel import _model_function
 from ferroshap.explanation import Explanation
 
 __all__ = ["AdditiveExplainer"]
@@ -82,9 +81,7 @@ class AdditiveExplainer:
         self.output_names = output_names
         read_masker(self, masker, feature_names)
         n_background = len(self.data)
-        self._f = _model_function(model)
-        if getattr(self.masker, "output_dataframe", False):
-            self._f = _framed(self._f, self.masker.feature_names)
+        self._f = model_call(model, self.masker)
         # Row 0: the zero reference; then block j: the background's column j alone.
         m = self.n_features
         rows = np.zeros((1 + m * n_background, m))
@@ -108,9 +105,7 @@ class AdditiveExplainer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._f = _model_function(self.model)
-        if getattr(self.masker, "output_dataframe", False):
-            self._f = _framed(self._f, self.masker.feature_names)
+        self._f = model_call(self.model, self.masker)
 
     def _explain(self, X: Any):
         try:
