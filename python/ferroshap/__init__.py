@@ -58,8 +58,10 @@ _PLOT_ALIASES = {
 def __getattr__(name: str):
     import importlib
 
-    if name in ("plots", "utils"):
+    if name in ("plots", "utils", "datasets", "links", "models"):
         return importlib.import_module(f"ferroshap.{name}")
+    if name == "approximate_interactions":  # shap.approximate_interactions
+        return importlib.import_module("ferroshap.utils").approximate_interactions
     if name in _PLOT_ALIASES:
         return getattr(importlib.import_module("ferroshap.plots"), _PLOT_ALIASES[name])
     if name == "save_html":  # shap.save_html: writes a force or text plot to a file

@@ -72,15 +72,18 @@ def _with_sizes(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def feature_linkage(data: np.ndarray, metric: str = "correlation") -> np.ndarray:
-    """Single-linkage clustering of the columns of ``data`` (rows are samples), as shap's
-    ``Partition`` masker builds it: ``scipy.cluster.hierarchy.single`` on
+def feature_linkage(
+    data: np.ndarray, metric: str = "correlation", method: str = "single", seed: int = 0
+) -> np.ndarray:
+    """Hierarchical (by default single-linkage) clustering of the columns of ``data`` (rows
+    are samples), as shap's ``Partition`` masker builds it: ``scipy.cluster.hierarchy.single`` on
     ``pdist(data.T + 1e-8 * noise, metric)``, NaNs replaced by their column's mean. The
     noise (which breaks exact ties, e.g. between constant columns) comes from a fixed seed
     rather than numpy's global random state as in shap, so the tree is reproducible; trees
-    differ from shap's only where distances tie to 1e-8."""
+    differ from shap's only where distances tie to 1e-8. ``method`` may also be
+    ``"complete"`` or ``"average"`` (``shap.utils.hclust``'s ``linkage``)."""
     try:
-        from scipy.cluster.hierarchy import single
+        from scipy.cluster import hierarchy
         from scipy.spatial.distance import pdist
     except ImportError:
         raise ImportError(
@@ -96,7 +99,9 @@ def feature_linkage(data: np.ndarray, metric: str = "correlation") -> np.ndarray
         sums = np.where(missing, 0.0, x).sum(axis=0)
         means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
         x = np.where(missing, means, x)
-    noise = np.random.default_rng(0).standard_normal(x.T.shape) * 1e-8
+    if method not in ("single", "complete", "average"):
+        raise ValueError(f"linkage must be 'single', 'complete' or 'average', got {method!r}")
+    noise = np.random.default_rng(seed).standard_normal(x.T.shape) * 1e-8
     try:
         dist = pdist(x.T + noise, metric=metric)
     except ValueError as e:
@@ -106,7 +111,7 @@ def feature_linkage(data: np.ndarray, metric: str = "correlation") -> np.ndarray
             f"the {metric!r} distances between features are not all finite (constant columns "
             "have no correlation); pass another metric or a linkage matrix"
         )
-    return single(dist)
+    return getattr(hierarchy, method)(dist)
 
 
 def image_linkage(shape: tuple[int, ...]) -> np.ndarray:

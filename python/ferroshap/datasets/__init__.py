@@ -1,9 +1,12 @@
-"""The small example bundled with ferroshap: a saved XGBoost model and the data it was trained on.
+"""Data to try ferroshap on: the small example bundled with ferroshap (a saved XGBoost model and
+the data it was trained on), and shap's datasets under shap's names (``ferroshap.datasets.adult()``,
+``california()``, ``diabetes()``, ...; see :mod:`ferroshap.datasets._shap_sets` for where each
+comes from).
 
 The model is an ``xgboost.XGBRegressor`` (100 trees, depth 4) trained on scikit-learn's diabetes
 data (442 patients, 10 standardised features: age, sex, bmi, bp, s1..s6; target: disease
 progression one year later). ``scripts/make_example.py`` in the source repository made both
-files. Nothing is downloaded.
+files; the example needs no download.
 """
 
 from __future__ import annotations
@@ -11,7 +14,42 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["example_data_path", "example_model_path", "load_example"]
+from ferroshap.datasets._shap_sets import (
+    a1a,
+    adult,
+    cache,
+    california,
+    communitiesandcrime,
+    corrgroups60,
+    diabetes,
+    imagenet50,
+    imdb,
+    independentlinear60,
+    iris,
+    linnerud,
+    nhanesi,
+    rank,
+)
+
+__all__ = [
+    "a1a",
+    "adult",
+    "cache",
+    "california",
+    "communitiesandcrime",
+    "corrgroups60",
+    "diabetes",
+    "example_data_path",
+    "example_model_path",
+    "imagenet50",
+    "imdb",
+    "independentlinear60",
+    "iris",
+    "linnerud",
+    "load_example",
+    "nhanesi",
+    "rank",
+]
 
 _HERE = Path(__file__).resolve().parent
 

@@ -32,20 +32,24 @@ def sample(X: Any, nsamples: int = 100, random_state: int = 0) -> Any:
     """``nsamples`` rows of ``X`` drawn without replacement (``X`` itself when it has no more).
 
     Like ``shap.sample``: a smaller background keeps Kernel SHAP fast. numpy arrays, pandas
-    and polars frames keep their type. The draw uses its own seeded generator
-    (``numpy.random.default_rng(random_state)``), never NumPy's global state, so it is
-    reproducible but does not pick the same rows as shap.
+    and polars frames keep their type. The rows are shap's for the same ``random_state``
+    (a shuffle by ``numpy.random.RandomState(random_state)``, then the first ``nsamples``);
+    NumPy's global random state is neither used nor changed.
     """
     if not isinstance(nsamples, (int, np.integer)) or isinstance(nsamples, bool) or nsamples < 1:
         raise ValueError(f"nsamples must be a positive int, got {nsamples!r}")
-    n = len(X)
+    n = X.shape[0] if hasattr(X, "shape") else len(X)  # shape: scipy sparse has no len
     if nsamples >= n:
         return X
-    rows = np.random.default_rng(random_state).permutation(n)[:nsamples]
+    rows = np.random.RandomState(random_state).permutation(n)[:nsamples]
     if hasattr(X, "iloc"):
         return X.iloc[rows]
     if type(X).__module__.startswith("polars"):
         return X[rows.tolist()]
+    if isinstance(X, list):
+        return [X[i] for i in rows]
+    if hasattr(X, "tocsr"):  # scipy sparse
+        return X.tocsr()[rows]
     return np.asarray(X)[rows]
 
 
