@@ -32,8 +32,7 @@ class Independent:
         Background rows ``(n_background, n_features)``: numpy, pandas or polars.
     max_samples
         At most this many rows are kept; larger data is subsampled without replacement with a
-        fixed seed (:func:`ferroshap.sample`; shap draws with scikit-learn's ``shuffle``, so
-        the rows kept differ from shap's when subsampling happens).
+        fixed seed (:func:`ferroshap.sample`: the rows shap keeps).
 
     Attributes
     ----------
@@ -78,6 +77,47 @@ class Independent:
     @property
     def shape(self) -> tuple[int, int]:
         return self.data.shape
+
+    def __call__(self, mask: Any, x: Any) -> tuple[Any]:
+        """The background rows with the features in ``mask`` taken from ``x``, as shap's
+        masker call: ``masker(mask, x)`` returns a one-element tuple holding an
+        ``(n_background, n_features)`` array (a pandas frame when the data was one), ready for
+        ``model(*masker(mask, x))``. The explainers build these rows in Rust instead; this is
+        for inspecting what a coalition's model input looks like.
+
+        Parameters
+        ----------
+        mask
+            ``(n_features,)`` booleans: True where the feature comes from ``x``.
+        x
+            One row ``(n_features,)``.
+
+        Examples
+        --------
+        >>> import numpy as np, ferroshap
+        >>> masker = ferroshap.maskers.Independent(np.zeros((2, 3)))
+        >>> masker(np.array([True, False, True]), np.array([1.0, 2.0, 3.0]))[0].tolist()
+        [[1.0, 0.0, 3.0], [1.0, 0.0, 3.0]]
+        """
+        m = self.data.shape[1]
+        row = to_matrix(x, what="x")
+        if not row.was_1d and row.values.shape[0] != 1:
+            raise ValueError(f"x must be one row of {m} features, got shape {row.values.shape}")
+        values = np.asarray(row.values, dtype=np.float64).reshape(-1)
+        if values.shape[0] != m:
+            raise ValueError(f"x has {values.shape[0]} features but the masker's data has {m}")
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_ or mask.shape != (m,):
+            raise ValueError(
+                f"mask must be {m} booleans (True: the feature comes from x), got dtype "
+                f"{mask.dtype} and shape {mask.shape}"
+            )
+        masked = np.where(mask, values, self.data)
+        if self.output_dataframe:
+            import pandas as pd
+
+            return (pd.DataFrame(masked, columns=self.feature_names),)
+        return (masked,)
 
     def __repr__(self) -> str:
         return f"Independent(data of shape {self.data.shape}, max_samples={self.max_samples})"

@@ -80,7 +80,7 @@ def test_bad_choices_are_refused(diabetes):
         ferroshap.Explainer(lambda A: A[:, 0], X, algorithm="kernel")
     with pytest.raises(ferroshap.InvalidModelError, match="needs a linear model"):
         ferroshap.Explainer(lambda A: A[:, 0], X, algorithm="linear")
-    with pytest.raises(TypeError, match="needs a masker"):
+    with pytest.raises(ValueError, match="masker cannot be None"):
         ferroshap.Explainer(lambda A: A[:, 0])
 
 

@@ -16,6 +16,7 @@ from ferroshap._data import to_matrix
 from ferroshap.explainers._background import Background
 from ferroshap.explainers._engine import call_model, evaluate, progress
 from ferroshap.explainers._native import choose_native, native_for_rows
+from ferroshap.explainers._saving import SaveLoad
 from ferroshap.explainers.kernel import _batch_size, _model_function
 from ferroshap.explanation import Explanation
 from ferroshap.maskers import Independent
@@ -37,7 +38,7 @@ def _is_identity(link: Any) -> bool:
     return link == "identity" or getattr(link, "__name__", None) == "identity"
 
 
-class MaskedModelExplainer:
+class MaskedModelExplainer(SaveLoad):
     """Base of the explainers that evaluate a model on masked rows (see subclasses)."""
 
     _name = "SHAP"

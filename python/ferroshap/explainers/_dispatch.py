@@ -133,9 +133,9 @@ class Explainer:
                 algorithm = "tree"
             else:
                 if masker is None:
-                    raise TypeError(
-                        "a model that is not a tree model needs a masker or background data: "
-                        "Explainer(model, X_background)"
+                    raise ValueError(  # ValueError and wording as shap's
+                        "masker cannot be None: a model that is not a tree model needs a masker "
+                        "or background data, Explainer(model, X_background)"
                     )
                 if not callable(model) and not hasattr(model, "predict"):
                     raise TypeError(

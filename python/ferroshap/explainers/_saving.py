@@ -68,3 +68,36 @@ def load_explainer(
     if name != cls.__name__:
         raise ValueError(f"this file holds a {name}, not a {cls.__name__}")
     return pickle.loads(stream.read())
+
+
+class SaveLoad:
+    """shap's ``save`` / ``load`` methods for an explainer class (the file is ferroshap's own:
+    see the module's documentation)."""
+
+    def save(self, out_file: Any, model_saver: Any = ".save", masker_saver: Any = ".save") -> None:
+        """Write the explainer to a binary file or a path, as shap's ``save`` (ferroshap's
+        own format: the explainer pickled whole, model and background included).
+
+        Examples
+        --------
+        >>> import io, numpy as np, ferroshap
+        >>> explainer = ferroshap.LinearExplainer((np.array([1.0, 2.0]), 0.5), np.zeros((3, 2)))
+        >>> buffer = io.BytesIO()
+        >>> explainer.save(buffer)
+        >>> _ = buffer.seek(0)
+        >>> type(ferroshap.LinearExplainer.load(buffer)).__name__
+        'LinearExplainer'
+        """
+        save_explainer(self, out_file, model_saver, masker_saver)
+
+    @classmethod
+    def load(
+        cls,
+        in_file: Any,
+        model_loader: Any = None,
+        masker_loader: Any = None,
+        instantiate: bool = True,
+    ) -> Any:
+        """Read an explainer written by :meth:`save` (a binary file or a path). Only load files
+        you trust: they are unpickled."""
+        return load_explainer(cls, in_file, model_loader, masker_loader, instantiate)

@@ -11,6 +11,7 @@ import numpy as np
 from ferroshap._data import to_matrix
 from ferroshap.explainers._agnostic import _is_identity, model_call, read_masker
 from ferroshap.explainers._engine import call_model
+from ferroshap.explainers._saving import SaveLoad
 from ferroshap.explanation import Explanation
 
 __all__ = ["AdditiveExplainer"]
@@ -19,7 +20,7 @@ __all__ = ["AdditiveExplainer"]
 _BATCH_VALUES = 1 << 22
 
 
-class AdditiveExplainer:
+class AdditiveExplainer(SaveLoad):
     """SHAP values of an additive model ``f(x) = g_0 + g_1(x_1) + ... + g_M(x_M)``.
 
     As ``shap.AdditiveExplainer``: for such a model feature ``j``'s value is

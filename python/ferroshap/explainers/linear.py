@@ -15,6 +15,7 @@ from ferroshap._core import InvalidModelError
 from ferroshap._data import to_matrix
 from ferroshap.explainers._background import Background
 from ferroshap.explainers._linear_transform import CorrelationTransform
+from ferroshap.explainers._saving import SaveLoad
 from ferroshap.explanation import Explanation
 
 __all__ = ["LinearExplainer", "parse_linear_model"]
@@ -128,7 +129,7 @@ def _background(masker: Any, correlation: bool):
     return values.mean(axis=0), cov, (list(names) if names is not None else None)
 
 
-class LinearExplainer:
+class LinearExplainer(SaveLoad):
     """Exact SHAP values of a linear model ``f(x) = coef @ x + intercept``.
 
     As ``shap.LinearExplainer``. Two kinds of values:

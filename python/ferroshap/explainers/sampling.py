@@ -44,6 +44,8 @@ class SamplingExplainer(MaskedModelExplainer):
         Background rows (every row is used) or a :class:`ferroshap.maskers.Independent`.
     seed
         Seed of the sampling; ``None`` draws fresh randomness on every call.
+    nsamples
+        Default samples per row of :meth:`shap_values` (shap accepts and ignores it here).
 
     Examples
     --------
@@ -63,11 +65,15 @@ class SamplingExplainer(MaskedModelExplainer):
         link: Any = "identity",
         feature_names: list[str] | None = None,
         seed: int | None = None,
+        nsamples: int | str = "auto",
         **kwargs: Any,
     ) -> None:
         if not isinstance(data, (Independent, Background)) and hasattr(data, "__len__"):
             data = Independent(data, max_samples=max(1, len(data)))
         super().__init__(model, data, link=link, feature_names=feature_names, seed=seed, **kwargs)
+        _budget(nsamples)  # a bad budget fails here, not at the first call
+        # shap accepts nsamples here and ignores it; here it is the default of shap_values.
+        self.nsamples = nsamples
         self._min_samples_per_feature = 100
 
     def _coalitions_per_row(self, nsamples: Any) -> int:
@@ -105,12 +111,13 @@ class SamplingExplainer(MaskedModelExplainer):
     def shap_values(
         self,
         X: Any,
-        nsamples: int | str = "auto",
+        nsamples: int | str | None = None,
         min_samples_per_feature: int = 100,
         silent: bool = False,
         **kwargs: Any,
     ) -> np.ndarray:
-        """shap's legacy interface: ``nsamples="auto"`` is ``1000 * M`` samples per row.
+        """shap's legacy interface: ``nsamples="auto"`` is ``1000 * M`` samples per row;
+        ``None`` is the ``nsamples`` given to the constructor (default ``"auto"``).
 
         Returns
         -------
@@ -129,6 +136,8 @@ class SamplingExplainer(MaskedModelExplainer):
                 f"min_samples_per_feature must be a positive int, got {min_samples_per_feature!r}"
             )
         self._min_samples_per_feature = int(min_samples_per_feature)
+        if nsamples is None:
+            nsamples = self.nsamples
         try:
             values, _, matrix = self._explain(X, nsamples, silent, "auto")
         finally:

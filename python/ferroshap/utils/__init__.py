@@ -7,7 +7,10 @@
 - :func:`approximate_interactions` / :func:`potential_interactions`: features ranked by how much
   they seem to interact with one feature (what ``plots.scatter(color=...)`` colours by).
 - :func:`safe_isinstance`: a type check by class path that imports nothing.
+- :func:`assert_import`: an ImportError naming the package when an optional one is missing.
 """
+
+import importlib
 
 from ferroshap.explainers._background import sample
 from ferroshap.utils._clustering import hclust, hclust_ordering, xgboost_distances_r2
@@ -19,6 +22,7 @@ from ferroshap.utils._interactions import (
 
 __all__ = [
     "approximate_interactions",
+    "assert_import",
     "hclust",
     "hclust_ordering",
     "potential_interactions",
@@ -26,3 +30,23 @@ __all__ = [
     "sample",
     "xgboost_distances_r2",
 ]
+
+
+def assert_import(package_name: str) -> None:
+    """Imports ``package_name`` or raises an ImportError that names it, as shap's helper of the
+    same name does for its optional dependencies.
+
+    Examples
+    --------
+    >>> assert_import("json")
+    >>> assert_import("no_such_package_here")
+    Traceback (most recent call last):
+    ...
+    ImportError: no_such_package_here could not be imported: pip install no_such_package_here
+    """
+    try:
+        importlib.import_module(package_name)
+    except ImportError:
+        raise ImportError(
+            f"{package_name} could not be imported: pip install {package_name}"
+        ) from None

@@ -1,0 +1,108 @@
+"""shap's object protocols that user code (and shap's own tests) rely on beyond the explainers'
+values: a masker called on a mask and a row gives the model's masked input, and every
+explainer saves and loads with shap's method names."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+import shap
+
+import ferroshap
+
+
+def _model(A):
+    """Module level, so that explainers holding it pickle."""
+    A = np.asarray(A, dtype=float)
+    return A[:, 0] * A[:, 1] + 2 * A[:, 2] - A[:, 3]
+
+
+def _additive(A):
+    A = np.asarray(A, dtype=float)
+    return 2 * A[:, 0] + A[:, 1] ** 2
+
+
+@pytest.fixture(scope="module")
+def data():
+    return np.random.default_rng(0).normal(size=(40, 4))
+
+
+@pytest.mark.parametrize("kind", ["Independent", "Partition"])
+@pytest.mark.parametrize("frame", [False, True])
+def test_masker_call_gives_shaps_masked_rows(data, kind, frame):
+    bg = pd.DataFrame(data, columns=list("abcd")) if frame else data
+    ours = getattr(ferroshap.maskers, kind)(bg)
+    theirs = getattr(shap.maskers, kind)(bg)
+    x = data[7] + 10.0
+    mask = np.array([True, False, False, True])
+    (rows,) = ours(mask, x)
+    expected = theirs(mask, x)
+    expected = expected[0] if isinstance(expected, tuple) else expected
+    assert isinstance(rows, pd.DataFrame) == frame
+    np.testing.assert_array_equal(np.asarray(rows), np.asarray(expected))
+    assert ours.shape == theirs.shape
+
+
+def test_masker_call_bad_input(data):
+    masker = ferroshap.maskers.Independent(data)
+    with pytest.raises(ValueError, match="mask must be 4 booleans"):
+        masker(np.array([1, 0, 1, 0]), data[0])
+    with pytest.raises(ValueError, match="x has 3 features"):
+        masker(np.ones(4, dtype=bool), data[0, :3])
+    with pytest.raises(ValueError, match="one row"):
+        masker(np.ones(4, dtype=bool), data[:2])
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda X: ferroshap.PermutationExplainer(_model, X, seed=1),
+        lambda X: ferroshap.ExactExplainer(_model, X),
+        lambda X: ferroshap.SamplingExplainer(_model, X, seed=1),
+        lambda X: ferroshap.PartitionExplainer(_model, ferroshap.maskers.Partition(X)),
+        lambda X: ferroshap.AdditiveExplainer(_additive, X),
+        lambda X: ferroshap.LinearExplainer((np.array([1.0, -2.0, 0.5, 3.0]), 0.25), X),
+    ],
+    ids=["permutation", "exact", "sampling", "partition", "additive", "linear"],
+)
+def test_save_and_load_round_trip(data, build):
+    explainer = build(data[:20])
+    buffer = io.BytesIO()
+    explainer.save(buffer)
+    buffer.seek(0)
+    loaded = type(explainer).load(buffer)
+    assert type(loaded) is type(explainer)
+    rows = data[20:23]
+    a, b = explainer(rows), loaded(rows)
+    np.testing.assert_array_equal(a.values, b.values)  # same model, same settings: identical
+    np.testing.assert_array_equal(a.base_values, b.base_values)
+    buffer.seek(0)
+    other = (
+        ferroshap.ExactExplainer
+        if not isinstance(explainer, ferroshap.ExactExplainer)
+        else ferroshap.PermutationExplainer
+    )
+    with pytest.raises(ValueError, match="this file holds a"):
+        other.load(buffer)
+
+
+def test_save_refuses_an_unpicklable_model(data):
+    explainer = ferroshap.PermutationExplainer(lambda A: np.asarray(A)[:, 0], data[:10])
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        explainer.save(io.BytesIO())
+
+
+def test_sampling_nsamples_at_construction_is_the_default_budget(data):
+    explainer = ferroshap.SamplingExplainer(_model, data[:10], seed=2, nsamples=40)
+    default = explainer.shap_values(data[10:12], silent=True)
+    np.testing.assert_array_equal(
+        default, explainer.shap_values(data[10:12], nsamples=40, silent=True)
+    )
+    assert not np.array_equal(
+        default, explainer.shap_values(data[10:12], nsamples=400, silent=True)
+    )
+    with pytest.raises(ValueError, match="nsamples"):
+        ferroshap.SamplingExplainer(_model, data[:10], nsamples=-1)
