@@ -8,6 +8,7 @@ tokens and pixels, each with shap's hierarchy of its parts.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from ferroshap._image_masker import Image
 from ferroshap._text_masker import Text
 
 __all__ = ["Image", "Independent", "Partition", "Text"]
+
+_log = logging.getLogger("ferroshap")
 
 
 class Independent:
@@ -61,6 +64,16 @@ class Independent:
         # Imported here: ferroshap.explainers imports this module.
         from ferroshap.explainers._background import sample
 
+        if isinstance(data, dict) and "mean" in data:
+            # shap's summary form: the mean row is the background (covariance kept for
+            # reference; the explainers here do not use it).
+            self.mean, self.cov = data["mean"], data.get("cov")
+            data = np.asarray(data["mean"], dtype=np.float64)[None, :]
+        n_rows = data.shape[0] if hasattr(data, "shape") else None
+        if n_rows is not None and n_rows > max_samples:
+            _log.warning(
+                "background data of %d rows subsampled to max_samples=%d rows", n_rows, max_samples
+            )
         matrix = to_matrix(sample(data, int(max_samples)), what="data")
         if matrix.was_1d:
             raise ValueError("data must be 2-D: (n_background, n_features)")
@@ -71,6 +84,8 @@ class Independent:
             list(matrix.feature_names) if matrix.feature_names is not None else None
         )
         self.max_samples = int(max_samples)
+        self.clustering: Any = None  # shap's attributes: no hierarchy, no partition
+        self.partition: Any = None
         # As shap's masker: a model fitted on a pandas frame is called with frames.
         self.output_dataframe = hasattr(data, "iloc") and hasattr(data, "columns")
 
@@ -100,13 +115,10 @@ class Independent:
         [[1.0, 0.0, 3.0], [1.0, 0.0, 3.0]]
         """
         m = self.data.shape[1]
-        row = to_matrix(x, what="x")
-        if not row.was_1d and row.values.shape[0] != 1:
-            raise ValueError(f"x must be one row of {m} features, got shape {row.values.shape}")
-        values = np.asarray(row.values, dtype=np.float64).reshape(-1)
-        if values.shape[0] != m:
-            raise ValueError(f"x has {values.shape[0]} features but the masker's data has {m}")
+        values = self._row(x)
         mask = np.asarray(mask)
+        if mask.dtype == np.bool_ and mask.ndim == 0:  # shap's shorthand: all or nothing
+            mask = np.full(m, bool(mask))
         if mask.dtype != np.bool_ or mask.shape != (m,):
             raise ValueError(
                 f"mask must be {m} booleans (True: the feature comes from x), got dtype "
@@ -118,6 +130,32 @@ class Independent:
 
             return (pd.DataFrame(masked, columns=self.feature_names),)
         return (masked,)
+
+    def invariants(self, x: Any) -> np.ndarray:
+        """``(n_background, n_features)`` booleans: where the row ``x`` equals a background row's
+        value (``numpy.isclose``), so that masking the feature changes nothing, as shap's.
+
+        Examples
+        --------
+        >>> import numpy as np, ferroshap
+        >>> masker = ferroshap.maskers.Independent(np.array([[0.0, 1.0], [0.0, 2.0]]))
+        >>> masker.invariants(np.array([0.0, 2.0])).tolist()
+        [[True, False], [True, True]]
+        """
+        return np.isclose(self._row(x), self.data)
+
+    def _row(self, x: Any) -> np.ndarray:
+        """``x`` as one float row of the masker's width, else a DimensionError (a ValueError)."""
+        from ferroshap.utils._exceptions import DimensionError
+
+        m = self.data.shape[1]
+        row = to_matrix(x, what="x")
+        if not row.was_1d and row.values.shape[0] != 1:
+            raise DimensionError(f"x must be one row of {m} features, got shape {row.values.shape}")
+        values = np.asarray(row.values, dtype=np.float64).reshape(-1)
+        if values.shape[0] != m:
+            raise DimensionError(f"x has {values.shape[0]} features but the masker's data has {m}")
+        return values
 
     def __repr__(self) -> str:
         return f"Independent(data of shape {self.data.shape}, max_samples={self.max_samples})"

@@ -106,3 +106,32 @@ def test_sampling_nsamples_at_construction_is_the_default_budget(data):
     )
     with pytest.raises(ValueError, match="nsamples"):
         ferroshap.SamplingExplainer(_model, data[:10], nsamples=-1)
+
+
+def test_masker_invariants_scalar_masks_and_shap_attributes(data):
+    from ferroshap.utils._exceptions import DimensionError
+
+    masker = ferroshap.maskers.Independent(data[:5])
+    x = data[2].copy()
+    x[1] += 1.0
+    inv = masker.invariants(x)
+    np.testing.assert_array_equal(inv, shap.maskers.Independent(data[:5]).invariants(x))
+    assert inv[2].tolist() == [True, False, True, True]
+    (all_x,) = masker(True, x)
+    np.testing.assert_array_equal(all_x, np.tile(x, (5, 1)))
+    np.testing.assert_array_equal(masker(False, x)[0], data[:5])
+    assert masker.clustering is None and masker.partition is None
+    with pytest.raises(DimensionError, match="x has 3 features"):
+        masker.invariants(x[:3])
+    assert issubclass(DimensionError, ValueError)
+
+
+def test_masker_mean_dict_and_subsampling_notice(data, caplog):
+    mean = data.mean(axis=0)
+    masker = ferroshap.maskers.Independent({"mean": mean, "cov": np.eye(4)})
+    np.testing.assert_array_equal(masker.data, mean[None, :])
+    with caplog.at_level("WARNING", logger="ferroshap"):
+        ferroshap.maskers.Independent(data, max_samples=10)
+    assert [r.getMessage() for r in caplog.records] == [
+        "background data of 40 rows subsampled to max_samples=10 rows"
+    ]

@@ -178,7 +178,7 @@ def hclust_ordering(X: Any, metric: str = "sqeuclidean", anchor_first: bool = Fa
     --------
     >>> import numpy as np
     >>> hclust_ordering(np.array([[0.0, 1.0], [5.0, 5.0], [0.1, 1.0]])).tolist()
-    [1, 0, 2]
+    [1, 2, 0]
     """
     from ferroshap.cohorts import hclust_order
 
