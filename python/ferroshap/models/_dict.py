@@ -39,7 +39,11 @@ def load_dict_model(model: dict) -> TreeModel:
     trees = []
     width = None
     used = 0
+    from ferroshap.explainers._tree import SingleTree
+
     for t, tree in enumerate(trees_in):
+        if isinstance(tree, SingleTree):
+            tree = tree.as_dict()
         if not isinstance(tree, dict):
             raise TypeError(f"tree {t} of the model dict is a {type(tree).__name__}, not a dict")
         left = _field(tree, ("children_left",), t).astype(np.int64)

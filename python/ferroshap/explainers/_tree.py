@@ -1,0 +1,137 @@
+"""shap's ``SingleTree`` (``shap.explainers._tree.SingleTree``): one tree as per-node arrays, for
+code that builds trees by hand and passes them in shap's dict format
+(``TreeExplainer({"trees": [SingleTree(...), ...]})``).
+
+A ``SingleTree`` reads shap's dict of arrays or one tree of LightGBM's ``dump_model()``
+(``["tree_info"][i]``). Nodes are numbered depth-first, left child first; leaves have
+``children_left == children_right == -1``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SingleTree"]
+
+_FIELDS = (
+    "children_left",
+    "children_right",
+    "children_default",
+    "features",
+    "thresholds",
+    "values",
+    "node_sample_weight",
+)
+
+
+class SingleTree:
+    """One tree as per-node arrays: ``children_left``, ``children_right``,
+    ``children_default`` (the child missing values follow), ``features``, ``thresholds`` (a row
+    goes left when ``x <= threshold``), ``values`` (``(n_nodes, n_outputs)``) and
+    ``node_sample_weight`` (the covers).
+
+    Parameters
+    ----------
+    tree
+        shap's dict of those arrays (singular ``feature`` / ``threshold`` / ``value`` too), or
+        one tree of LightGBM's ``dump_model()["tree_info"]`` (numeric ``<=`` splits).
+    scaling
+        Factor on the values (shap's parameter).
+
+    Examples
+    --------
+    >>> t = SingleTree({"tree_structure": {"split_feature": 0, "threshold": 0.5,
+    ...     "decision_type": "<=", "default_left": True, "internal_count": 10,
+    ...     "left_child": {"leaf_value": 1.0, "leaf_count": 4},
+    ...     "right_child": {"leaf_value": 2.0, "leaf_count": 6}}})
+    >>> t.children_left.tolist(), t.values[:, 0].tolist()
+    ([1, -1, -1], [1.6, 1.0, 2.0])
+    """
+
+    def __init__(self, tree: Any, normalize: bool = False, scaling: float = 1.0, **_: Any):
+        if isinstance(tree, SingleTree):
+            tree = tree.as_dict()
+        if not isinstance(tree, dict):
+            raise TypeError(
+                f"SingleTree reads a dict (shap's arrays or a LightGBM tree_info entry), got "
+                f"{type(tree).__name__}"
+            )
+        if "tree_structure" in tree:
+            arrays = _from_lightgbm(tree["tree_structure"])
+        else:
+            arrays = {}
+            for name in _FIELDS:
+                key = name if name in tree else name.rstrip("s")
+                if key not in tree:
+                    raise ValueError(f"the tree dict has no {name!r} array")
+                arrays[name] = np.asarray(tree[key])
+        n = len(arrays["children_left"])
+        self.children_left = arrays["children_left"].astype(np.int64)
+        self.children_right = arrays["children_right"].astype(np.int64)
+        self.children_default = arrays["children_default"].astype(np.int64)
+        self.features = arrays["features"].astype(np.int64)
+        self.thresholds = arrays["thresholds"].astype(np.float64)
+        self.values = arrays["values"].astype(np.float64).reshape(n, -1) * scaling
+        self.node_sample_weight = arrays["node_sample_weight"].astype(np.float64)
+        if normalize:
+            self.values = self.values / np.maximum(self.values.sum(axis=1, keepdims=True), 1e-300)
+        self.max_depth = _depth(self.children_left, self.children_right)
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """The arrays in shap's dict format."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def __repr__(self) -> str:
+        return f"SingleTree({len(self.children_left)} nodes, depth {self.max_depth})"
+
+
+def _from_lightgbm(root: dict) -> dict[str, np.ndarray]:
+    rows: list[list[float]] = []  # left, right, default, feature, threshold, value, weight
+
+    def visit(node: dict) -> int:
+        at = len(rows)
+        rows.append([-1, -1, -1, -1, 0.0, 0.0, 0.0])
+        if "leaf_value" in node or "left_child" not in node:
+            rows[at][5] = float(node.get("leaf_value", 0.0))
+            rows[at][6] = float(node.get("leaf_count", 0.0))
+            return at
+        if node.get("decision_type", "<=") != "<=":
+            raise ValueError(
+                f"SingleTree reads numeric '<=' splits only, got {node.get('decision_type')!r} "
+                "(load the LightGBM model itself for categorical splits)"
+            )
+        left = visit(node["left_child"])
+        right = visit(node["right_child"])
+        rows[at][:5] = [
+            left,
+            right,
+            left if node.get("default_left", True) else right,
+            int(node["split_feature"]),
+            float(node["threshold"]),
+        ]
+        rows[at][6] = float(node.get("internal_count", rows[left][6] + rows[right][6]))
+        # shap's convention for internal nodes: the cover-weighted mean of the leaves below.
+        w = rows[left][6] + rows[right][6]
+        rows[at][5] = (
+            (rows[left][5] * rows[left][6] + rows[right][5] * rows[right][6]) / w
+            if w > 0
+            else float(node.get("internal_value", 0.0))
+        )
+        return at
+
+    visit(root)
+    a = np.array(rows, dtype=np.float64)
+    return dict(zip(_FIELDS, (a[:, i] for i in range(7)), strict=True))
+
+
+def _depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Depth of the tree rooted at node 0 (a leaf alone: 0)."""
+    deepest, stack, seen = 0, [(0, 0)], 0
+    while stack and seen <= len(left):  # at most one visit per node in a valid tree
+        node, d = stack.pop()
+        seen += 1
+        deepest = max(deepest, d)
+        stack.extend((c, d + 1) for c in (left[node], right[node]) if 0 <= c < len(left))
+    return deepest
