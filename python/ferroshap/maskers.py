@@ -18,7 +18,7 @@ from ferroshap._hierarchy import check_linkage, feature_linkage
 from ferroshap._image_masker import Image
 from ferroshap._text_masker import Text
 
-__all__ = ["Image", "Independent", "Partition", "Text"]
+__all__ = ["Image", "Impute", "Independent", "Partition", "Text"]
 
 _log = logging.getLogger("ferroshap")
 
@@ -67,8 +67,9 @@ class Independent:
         if isinstance(data, dict) and "mean" in data:
             # shap's summary form: the mean row is the background (covariance kept for
             # reference; the explainers here do not use it).
-            self.mean, self.cov = data["mean"], data.get("cov")
-            data = np.asarray(data["mean"], dtype=np.float64)[None, :]
+            self.mean = np.asarray(data["mean"], dtype=np.float64)
+            self.cov = None if data.get("cov") is None else np.asarray(data["cov"], np.float64)
+            data = self.mean[None, :]
         n_rows = data.shape[0] if hasattr(data, "shape") else None
         if n_rows is not None and n_rows > max_samples:
             _log.warning(
@@ -159,6 +160,64 @@ class Independent:
 
     def __repr__(self) -> str:
         return f"Independent(data of shape {self.data.shape}, max_samples={self.max_samples})"
+
+
+class Impute:
+    """Masked features imputed from the observed ones by the background's linear regression
+    (a Gaussian with the background's mean and covariance), as ``shap.maskers.Impute``.
+
+    :class:`ferroshap.LinearExplainer` reads it as ``feature_perturbation=
+    "correlation_dependent"``; no other explainer takes it (as in shap, which implements it
+    for linear models only), and they refuse it with a clear error.
+
+    Parameters
+    ----------
+    data
+        Background rows ``(n_background, n_features)`` (numpy, pandas, polars), or
+        ``{"mean": (M,), "cov": (M, M)}``.
+    method
+        ``"linear"`` (shap's only method).
+
+    Examples
+    --------
+    >>> import numpy as np, ferroshap
+    >>> masker = ferroshap.maskers.Impute({"mean": np.zeros(2), "cov": np.eye(2)})
+    >>> explainer = ferroshap.LinearExplainer((np.array([1.0, 1.0]), 0.0), masker)
+    >>> explainer.feature_perturbation
+    'correlation_dependent'
+    """
+
+    def __init__(self, data: Any, method: str = "linear") -> None:
+        if method != "linear":
+            raise ValueError(f"Impute supports method='linear' only (as shap), got {method!r}")
+        self.method = method
+        if isinstance(data, dict) and "mean" in data:
+            self.mean = np.asarray(data["mean"], dtype=np.float64)
+            if self.mean.ndim != 1 or data.get("cov") is None:
+                raise ValueError("Impute needs a 1-D 'mean' and a 'cov' matrix")
+            self.cov = np.atleast_2d(np.asarray(data["cov"], dtype=np.float64))
+            self.data = self.mean[None, :]
+            self.feature_names = None
+        else:
+            matrix = to_matrix(data, what="data")
+            if matrix.was_1d:
+                raise ValueError("data must be 2-D: (n_background, n_features)")
+            self.data = np.ascontiguousarray(matrix.values, dtype=np.float64)
+            if len(self.data) < 2:
+                raise ValueError("Impute needs at least 2 background rows for a covariance")
+            self.mean = self.data.mean(axis=0)
+            self.cov = np.atleast_2d(np.cov(self.data, rowvar=False))
+            self.feature_names = (
+                list(matrix.feature_names) if matrix.feature_names is not None else None
+            )
+        self.clustering: Any = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.data.shape
+
+    def __repr__(self) -> str:
+        return f"Impute({len(self.mean)} features, method={self.method!r})"
 
 
 class Partition(Independent):

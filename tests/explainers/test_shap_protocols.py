@@ -157,3 +157,39 @@ def test_single_tree_from_lightgbm_dump_and_in_a_model_dict(data):
     np.testing.assert_allclose(ours, native, atol=1e-12)
     with pytest.raises(TypeError, match="reads a dict"):
         SingleTree([1, 2])
+
+
+def test_impute_masker_is_the_correlation_dependent_linear_explainer(data):
+    from ferroshap.utils._exceptions import InvalidFeaturePerturbationError
+
+    coef = np.array([1.0, -2.0, 0.5, 3.0])
+    by_masker = ferroshap.LinearExplainer((coef, 0.25), ferroshap.maskers.Impute(data), seed=4)
+    by_option = ferroshap.LinearExplainer(
+        (coef, 0.25), data, feature_perturbation="correlation_dependent", seed=4
+    )
+    assert by_masker.feature_perturbation == "correlation_dependent"
+    np.testing.assert_array_equal(by_masker.shap_values(data[:3]), by_option.shap_values(data[:3]))
+    # shap's tied pair: two features correlated at 0.999999 share the value of one.
+    tied = np.array([[1, 0.999999, 0], [0.999999, 1, 0], [0, 0, 1]])
+    pair = ferroshap.LinearExplainer(
+        (np.array([1.0, 0.0, 0.0]), 0.0),
+        ferroshap.maskers.Impute({"mean": np.zeros(3), "cov": tied}),
+        seed=0,
+    )
+    np.testing.assert_allclose(pair.shap_values(np.ones((1, 3))), [[0.5, 0.5, 0.0]], atol=0.05)
+    alone = ferroshap.LinearExplainer(
+        (np.array([1.0, 0.0, 0.0]), 0.0),
+        ferroshap.maskers.Independent({"mean": np.zeros(3), "cov": tied}),
+    )
+    np.testing.assert_allclose(alone.shap_values(np.ones((1, 3))), [[1.0, 0.0, 0.0]])
+    with pytest.raises(InvalidFeaturePerturbationError, match="must be one of"):
+        ferroshap.LinearExplainer((coef, 0.0), data, feature_perturbation="nonsense")
+    with pytest.raises(NotImplementedError, match="cannot use an Impute masker"):
+        ferroshap.PermutationExplainer(_model, ferroshap.maskers.Impute(data))
+
+
+def test_linear_warns_on_a_singular_background_covariance(data):
+    with pytest.warns(UserWarning, match="covariance is singular"):
+        ferroshap.LinearExplainer(
+            (np.ones(4), 0.0), data[:3], feature_perturbation="correlation_dependent"
+        )

@@ -193,6 +193,11 @@ def read_masker(explainer: Any, masker: Any, feature_names: Any) -> None:
     """Sets ``masker`` (an ``Independent``), ``data``, ``n_features``, ``feature_names`` and
     the normalised background ``weights`` on ``explainer`` from what the user passed as the
     masker (data, an ``Independent`` masker, or a weighted ``Background``)."""
+    if type(masker).__name__ == "Impute":
+        raise NotImplementedError(
+            f"{type(explainer).__name__} cannot use an Impute masker (shap implements it for "
+            "LinearExplainer only); pass the background data or maskers.Independent(data)"
+        )
     weights = None
     if isinstance(masker, Background):
         masker, weights = Independent(masker.data, max_samples=len(masker)), masker.weights

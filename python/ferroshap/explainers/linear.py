@@ -7,6 +7,7 @@ background's covariance and then applied to any row.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -123,6 +124,14 @@ def _background(masker: Any, correlation: bool):
         if len(values) < 2:
             raise ValueError("correlation_dependent needs at least 2 background rows")
         cov = np.atleast_2d(np.cov(values, rowvar=False))
+        if len(values) <= values.shape[1]:
+            warnings.warn(
+                f"the background's covariance is singular ({len(values)} rows for "
+                f"{values.shape[1]} features): correlation_dependent values then rest on the "
+                "1e-6 ridge added to it; use more background rows than features",
+                UserWarning,
+                stacklevel=3,
+            )
     names = getattr(masker, "feature_names", None)  # a masker's (shap's: a pandas Index)
     if names is None:
         names = matrix.feature_names
@@ -224,9 +233,11 @@ class LinearExplainer(SaveLoad):
                 "correlation_dependent" if type(masker).__name__ == "Impute" else "interventional"
             )
         if feature_perturbation not in _PERTURBATIONS:
-            raise ValueError(
-                "feature_perturbation must be 'interventional' or 'correlation_dependent', got "
-                f"{feature_perturbation!r}"
+            from ferroshap.utils._exceptions import InvalidFeaturePerturbationError
+
+            raise InvalidFeaturePerturbationError(
+                "feature_perturbation must be one of 'interventional' or 'correlation_dependent', "
+                f"got {feature_perturbation!r}"
             )
         if (
             not isinstance(nsamples, (int, np.integer))
