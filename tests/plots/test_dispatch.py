@@ -17,9 +17,7 @@ def test_import_loads_no_matplotlib():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize(
-    "name", ["monitoring", "group_difference", "image_to_text", "benchmark", "colors"]
-)
+@pytest.mark.parametrize("name", ["monitoring", "group_difference", "image_to_text", "benchmark"])
 def test_shap_names_not_offered_say_what_to_use(name):
     with pytest.raises(ferroshap.plots.NotOfferedError, match="ferroshap.plots.") as info:
         getattr(ferroshap.plots, name)

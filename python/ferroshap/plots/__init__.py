@@ -89,11 +89,6 @@ _NOT_OFFERED: dict[str, str] = {
         "shap.plots.multioutput_decision is not offered by ferroshap; draw each output with "
         "ferroshap.plots.decision(explanation[..., k])"
     ),
-    "colors": (
-        "shap.plots.colors is not offered by ferroshap; its palette is "
-        "ferroshap.plots._common.POSITIVE / NEGATIVE and the colormap from "
-        "ferroshap.plots._common.colormap()"
-    ),
 }
 
 
@@ -102,6 +97,8 @@ class NotOfferedError(AttributeError):
 
 
 def __getattr__(name: str) -> Any:
+    if name == "colors":  # shap.plots.colors: a module of colour names
+        return importlib.import_module("ferroshap.plots.colors")
     location = _LOCATIONS.get(name)
     if location is None:
         if name in _NOT_OFFERED:
