@@ -37,6 +37,11 @@ fn naive(transform: OutputTransform, m: &[f64], y: f64) -> Vec<f64> {
         }
         OutputTransform::SoftmaxLoss { scale } => vec![-softmax(scale)[y as usize].ln()],
         OutputTransform::ProbabilityLoss => vec![-m[y as usize].max(f64::EPSILON).ln()],
+        OutputTransform::Margin => m.to_vec(),
+        OutputTransform::LogisticPair { scale } => {
+            let p = sigmoid(scale * m[0]);
+            vec![1.0 - p, p]
+        }
     }
 }
 
@@ -353,7 +358,7 @@ fn pairs_beyond_the_limit_are_estimated_within_their_standard_error() {
             &OutputOptions::default(),
         );
         assert_eq!(exact.n_estimated_pairs, 0);
-        assert!(exact.std_errors.iter().all(|&e| e == 0.0));
+        assert!(exact.standard_errors.iter().all(|&e| e == 0.0));
         let tolerance = 2e-3;
         let options = OutputOptions {
             max_pair_features: 1,
@@ -374,7 +379,12 @@ fn pairs_beyond_the_limit_are_estimated_within_their_standard_error() {
         );
         assert_eq!(est.base_values, exact.base_values);
         let mut worst: f64 = 0.0;
-        for ((v, e), se) in est.values.iter().zip(&exact.values).zip(&est.std_errors) {
+        for ((v, e), se) in est
+            .values
+            .iter()
+            .zip(&exact.values)
+            .zip(&est.standard_errors)
+        {
             assert!(
                 *se <= tolerance * 1.0001,
                 "{transform:?}: standard error {se}"
@@ -466,7 +476,7 @@ fn estimates_do_not_depend_on_thread_count() {
     let (one, four) = (run(1), run(4));
     assert!(one.n_estimated_pairs > 0);
     assert_eq!(one.values, four.values, "bitwise equal for 1 and 4 threads");
-    assert_eq!(one.std_errors, four.std_errors);
+    assert_eq!(one.standard_errors, four.standard_errors);
     let other_seed = run_with(
         &model,
         &x,
