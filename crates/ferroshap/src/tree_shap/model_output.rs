@@ -50,10 +50,11 @@ use crate::rng::Rng;
 fn check_transform(transform: &OutputTransform, model: &TreeEnsemble) -> Result<()> {
     match transform {
         OutputTransform::Margin => Err(Error::Parameter(
-            "the margin is linear in the trees: its values are interventional::shap_values'".into(),
+            "the margin is linear in the trees: explain it with interventional::shap_values".into(),
         )),
         OutputTransform::LogisticPair { .. } => Err(Error::Parameter(
-            "explain the logistic output; the two columns' values are (-values, values)".into(),
+            "explain the logistic output instead: the two columns' values are (-values, values)"
+                .into(),
         )),
         _ => transform.check(model.n_outputs()),
     }

@@ -616,3 +616,36 @@ fn labels_are_checked() {
         assert!(err.contains(want), "{err:?} does not say {want:?}");
     }
 }
+
+#[test]
+fn the_margin_and_the_two_column_probability_are_refused_with_where_to_go() {
+    let mut rng = Rng::new(67);
+    let shape = TreeShape {
+        max_depth: 3,
+        n_features: 3,
+        leaf_width: 1,
+        categorical: false,
+        zero_covers: false,
+    };
+    let binary = random_ensemble(&mut rng, &shape, 3, 1, SplitRules::XGBOOST);
+    let x = random_rows(&mut rng, 2, 3);
+    let bg = random_rows(&mut rng, 2, 3);
+    for (output, want) in [
+        (OutputTransform::Margin, "interventional::shap_values"),
+        (
+            OutputTransform::LogisticPair { scale: 1.0 },
+            "(-values, values)",
+        ),
+    ] {
+        let options = OutputOptions::default();
+        let err =
+            model_output::shap_values(&binary, x.view(), bg.view(), None, output, None, &options)
+                .expect_err(want)
+                .to_string();
+        assert!(err.contains(want), "{err:?} does not say {want:?}");
+        let err = model_output::expected_value(&binary, bg.view(), None, output, None)
+            .expect_err(want)
+            .to_string();
+        assert!(err.contains(want), "{err:?} does not say {want:?}");
+    }
+}
