@@ -26,8 +26,12 @@ __all__ = [
 _ModelFormat = Literal["xgboost_json", "xgboost_ubjson", "lightgbm_text", "native"]
 _SplitRules = Literal["xgboost", "lightgbm", "sklearn_tree", "sklearn_hist"]
 _Link = Literal["identity", "logistic", "softmax", "exp"]
-_OutputTransform = Literal[
+# The core's one output type (margins -> what is predicted or explained); the interventional
+# output values take the nonlinear ones (not "margin" or "logistic_pair").
+_Output = Literal[
+    "margin",
     "logistic",
+    "logistic_pair",
     "softmax",
     "exp",
     "squared_error",
@@ -36,10 +40,10 @@ _OutputTransform = Literal[
     "probability_loss",
 ]
 _PairMethod = Literal["auto", "shap_rescale"]
-_KernelLink = Literal["identity", "logit"]
+# Kernel's link is a model link; "logit" names the logistic one as shap does.
+_KernelLink = Literal["identity", "logit", "logistic"]
 _Criterion = Literal["aic", "bic", "auto"]
 _Sampling = Literal["stratified", "shap"]
-_TreeOutput = Literal["margin", "logistic", "logistic_pair", "softmax", "exp"]
 _PairEvaluation = Literal["auto", "table", "scan"]
 
 __version__: str
@@ -90,9 +94,9 @@ class LinearTreeEnsemble:
     @property
     def objective(self) -> str: ...
     @property
-    def link(self) -> str: ...
+    def link(self) -> _Link: ...
     @property
-    def rules(self) -> str: ...
+    def rules(self) -> _SplitRules: ...
     @property
     def base_offset(self) -> npt.NDArray[np.float64]: ...
     @property
@@ -230,6 +234,20 @@ class TreeEnsemble:
         self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
     ) -> npt.NDArray[np.float64]:
         """Raw margin prediction, shape ``(n_rows, n_outputs)``; X is 2-D float32/float64."""
+    def predict(
+        self,
+        X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+        output: _Output | None = None,
+        *,
+        scale: float = 1.0,
+        n_threads: int | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """The margins through ``output`` (default: the model's inverse link ``link``), after
+        multiplying them by ``scale``: shape ``(n_rows, n_outputs)``, ``(n_rows, 2)`` for
+        ``"logistic_pair"``. Losses need labels and raise ValueError.
+
+        >>> proba = ensemble.predict(X, "logistic_pair")  # binary predict_proba  # doctest: +SKIP
+        """
     def shap_values(
         self, X: npt.NDArray[np.float32] | npt.NDArray[np.float64], n_threads: int | None = None
     ) -> npt.NDArray[np.float64]:
@@ -291,7 +309,7 @@ class TreeEnsemble:
         self,
         X: npt.NDArray[np.float32] | npt.NDArray[np.float64],
         background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
-        output: _OutputTransform,
+        output: _Output,
         *,
         scale: float = 1.0,
         labels: npt.NDArray[np.float64] | None = None,
@@ -306,7 +324,7 @@ class TreeEnsemble:
         n_threads: int | None = None,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int]:
         """Interventional SHAP values of ``g(scale * margin)``: ``(values (N, M, K),
-        base_values (N, K), std_errors (N, M, K), n_estimated_pairs)``, K = 1 for losses.
+        base_values (N, K), standard_errors (N, M, K), n_estimated_pairs)``, K = 1 for losses.
 
         ``output`` is one of ``"logistic"``, ``"softmax"``, ``"exp"``, ``"squared_error"``,
         ``"logistic_loss"``, ``"softmax_loss"`` (labels: class indices),
@@ -320,7 +338,7 @@ class TreeEnsemble:
     def interventional_output_expected_value(
         self,
         background: npt.NDArray[np.float32] | npt.NDArray[np.float64],
-        output: _OutputTransform,
+        output: _Output,
         *,
         scale: float = 1.0,
         labels: npt.NDArray[np.float64] | None = None,
@@ -465,7 +483,7 @@ class GameJob:
     def evaluate_tree(
         self,
         model: TreeEnsemble,
-        output: _TreeOutput = "margin",
+        output: _Output = "margin",
         evaluation: _PairEvaluation = "auto",
         n_threads: int | None = None,
     ) -> bool: ...
@@ -480,7 +498,7 @@ def kernel_shap_tree_ensemble(
     background: npt.NDArray[np.float64],
     weights: npt.NDArray[np.float64],
     *,
-    output: _TreeOutput = "margin",
+    output: _Output = "margin",
     link: _KernelLink = "identity",
     nsamples: int | None = None,
     seed: int = 0,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use ferroshap::game::{
     Criterion, EngineJob, Estimator, ExactEstimator, FeatureSelection, Hierarchy, KernelEstimator,
-    KernelJob, KernelLink, KernelOptions, OwenEstimator, PairEvaluation, PartitionEstimator,
-    PermutationEstimator, Problem, Sampling, SamplingEstimator, TreeOutput,
+    KernelJob, KernelOptions, Link, OwenEstimator, PairEvaluation, PartitionEstimator,
+    PermutationEstimator, Problem, Sampling, SamplingEstimator,
 };
 use ferroshap::game::{set_tree_values, tree_ensemble_shap_values_at};
 use numpy::{
@@ -18,9 +18,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::compute;
-use crate::tree::PyTreeEnsemble;
+use crate::error::PyFsErr;
+use crate::tree::{PyTreeEnsemble, parse_output};
 
-/// `(values, standard errors, expected value, ill-conditioned rows)`.
+/// `(values, standard errors, base values, ill-conditioned rows)`.
 type KernelResult<'py> = (
     Bound<'py, PyArray3<f64>>,
     Bound<'py, PyArray3<f64>>,
@@ -31,14 +32,8 @@ type KernelResult<'py> = (
 /// `(explained row of each masked row, its coalition mask)`.
 type RowsAndMasks<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray2<bool>>);
 
-fn parse_link(link: &str) -> PyResult<KernelLink> {
-    match link {
-        "identity" => Ok(KernelLink::Identity),
-        "logit" => Ok(KernelLink::Logit),
-        other => Err(PyValueError::new_err(format!(
-            "unknown link {other:?}; expected 'identity' or 'logit'"
-        ))),
-    }
+fn parse_link(link: &str) -> PyResult<Link> {
+    Ok(link.parse::<Link>().map_err(PyFsErr)?)
 }
 
 fn parse_sampling(sampling: &str) -> PyResult<Sampling> {
@@ -49,22 +44,6 @@ fn parse_sampling(sampling: &str) -> PyResult<Sampling> {
             "unknown sampling {other:?}; expected 'stratified' or 'shap'"
         ))),
     }
-}
-
-fn parse_output(output: &str) -> PyResult<TreeOutput> {
-    Ok(match output {
-        "margin" => TreeOutput::Margin,
-        "logistic" => TreeOutput::Logistic,
-        "logistic_pair" => TreeOutput::LogisticPair,
-        "softmax" => TreeOutput::Softmax,
-        "exp" => TreeOutput::Exp,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown output {other:?}; expected 'margin', 'logistic', 'logistic_pair', \
-                 'softmax' or 'exp'"
-            )));
-        }
-    })
 }
 
 fn parse_evaluation(evaluation: &str) -> PyResult<PairEvaluation> {
@@ -438,7 +417,7 @@ impl PyGameJob {
         evaluation: &str,
         n_threads: Option<usize>,
     ) -> PyResult<bool> {
-        let output = parse_output(output)?;
+        let output = parse_output(output, 1.0)?;
         let evaluation = parse_evaluation(evaluation)?;
         let ensemble = &model.inner;
         let inner = &mut self.inner;
@@ -457,7 +436,7 @@ impl PyGameJob {
     }
 
     /// The values: `(values (n_rows, n_features, n_outputs), standard errors (same shape),
-    /// expected_value, ill_conditioned_rows)`.
+    /// base_values, ill_conditioned_rows)`.
     #[pyo3(signature = (fx, n_threads=None))]
     #[allow(clippy::type_complexity)]
     fn finish<'py>(
@@ -472,7 +451,7 @@ impl PyGameJob {
         Ok((
             out.values.into_pyarray(py),
             out.standard_errors.into_pyarray(py),
-            out.expected_value,
+            out.base_values,
             out.ill_conditioned_rows,
         ))
     }
@@ -512,7 +491,7 @@ fn selection_of(
 /// logistic, two-column logistic, softmax or exp transform) with the whole loop in Rust: the
 /// game is evaluated from tree walks over each explained and background row pair, in
 /// parallel, with the GIL released.
-/// Returns `(values (n_rows, n_features, n_outputs), standard errors, expected_value,
+/// Returns `(values (n_rows, n_features, n_outputs), standard errors, base_values,
 /// ill_conditioned_rows)`.
 #[pyfunction]
 #[pyo3(signature = (model, X, background, weights, *, output="margin", link="identity",
@@ -539,7 +518,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     row_offset: u64,
     standard_errors: bool,
 ) -> PyResult<KernelResult<'py>> {
-    let output = parse_output(output)?;
+    let output = parse_output(output, 1.0)?;
     let evaluation = parse_evaluation(evaluation)?;
     let options = KernelOptions {
         nsamples,
@@ -567,7 +546,7 @@ pub(crate) fn kernel_shap_tree_ensemble<'py>(
     Ok((
         out.values.into_pyarray(py),
         out.standard_errors.into_pyarray(py),
-        out.expected_value,
+        out.base_values,
         out.ill_conditioned_rows,
     ))
 }

@@ -11,7 +11,7 @@ use pyo3::types::PyBytes;
 
 use crate::compute;
 use crate::error::PyFsResult;
-use crate::tree::{FloatMatrix, link_name, rules_name, with_view};
+use crate::tree::{FloatMatrix, rules_name, with_view};
 
 /// A LightGBM model whose trees may have linear leaves: predictions and exact interventional
 /// SHAP values that include the leaves' linear models.
@@ -136,7 +136,7 @@ impl PyLinearTreeEnsemble {
     }
     #[getter]
     fn link(&self) -> &'static str {
-        link_name(self.inner.trees().link())
+        self.inner.trees().link().name()
     }
     #[getter]
     fn rules(&self) -> &'static str {

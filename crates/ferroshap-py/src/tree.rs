@@ -6,11 +6,11 @@ use std::sync::Arc;
 use ferroshap::ensemble::{CategoryRule, InputPrecision};
 use ferroshap::formats::xgboost_dump::{self, DumpSettings};
 use ferroshap::formats::{ModelFormat, lightgbm_dump};
-use ferroshap::tree_shap::model_output::{self, OutputOptions, OutputTransform, PairMethod};
+use ferroshap::tree_shap::model_output::{self, OutputOptions, PairMethod};
 use ferroshap::tree_shap::{
     InteractionOptions, Interventional, PathDependent, interventional, oblivious, saabas,
 };
-use ferroshap::{EnsembleSpec, Link, RawTree, SplitRules, TreeEnsemble};
+use ferroshap::{EnsembleSpec, Link, OutputTransform, RawTree, SplitRules, TreeEnsemble};
 use ndarray::ArrayView2;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArray4, PyReadonlyArray1, PyReadonlyArray2,
@@ -192,46 +192,12 @@ pub(crate) fn rules_name(rules: &SplitRules) -> &'static str {
     }
 }
 
-fn parse_link(link: &str) -> PyResult<Link> {
-    Ok(match link {
-        "identity" => Link::Identity,
-        "logistic" => Link::Logistic,
-        "softmax" => Link::Softmax,
-        "exp" => Link::Exp,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown link {other:?}; expected 'identity', 'logistic', 'softmax' or 'exp'"
-            )));
-        }
-    })
-}
-
-/// The core's output transform from its Python name and margin scale.
-fn parse_output(output: &str, scale: f64) -> PyResult<OutputTransform> {
-    Ok(match output {
-        "logistic" => OutputTransform::Logistic { scale },
-        "softmax" => OutputTransform::Softmax { scale },
-        "exp" => OutputTransform::Exp { scale },
-        "squared_error" => OutputTransform::SquaredError { scale },
-        "logistic_loss" => OutputTransform::LogisticLoss { scale },
-        "softmax_loss" => OutputTransform::SoftmaxLoss { scale },
-        "probability_loss" => OutputTransform::ProbabilityLoss,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown output transform '{other}'; expected one of logistic, softmax, exp, \
-                 squared_error, logistic_loss, softmax_loss, probability_loss"
-            )));
-        }
-    })
-}
-
-pub(crate) fn link_name(link: Link) -> &'static str {
-    match link {
-        Link::Identity => "identity",
-        Link::Logistic => "logistic",
-        Link::Softmax => "softmax",
-        Link::Exp => "exp",
-    }
+/// The core's output transform from its name and margin scale (parsed by the core).
+pub(crate) fn parse_output(output: &str, scale: f64) -> PyResult<OutputTransform> {
+    Ok(output
+        .parse::<OutputTransform>()
+        .map_err(PyFsErr)?
+        .with_scale(scale))
 }
 
 fn required<'py>(tree: &Bound<'py, PyDict>, t: usize, key: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -387,7 +353,7 @@ impl PyTreeEnsemble {
             leaf_width,
             base_offset,
             rules: parse_rules(rules)?,
-            link: parse_link(link)?,
+            link: link.parse::<Link>().map_err(PyFsErr)?,
             objective: objective.to_string(),
             feature_names,
             categorical_features: categorical_features.unwrap_or_default(),
@@ -422,7 +388,7 @@ impl PyTreeEnsemble {
     }
     #[getter]
     fn link(&self) -> &'static str {
-        link_name(self.inner.link())
+        self.inner.link().name()
     }
     #[getter]
     fn rules(&self) -> &'static str {
@@ -487,6 +453,28 @@ impl PyTreeEnsemble {
         let x = FloatMatrix::extract(X)?;
         let model = &self.inner;
         let out = with_view!(x, |v| compute(py, n_threads, || model.predict_margin(v)))?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// The prediction through `output` (default: the model's inverse link), `scale` times
+    /// the margins first; shape (N, K'), K' = 2 for `"logistic_pair"`.
+    #[pyo3(signature = (X, output=None, *, scale=1.0, n_threads=None))]
+    #[allow(non_snake_case)]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        X: &Bound<'py, PyAny>,
+        output: Option<&str>,
+        scale: f64,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let output = match output {
+            Some(name) => parse_output(name, scale)?,
+            None => self.inner.link().output(scale),
+        };
+        let x = FloatMatrix::extract(X)?;
+        let model = &self.inner;
+        let out = with_view!(x, |v| compute(py, n_threads, || model.predict(v, output)))?;
         Ok(out.into_pyarray(py))
     }
 
@@ -625,7 +613,7 @@ impl PyTreeEnsemble {
 
     /// Interventional SHAP values of a transformed output (see
     /// `ferroshap::tree_shap::model_output`): `(values (N, M, K'), base_values (N, K'),
-    /// std_errors (N, M, K'), n_estimated_pairs)`. `method`: `"auto"` (exact pairs up to
+    /// standard_errors (N, M, K'), n_estimated_pairs)`. `method`: `"auto"` (exact pairs up to
     /// `max_pair_features`, estimated above, to standard error `tolerance`) or
     /// `"shap_rescale"`.
     #[pyo3(signature = (X, background, output, *, scale=1.0, labels=None, weights=None,
@@ -677,7 +665,7 @@ impl PyTreeEnsemble {
         Ok((
             out.values.into_pyarray(py),
             out.base_values.into_pyarray(py),
-            out.std_errors.into_pyarray(py),
+            out.standard_errors.into_pyarray(py),
             out.n_estimated_pairs,
         ))
     }

@@ -160,7 +160,7 @@
 //!     let p = 1.0 / (1.0 + (-margin[[row, 0]]).exp());
 //!     let total = out.values.slice(s![row, .., 0]).sum() + out.base_values[[row, 0]];
 //!     // Additive exactly when every pair was exact; else within a few standard errors.
-//!     let slack = 1e-9 + 6.0 * out.std_errors.slice(s![row, .., 0]).sum();
+//!     let slack = 1e-9 + 6.0 * out.standard_errors.slice(s![row, .., 0]).sum();
 //!     assert!((total - p).abs() < slack);
 //! }
 //! # Ok(()) }
@@ -191,7 +191,7 @@
 //! for (got, want) in out.values.iter().zip([2.0, 3.0, 3.0]) {
 //!     assert!((got - want).abs() < 1e-9);
 //! }
-//! assert_eq!(out.expected_value, vec![0.0]);
+//! assert_eq!(out.base_values, vec![0.0]);
 //! # Ok(()) }
 //! ```
 //!
@@ -235,12 +235,12 @@ pub mod rng;
 mod simd;
 
 // Models: loading, describing, predicting.
-pub use ensemble::{EnsembleSpec, Link, RawTree, SplitRules, Tree, TreeEnsemble};
+pub use ensemble::{EnsembleSpec, Link, OutputTransform, RawTree, SplitRules, Tree, TreeEnsemble};
 pub use formats::ModelFormat;
 
 // Results and options.
-pub use game::{FeatureSelection, KernelLink, KernelOptions, KernelValues, Sampling};
-pub use tree_shap::model_output::{OutputOptions, OutputTransform, OutputValues};
+pub use game::{FeatureSelection, KernelOptions, KernelValues, Sampling};
+pub use tree_shap::model_output::{OutputOptions, OutputValues};
 pub use tree_shap::{InteractionOptions, InteractionValues, ShapValues};
 
 // Errors and threads.

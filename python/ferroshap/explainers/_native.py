@@ -5,7 +5,7 @@ reproduces it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -20,6 +20,9 @@ __all__ = ["NATIVE_TOL", "NativeModel", "choose_native", "native_candidate", "na
 # float32 (~1e-7 relative), so large XGBoost ensembles may fail it and use predict instead.
 NATIVE_TOL = 1e-6
 NATIVE_METHODS = ("predict", "predict_proba", "decision_function")
+# The core's outputs a model's prediction method can return (names of the core's one output
+# type, see ``_core.TreeEnsemble.predict``).
+_NativeOutput = Literal["margin", "logistic", "logistic_pair", "softmax", "exp"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class NativeModel:
     """A converted tree ensemble and which of its outputs the model returns."""
 
     ensemble: _core.TreeEnsemble
-    output: str  # "margin", "logistic", "logistic_pair", "softmax" or "exp"
+    output: _NativeOutput
     missing: float | None = None  # read as NaN, as the model's predict does (XGBoost)
 
     def rows(self, X: np.ndarray) -> np.ndarray:
@@ -35,16 +38,8 @@ class NativeModel:
         return mark_missing(X, self.missing)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        m = np.asarray(self.ensemble.predict_margin(self.rows(X)), dtype=np.float64)
-        if self.output == "margin":
-            return m
-        if self.output == "exp":
-            return np.exp(m)
-        if self.output == "softmax":
-            e = np.exp(m - m.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        p = 1.0 / (1.0 + np.exp(-m))
-        return np.column_stack([1.0 - p[:, 0], p[:, 0]]) if self.output == "logistic_pair" else p
+        """The ensemble's ``output`` on ``X``, ``(n, k)``, computed by the core."""
+        return self.ensemble.predict(self.rows(X), self.output)
 
     def reproduces(self, X: np.ndarray, outputs: np.ndarray) -> bool:
         """Whether the ensemble gives ``outputs`` (the model's own, ``(n, k)``) on ``X``."""
@@ -81,12 +76,13 @@ def native_candidate(model: Any) -> tuple[NativeModel | None, str]:
     if not isinstance(ensemble, _core.TreeEnsemble):
         return None, "the model has linear trees, which the native game does not evaluate"
     link, k = ensemble.link, ensemble.n_outputs
+    output: _NativeOutput
     if method == "decision_function":
         output = "margin"
     elif method == "predict":
         if hasattr(owner, "classes_"):
             return None, "predict of a classifier returns class labels"
-        output = {"identity": "margin", "exp": "exp", "logistic": "logistic"}.get(link, link)
+        output = "margin" if link == "identity" else link
     elif link == "logistic" and k == 1:
         output = "logistic_pair"
     elif link in ("softmax", "identity"):

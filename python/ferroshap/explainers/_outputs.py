@@ -58,6 +58,7 @@ def resolve_output(model_output: Any, tree_model: TreeModel, live_model: Any) ->
     describe = f"objective {ensemble.objective!r}, link {link!r}, {k} output(s)"
     if model_output == "raw":
         return OutputSpec(None, 1.0)
+    # A model link's name is also the core's name for its inverse link as an output.
     if model_output == "probability":
         if proba_margins:
             return OutputSpec(None, 1.0)

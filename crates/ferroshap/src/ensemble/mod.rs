@@ -5,10 +5,12 @@
 //! library does.
 
 mod linear;
+mod output;
 mod predict;
 mod tree;
 
 pub use linear::{LinearLeaves, LinearTreeEnsemble};
+pub use output::{Link, OutputTransform, PROBABILITY_EPS};
 pub(crate) use tree::PlainSplit;
 pub use tree::{LEAF, RawTree, Tree};
 
@@ -101,19 +103,6 @@ impl SplitRules {
             CategoryRule::Sklearn => (0.0..256.0).contains(&x).then_some(x as u32),
         }
     }
-}
-
-/// The inverse link of the model's objective: how a margin becomes a prediction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// Margin is the prediction (regression, raw scores).
-    Identity,
-    /// Binary classification: probability = 1 / (1 + exp(-margin)).
-    Logistic,
-    /// Multi-class: probabilities = softmax over the outputs.
-    Softmax,
-    /// Log-link regression (poisson, gamma, tweedie): prediction = exp(margin).
-    Exp,
 }
 
 /// A tree ensemble: trees, how their outputs add up, and how rows are routed.
@@ -272,6 +261,11 @@ impl TreeEnsemble {
     /// Inverse link of the objective.
     pub fn link(&self) -> Link {
         self.link
+    }
+    /// The model's prediction as an output transform: its inverse link at scale 1 (the
+    /// output [`TreeEnsemble::predict`] gives).
+    pub fn output(&self) -> OutputTransform {
+        self.link.output(1.0)
     }
     /// Objective name as the source library spells it.
     pub fn objective(&self) -> &str {

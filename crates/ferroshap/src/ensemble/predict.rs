@@ -3,7 +3,7 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::TreeEnsemble;
+use super::{OutputTransform, TreeEnsemble};
 use crate::Scalar;
 use crate::error::Result;
 use crate::parallel::ROW_BLOCK;
@@ -55,6 +55,40 @@ impl TreeEnsemble {
                 });
         }
         crate::parallel::check_cancelled()?;
+        Ok(out)
+    }
+
+    /// Prediction through `output` (the model's own is [`TreeEnsemble::output`]): the margins
+    /// of [`TreeEnsemble::predict_margin`], each row transformed. Shape
+    /// `(n_rows, output.n_outputs(n_outputs))`. Losses need labels and are refused here.
+    ///
+    /// ```
+    /// # fn main() -> ferroshap::Result<()> {
+    /// use ferroshap::TreeEnsemble;
+    /// let model = TreeEnsemble::from_file("tests/fixtures/xgb34_xgb_binary.ubj")?;
+    /// let x = ndarray::Array2::<f64>::zeros((3, model.n_features()));
+    /// let p = model.predict(x.view(), model.output())?; // probabilities, (3, 1)
+    /// let pair = model.predict(x.view(), "logistic_pair".parse()?)?; // (1 - p, p), (3, 2)
+    /// assert_eq!(pair[[0, 1]], p[[0, 0]]);
+    /// # Ok(()) }
+    /// ```
+    pub fn predict<F: Scalar>(
+        &self,
+        x: ArrayView2<'_, F>,
+        output: OutputTransform,
+    ) -> Result<Array2<f64>> {
+        output.check_prediction(self.n_outputs)?;
+        let margins = self.predict_margin(x)?;
+        if output.is_margin() {
+            return Ok(margins);
+        }
+        let ko = output.n_outputs(self.n_outputs);
+        let mut out = Array2::<f64>::zeros((margins.nrows(), ko));
+        for (m, mut o) in margins.outer_iter().zip(out.outer_iter_mut()) {
+            let m = m.as_slice().expect("fresh array is contiguous");
+            let o = o.as_slice_mut().expect("fresh array is contiguous");
+            output.apply(m, 0.0, o);
+        }
         Ok(out)
     }
 }

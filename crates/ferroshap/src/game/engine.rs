@@ -24,7 +24,7 @@ pub struct GameValues {
     /// Estimated standard errors of `values` (0 where a value is exact), same shape.
     pub standard_errors: Array3<f64>,
     /// The value of the empty coalition, per output (after the estimator's link).
-    pub expected_value: Vec<f64>,
+    pub base_values: Vec<f64>,
     /// Rows (indices within the block) whose reduction was numerically unreliable (Kernel
     /// SHAP's singular or ill-conditioned regressions).
     pub ill_conditioned_rows: Vec<usize>,
@@ -38,7 +38,7 @@ impl GameValues {
         GameValues {
             values: Array3::zeros(shape),
             standard_errors: Array3::zeros(shape),
-            expected_value: problem.fnull().to_vec(),
+            base_values: problem.fnull().to_vec(),
             ill_conditioned_rows: Vec::new(),
         }
     }

@@ -15,8 +15,9 @@ use super::batch::Problem;
 use super::coalitions::Coalitions;
 use super::design::KernelDesign;
 use super::engine::{EngineJob, Estimator, GameValues};
-pub use super::options::{FeatureSelection, KernelLink, KernelOptions, KernelValues};
+pub use super::options::{FeatureSelection, KernelOptions, KernelValues};
 use super::regression::solve_row;
+pub use crate::ensemble::Link;
 use crate::error::Result;
 use crate::linalg::SolveKind;
 use crate::rng::Rng;
@@ -186,7 +187,7 @@ impl Estimator for KernelEstimator {
             .collect();
         crate::parallel::check_cancelled()?;
         let mut out = GameValues::zeros(problem);
-        out.expected_value = fnull.iter().map(|&f| link.apply(f)).collect();
+        out.base_values = fnull.iter().map(|&f| link.apply(f)).collect();
         for (i, (phi, se, ill)) in rows.into_iter().enumerate() {
             for (dst, v) in out.values.index_axis_mut(Axis(0), i).iter_mut().zip(phi) {
                 *dst = v;

@@ -31,20 +31,20 @@ pub mod tree_game;
 pub mod tree_kernel;
 pub mod tree_values;
 
+/// Kernel's link is the models' [`Link`] (re-exported where the options are).
+pub use crate::ensemble::Link;
 pub use batch::{CoalitionBatch, Problem};
 pub use coalitions::Coalitions;
 pub use design::{KernelDesign, Sampling};
 pub use engine::{EngineJob, Estimator, GameValues, explain};
 pub use exact::ExactEstimator;
 pub use hierarchy::Hierarchy;
-pub use kernel::{
-    FeatureSelection, KernelEstimator, KernelJob, KernelLink, KernelOptions, KernelValues,
-};
+pub use kernel::{FeatureSelection, KernelEstimator, KernelJob, KernelOptions, KernelValues};
 pub use lars::Criterion;
 pub use owen::OwenEstimator;
 pub use partition::PartitionEstimator;
 pub use permutation::PermutationEstimator;
 pub use sampling::SamplingEstimator;
 pub use tree_game::PairEvaluation;
-pub use tree_kernel::{TreeOutput, tree_ensemble_shap_values, tree_ensemble_shap_values_at};
+pub use tree_kernel::{tree_ensemble_shap_values, tree_ensemble_shap_values_at};
 pub use tree_values::set_tree_values;

@@ -1,35 +1,9 @@
-//! Parameters and results of Kernel SHAP: the link, feature selection (shap's `l1_reg`), the
+//! Parameters and results of Kernel SHAP: the link ([`Link`], shared with the models), feature selection (shap's `l1_reg`), the
 //! sampling scheme and budget, and the values with their standard errors.
 
 use super::design::Sampling;
 use super::lars::Criterion;
-
-/// The logit link clips probabilities to `[EPS, 1 − EPS]`, as shap does.
-const LOGIT_EPS: f64 = 1e-15;
-
-/// The scale on which values are additive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelLink {
-    /// Model outputs as they are.
-    Identity,
-    /// Log-odds of probabilities, clipped to `[1e-15, 1 − 1e-15]`; applied to the weighted
-    /// mean probability over background rows (not the mean of the log-odds).
-    Logit,
-}
-
-impl KernelLink {
-    /// Applies the link to one value.
-    #[inline]
-    pub fn apply(self, p: f64) -> f64 {
-        match self {
-            KernelLink::Identity => p,
-            KernelLink::Logit => {
-                let p = p.clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
-                (p / (1.0 - p)).ln()
-            }
-        }
-    }
-}
+use crate::ensemble::Link;
 
 /// Parameters of a Kernel SHAP run.
 #[derive(Clone, Debug)]
@@ -37,8 +11,10 @@ pub struct KernelOptions {
     /// Coalitions per row; `None` is shap's `"auto"` (2M + 2048, M = varying features),
     /// clipped to 2^M − 2.
     pub nsamples: Option<usize>,
-    /// The link.
-    pub link: KernelLink,
+    /// The scale on which values are additive: [`Link::Identity`] (the outputs as they are)
+    /// or [`Link::Logistic`] (log-odds, shap's `logit`), applied to the weighted mean output
+    /// over background rows.
+    pub link: Link,
     /// Seed of the per-row random streams (only sampled designs use them).
     pub seed: u64,
     /// Feature selection before the regression (shap's `l1_reg`); none by default.
@@ -73,7 +49,7 @@ impl Default for KernelOptions {
     fn default() -> Self {
         KernelOptions {
             nsamples: None,
-            link: KernelLink::Identity,
+            link: Link::Identity,
             seed: 0,
             selection: FeatureSelection::None,
             sampling: Sampling::default(),

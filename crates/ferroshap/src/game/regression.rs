@@ -3,9 +3,10 @@
 //! errors of its values under coalition sampling.
 
 use super::design::KernelDesign;
-use super::kernel::{FeatureSelection, KernelLink};
+use super::kernel::FeatureSelection;
 use super::lars::{Criterion, lar_active_set, lasso_lars_ic};
 use super::lasso::lasso_support;
+use crate::ensemble::Link;
 use crate::linalg::{SolveKind, SymmetricSolver};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, s};
@@ -21,7 +22,7 @@ pub(crate) fn solve_row(
     ey: &[f64],
     output: usize,
     n_outputs: usize,
-    link: KernelLink,
+    link: Link,
     fnull: f64,
     delta: f64,
     selection: FeatureSelection,

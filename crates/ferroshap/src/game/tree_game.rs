@@ -18,8 +18,7 @@
 //! transform (sigmoid, softmax, exp) is applied per pair and coalition, as the model does.
 //! Either way the values are the model's, up to the order of f64 additions.
 
-use super::tree_kernel::TreeOutput;
-use crate::ensemble::TreeEnsemble;
+use crate::ensemble::{OutputTransform, TreeEnsemble};
 use crate::tree_shap::pair_walk::{PairWalk, Players, add_leaf_terms, subset_sums};
 
 /// How a pair's game is evaluated (the automatic choice is by estimated cost).
@@ -46,7 +45,7 @@ const MAX_ROW_TABLE_BITS: usize = 16;
 /// varying features and the coalitions (bit `p` set when varying feature `p` is present).
 pub(crate) struct RowGame<'a> {
     pub ensemble: &'a TreeEnsemble,
-    pub output: TreeOutput,
+    pub output: OutputTransform,
     pub evaluation: PairEvaluation,
     /// The explained row, as read by the model (`SplitRules::prepare`).
     pub x: &'a [f64],
@@ -98,7 +97,7 @@ impl RowGame<'_> {
         scratch: &mut Scratch,
     ) {
         let p = self.ensemble.n_features();
-        if self.output.is_linear() && self.row_table_pays(background.len() / p.max(1)) {
+        if self.output.is_margin() && self.row_table_pays(background.len() / p.max(1)) {
             self.accumulate_linear(background, weights, ey, scratch);
             return;
         }
@@ -183,7 +182,7 @@ impl RowGame<'_> {
                         *m += v;
                     }
                 }
-                self.output.apply(&scratch.margin, &mut scratch.out);
+                self.output.apply(&scratch.margin, 0.0, &mut scratch.out);
                 for (e, &o) in ey[c * ko..(c + 1) * ko].iter_mut().zip(&scratch.out) {
                     *e += w * o;
                 }
@@ -202,7 +201,7 @@ impl RowGame<'_> {
                         }
                     }
                 }
-                self.output.apply(&scratch.margin, &mut scratch.out);
+                self.output.apply(&scratch.margin, 0.0, &mut scratch.out);
                 for (e, &o) in ey[c * ko..(c + 1) * ko].iter_mut().zip(&scratch.out) {
                     *e += w * o;
                 }

@@ -5,8 +5,7 @@
 
 use super::engine::{EngineJob, Estimator};
 use super::tree_game::{PairEvaluation, RowGame, Scratch};
-use super::tree_kernel::TreeOutput;
-use crate::ensemble::TreeEnsemble;
+use crate::ensemble::{OutputTransform, TreeEnsemble};
 use crate::error::Result;
 
 /// Background rows per unit of parallel work: the split depends on the input sizes only, and
@@ -28,7 +27,7 @@ struct RowMasks {
 pub fn set_tree_values<E: Estimator>(
     job: &mut EngineJob<E>,
     ensemble: &TreeEnsemble,
-    output: TreeOutput,
+    output: OutputTransform,
     evaluation: PairEvaluation,
 ) -> Result<bool> {
     let Some(batch) = job.batch() else {
@@ -37,6 +36,7 @@ pub fn set_tree_values<E: Estimator>(
     let problem = job.problem();
     let p = problem.n_columns();
     ensemble.check_features(p)?;
+    output.check_prediction(ensemble.n_outputs())?;
     let n_rows = problem.n_rows();
     let mut rows = Vec::with_capacity(n_rows);
     for i in 0..n_rows {

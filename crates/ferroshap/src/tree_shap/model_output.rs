@@ -23,7 +23,7 @@
 //! game with shap's rescaling as control variate. The pairs of an explained row are sampled
 //! together, in rounds that go to the pairs with the largest variance, until the standard
 //! error of every value of the row (after averaging over the background) is at most
-//! [`OutputOptions::tolerance`]. The estimate satisfies efficiency exactly. [`OutputValues::std_errors`] holds the standard errors
+//! [`OutputOptions::tolerance`]. The estimate satisfies efficiency exactly. [`OutputValues::standard_errors`] holds the standard errors
 //! (zero where every pair was exact) and [`OutputValues::n_estimated_pairs`] says how many pairs
 //! were estimated. [`PairMethod::ShapRescale`] gives shap's approximation for every pair
 //! instead. Parallel over explained rows; each row adds its background rows in order and each
@@ -41,191 +41,22 @@ pub use super::pair_sampling::PairMethod;
 use super::pair_sampling::{EstimateSpec, PairEstimate, SampleBuffers};
 use crate::Scalar;
 use crate::ensemble::TreeEnsemble;
+pub use crate::ensemble::{OutputTransform, PROBABILITY_EPS};
 use crate::error::{Error, Result};
 use crate::parallel::ROW_BLOCK;
 use crate::rng::Rng;
 
-/// Smallest probability a cross-entropy loss reads (as scikit-learn's `log_loss` clips), so
-/// that a class predicted with probability 0 costs `-ln(EPS)` instead of infinity.
-pub const PROBABILITY_EPS: f64 = f64::EPSILON;
-
-/// What is explained, as a function `g` of the model's margins `m` (and, for losses, of the
-/// explained row's label `y`). `scale` multiplies the margins first (LightGBM's `sigmoid:`
-/// parameter, `1 / iterations` for LightGBM random forests).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OutputTransform {
-    /// `1 / (1 + exp(−scale·m_k))` for each output `k`.
-    Logistic {
-        /// Factor on the margin.
-        scale: f64,
-    },
-    /// `softmax(scale·m)_k` for each output `k`.
-    Softmax {
-        /// Factor on the margins.
-        scale: f64,
-    },
-    /// `exp(scale·m_k)` for each output (log-link regression's prediction).
-    Exp {
-        /// Factor on the margin.
-        scale: f64,
-    },
-    /// `(scale·m − y)²` for a single-output regression model.
-    SquaredError {
-        /// Factor on the margin.
-        scale: f64,
-    },
-    /// Binary cross-entropy of `p = logistic(scale·m)`: `−y ln p − (1 − y) ln(1 − p)`,
-    /// evaluated stably as `ln(1 + exp(z)) − y z`, `z = scale·m`; `y` in `[0, 1]`.
-    LogisticLoss {
-        /// Factor on the margin.
-        scale: f64,
-    },
-    /// Multi-class cross-entropy `−ln softmax(scale·m)_y`; `y` is a class index.
-    SoftmaxLoss {
-        /// Factor on the margins.
-        scale: f64,
-    },
-    /// Cross-entropy of a model whose margins are class probabilities (scikit-learn forest
-    /// classifiers): `−ln max(m_y, PROBABILITY_EPS)`; `y` is a class index.
-    ProbabilityLoss,
-}
-
-impl OutputTransform {
-    /// Whether the output needs a label per explained row.
-    pub fn is_loss(&self) -> bool {
-        matches!(
-            self,
-            OutputTransform::SquaredError { .. }
-                | OutputTransform::LogisticLoss { .. }
-                | OutputTransform::SoftmaxLoss { .. }
-                | OutputTransform::ProbabilityLoss
-        )
-    }
-
-    /// Number of values per row for a model with `n_margins` outputs: 1 for losses.
-    pub fn n_outputs(&self, n_margins: usize) -> usize {
-        if self.is_loss() { 1 } else { n_margins }
-    }
-
-    fn scale(&self) -> f64 {
-        match *self {
-            OutputTransform::Logistic { scale }
-            | OutputTransform::Softmax { scale }
-            | OutputTransform::Exp { scale }
-            | OutputTransform::SquaredError { scale }
-            | OutputTransform::LogisticLoss { scale }
-            | OutputTransform::SoftmaxLoss { scale } => scale,
-            OutputTransform::ProbabilityLoss => 1.0,
-        }
-    }
-
-    /// Checks that the transform fits the model.
-    fn check(&self, model: &TreeEnsemble) -> Result<()> {
-        let k = model.n_outputs();
-        let scale = self.scale();
-        if !scale.is_finite() || scale <= 0.0 {
-            return Err(Error::Parameter(format!(
-                "the margin scale must be finite and > 0, got {scale}"
-            )));
-        }
-        let single = |what: &str| {
-            if k == 1 {
-                Ok(())
-            } else {
-                Err(Error::Parameter(format!(
-                    "{what} needs a single-output model; this model has {k} outputs"
-                )))
-            }
-        };
-        match self {
-            OutputTransform::SquaredError { .. } => single("the squared-error loss"),
-            OutputTransform::LogisticLoss { .. } => single("the binary cross-entropy loss"),
-            OutputTransform::Softmax { .. }
-            | OutputTransform::SoftmaxLoss { .. }
-            | OutputTransform::ProbabilityLoss
-                if k < 2 =>
-            {
-                Err(Error::Parameter(format!(
-                    "{self:?} needs a model with at least 2 outputs (classes); this model has {k}"
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Checks the labels: one per explained row, finite, and a valid class for class losses.
-    fn check_labels(&self, model: &TreeEnsemble, labels: &[f64], n_rows: usize) -> Result<()> {
-        if labels.len() != n_rows {
-            return Err(Error::Shape(format!(
-                "{} labels for {n_rows} rows to explain",
-                labels.len()
-            )));
-        }
-        let k = model.n_outputs();
-        for (i, &y) in labels.iter().enumerate() {
-            let ok = match self {
-                OutputTransform::SquaredError { .. } => y.is_finite(),
-                OutputTransform::LogisticLoss { .. } => (0.0..=1.0).contains(&y),
-                _ => y >= 0.0 && y.fract() == 0.0 && y < k as f64,
-            };
-            if !ok {
-                let want = match self {
-                    OutputTransform::SquaredError { .. } => "a finite number".to_string(),
-                    OutputTransform::LogisticLoss { .. } => "between 0 and 1".to_string(),
-                    _ => format!("a class index 0..{}", k - 1),
-                };
-                return Err(Error::Parameter(format!(
-                    "label {y} of row {i} is not valid: labels must be {want}"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes `g(m)` (with label `y` for losses) into `out` (`n_outputs(m.len())` values).
-    #[inline]
-    pub fn apply(&self, m: &[f64], y: f64, out: &mut [f64]) {
-        match *self {
-            OutputTransform::Logistic { scale } => {
-                for (o, &v) in out.iter_mut().zip(m) {
-                    *o = 1.0 / (1.0 + (-scale * v).exp());
-                }
-            }
-            OutputTransform::Softmax { scale } => {
-                let max = m.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                let mut total = 0.0;
-                for (o, &v) in out.iter_mut().zip(m) {
-                    *o = (scale * (v - max)).exp();
-                    total += *o;
-                }
-                for o in out.iter_mut() {
-                    *o /= total;
-                }
-            }
-            OutputTransform::Exp { scale } => {
-                for (o, &v) in out.iter_mut().zip(m) {
-                    *o = (scale * v).exp();
-                }
-            }
-            OutputTransform::SquaredError { scale } => {
-                let e = scale * m[0] - y;
-                out[0] = e * e;
-            }
-            OutputTransform::LogisticLoss { scale } => {
-                let z = scale * m[0];
-                // ln(1 + e^z) without overflow.
-                let softplus = z.max(0.0) + (-z.abs()).exp().ln_1p();
-                out[0] = softplus - y * z;
-            }
-            OutputTransform::SoftmaxLoss { scale } => {
-                let max = m.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                let sum: f64 = m.iter().map(|&v| (scale * (v - max)).exp()).sum();
-                out[0] = sum.ln() - scale * (m[y as usize] - max);
-            }
-            OutputTransform::ProbabilityLoss => {
-                out[0] = -m[y as usize].max(PROBABILITY_EPS).ln();
-            }
-        }
+/// Checks that `transform` is a nonlinear output this module explains, for `model`.
+fn check_transform(transform: &OutputTransform, model: &TreeEnsemble) -> Result<()> {
+    match transform {
+        OutputTransform::Margin => Err(Error::Parameter(
+            "the margin is linear in the trees: explain it with interventional::shap_values".into(),
+        )),
+        OutputTransform::LogisticPair { .. } => Err(Error::Parameter(
+            "explain the logistic output instead: the two columns' values are (-values, values)"
+                .into(),
+        )),
+        _ => transform.check(model.n_outputs()),
     }
 }
 
@@ -287,7 +118,7 @@ pub struct OutputValues {
     /// for every row except for losses, whose base value depends on the row's label.
     pub base_values: Array2<f64>,
     /// Standard errors of `values`, same shape: zero where every pair was exact.
-    pub std_errors: Array3<f64>,
+    pub standard_errors: Array3<f64>,
     /// How many (explained row, background row) pairs were estimated rather than exact.
     pub n_estimated_pairs: usize,
 }
@@ -306,7 +137,7 @@ pub fn shap_values<F: Scalar, G: Scalar>(
     options: &OutputOptions,
 ) -> Result<OutputValues> {
     model.check_features(x.ncols())?;
-    transform.check(model)?;
+    check_transform(&transform, model)?;
     let labels = labels_of(model, &transform, labels, x.nrows())?;
     check_options(options, &transform, model.n_outputs())?;
     let bg = Background::new(model, background, weights)?;
@@ -404,7 +235,7 @@ pub fn shap_values<F: Scalar, G: Scalar>(
     Ok(OutputValues {
         values,
         base_values,
-        std_errors: variances,
+        standard_errors: variances,
         n_estimated_pairs: estimated.into_inner(),
     })
 }
@@ -508,8 +339,14 @@ fn labels_of(
         )),
         (false, None) => Ok(Vec::new()),
         (true, Some(y)) => {
+            if y.len() != n_rows {
+                return Err(Error::Shape(format!(
+                    "{} labels for {n_rows} rows to explain",
+                    y.len()
+                )));
+            }
             let y = y.to_vec();
-            transform.check_labels(model, &y, n_rows)?;
+            transform.check_labels(model.n_outputs(), &y)?;
             Ok(y)
         }
     }
@@ -557,7 +394,7 @@ pub fn expected_value<G: Scalar>(
     transform: OutputTransform,
     labels: Option<ArrayView1<'_, f64>>,
 ) -> Result<Array2<f64>> {
-    transform.check(model)?;
+    check_transform(&transform, model)?;
     let n_labels = labels.map_or(0, |l| l.len());
     let labels = labels_of(model, &transform, labels, n_labels)?;
     let bg = Background::new(model, background, weights)?;

@@ -7,7 +7,7 @@
 //! says so (models with at most pairwise interactions), and always efficient (each walk
 //! telescopes), both to the same rounding.
 
-use ferroshap::game::{ExactEstimator, GameValues, KernelLink, PermutationEstimator, explain};
+use ferroshap::game::{ExactEstimator, GameValues, Link, PermutationEstimator, explain};
 use ferroshap::with_threads;
 use ndarray::{Array2, ArrayView2};
 
@@ -58,7 +58,7 @@ fn exact_equals_brute_force() {
         let w = vec![0.25; 4];
         for i in 0..3 {
             let row = x.row(i).to_vec();
-            let want = brute_force(nonlinear, &row, &background, &w, KernelLink::Identity);
+            let want = brute_force(nonlinear, &row, &background, &w, Link::Identity);
             for j in 0..m {
                 for o in 0..2 {
                     let d = (got.values[[i, j, o]] - want[[j, o]]).abs();
@@ -89,7 +89,7 @@ fn one_permutation_is_exact_for_pairwise_models_and_every_run_is_efficient() {
             &x.row(i).to_vec(),
             &background,
             &w,
-            KernelLink::Identity,
+            Link::Identity,
         );
         for j in 0..m {
             for o in 0..2 {
@@ -109,7 +109,7 @@ fn one_permutation_is_exact_for_pairwise_models_and_every_run_is_efficient() {
     for i in 0..4 {
         for o in 0..2 {
             let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
-            let delta = fx[[i, o]] - got.expected_value[o];
+            let delta = fx[[i, o]] - got.base_values[o];
             assert!((total - delta).abs() < 1e-10, "{total} vs {delta}");
         }
     }
@@ -237,7 +237,7 @@ fn sampling_is_efficient_and_exact_on_additive_games_with_one_background_row() {
     for i in 0..2 {
         for o in 0..2 {
             let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
-            assert!((total - (fx[[i, o]] - got.expected_value[o])).abs() < 1e-10);
+            assert!((total - (fx[[i, o]] - got.base_values[o])).abs() < 1e-10);
         }
     }
 }

@@ -6,7 +6,7 @@
 //! design, so both are checked to 1e-10 with sampled designs too.
 
 use ferroshap::game::Sampling;
-use ferroshap::game::kernel::{self, FeatureSelection, KernelJob, KernelLink, KernelOptions};
+use ferroshap::game::kernel::{self, FeatureSelection, KernelJob, KernelOptions, Link};
 use ferroshap::with_threads;
 use ndarray::{Array2, ArrayView2};
 
@@ -45,7 +45,7 @@ pub(crate) fn brute_force(
     x: &[f64],
     background: &Array2<f64>,
     weights: &[f64],
-    link: KernelLink,
+    link: Link,
 ) -> Array2<f64> {
     let m = x.len();
     let k = model(background.view()).ncols();
@@ -107,15 +107,16 @@ fn run(
 fn exhaustive_designs_equal_brute_force_shapley_values() {
     let mut rng = Rng::new(11);
     for m in 2..=10 {
-        for link in [KernelLink::Identity, KernelLink::Logit] {
+        for link in [Link::Identity, Link::Logistic] {
             let background = random_matrix(&mut rng, 5, m);
             let weights: Vec<f64> = (0..5).map(|_| 0.2 + rng.uniform()).collect();
             let total: f64 = weights.iter().sum();
             let normalised: Vec<f64> = weights.iter().map(|w| w / total).collect();
             let x = random_matrix(&mut rng, 3, m);
             let model = match link {
-                KernelLink::Identity => nonlinear,
-                KernelLink::Logit => probability,
+                Link::Identity => nonlinear,
+                Link::Logistic => probability,
+                Link::Softmax | Link::Exp => unreachable!("Kernel's links here: identity, logit"),
             };
             let options = KernelOptions {
                 link,
@@ -146,12 +147,12 @@ fn efficiency_holds_in_sampled_designs() {
     let background = random_matrix(&mut rng, 4, m);
     let x = random_matrix(&mut rng, 6, m);
     for (nsamples, link, sampling) in [
-        (40, KernelLink::Identity, Sampling::Stratified),
-        (300, KernelLink::Logit, Sampling::Stratified),
-        (40, KernelLink::Identity, Sampling::Shap),
-        (300, KernelLink::Logit, Sampling::Shap),
+        (40, Link::Identity, Sampling::Stratified),
+        (300, Link::Logistic, Sampling::Stratified),
+        (40, Link::Identity, Sampling::Shap),
+        (300, Link::Logistic, Sampling::Shap),
     ] {
-        let model = if link == KernelLink::Identity {
+        let model = if link == Link::Identity {
             nonlinear
         } else {
             probability
@@ -168,7 +169,7 @@ fn efficiency_holds_in_sampled_designs() {
         let fx = model(x.view());
         for i in 0..6 {
             for o in 0..2 {
-                let delta = link.apply(fx[[i, o]]) - got.expected_value[o];
+                let delta = link.apply(fx[[i, o]]) - got.base_values[o];
                 let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
                 assert!(
                     (total - delta).abs() < 1e-10 * delta.abs().max(1.0),
@@ -245,7 +246,7 @@ fn features_that_do_not_vary_get_exactly_zero() {
         x1[[0, j]] + if j == 0 { -1.0 } else { 0.0 }
     });
     let got = run(nan_safe, &x1, &bg1, None, &KernelOptions::default(), 64);
-    let delta = nan_safe(x1.view())[[0, 0]] - got.expected_value[0];
+    let delta = nan_safe(x1.view())[[0, 0]] - got.base_values[0];
     assert!((got.values[[0, 0, 0]] - delta).abs() < 1e-12);
 }
 
@@ -356,7 +357,7 @@ fn num_features_selects_the_features_that_matter() {
                 &x.row(i).to_vec(),
                 &background,
                 &weights,
-                KernelLink::Identity,
+                Link::Identity,
             );
             for j in 0..m {
                 let g = got.values[[i, j, 0]];
@@ -397,7 +398,7 @@ fn efficiency_holds_under_every_feature_selection() {
             let got = run(nonlinear, &x, &background, None, &options, 4096);
             for i in 0..4 {
                 for o in 0..2 {
-                    let delta = fx[[i, o]] - got.expected_value[o];
+                    let delta = fx[[i, o]] - got.base_values[o];
                     let total: f64 = (0..m).map(|j| got.values[[i, j, o]]).sum();
                     assert!(
                         (total - delta).abs() < 1e-10 * delta.abs().max(1.0),

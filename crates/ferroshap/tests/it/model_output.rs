@@ -37,6 +37,11 @@ fn naive(transform: OutputTransform, m: &[f64], y: f64) -> Vec<f64> {
         }
         OutputTransform::SoftmaxLoss { scale } => vec![-softmax(scale)[y as usize].ln()],
         OutputTransform::ProbabilityLoss => vec![-m[y as usize].max(f64::EPSILON).ln()],
+        OutputTransform::Margin => m.to_vec(),
+        OutputTransform::LogisticPair { scale } => {
+            let p = sigmoid(scale * m[0]);
+            vec![1.0 - p, p]
+        }
     }
 }
 
@@ -353,7 +358,7 @@ fn pairs_beyond_the_limit_are_estimated_within_their_standard_error() {
             &OutputOptions::default(),
         );
         assert_eq!(exact.n_estimated_pairs, 0);
-        assert!(exact.std_errors.iter().all(|&e| e == 0.0));
+        assert!(exact.standard_errors.iter().all(|&e| e == 0.0));
         let tolerance = 2e-3;
         let options = OutputOptions {
             max_pair_features: 1,
@@ -374,7 +379,12 @@ fn pairs_beyond_the_limit_are_estimated_within_their_standard_error() {
         );
         assert_eq!(est.base_values, exact.base_values);
         let mut worst: f64 = 0.0;
-        for ((v, e), se) in est.values.iter().zip(&exact.values).zip(&est.std_errors) {
+        for ((v, e), se) in est
+            .values
+            .iter()
+            .zip(&exact.values)
+            .zip(&est.standard_errors)
+        {
             assert!(
                 *se <= tolerance * 1.0001,
                 "{transform:?}: standard error {se}"
@@ -466,7 +476,7 @@ fn estimates_do_not_depend_on_thread_count() {
     let (one, four) = (run(1), run(4));
     assert!(one.n_estimated_pairs > 0);
     assert_eq!(one.values, four.values, "bitwise equal for 1 and 4 threads");
-    assert_eq!(one.std_errors, four.std_errors);
+    assert_eq!(one.standard_errors, four.standard_errors);
     let other_seed = run_with(
         &model,
         &x,
@@ -603,6 +613,39 @@ fn labels_are_checked() {
     ];
     for (result, want) in cases {
         let err = result.expect_err(want).to_string();
+        assert!(err.contains(want), "{err:?} does not say {want:?}");
+    }
+}
+
+#[test]
+fn the_margin_and_the_two_column_probability_are_refused_with_where_to_go() {
+    let mut rng = Rng::new(67);
+    let shape = TreeShape {
+        max_depth: 3,
+        n_features: 3,
+        leaf_width: 1,
+        categorical: false,
+        zero_covers: false,
+    };
+    let binary = random_ensemble(&mut rng, &shape, 3, 1, SplitRules::XGBOOST);
+    let x = random_rows(&mut rng, 2, 3);
+    let bg = random_rows(&mut rng, 2, 3);
+    for (output, want) in [
+        (OutputTransform::Margin, "interventional::shap_values"),
+        (
+            OutputTransform::LogisticPair { scale: 1.0 },
+            "(-values, values)",
+        ),
+    ] {
+        let options = OutputOptions::default();
+        let err =
+            model_output::shap_values(&binary, x.view(), bg.view(), None, output, None, &options)
+                .expect_err(want)
+                .to_string();
+        assert!(err.contains(want), "{err:?} does not say {want:?}");
+        let err = model_output::expected_value(&binary, bg.view(), None, output, None)
+            .expect_err(want)
+            .to_string();
         assert!(err.contains(want), "{err:?} does not say {want:?}");
     }
 }

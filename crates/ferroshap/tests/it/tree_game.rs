@@ -6,21 +6,26 @@
 //! of the output scale covers sums of a few thousand terms of order 1-10 with room to spare,
 //! while any wrong leaf, sign or routing decision moves values by 1e-3 or more.
 
-use ferroshap::game::kernel::{self, KernelLink, KernelOptions};
+use ferroshap::OutputTransform;
+use ferroshap::game::PairEvaluation;
+use ferroshap::game::kernel::{self, KernelOptions, Link};
 use ferroshap::game::tree_ensemble_shap_values;
-use ferroshap::game::{PairEvaluation, TreeOutput};
 use ferroshap::{SplitRules, TreeEnsemble, with_threads};
 use ndarray::{Array2, ArrayView2};
 
 use crate::oracle::{ALL_RULES, Rng, TreeShape, random_ensemble, random_rows};
 
-fn predict(model: &TreeEnsemble, output: TreeOutput, rows: ArrayView2<'_, f64>) -> Array2<f64> {
+fn predict(
+    model: &TreeEnsemble,
+    output: OutputTransform,
+    rows: ArrayView2<'_, f64>,
+) -> Array2<f64> {
     let margins = model.predict_margin(rows).unwrap();
     let ko = output.n_outputs(model.n_outputs());
     let mut out = Array2::zeros((rows.nrows(), ko));
     for i in 0..rows.nrows() {
         let mut buf = vec![0.0; ko];
-        output.apply(&margins.row(i).to_vec(), &mut buf);
+        output.apply(&margins.row(i).to_vec(), 0.0, &mut buf);
         for o in 0..ko {
             out[[i, o]] = buf[o];
         }
@@ -32,7 +37,7 @@ struct Case {
     n_features: usize,
     n_outputs: usize,
     leaf_width: usize,
-    output: TreeOutput,
+    output: OutputTransform,
     nsamples: Option<usize>,
 }
 
@@ -91,7 +96,7 @@ fn check(rules: SplitRules, case: &Case, seed: u64) {
                 case.n_features
             );
         }
-        for (g, w) in got.expected_value.iter().zip(&want.expected_value) {
+        for (g, w) in got.base_values.iter().zip(&want.base_values) {
             assert!((g - w).abs() <= 1e-12 * scale);
         }
     }
@@ -101,20 +106,26 @@ fn check(rules: SplitRules, case: &Case, seed: u64) {
 fn native_tree_game_equals_predicting_every_masked_row() {
     let cases = [
         // Exhaustive designs (every coalition), margins: the row-wide table.
-        (8, 1, 1, TreeOutput::Margin, None),
-        (6, 3, 1, TreeOutput::Margin, None),
-        (5, 3, 3, TreeOutput::Margin, None),
+        (8, 1, 1, OutputTransform::Margin, None),
+        (6, 3, 1, OutputTransform::Margin, None),
+        (5, 3, 3, OutputTransform::Margin, None),
         // Nonlinear outputs: per-pair tables or scans.
-        (7, 1, 1, TreeOutput::Logistic, None),
-        (7, 1, 1, TreeOutput::LogisticPair, None),
-        (6, 3, 1, TreeOutput::Softmax, None),
-        (5, 3, 3, TreeOutput::Softmax, Some(20)),
-        (6, 2, 1, TreeOutput::Exp, None),
+        (7, 1, 1, OutputTransform::Logistic { scale: 1.0 }, None),
+        (7, 1, 1, OutputTransform::LogisticPair { scale: 1.0 }, None),
+        (6, 3, 1, OutputTransform::Softmax { scale: 1.0 }, None),
+        (5, 3, 3, OutputTransform::Softmax { scale: 1.0 }, Some(20)),
+        (6, 2, 1, OutputTransform::Exp { scale: 1.0 }, None),
         // Sampled designs; 20 and 30 varying features are past the row-wide table (scans and
         // per-pair tables).
-        (14, 1, 1, TreeOutput::Margin, Some(300)),
-        (20, 1, 1, TreeOutput::Margin, Some(200)),
-        (30, 2, 1, TreeOutput::Logistic, Some(200)),
+        (14, 1, 1, OutputTransform::Margin, Some(300)),
+        (20, 1, 1, OutputTransform::Margin, Some(200)),
+        (
+            30,
+            2,
+            1,
+            OutputTransform::Logistic { scale: 1.0 },
+            Some(200),
+        ),
     ];
     for (i, &(n_features, n_outputs, leaf_width, output, nsamples)) in cases.iter().enumerate() {
         let case = Case {
@@ -163,7 +174,7 @@ fn wide_models_use_the_varying_features_only() {
             ..KernelOptions::default()
         };
         let want = kernel::shap_values(
-            |r| Ok(predict(&model, TreeOutput::Margin, r)),
+            |r| Ok(predict(&model, OutputTransform::Margin, r)),
             x.view(),
             background.view(),
             None,
@@ -173,7 +184,7 @@ fn wide_models_use_the_varying_features_only() {
         .unwrap();
         let got = tree_ensemble_shap_values(
             &model,
-            TreeOutput::Margin,
+            OutputTransform::Margin,
             x.view(),
             background.view(),
             None,
@@ -203,11 +214,14 @@ fn native_tree_game_does_not_depend_on_the_thread_count() {
     let background = random_rows(&mut rng, 70, 9);
     let options = KernelOptions {
         nsamples: Some(200),
-        link: KernelLink::Identity,
+        link: Link::Identity,
         seed: 3,
         ..KernelOptions::default()
     };
-    for output in [TreeOutput::Margin, TreeOutput::Logistic] {
+    for output in [
+        OutputTransform::Margin,
+        OutputTransform::Logistic { scale: 1.0 },
+    ] {
         let run = |threads| {
             with_threads(Some(threads), || {
                 tree_ensemble_shap_values(
