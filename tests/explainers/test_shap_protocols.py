@@ -193,3 +193,31 @@ def test_linear_warns_on_a_singular_background_covariance(data):
         ferroshap.LinearExplainer(
             (np.ones(4), 0.0), data[:3], feature_perturbation="correlation_dependent"
         )
+
+
+def test_tree_explainer_model_is_shaps_view_of_the_trees(data):
+    import pickle
+
+    import xgboost
+
+    y = (data[:, 0] + data[:, 1] > 0).astype(int) + (data[:, 2] > 1)
+    model = xgboost.XGBClassifier(n_estimators=8, max_depth=3).fit(data, y)
+    explainer = ferroshap.TreeExplainer(model)
+    view = explainer.model
+    # float32 margins inside XGBoost against float64 sums here: 1e-5.
+    np.testing.assert_allclose(
+        view.predict(data), model.predict(data, output_margin=True), atol=1e-5
+    )
+    np.testing.assert_allclose(view.predict(data[0]), view.predict(data[:1])[0])
+    assert view.num_outputs == 3 and view.tree_limit is None
+    assert view.original_model is model and list(view.classes_) == [0, 1, 2]
+    limited = view.predict(data[:4], tree_limit=2)
+    first_two = model.predict(data[:4], output_margin=True, iteration_range=(0, 2))
+    np.testing.assert_allclose(limited, first_two, atol=1e-5)
+    with pytest.raises(ValueError, match="raw output only"):
+        view.predict(data, output="probability")
+    with pytest.raises(AttributeError, match="original_model"):
+        view.no_such_attribute  # noqa: B018
+    restored = pickle.loads(pickle.dumps(explainer))
+    assert restored.model.original_model is None
+    np.testing.assert_array_equal(restored.model.predict(data[:3]), view.predict(data[:3]))

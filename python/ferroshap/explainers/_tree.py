@@ -135,3 +135,90 @@ def _depth(left: np.ndarray, right: np.ndarray) -> int:
         deepest = max(deepest, d)
         stack.extend((c, d + 1) for c in (left[node], right[node]) if 0 <= c < len(left))
     return deepest
+
+
+class TreeModelView:
+    """``TreeExplainer.model``: shap's view of the explained model (shap's ``TreeEnsemble``).
+
+    As in shap, ``predict`` gives the model's raw output (its margin: log-odds, per-class
+    scores, or the forest's mean) for the trees explained, and ``original_model`` is the
+    model passed in. Attributes shap's view has are computed from ferroshap's model
+    (``num_outputs``, ``tree_limit``, ``base_offset``, ``objective``, ``model_output``,
+    ``input_dtype``); any other attribute is the original model's, so ``explainer.model.classes_``
+    still works. ``original_model`` is ``None`` after unpickling (the explainer keeps only
+    the trees).
+    """
+
+    def __init__(self, explainer: Any) -> None:
+        self._explainer = explainer
+
+    @property
+    def original_model(self) -> Any:
+        return self._explainer._original_model
+
+    @property
+    def num_outputs(self) -> int:
+        return int(self._explainer._model.ensemble.n_outputs)
+
+    @property
+    def num_trees(self) -> int:
+        return int(self._explainer._model.ensemble.n_trees)
+
+    @property
+    def tree_limit(self) -> int | None:
+        """Trees explained by default: ``None`` when every tree is."""
+        used, every = self._explainer._model.ensemble, self._explainer._all_rounds.ensemble
+        return None if used.n_trees == every.n_trees else int(used.n_trees)
+
+    @property
+    def base_offset(self) -> Any:
+        offset = np.asarray(self._explainer._model.ensemble.base_offset, dtype=np.float64)
+        return offset[0] if offset.shape == (1,) else offset
+
+    @property
+    def objective(self) -> str:
+        return self._explainer._model.ensemble.objective
+
+    @property
+    def model_output(self) -> Any:
+        return self._explainer.model_output
+
+    @property
+    def input_dtype(self) -> Any:
+        return np.float64
+
+    def predict(
+        self, X: Any, y: Any = None, output: str = "raw", tree_limit: int | None = None
+    ) -> np.ndarray:
+        """The model's raw output (margin) for the rows of ``X``: ``(n,)``, or ``(n, K)`` for
+        K outputs, from the trees explained (``tree_limit`` as in ``shap_values``).
+        ``output="raw"`` only (shap's other outputs are ``TreeExplainer(model_output=...)``)."""
+        if output != "raw":
+            raise ValueError(
+                f"explainer.model.predict gives the raw output only (output='raw'), got "
+                f"{output!r}; for probabilities call the model's own predict_proba"
+            )
+        explainer = self._explainer._limited(tree_limit)
+        matrix = explainer._matrix(X)
+        margins = explainer._model.ensemble.predict_margin(matrix.values)
+        margins = np.asarray(margins, dtype=np.float64)
+        if margins.ndim == 2 and margins.shape[1] == 1:
+            margins = margins[:, 0]
+        return margins[0] if matrix.was_1d else margins
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        original = self._explainer._original_model
+        if original is not None and hasattr(original, name):
+            return getattr(original, name)
+        raise AttributeError(
+            f"explainer.model (shap's view of the tree model) has no attribute {name!r}; the "
+            "model passed in is explainer.model.original_model"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"TreeExplainer.model({type(self.original_model).__name__}, "
+            f"{self.num_trees} trees, {self.num_outputs} output(s))"
+        )

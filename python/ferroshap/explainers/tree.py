@@ -15,6 +15,7 @@ from ferroshap._data import mark_missing, to_matrix
 from ferroshap.explainers import _additivity
 from ferroshap.explainers._linear_trees import check_linear_trees, check_no_linear_interactions
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
+from ferroshap.explainers._tree import TreeModelView
 from ferroshap.explainers._tree_inputs import (
     background_data,
     check_shap_only_arguments,
@@ -239,7 +240,7 @@ class TreeExplainer:
                 background.values, n_threads=self.n_jobs
             )
             self._model = dataclasses.replace(self._model, ensemble=ensemble)
-        self.model = model
+        self._original_model = model
         names = feature_names if feature_names is not None else self._model.feature_names
         self.feature_names = list(names) if names is not None else None
         # Every round, for calls with tree_limit=; by default the rounds predict() uses.
@@ -324,6 +325,13 @@ class TreeExplainer:
 
         model, kwargs = load_dump_with_settings(dump, config, kwargs)
         return cls(model, **kwargs)
+
+    @property
+    def model(self) -> TreeModelView:
+        """shap's view of the model: ``predict`` gives the raw output (margins) of the trees
+        explained, ``original_model`` the model passed in (see
+        :class:`~ferroshap.explainers._tree.TreeModelView`)."""
+        return TreeModelView(self)
 
     @property
     def ensemble(self) -> _core.TreeEnsemble | _core.LinearTreeEnsemble:
@@ -500,7 +508,7 @@ class TreeExplainer:
         # user's model object: workers (multiprocessing, Spark, Dask) need only the trees.
         # What the explainer still reads from the live model is its class labels.
         state = self.__dict__.copy()
-        state["model"] = None
+        state["_original_model"] = None
         state["_interventional"] = None
         state["_live_model"] = _ClassLabels(getattr(self._live_model, "classes_", None))
         return state
@@ -508,7 +516,7 @@ class TreeExplainer:
     def save(self, out_file: Any, model_saver: Any = ".save", masker_saver: Any = ".save") -> None:
         """Write the explainer to a binary file or a path (shap's call; ferroshap's file:
         the trees' compact bytes, the background and the settings, not the model object,
-        so ``model`` is ``None`` after :meth:`load`)."""
+        so ``model.original_model`` is ``None`` after :meth:`load`)."""
         from ferroshap.explainers._saving import save_explainer
 
         save_explainer(self, out_file, model_saver, masker_saver)
