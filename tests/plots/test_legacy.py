@@ -61,8 +61,8 @@ def test_summary_plot_bad_input(arrays):
         ferroshap.summary_plot(values, frame, plot_type="pie", show=False)
     with pytest.raises(ValueError, match="do not match"):
         ferroshap.summary_plot(values, frame.iloc[:5], show=False)
-    with pytest.raises(ValueError, match="interaction values"):
-        ferroshap.summary_plot(np.zeros((4, 3, 3)), show=False)
+    with pytest.raises(ValueError, match=r"interaction values have shape \(n_rows, n_features"):
+        ferroshap.summary_plot(np.zeros((4, 3, 4)), show=False)
 
 
 def test_dependence_plot_by_name_rank_and_interaction(arrays):

@@ -114,6 +114,7 @@ def summary_plot(
     --------
     >>> ferroshap.summary_plot(explainer.shap_values(X), X, show=False)  # doctest: +SKIP
     """
+    requested_max_display = max_display  # interaction summaries default to 7, not 20
     max_display = 20 if max_display is None else max_display
     outputs = _outputs(shap_values)
     if outputs is not None:
@@ -138,10 +139,34 @@ def summary_plot(
         )
     values = shap_values.values if isinstance(shap_values, Explanation) else shap_values
     if np.ndim(values) == 3:
-        raise ValueError(
-            "summary_plot: values of shape (n_rows, n_features, n_features) look like "
-            "interaction values, which ferroshap does not summarise; plot the main effects "
-            "with ferroshap.plots.beeswarm or one feature with ferroshap.plots.scatter"
+        values = np.asarray(values, dtype=np.float64)
+        if plot_type == "bar" and values.shape[2] > 2:  # shap: one output per last index
+            outputs = [values[:, :, k] for k in range(values.shape[2])]
+            return _stacked_bar(
+                outputs,
+                features,
+                feature_names,
+                max_display,
+                class_names,
+                class_inds,
+                show_values_in_legend,
+                sort,
+                title,
+                show,
+                ax,
+            )
+        from ferroshap.plots._interaction_summary import interaction_summary
+
+        if ax is not None:
+            raise ValueError("summary_plot draws interaction values in a figure of its own")
+        return interaction_summary(
+            values,
+            features,
+            feature_names,
+            max_display=requested_max_display,
+            plot_type=plot_type,
+            color_bar_label=color_bar_label,
+            show=show,
         )
     sv = from_arrays(shap_values, features, feature_names)
     plot_type = plot_type or "dot"
@@ -327,6 +352,20 @@ def dependence_plot(
     """
     if shap_values is None:
         raise TypeError("dependence_plot needs shap_values")
+    pair_label = None
+    if np.ndim(getattr(shap_values, "values", shap_values)) == 3 and isinstance(ind, (tuple, list)):
+        # shap's call on interaction values: one pair, against the first feature's values.
+        from ferroshap.plots._interaction_summary import interaction_pair_values
+
+        shap_values, ind, interaction_index, features, feature_names = interaction_pair_values(
+            tuple(ind), shap_values, features, feature_names
+        )
+        a = shorten(str(feature_names[ind]))
+        if interaction_index is None:
+            pair_label = f"SHAP main effect value for\n{a}"
+        else:
+            b = shorten(str(feature_names[interaction_index]))
+            pair_label = f"SHAP interaction value for\n{a} and {b}"
     sv = from_arrays(shap_values, features, feature_names)
     if sv.axis_names != ("rows", "features"):
         raise ValueError(
@@ -349,6 +388,7 @@ def dependence_plot(
     column = sv[:, j]
     return scatter(
         column,
+        ylabel=pair_label or "SHAP value",
         color=colour,
         hist=False,
         axis_color=axis_color,
