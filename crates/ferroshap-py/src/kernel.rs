@@ -17,8 +17,8 @@ use numpy::{
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::compute;
 use crate::tree::PyTreeEnsemble;
+use crate::{compute, compute_sized};
 
 /// `(values, standard errors, expected value, ill-conditioned rows)`.
 type KernelResult<'py> = (
@@ -403,9 +403,10 @@ impl PyGameJob {
         let buf = out
             .as_slice_mut()
             .map_err(|_| PyValueError::new_err("out must be a C-contiguous float64 array"))?;
-        compute(
+        compute_sized(
             py,
             n_threads,
+            buf.len(),
             || with_job!(inner, job => job.write_masked_rows(start, buf)),
         )
     }
@@ -419,9 +420,11 @@ impl PyGameJob {
     ) -> PyResult<()> {
         let out = outputs.as_array();
         let inner = &mut self.inner;
-        compute(
+        // Sequential (sums in background-row order): a pool would add only its hand-off.
+        compute_sized(
             py,
             None,
+            0,
             || with_job!(inner, job => job.add_outputs(start, out)),
         )
     }

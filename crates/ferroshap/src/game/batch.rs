@@ -10,7 +10,6 @@
 //! size or the thread count.
 
 use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
 
 use super::coalitions::Coalitions;
 use super::masking::write_masked_rows;
@@ -201,13 +200,9 @@ impl CoalitionBatch {
             )));
         }
         if p > 0 {
-            out.par_chunks_mut(CHUNK * p)
-                .enumerate()
-                .for_each(|(chunk, buf)| {
-                    if !crate::parallel::cancelled() {
-                        self.write_rows(problem, start + chunk * CHUNK, buf);
-                    }
-                });
+            crate::parallel::for_each_chunk_mut(out, CHUNK * p, |chunk, buf| {
+                self.write_rows(problem, start + chunk * CHUNK, buf);
+            });
         }
         crate::parallel::check_cancelled()
     }
