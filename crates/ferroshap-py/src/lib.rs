@@ -125,6 +125,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLinearTreeEnsemble>()?;
     m.add_class::<tree::PyInterventional>()?;
     m.add_class::<kernel::PyGameJob>()?;
+    m.add_function(wrap_pyfunction!(kernel::linked_expected_value, m)?)?;
     m.add_function(wrap_pyfunction!(kernel::kernel_shap_tree_ensemble, m)?)?;
     m.add_function(wrap_pyfunction!(_kept_pools, m)?)?;
     m.add_function(wrap_pyfunction!(_thread_limits, m)?)?;
