@@ -94,6 +94,25 @@ def kernel_child(n_rows: int) -> None:
     print(json.dumps(r))
 
 
+def alternate(before: str, child: str, n_rows: int, repeats: int) -> dict[str, list[dict]]:
+    """The JSON lines of ``repeats`` rounds of this script's ``child`` mode, run in fresh
+    subprocesses with the build at ``before`` and with this one, alternating."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for _ in range(repeats):
+        for name, path in (("before", before), ("after", here)):
+            env = dict(os.environ, PYTHONPATH=path)
+            out = subprocess.run(
+                [sys.executable, __file__, child, str(n_rows)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return runs
+
+
 def engine_child(n_rows: int) -> None:
     """Permutation and Exact with whichever ferroshap is on the path: one JSON line of
     ``{case: {total, model, overhead, rows}}`` (one run each, after a warm-up)."""
@@ -119,19 +138,7 @@ def engine_child(n_rows: int) -> None:
 def engine_before_after(before: str, n_rows: int, repeats: int) -> None:
     """Permutation and Exact, this build against the build at ``before``, alternating fresh
     subprocesses (best of ``repeats`` by time beyond the model)."""
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
-    runs: dict[str, list[dict]] = {"before": [], "after": []}
-    for _ in range(repeats):
-        for name, path in (("before", before), ("after", here)):
-            env = dict(os.environ, PYTHONPATH=path)
-            out = subprocess.run(
-                [sys.executable, __file__, "--engine-child", str(n_rows)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    runs = alternate(before, "--engine-child", n_rows, repeats)
     print(f"\nThis build against --before, {n_rows} rows (fresh subprocesses, alternating):")
     for case in ("Permutation", "Exact"):
         b = min((r[case] for r in runs["before"]), key=lambda r: r["overhead"])
@@ -145,19 +152,7 @@ def engine_before_after(before: str, n_rows: int, repeats: int) -> None:
 
 
 def kernel_before_after(before: str, n_rows: int, repeats: int) -> None:
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
-    runs: dict[str, list[dict]] = {"before": [], "after": []}
-    for _ in range(repeats):
-        for name, path in (("before", before), ("after", here)):
-            env = dict(os.environ, PYTHONPATH=path)
-            out = subprocess.run(
-                [sys.executable, __file__, "--kernel-child", str(n_rows)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    runs = alternate(before, "--kernel-child", n_rows, repeats)
     b = min(runs["before"], key=lambda r: r["overhead"])
     a = min(runs["after"], key=lambda r: r["overhead"])
     same = np.array_equal(np.array(b["values"]), np.array(a["values"]))

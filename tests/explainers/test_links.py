@@ -37,6 +37,20 @@ def multiclass(wine):
     return X, linear_model.LogisticRegression(C=0.05).fit(X, y).predict_proba
 
 
+def _assert_same(got, theirs):
+    # Same coalition values summed in another order: rounding of ~1e-15 relative, and the
+    # linearizing weights divide by differences of logits (about 1e-12 absolute at most).
+    np.testing.assert_allclose(got.values, theirs.values, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(got.base_values, theirs.base_values, rtol=0, atol=1e-8)
+
+
+def _assert_adds_up_in_log_odds(explanation, f, rows):
+    # The full coalition is logit(f(x)) exactly when linearized (the weights sum to one, up
+    # to rounding) and by definition otherwise.
+    total = explanation.values.sum(axis=1) + explanation.base_values
+    np.testing.assert_allclose(total, logit(f(rows)), rtol=0, atol=1e-10)
+
+
 def _shap(explainer_cls, f, masker, rows, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -53,14 +67,8 @@ def test_exact_matches_shap(binary, linearize):
     theirs = _shap(
         shap.ExactExplainer, f, background, rows, link=shap.links.logit, linearize_link=linearize
     )
-    # Same coalition values summed in another order: rounding of ~1e-15 relative, and the
-    # linearizing weights divide by differences of logits (about 1e-12 absolute at most).
-    np.testing.assert_allclose(got.values, theirs.values, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(got.base_values, theirs.base_values, rtol=0, atol=1e-8)
-    # Additive on the log-odds scale: the full coalition is logit(f(x)) exactly when
-    # linearized (the weights sum to one) and by definition otherwise.
-    total = got.values.sum(axis=1) + got.base_values
-    np.testing.assert_allclose(total, logit(f(rows)), rtol=0, atol=1e-10)
+    _assert_same(got, theirs)
+    _assert_adds_up_in_log_odds(got, f, rows)
 
 
 def test_exact_multiclass_per_output_weights_match_shap(multiclass):
@@ -69,12 +77,8 @@ def test_exact_multiclass_per_output_weights_match_shap(multiclass):
     got = ferroshap.ExactExplainer(f, background, link=shap.links.logit)(rows, silent=True)
     theirs = _shap(shap.ExactExplainer, f, background, rows, link=shap.links.logit)
     assert got.values.shape == theirs.values.shape == (3, 6, 3)
-    # Tolerance as in test_exact_matches_shap.
-    np.testing.assert_allclose(got.values, theirs.values, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(got.base_values, theirs.base_values, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(
-        got.values.sum(axis=1) + got.base_values, logit(f(rows)), rtol=0, atol=1e-10
-    )
+    _assert_same(got, theirs)
+    _assert_adds_up_in_log_odds(got, f, rows)
 
 
 def test_partition_at_a_full_budget_matches_shap(binary):
@@ -97,9 +101,8 @@ def test_partition_at_a_full_budget_matches_shap(binary):
         max_evals=2000,
     )
     # Every cluster split (2000 evaluations cover the 6-feature hierarchy): deterministic in
-    # both; tolerance as in test_exact_matches_shap.
-    np.testing.assert_allclose(got.values, theirs.values, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(got.base_values, theirs.base_values, rtol=0, atol=1e-8)
+    # both.
+    _assert_same(got, theirs)
     # Linearized: the exact Owen values on the logit scale (ExactExplainer over the same
     # hierarchy, whose Exact values match shap's above), adding up to logit(f(x)).
     linear = ferroshap.PartitionExplainer(f, masker, link="logit")(
@@ -107,9 +110,7 @@ def test_partition_at_a_full_budget_matches_shap(binary):
     )
     owen = ferroshap.ExactExplainer(f, masker, link="logit")(rows, silent=True)
     np.testing.assert_allclose(linear.values, owen.values, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(
-        linear.values.sum(axis=1) + linear.base_values, logit(f(rows)), rtol=0, atol=1e-10
-    )
+    _assert_adds_up_in_log_odds(linear, f, rows)
 
 
 def test_permutation_adds_up_in_log_odds_and_is_exact_for_a_logistic_model(binary):
@@ -122,9 +123,7 @@ def test_permutation_adds_up_in_log_odds_and_is_exact_for_a_logistic_model(binar
     exact = ferroshap.ExactExplainer(f, bg1, link="logit")(rows, silent=True)
     np.testing.assert_allclose(got.values, exact.values, rtol=0, atol=1e-10)
     many = ferroshap.PermutationExplainer(f, background, link="logit", seed=3)(rows, silent=True)
-    np.testing.assert_allclose(
-        many.values.sum(axis=1) + many.base_values, logit(f(rows)), rtol=0, atol=1e-10
-    )
+    _assert_adds_up_in_log_odds(many, f, rows)
     # The base value is the link of the mean output over the background.
     np.testing.assert_allclose(many.base_values, logit(f(background).mean()), rtol=0, atol=1e-12)
 
