@@ -137,3 +137,13 @@ def test_link_errors(binary, wine):
         ferroshap.PermutationExplainer(lambda A: A[:, 0], background, link="logit")
     with pytest.raises(ValueError, match="only the identity link"):
         ferroshap.SamplingExplainer(f, background, link="logit")
+
+
+def test_explainer_dispatch_passes_the_link(binary):
+    X, f = binary
+    background, rows = X[::12], X[100:102]
+    # Six features: ferroshap.Explainer picks Exact, as shap's does.
+    got = ferroshap.Explainer(f, background, link=shap.links.logit)(rows, silent=True)
+    want = ferroshap.ExactExplainer(f, background, link="logit")(rows, silent=True)
+    np.testing.assert_array_equal(got.values, want.values)
+    _assert_adds_up_in_log_odds(got, f, rows)
