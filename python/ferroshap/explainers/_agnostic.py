@@ -166,7 +166,12 @@ class MaskedModelExplainer:
         values = np.zeros((n_rows, self.n_features, self._n_outputs))
         errors = np.zeros_like(values)
         buffer = None
-        own = lambda rows: self._call(rows, "explained rows")  # noqa: E731
+        at_x: list[np.ndarray] = []  # the model at x, if checking the trees asked for it
+
+        def own(rows: np.ndarray) -> np.ndarray:
+            at_x.append(self._call(rows, "explained rows"))
+            return at_x[-1]
+
         native = native_for_rows(self._native, self.model, self.native, x, own)
         # The trees read missing values as the model does: rows marked for them (both the
         # explained and the background rows, so every masked row is).
@@ -184,7 +189,11 @@ class MaskedModelExplainer:
                 buffer,
                 native,
             )
-            block_values, block_errors, _, _ = job.finish(self._call(block, "explained rows"))
+            if at_x:
+                fx = at_x[0][start : start + len(block)]
+            else:
+                fx = self._call(block, "explained rows")
+            block_values, block_errors, _, _ = job.finish(fx)
             values[start : start + len(block)] = block_values
             errors[start : start + len(block)] = block_errors
         return values, errors, matrix
