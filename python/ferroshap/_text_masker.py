@@ -246,3 +246,18 @@ class Text:
         return (
             f"Text(mask_token={self.mask_token!r}, collapse_mask_token={self.collapse_mask_token})"
         )
+
+
+# shap's test for a Hugging Face tokenizer passed as the masker itself.
+_TOKENIZER_CLASSES = (
+    "transformers.PreTrainedTokenizer",
+    "transformers.tokenization_utils_base.PreTrainedTokenizerBase",
+)
+
+
+def tokenizer_as_masker(masker: Any) -> Any:
+    """``Text(masker)`` when ``masker`` is a Hugging Face tokenizer (shap's ``masker=``
+    shorthand), else ``masker`` unchanged."""
+    from ferroshap.utils._interactions import safe_isinstance
+
+    return Text(masker) if safe_isinstance(masker, _TOKENIZER_CLASSES) else masker

@@ -7,6 +7,7 @@ from typing import Any
 
 from ferroshap import _core
 from ferroshap._hierarchy import owen_coalitions
+from ferroshap._text_masker import tokenizer_as_masker
 from ferroshap.explainers._background import Background
 from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.exact import ExactExplainer
@@ -121,6 +122,7 @@ class Explainer:
         seed: int | None = None,
         **kwargs: Any,
     ) -> Any:
+        masker = tokenizer_as_masker(masker)
         if algorithm not in _ALGORITHMS:
             raise ValueError(
                 f"algorithm must be one of {', '.join(map(repr, _ALGORITHMS))}, got "

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap import _core
+from ferroshap._text_masker import tokenizer_as_masker
 from ferroshap.explainers._agnostic import MaskedModelExplainer, _is_identity
 from ferroshap.explainers._background import Background
 from ferroshap.explainers._structured import explain_images, explain_texts
@@ -103,6 +104,7 @@ class PartitionExplainer(MaskedModelExplainer):
         if unknown:
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
         self._call_defaults = call_args
+        masker = tokenizer_as_masker(masker)
         if isinstance(masker, (Text, Image)):
             if not _is_identity(link):
                 raise NotImplementedError("PartitionExplainer supports only the identity link")
