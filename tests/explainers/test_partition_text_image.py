@@ -242,3 +242,42 @@ def test_image_bad_input(digits):
 def test_inpainting_without_opencv_names_it():
     with pytest.raises(ImportError, match="opencv"):
         ferroshap.maskers.Image("inpaint_telea", (8, 8, 1))
+
+
+def _hugging_face_tokenizer(texts):
+    """A real ``transformers`` fast tokenizer, built offline: a word-level vocabulary of
+    ``texts`` with ``[CLS] ... [SEP]`` around every text."""
+    import tokenizers
+    import transformers
+    words = sorted({w for s in texts for w in re.findall(r"\w+|[^\w\s]+", s)})
+    specials = ["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {w: i for i, w in enumerate(specials + words)}
+    core = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    core.post_processor = tokenizers.processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+
+
+def test_a_hugging_face_tokenizer_as_the_masker_matches_shap(text_model):
+    model, texts = text_model
+    tokenizer = _hugging_face_tokenizer(_reviews(300, 0)[0] + texts)
+    explainer = ferroshap.Explainer(model.predict_proba, tokenizer)  # shap's masker= shorthand
+    assert isinstance(explainer, ferroshap.PartitionExplainer)
+    assert isinstance(explainer.masker, ferroshap.maskers.Text)
+    got = explainer(texts[:1], silent=True)
+    want = shap.Explainer(model.predict_proba, tokenizer)(texts[:1], silent=True)
+    np.testing.assert_allclose(got.values[0], want.values[0], atol=1e-8)
+    assert list(got.data[0]) == list(want.data[0])
+    f = model.predict_proba(texts[:1])[0]
+    np.testing.assert_allclose(got.values[0].sum(axis=0) + got.base_values[0], f, atol=1e-10)
+    direct = ferroshap.PartitionExplainer(model.predict_proba, tokenizer)(texts[:1], silent=True)
+    np.testing.assert_array_equal(direct.values[0], got.values[0])
