@@ -243,7 +243,9 @@ pub struct OutputOptions {
     pub tolerance: f64,
     /// Seed of the estimator's random streams.
     pub seed: u64,
-    /// Most antithetic pairs of permutations drawn for one pair of rows.
+    /// Most draws for one pair of rows (each draw is
+    /// [`PASSES_PER_DRAW`](super::pair_sampling::PASSES_PER_DRAW) antithetic pairs of
+    /// permutations).
     pub max_samples: usize,
 }
 
@@ -273,8 +275,8 @@ pub const DEFAULT_TOLERANCE: f64 = 5e-4;
 /// Default of [`OutputOptions::max_samples`].
 pub const DEFAULT_MAX_SAMPLES: usize = 100_000;
 
-/// Antithetic pairs drawn for each estimated pair before the first look at the variances:
-/// enough for a variance estimate; the row's total pools many such estimates.
+/// Draws for each estimated pair before the first look at the variances: enough for a
+/// variance estimate; the row's total pools many such estimates.
 const MIN_SAMPLES: usize = 4;
 
 /// SHAP values of a transformed output, with their base values.
@@ -371,7 +373,7 @@ pub fn shap_values<F: Scalar, G: Scalar>(
                             }
                             phi.clear();
                             phi.resize(d * ko, 0.0);
-                            shapley_values(&g, d, ko, share, &mut phi);
+                            shapley_values(&mut g, d, ko, share, &mut phi);
                             scatter(game.features(), &phi, ko, row_out);
                             continue;
                         }
@@ -421,10 +423,12 @@ fn scatter(features: &[u32], values: &[f64], ko: usize, row: &mut [f64]) {
 
 /// Samples the estimated pairs of one explained row until the variance of each of the row's
 /// values (the pairs' variances, weighted by their squared shares) is at most `tol2`: first
-/// [`MIN_SAMPLES`] each, then doubling the samples of every pair whose largest weighted
-/// variance exceeds `tol2 / pairs` (if none does, no value can exceed `tol2`). `row_var` is
-/// scratch space. Deterministic: each pair has its own stream, and the rounds depend only on
-/// the row's own draws.
+/// [`MIN_SAMPLES`] draws each, then in rounds aimed at the value with the largest variance,
+/// giving each pair the draws of the cheapest allocation that meets `tol2` for that value
+/// (Neyman's: draws in proportion to the pair's standard deviation over the square root of
+/// its cost per draw), at most doubling a pair's draws per round so that the allocation
+/// follows the variances as they are learnt. `row_var` is scratch space. Deterministic: each
+/// pair has its own stream, and the rounds depend only on the row's own draws.
 fn sample_row(
     model: &TreeEnsemble,
     spec: &EstimateSpec,
@@ -437,29 +441,64 @@ fn sample_row(
     if pairs.is_empty() {
         return;
     }
-    let min = MIN_SAMPLES.min(options.max_samples);
+    let (max, ko) = (
+        options.max_samples,
+        spec.transform.n_outputs(model.n_outputs()),
+    );
     for pair in pairs.iter_mut() {
-        pair.draw(model, spec, min, buffers);
+        pair.draw(model, spec, MIN_SAMPLES.min(max), buffers);
     }
-    let per_pair = tol2 / pairs.len() as f64;
+    let costs: Vec<f64> = pairs.iter().map(|p| p.draw_cost().sqrt()).collect();
     loop {
         row_var.fill(0.0);
         for pair in pairs.iter() {
             pair.add_variance(row_var);
         }
-        if row_var.iter().all(|&v| v <= tol2) {
+        let (worst, &var) = row_var
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .expect("a row has values");
+        if var <= tol2 {
             return;
         }
+        let (feature, output) = (worst / ko, worst % ko);
+        // Σ_p s_p √c_p / tol2 · s_p / √c_p draws give Σ_p s_p² / n_p = tol2 exactly.
+        let lambda: f64 = pairs
+            .iter()
+            .zip(&costs)
+            .map(|(p, c)| p.weighted_sd(feature, output) * c)
+            .sum::<f64>()
+            / tol2;
         let mut drew = false;
-        for pair in pairs.iter_mut() {
+        for (pair, c) in pairs.iter_mut().zip(&costs) {
             let n = pair.n_samples();
-            if n < options.max_samples && pair.worst_variance() > per_pair {
-                pair.draw(model, spec, n.min(options.max_samples - n), buffers);
+            let want = (lambda * pair.weighted_sd(feature, output) / c).ceil();
+            if n < max && (n as f64) < want {
+                let more = (want as usize - n).min(n).min(max - n);
+                pair.draw(model, spec, more, buffers);
                 drew = true;
             }
         }
         if !drew {
-            return;
+            // Every pair has its share of this allocation, yet the estimates moved: add to
+            // the pair that contributes most to the worst value.
+            let top = pairs
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.n_samples() < max)
+                .map(|(i, p)| {
+                    let sd = p.weighted_sd(feature, output);
+                    (i, sd * sd / p.n_samples() as f64)
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            match top {
+                Some((i, v)) if v > 0.0 => {
+                    let n = pairs[i].n_samples();
+                    pairs[i].draw(model, spec, n.min(max - n), buffers);
+                }
+                _ => return,
+            }
         }
     }
 }
@@ -479,7 +518,7 @@ fn check_options(options: &OutputOptions, transform: &OutputTransform, k: usize)
     }
     if options.max_samples < 2 {
         return Err(Error::Parameter(format!(
-            "max_samples must be at least 2 (antithetic pairs), got {}",
+            "max_samples must be at least 2 (draws for a variance), got {}",
             options.max_samples
         )));
     }
