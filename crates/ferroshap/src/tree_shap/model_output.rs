@@ -42,7 +42,6 @@ use super::pair_sampling::{EstimateSpec, PairEstimate, SampleBuffers};
 use crate::Scalar;
 use crate::ensemble::TreeEnsemble;
 use crate::error::{Error, Result};
-use crate::parallel::ROW_BLOCK;
 use crate::rng::Rng;
 
 /// Smallest probability a cross-entropy loss reads (as scikit-learn's `log_loss` clips), so
@@ -326,77 +325,42 @@ pub fn shap_values<F: Scalar, G: Scalar>(
     let row_len = m * ko;
     let estimated = AtomicUsize::new(0);
     if row_len > 0 && n > 0 {
-        let n_bg = bg.weights.len() as u64;
         let tol2 = options.tolerance * options.tolerance;
         let out = values.as_slice_mut().expect("fresh array is contiguous");
         let var_out = variances.as_slice_mut().expect("fresh array is contiguous");
+        // One row per task: a row with estimated pairs costs thousands of times one without,
+        // so blocks of rows would leave a core idle at the end of a small batch. The scratch
+        // space is per task and never read before it is written, so results do not depend
+        // on which thread ran which row.
         let results: Vec<Result<()>> = out
-            .par_chunks_mut(ROW_BLOCK * row_len)
-            .zip(var_out.par_chunks_mut(ROW_BLOCK * row_len))
+            .par_chunks_mut(row_len)
+            .zip(var_out.par_chunks_mut(row_len))
             .enumerate()
-            .map(|(block, (chunk, var_chunk))| {
-                crate::parallel::check_cancelled()?;
-                let mut game = PairGame::new(model);
-                let mut pool: Vec<PairEstimate> = Vec::new();
-                let mut buffers = SampleBuffers::default();
-                let mut xr = vec![0.0; m];
-                let mut g = Vec::new();
-                let mut phi = Vec::new();
-                let rows = chunk.chunks_mut(row_len).zip(var_chunk.chunks_mut(row_len));
-                for (i, (row_out, row_var)) in rows.enumerate() {
-                    let row = block * ROW_BLOCK + i;
-                    model.prepare_row(&x, row, &mut xr);
+            .map_init(
+                || RowScratch::new(model),
+                |scratch, (row, (row_out, row_var))| {
+                    crate::parallel::check_cancelled()?;
                     let spec = EstimateSpec {
                         transform,
                         label: labels.get(row).copied().unwrap_or(0.0),
                         method: options.method,
                     };
-                    let mut used = 0;
-                    for (b, (r, &w)) in bg.rows.chunks(m.max(1)).zip(&bg.weights).enumerate() {
-                        if w == 0.0 {
-                            continue;
-                        }
-                        let share = w / bg.total;
-                        let exact = options.method == PairMethod::Auto
-                            && game
-                                .tabulate(model, &xr, r, options.max_pair_features)
-                                .is_ok();
-                        if exact {
-                            let d = game.features().len();
-                            if d == 0 {
-                                continue;
-                            }
-                            g.clear();
-                            g.resize(ko << d, 0.0);
-                            for (mm, gg) in game.margins().chunks(k).zip(g.chunks_mut(ko)) {
-                                transform.apply(mm, spec.label, gg);
-                            }
-                            phi.clear();
-                            phi.resize(d * ko, 0.0);
-                            shapley_values(&mut g, d, ko, share, &mut phi);
-                            scatter(game.features(), &phi, ko, row_out);
-                            continue;
-                        }
-                        if used == pool.len() {
-                            pool.push(PairEstimate::new(model));
-                        }
-                        let rng = Rng::stream(options.seed, row as u64 * n_bg + b as u64);
-                        pool[used].prepare(model, &xr, r, &spec, rng, share);
-                        used += 1;
-                    }
-                    let pairs = &mut pool[..used];
+                    model.prepare_row(&x, row, &mut scratch.xr);
+                    let used = scratch.pairs_of_row(model, &bg, &spec, row, row_out, options);
+                    let pairs = &mut scratch.pool[..used];
                     if options.method == PairMethod::Auto {
                         estimated.fetch_add(used, Ordering::Relaxed);
-                        sample_row(model, &spec, pairs, &mut buffers, row_var, tol2, options);
+                        let buffers = &mut scratch.buffers;
+                        sample_row(model, &spec, pairs, buffers, row_var, tol2, options);
                     }
                     row_var.fill(0.0);
                     for pair in pairs.iter() {
                         pair.add_values(row_out);
                         pair.add_variance(row_var);
                     }
-                }
-                Ok(())
-            })
+                    Ok(())
+                },
+            )
             .collect();
         if let Some(e) = results.into_iter().find_map(|r| r.err()) {
             return Err(e);
@@ -409,6 +373,81 @@ pub fn shap_values<F: Scalar, G: Scalar>(
         std_errors: variances,
         n_estimated_pairs: estimated.into_inner(),
     })
+}
+
+/// Reusable buffers of one explained row's pairs.
+struct RowScratch {
+    game: PairGame,
+    pool: Vec<PairEstimate>,
+    buffers: SampleBuffers,
+    xr: Vec<f64>,
+    g: Vec<f64>,
+    phi: Vec<f64>,
+}
+
+impl RowScratch {
+    fn new(model: &TreeEnsemble) -> RowScratch {
+        RowScratch {
+            game: PairGame::new(model),
+            pool: Vec::new(),
+            buffers: SampleBuffers::default(),
+            xr: vec![0.0; model.n_features()],
+            g: Vec::new(),
+            phi: Vec::new(),
+        }
+    }
+
+    /// Adds the exact pairs of the prepared row `self.xr` (explained row `row`) to
+    /// `row_out` and prepares the others as the first entries of `self.pool`; returns how
+    /// many. With [`PairMethod::ShapRescale`] every pair is prepared.
+    fn pairs_of_row(
+        &mut self,
+        model: &TreeEnsemble,
+        bg: &Background,
+        spec: &EstimateSpec,
+        row: usize,
+        row_out: &mut [f64],
+        options: &OutputOptions,
+    ) -> usize {
+        let (m, k) = (model.n_features(), model.n_outputs());
+        let ko = spec.transform.n_outputs(k);
+        let n_bg = bg.weights.len() as u64;
+        let mut used = 0;
+        for (b, (r, &w)) in bg.rows.chunks(m.max(1)).zip(&bg.weights).enumerate() {
+            if w == 0.0 {
+                continue;
+            }
+            let share = w / bg.total;
+            let exact = options.method == PairMethod::Auto
+                && self
+                    .game
+                    .tabulate(model, &self.xr, r, options.max_pair_features)
+                    .is_ok();
+            if exact {
+                let d = self.game.features().len();
+                if d == 0 {
+                    continue;
+                }
+                self.g.clear();
+                self.g.resize(ko << d, 0.0);
+                for (mm, gg) in self.game.margins().chunks(k).zip(self.g.chunks_mut(ko)) {
+                    spec.transform.apply(mm, spec.label, gg);
+                }
+                self.phi.clear();
+                self.phi.resize(d * ko, 0.0);
+                shapley_values(&mut self.g, d, ko, share, &mut self.phi);
+                scatter(self.game.features(), &self.phi, ko, row_out);
+                continue;
+            }
+            if used == self.pool.len() {
+                self.pool.push(PairEstimate::new(model));
+            }
+            let rng = Rng::stream(options.seed, row as u64 * n_bg + b as u64);
+            self.pool[used].prepare(model, &self.xr, r, spec, rng, share);
+            used += 1;
+        }
+        used
+    }
 }
 
 /// Adds `values[bit]` to the entries of the bits' features in `row` (`ko` each).
@@ -446,7 +485,7 @@ fn sample_row(
         spec.transform.n_outputs(model.n_outputs()),
     );
     for pair in pairs.iter_mut() {
-        pair.draw(model, spec, MIN_SAMPLES.min(max), buffers);
+        pair.draw(spec, MIN_SAMPLES.min(max), buffers);
     }
     let costs: Vec<f64> = pairs.iter().map(|p| p.draw_cost().sqrt()).collect();
     loop {
@@ -476,7 +515,7 @@ fn sample_row(
             let want = (lambda * pair.weighted_sd(feature, output) / c).ceil();
             if n < max && (n as f64) < want {
                 let more = (want as usize - n).min(n).min(max - n);
-                pair.draw(model, spec, more, buffers);
+                pair.draw(spec, more, buffers);
                 drew = true;
             }
         }
@@ -495,7 +534,7 @@ fn sample_row(
             match top {
                 Some((i, v)) if v > 0.0 => {
                     let n = pairs[i].n_samples();
-                    pairs[i].draw(model, spec, n.min(max - n), buffers);
+                    pairs[i].draw(spec, n.min(max - n), buffers);
                 }
                 _ => return,
             }

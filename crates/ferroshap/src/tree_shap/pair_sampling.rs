@@ -60,6 +60,19 @@ struct PathLeaf {
     node: u32,
 }
 
+/// A split where the pair parts (`bit` its feature's bit; `x` and `r` the children on each
+/// row's side), or with `bit == LEAF` a leaf (`x` its index in `leaves`, `r` where its
+/// margins start in `leaf_margins`).
+#[derive(Clone, Copy, Debug)]
+struct PairNode {
+    bit: u32,
+    x: u32,
+    r: u32,
+}
+
+const LEAF: u32 = u32::MAX;
+const ROOT: u32 = u32::MAX;
+
 /// A condition on a parting feature: `bit` (its index among the parting features) must be in
 /// the coalition (`inside`) or out of it.
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +89,15 @@ pub struct PairPaths {
     conds: Vec<Cond>,
     leaves: Vec<PathLeaf>,
     path: Vec<Cond>,
-    stack: Vec<(u32, u32, Option<Cond>)>,
+    /// Walk stack: node, path length, condition to push, slot of the parent's link.
+    stack: Vec<(u32, u32, Option<Cond>, u32)>,
+    /// The pair's trees, cut down to the splits where the pair parts.
+    nodes: Vec<PairNode>,
+    /// Root node of each tree with a conditioned leaf.
+    roots: Vec<u32>,
+    /// Each conditioned leaf's values as a full vector of the `n_outputs` margins, so that
+    /// the per-permutation walk reads one contiguous slice.
+    leaf_margins: Vec<f64>,
     /// Base offset plus the leaves every hybrid reaches.
     constant: Vec<f64>,
     n_outputs: usize,
@@ -106,14 +127,17 @@ impl PairPaths {
         self.features.clear();
         self.conds.clear();
         self.leaves.clear();
+        self.nodes.clear();
+        self.roots.clear();
+        self.leaf_margins.clear();
         self.constant.clear();
         self.constant.extend_from_slice(model.base_offset());
         let rules = model.rules();
         for (t, tree) in model.trees().iter().enumerate() {
             self.stack.clear();
             self.path.clear();
-            self.stack.push((0, 0, None));
-            'paths: while let Some((start, len, cond)) = self.stack.pop() {
+            self.stack.push((0, 0, None, ROOT));
+            'paths: while let Some((start, len, cond, slot)) = self.stack.pop() {
                 self.path.truncate(len as usize);
                 self.path.extend(cond);
                 let mut node = start as usize;
@@ -144,10 +168,11 @@ impl PairPaths {
                         bit
                     };
                     let len = self.path.len() as u32;
+                    let at = self.link(slot, PairNode { bit, x: 0, r: 0 });
                     let out = Cond { bit, inside: false };
-                    self.stack.push((nr as u32, len, Some(out)));
+                    self.stack.push((nr as u32, len, Some(out), 2 * at + 1));
                     let inside = Cond { bit, inside: true };
-                    self.stack.push((nx as u32, len, Some(inside)));
+                    self.stack.push((nx as u32, len, Some(inside), 2 * at));
                     continue 'paths;
                 }
                 if self.path.is_empty() {
@@ -160,12 +185,89 @@ impl PairPaths {
                 } else {
                     let start = self.conds.len() as u32;
                     self.conds.extend_from_slice(&self.path);
+                    let leaf = self.leaves.len() as u32;
                     self.leaves.push(PathLeaf {
                         start,
                         end: self.conds.len() as u32,
                         tree: t as u32,
                         node: node as u32,
                     });
+                    let at = self.leaf_margins.len();
+                    self.leaf_margins.resize(at + self.n_outputs, 0.0);
+                    add(
+                        &mut self.leaf_margins[at + tree.output()..],
+                        tree.leaf_value(node),
+                        1.0,
+                    );
+                    self.link(
+                        slot,
+                        PairNode {
+                            bit: LEAF,
+                            x: leaf,
+                            r: at as u32,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl PairPaths {
+    /// Adds `node` and links it from `slot` (`2 * parent` for the parent's x side, `+ 1`
+    /// for its r side, [`ROOT`] for a tree's root); returns its index.
+    fn link(&mut self, slot: u32, node: PairNode) -> u32 {
+        let at = self.nodes.len() as u32;
+        self.nodes.push(node);
+        if slot == ROOT {
+            self.roots.push(at);
+        } else if slot % 2 == 0 {
+            self.nodes[(slot / 2) as usize].x = at;
+        } else {
+            self.nodes[(slot / 2) as usize].r = at;
+        }
+        at
+    }
+
+    /// Adds, for the permutation with positions `pos` (forward) and its reverse, each leaf's
+    /// value at the first prefix that reaches it and subtracts it at the first that does not,
+    /// into `diff` and `rdiff` (`k` per prefix, `d + 2` prefixes). A node is on the path of
+    /// the prefixes `t` in an interval; its split sends those with `t > pos[bit]` to `x`'s
+    /// side and the others to `r`'s, so one walk per tree visits only the nodes some prefix
+    /// reaches: `O(depth · changes)` instead of every reachable leaf.
+    fn add_prefix_leaves(
+        &self,
+        pos: &[u32],
+        diff: &mut [f64],
+        rdiff: &mut [f64],
+        stack: &mut Vec<[u32; 5]>,
+    ) {
+        let d = self.features.len() as u32;
+        let k = self.n_outputs;
+        for &root in &self.roots {
+            stack.push([root, 0, d + 1, 0, d + 1]);
+            while let Some([n, lo, hi, rlo, rhi]) = stack.pop() {
+                let node = self.nodes[n as usize];
+                if node.bit == LEAF {
+                    let values = &self.leaf_margins[node.r as usize..node.r as usize + k];
+                    if lo < hi {
+                        add(&mut diff[lo as usize * k..], values, 1.0);
+                        add(&mut diff[hi as usize * k..], values, -1.0);
+                    }
+                    if rlo < rhi {
+                        add(&mut rdiff[rlo as usize * k..], values, 1.0);
+                        add(&mut rdiff[rhi as usize * k..], values, -1.0);
+                    }
+                    continue;
+                }
+                // Entry prefix of the split's feature forward and reversed.
+                let p = pos[node.bit as usize];
+                let (enter, renter) = (p + 1, d - p);
+                if lo.max(enter) < hi || rlo.max(renter) < rhi {
+                    stack.push([node.x, lo.max(enter), hi, rlo.max(renter), rhi]);
+                }
+                if lo < hi.min(enter) || rlo < rhi.min(renter) {
+                    stack.push([node.r, lo, hi.min(enter), rlo, rhi.min(renter)]);
                 }
             }
         }
@@ -195,6 +297,7 @@ pub struct SampleBuffers {
     rg: Vec<f64>,
     sample: Vec<f64>,
     base: Vec<u32>,
+    stack: Vec<[u32; 5]>,
 }
 
 /// One pair being estimated: its leaves, its control variate and the running mean and
@@ -313,13 +416,7 @@ impl PairEstimate {
     /// spaced positions, which stratifies the coalition size the correction depends on most
     /// (on a 50-tree XGBoost model this halved the passes needed against independent
     /// antithetic pairs; shuffling within the strata instead did worse).
-    pub fn draw(
-        &mut self,
-        model: &TreeEnsemble,
-        spec: &EstimateSpec,
-        count: usize,
-        buf: &mut SampleBuffers,
-    ) {
+    pub fn draw(&mut self, spec: &EstimateSpec, count: usize, buf: &mut SampleBuffers) {
         let d = self.paths.features.len();
         if d == 0 || spec.method == PairMethod::ShapRescale {
             return;
@@ -342,7 +439,7 @@ impl PairEstimate {
                 let (head, tail) = buf.base.split_at(shift);
                 buf.perm[..d - shift].copy_from_slice(tail);
                 buf.perm[d - shift..].copy_from_slice(head);
-                sample_pair(&self.paths, model, &self.slope, buf, d, k, ko, spec);
+                sample_pair(&self.paths, &self.slope, buf, d, k, ko, spec);
             }
             self.n += 1;
             // Welford's update of the mean and sum of squares of each value's correction.
@@ -424,7 +521,6 @@ impl PairEstimate {
 #[allow(clippy::too_many_arguments)]
 fn sample_pair(
     paths: &PairPaths,
-    model: &TreeEnsemble,
     slope: &[f64],
     buf: &mut SampleBuffers,
     d: usize,
@@ -440,40 +536,7 @@ fn sample_pair(
     buf.diff.resize(rows * k, 0.0);
     buf.rdiff.clear();
     buf.rdiff.resize(rows * k, 0.0);
-    let trees = model.trees();
-    let du = d as u32;
-    for leaf in &paths.leaves {
-        let conds = &paths.conds[leaf.start as usize..leaf.end as usize];
-        // Forward: reached by prefixes t with max(pos A) < t <= min(pos B), i.e. the interval
-        // [max_a + 1, min_b + 1). Reversed, position p becomes d − 1 − p.
-        let (mut max_a, mut min_a, mut max_b, mut min_b) = (None::<u32>, du, None::<u32>, du);
-        for c in conds {
-            let p = buf.pos[c.bit as usize];
-            if c.inside {
-                max_a = Some(max_a.map_or(p, |m| m.max(p)));
-                min_a = min_a.min(p);
-            } else {
-                max_b = Some(max_b.map_or(p, |m| m.max(p)));
-                min_b = min_b.min(p);
-            }
-        }
-        let tree = &trees[leaf.tree as usize];
-        let at = tree.output();
-        let values = tree.leaf_value(leaf.node as usize);
-        let (lo, hi) = (max_a.map_or(0, |m| m + 1), min_b + 1);
-        if lo < hi {
-            add(&mut buf.diff[lo as usize * k + at..], values, 1.0);
-            add(&mut buf.diff[hi as usize * k + at..], values, -1.0);
-        }
-        let (lo, hi) = (
-            if max_a.is_some() { du - min_a } else { 0 },
-            max_b.map_or(du, |m| du - 1 - m) + 1,
-        );
-        if lo < hi {
-            add(&mut buf.rdiff[lo as usize * k + at..], values, 1.0);
-            add(&mut buf.rdiff[hi as usize * k + at..], values, -1.0);
-        }
-    }
+    paths.add_prefix_leaves(&buf.pos, &mut buf.diff, &mut buf.rdiff, &mut buf.stack);
     // Prefix sums: margins of the prefixes 0..=d, then g of each.
     for diff in [&mut buf.diff, &mut buf.rdiff] {
         add(&mut diff[..k], &paths.constant, 1.0);
