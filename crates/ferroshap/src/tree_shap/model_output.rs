@@ -21,11 +21,12 @@
 //! [`OutputOptions::max_pair_features`] of them is *estimated* instead
 //! ([`pair_sampling`](super::pair_sampling)): antithetic permutation sampling of the same
 //! game with shap's rescaling as control variate. The pairs of an explained row are sampled
-//! together, in rounds that go to the pairs with the largest variance, until the standard
-//! error of every value of the row (after averaging over the background) is at most
-//! [`OutputOptions::tolerance`]. The estimate satisfies efficiency exactly. [`OutputValues::std_errors`] holds the standard errors
-//! (zero where every pair was exact) and [`OutputValues::n_estimated_pairs`] says how many pairs
-//! were estimated. [`PairMethod::ShapRescale`] gives shap's approximation for every pair
+//! together, in rounds that allocate draws to the pairs as Neyman's allocation for the row's
+//! worst value says (in proportion to each pair's standard deviation over the square root of
+//! its cost), until the standard error of every value of the row (after averaging over the
+//! background) is at most [`OutputOptions::tolerance`]. The estimate satisfies efficiency
+//! exactly. [`OutputValues::std_errors`] holds the standard errors (zero where every pair was
+//! exact) and [`OutputValues::n_estimated_pairs`] says how many pairs were estimated. [`PairMethod::ShapRescale`] gives shap's approximation for every pair
 //! instead. Parallel over explained rows; each row adds its background rows in order and each
 //! pair draws from its own random stream keyed by `(seed, row, background row)`, so results do
 //! not depend on the number of threads.

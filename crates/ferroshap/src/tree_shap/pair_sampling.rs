@@ -7,16 +7,28 @@
 //! [`PairPaths::collect`] walks every tree once with both rows, as the exact game does, and
 //! keeps each reachable leaf with its condition: a short list of parting features that must be
 //! in the coalition and of those that must be out. There is no limit on `|D|`: a condition has
-//! at most the tree's depth entries.
+//! at most the tree's depth entries. It also keeps each tree cut down to the splits where the
+//! pair parts: a binary tree over the parting features.
 //!
-//! # One permutation in `O(leaves · depth + |D| K)`
+//! # One permutation in `O(depth · changes + |D| K)`
 //!
 //! Along a permutation `π` of `D`, the coalitions are its prefixes `S_0 ⊂ … ⊂ S_|D|`. A leaf
 //! whose "in" features sit at positions `A` of `π` and "out" features at `B` is reached by the
-//! prefixes `S_t` with `max(A) < t ≤ min(B)`: one interval. Adding its value at the interval's
-//! ends of a difference array and summing gives the margin of every prefix, and the transform
-//! `g` turns them into the permutation's marginal contributions. The reversed permutation (the
-//! antithetic partner) is read from the same leaf pass.
+//! prefixes `S_t` with `max(A) < t ≤ min(B)`: one interval. Walking each cut-down tree with
+//! the interval of prefixes on the current node (a split on the feature at position `p` sends
+//! `t > p` to `x`'s side and the rest to `r`'s) visits only the leaves some prefix reaches,
+//! in `O(depth)` per change of leaf; each adds its value at its interval's ends of a
+//! difference array. Summing gives the margin of every prefix, and the transform `g` turns
+//! them into the permutation's marginal contributions. The reversed permutation (the
+//! antithetic partner) is carried through the same walk.
+//!
+//! # Draws: cyclic shifts of one permutation
+//!
+//! One draw averages the passes over `B` cyclic shifts of one random permutation (by
+//! `d / B` positions, [`PASSES_PER_DRAW`] = `B`), each read forward and reversed. Each shift is
+//! a uniform permutation (unbiased); together they place every feature at `B` evenly spaced
+//! positions, which stratifies the coalition size that the correction depends on most. The
+//! standard errors come from the spread across draws.
 //!
 //! # Control variate: shap's rescaling plus a sampled correction
 //!
@@ -483,13 +495,6 @@ impl PairEstimate {
             return 0.0;
         }
         self.share * self.share * m2 / (self.n * (self.n - 1)) as f64
-    }
-
-    /// The largest weighted variance over the pair's values.
-    pub fn worst_variance(&self) -> f64 {
-        self.m2
-            .iter()
-            .fold(0.0f64, |a, &m2| a.max(self.weighted_variance(m2)))
     }
 
     /// Adds the pair's weighted variances to `row_var` (`ko` values per feature).
