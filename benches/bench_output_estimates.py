@@ -10,7 +10,8 @@ Two models on breast cancer (569 x 30), background = first 100 rows:
   so no exact reference exists; timing and additivity only;
 - XGBClassifier(n_estimators=50, max_depth=2): every pair parts on few enough features for
   exact tables (max_pair_features=24) on 10 rows, the reference for the errors; ferroshap
-  estimates pairs above max_pair_features=8 here to measure the estimator's error.
+  estimates pairs above max_pair_features=8 here to measure the estimator's error, and above
+  6 over 5 seeds to check that its standard errors are honest (z-scores against exact).
 """
 
 from __future__ import annotations
@@ -95,6 +96,26 @@ def main() -> None:
             f"depth 2: {name}: {t:.3f} s ({t / t_theirs:.1f}x shap), max error {e.max():.1e},"
             f" mean error {e.mean():.1e}{extra}"
         )
+
+    # Are the standard errors honest? (value - exact) / std error over seeds should look like
+    # a standard normal: ~5% beyond 1.96, sd ~1, mean ~0 (unbiased).
+    z = []
+    for seed in range(5):
+        explainer = ferroshap.TreeExplainer(
+            model, data=background, model_output="probability", max_pair_features=6, seed=seed
+        )
+        explanation = explainer(rows)
+        estimated_values = explanation.error_std > 0
+        z.append(
+            (explanation.values - want)[estimated_values] / explanation.error_std[estimated_values]
+        )
+    z = np.concatenate(z)
+    print(
+        f"depth 2: standard errors (max_pair_features=6, 5 seeds, {z.size} estimated values):"
+        f" |z| > 1.96 for {np.mean(np.abs(z) > 1.96):.1%},"
+        f" |z| > 3 for {np.mean(np.abs(z) > 3):.2%},"
+        f" sd(z) {z.std():.2f}, mean(z) {z.mean():+.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ pub mod model_output;
 pub mod oblivious;
 #[doc(hidden)] // used by the bindings; not part of the embeddable API
 pub mod pair_game;
+mod pair_paths;
 #[doc(hidden)] // used by the bindings; not part of the embeddable API
 pub mod pair_sampling;
 pub(crate) mod pair_walk;

@@ -21,11 +21,13 @@
 //! [`OutputOptions::max_pair_features`] of them is *estimated* instead
 //! ([`pair_sampling`](super::pair_sampling)): antithetic permutation sampling of the same
 //! game with shap's rescaling as control variate. The pairs of an explained row are sampled
-//! together, in rounds that go to the pairs with the largest variance, until the standard
-//! error of every value of the row (after averaging over the background) is at most
-//! [`OutputOptions::tolerance`]. The estimate satisfies efficiency exactly. [`OutputValues::standard_errors`] holds the standard errors
-//! (zero where every pair was exact) and [`OutputValues::n_estimated_pairs`] says how many pairs
-//! were estimated. [`PairMethod::ShapRescale`] gives shap's approximation for every pair
+//! together, in rounds that allocate draws to the pairs as Neyman's allocation for the row's
+//! worst value says (in proportion to each pair's standard deviation over the square root of
+//! its cost), until the standard error of every value of the row (after averaging over the
+//! background) is at most [`OutputOptions::tolerance`]. The estimate satisfies efficiency
+//! exactly. [`OutputValues::standard_errors`] holds the standard errors (zero where every
+//! pair was exact) and [`OutputValues::n_estimated_pairs`] says how many pairs were estimated.
+//! [`PairMethod::ShapRescale`] gives shap's approximation for every pair
 //! instead. Parallel over explained rows; each row adds its background rows in order and each
 //! pair draws from its own random stream keyed by `(seed, row, background row)`, so results do
 //! not depend on the number of threads.
@@ -43,7 +45,6 @@ use crate::Scalar;
 use crate::ensemble::TreeEnsemble;
 pub use crate::ensemble::{OutputTransform, PROBABILITY_EPS};
 use crate::error::{Error, Result};
-use crate::parallel::ROW_BLOCK;
 use crate::rng::Rng;
 
 /// Checks that `transform` is a nonlinear output this module explains, for `model`.
@@ -74,7 +75,9 @@ pub struct OutputOptions {
     pub tolerance: f64,
     /// Seed of the estimator's random streams.
     pub seed: u64,
-    /// Most antithetic pairs of permutations drawn for one pair of rows.
+    /// Most draws for one pair of rows (each draw is
+    /// [`PASSES_PER_DRAW`](super::pair_sampling::PASSES_PER_DRAW) antithetic pairs of
+    /// permutations).
     pub max_samples: usize,
 }
 
@@ -104,8 +107,8 @@ pub const DEFAULT_TOLERANCE: f64 = 5e-4;
 /// Default of [`OutputOptions::max_samples`].
 pub const DEFAULT_MAX_SAMPLES: usize = 100_000;
 
-/// Antithetic pairs drawn for each estimated pair before the first look at the variances:
-/// enough for a variance estimate; the row's total pools many such estimates.
+/// Draws for each estimated pair before the first look at the variances: enough for a
+/// variance estimate; the row's total pools many such estimates.
 const MIN_SAMPLES: usize = 4;
 
 /// SHAP values of a transformed output, with their base values.
@@ -155,77 +158,42 @@ pub fn shap_values<F: Scalar, G: Scalar>(
     let row_len = m * ko;
     let estimated = AtomicUsize::new(0);
     if row_len > 0 && n > 0 {
-        let n_bg = bg.weights.len() as u64;
         let tol2 = options.tolerance * options.tolerance;
         let out = values.as_slice_mut().expect("fresh array is contiguous");
         let var_out = variances.as_slice_mut().expect("fresh array is contiguous");
+        // One row per task: a row with estimated pairs costs thousands of times one without,
+        // so blocks of rows would leave a core idle at the end of a small batch. The scratch
+        // space is per task and never read before it is written, so results do not depend
+        // on which thread ran which row.
         let results: Vec<Result<()>> = out
-            .par_chunks_mut(ROW_BLOCK * row_len)
-            .zip(var_out.par_chunks_mut(ROW_BLOCK * row_len))
+            .par_chunks_mut(row_len)
+            .zip(var_out.par_chunks_mut(row_len))
             .enumerate()
-            .map(|(block, (chunk, var_chunk))| {
-                crate::parallel::check_cancelled()?;
-                let mut game = PairGame::new(model);
-                let mut pool: Vec<PairEstimate> = Vec::new();
-                let mut buffers = SampleBuffers::default();
-                let mut xr = vec![0.0; m];
-                let mut g = Vec::new();
-                let mut phi = Vec::new();
-                let rows = chunk.chunks_mut(row_len).zip(var_chunk.chunks_mut(row_len));
-                for (i, (row_out, row_var)) in rows.enumerate() {
-                    let row = block * ROW_BLOCK + i;
-                    model.prepare_row(&x, row, &mut xr);
+            .map_init(
+                || RowScratch::new(model),
+                |scratch, (row, (row_out, row_var))| {
+                    crate::parallel::check_cancelled()?;
                     let spec = EstimateSpec {
                         transform,
                         label: labels.get(row).copied().unwrap_or(0.0),
                         method: options.method,
                     };
-                    let mut used = 0;
-                    for (b, (r, &w)) in bg.rows.chunks(m.max(1)).zip(&bg.weights).enumerate() {
-                        if w == 0.0 {
-                            continue;
-                        }
-                        let share = w / bg.total;
-                        let exact = options.method == PairMethod::Auto
-                            && game
-                                .tabulate(model, &xr, r, options.max_pair_features)
-                                .is_ok();
-                        if exact {
-                            let d = game.features().len();
-                            if d == 0 {
-                                continue;
-                            }
-                            g.clear();
-                            g.resize(ko << d, 0.0);
-                            for (mm, gg) in game.margins().chunks(k).zip(g.chunks_mut(ko)) {
-                                transform.apply(mm, spec.label, gg);
-                            }
-                            phi.clear();
-                            phi.resize(d * ko, 0.0);
-                            shapley_values(&g, d, ko, share, &mut phi);
-                            scatter(game.features(), &phi, ko, row_out);
-                            continue;
-                        }
-                        if used == pool.len() {
-                            pool.push(PairEstimate::new(model));
-                        }
-                        let rng = Rng::stream(options.seed, row as u64 * n_bg + b as u64);
-                        pool[used].prepare(model, &xr, r, &spec, rng, share);
-                        used += 1;
-                    }
-                    let pairs = &mut pool[..used];
+                    model.prepare_row(&x, row, &mut scratch.xr);
+                    let used = scratch.pairs_of_row(model, &bg, &spec, row, row_out, options);
+                    let pairs = &mut scratch.pool[..used];
                     if options.method == PairMethod::Auto {
                         estimated.fetch_add(used, Ordering::Relaxed);
-                        sample_row(model, &spec, pairs, &mut buffers, row_var, tol2, options);
+                        let buffers = &mut scratch.buffers;
+                        sample_row(model, &spec, pairs, buffers, row_var, tol2, options);
                     }
                     row_var.fill(0.0);
                     for pair in pairs.iter() {
                         pair.add_values(row_out);
                         pair.add_variance(row_var);
                     }
-                }
-                Ok(())
-            })
+                    Ok(())
+                },
+            )
             .collect();
         if let Some(e) = results.into_iter().find_map(|r| r.err()) {
             return Err(e);
@@ -240,6 +208,81 @@ pub fn shap_values<F: Scalar, G: Scalar>(
     })
 }
 
+/// Reusable buffers of one explained row's pairs.
+struct RowScratch {
+    game: PairGame,
+    pool: Vec<PairEstimate>,
+    buffers: SampleBuffers,
+    xr: Vec<f64>,
+    g: Vec<f64>,
+    phi: Vec<f64>,
+}
+
+impl RowScratch {
+    fn new(model: &TreeEnsemble) -> RowScratch {
+        RowScratch {
+            game: PairGame::new(model),
+            pool: Vec::new(),
+            buffers: SampleBuffers::default(),
+            xr: vec![0.0; model.n_features()],
+            g: Vec::new(),
+            phi: Vec::new(),
+        }
+    }
+
+    /// Adds the exact pairs of the prepared row `self.xr` (explained row `row`) to
+    /// `row_out` and prepares the others as the first entries of `self.pool`; returns how
+    /// many. With [`PairMethod::ShapRescale`] every pair is prepared.
+    fn pairs_of_row(
+        &mut self,
+        model: &TreeEnsemble,
+        bg: &Background,
+        spec: &EstimateSpec,
+        row: usize,
+        row_out: &mut [f64],
+        options: &OutputOptions,
+    ) -> usize {
+        let (m, k) = (model.n_features(), model.n_outputs());
+        let ko = spec.transform.n_outputs(k);
+        let n_bg = bg.weights.len() as u64;
+        let mut used = 0;
+        for (b, (r, &w)) in bg.rows.chunks(m.max(1)).zip(&bg.weights).enumerate() {
+            if w == 0.0 {
+                continue;
+            }
+            let share = w / bg.total;
+            let exact = options.method == PairMethod::Auto
+                && self
+                    .game
+                    .tabulate(model, &self.xr, r, options.max_pair_features)
+                    .is_ok();
+            if exact {
+                let d = self.game.features().len();
+                if d == 0 {
+                    continue;
+                }
+                self.g.clear();
+                self.g.resize(ko << d, 0.0);
+                for (mm, gg) in self.game.margins().chunks(k).zip(self.g.chunks_mut(ko)) {
+                    spec.transform.apply(mm, spec.label, gg);
+                }
+                self.phi.clear();
+                self.phi.resize(d * ko, 0.0);
+                shapley_values(&mut self.g, d, ko, share, &mut self.phi);
+                scatter(self.game.features(), &self.phi, ko, row_out);
+                continue;
+            }
+            if used == self.pool.len() {
+                self.pool.push(PairEstimate::new(model));
+            }
+            let rng = Rng::stream(options.seed, row as u64 * n_bg + b as u64);
+            self.pool[used].prepare(model, &self.xr, r, spec, rng, share);
+            used += 1;
+        }
+        used
+    }
+}
+
 /// Adds `values[bit]` to the entries of the bits' features in `row` (`ko` each).
 fn scatter(features: &[u32], values: &[f64], ko: usize, row: &mut [f64]) {
     for (&f, p) in features.iter().zip(values.chunks(ko)) {
@@ -252,10 +295,12 @@ fn scatter(features: &[u32], values: &[f64], ko: usize, row: &mut [f64]) {
 
 /// Samples the estimated pairs of one explained row until the variance of each of the row's
 /// values (the pairs' variances, weighted by their squared shares) is at most `tol2`: first
-/// [`MIN_SAMPLES`] each, then doubling the samples of every pair whose largest weighted
-/// variance exceeds `tol2 / pairs` (if none does, no value can exceed `tol2`). `row_var` is
-/// scratch space. Deterministic: each pair has its own stream, and the rounds depend only on
-/// the row's own draws.
+/// [`MIN_SAMPLES`] draws each, then in rounds aimed at the value with the largest variance,
+/// giving each pair the draws of the cheapest allocation that meets `tol2` for that value
+/// (Neyman's: draws in proportion to the pair's standard deviation over the square root of
+/// its cost per draw), at most doubling a pair's draws per round so that the allocation
+/// follows the variances as they are learnt. `row_var` is scratch space. Deterministic: each
+/// pair has its own stream, and the rounds depend only on the row's own draws.
 fn sample_row(
     model: &TreeEnsemble,
     spec: &EstimateSpec,
@@ -268,29 +313,64 @@ fn sample_row(
     if pairs.is_empty() {
         return;
     }
-    let min = MIN_SAMPLES.min(options.max_samples);
+    let (max, ko) = (
+        options.max_samples,
+        spec.transform.n_outputs(model.n_outputs()),
+    );
     for pair in pairs.iter_mut() {
-        pair.draw(model, spec, min, buffers);
+        pair.draw(spec, MIN_SAMPLES.min(max), buffers);
     }
-    let per_pair = tol2 / pairs.len() as f64;
+    let costs: Vec<f64> = pairs.iter().map(|p| p.draw_cost().sqrt()).collect();
     loop {
         row_var.fill(0.0);
         for pair in pairs.iter() {
             pair.add_variance(row_var);
         }
-        if row_var.iter().all(|&v| v <= tol2) {
+        let (worst, &var) = row_var
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .expect("a row has values");
+        if var <= tol2 {
             return;
         }
+        let (feature, output) = (worst / ko, worst % ko);
+        // Σ_p s_p √c_p / tol2 · s_p / √c_p draws give Σ_p s_p² / n_p = tol2 exactly.
+        let lambda: f64 = pairs
+            .iter()
+            .zip(&costs)
+            .map(|(p, c)| p.weighted_sd(feature, output) * c)
+            .sum::<f64>()
+            / tol2;
         let mut drew = false;
-        for pair in pairs.iter_mut() {
+        for (pair, c) in pairs.iter_mut().zip(&costs) {
             let n = pair.n_samples();
-            if n < options.max_samples && pair.worst_variance() > per_pair {
-                pair.draw(model, spec, n.min(options.max_samples - n), buffers);
+            let want = (lambda * pair.weighted_sd(feature, output) / c).ceil();
+            if n < max && (n as f64) < want {
+                let more = (want as usize - n).min(n).min(max - n);
+                pair.draw(spec, more, buffers);
                 drew = true;
             }
         }
         if !drew {
-            return;
+            // Every pair has its share of this allocation, yet the estimates moved: add to
+            // the pair that contributes most to the worst value.
+            let top = pairs
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.n_samples() < max)
+                .map(|(i, p)| {
+                    let sd = p.weighted_sd(feature, output);
+                    (i, sd * sd / p.n_samples() as f64)
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            match top {
+                Some((i, v)) if v > 0.0 => {
+                    let n = pairs[i].n_samples();
+                    pairs[i].draw(spec, n.min(max - n), buffers);
+                }
+                _ => return,
+            }
         }
     }
 }
@@ -310,7 +390,7 @@ fn check_options(options: &OutputOptions, transform: &OutputTransform, k: usize)
     }
     if options.max_samples < 2 {
         return Err(Error::Parameter(format!(
-            "max_samples must be at least 2 (antithetic pairs), got {}",
+            "max_samples must be at least 2 (draws for a variance), got {}",
             options.max_samples
         )));
     }

@@ -157,13 +157,13 @@ pub(crate) fn add_leaf_terms(
 pub fn subset_sums(t: &mut [f64], d: u32, k: usize) {
     let size = 1usize << d;
     for i in 0..d {
-        let bit = 1usize << i;
-        for hi in (0..size).step_by(2 * bit) {
-            for lo in hi..hi + bit {
-                let (src, dst) = (lo * k, (lo | bit) * k);
-                for o in 0..k {
-                    t[dst + o] += t[src + o];
-                }
+        // The subsets without bit i in a block of 2·2^i are contiguous, as are their
+        // partners with it: whole-slice adds, which the compiler vectorises for any k.
+        let half = (1usize << i) * k;
+        for block in t[..size * k].chunks_exact_mut(2 * half) {
+            let (src, dst) = block.split_at_mut(half);
+            for (a, b) in dst.iter_mut().zip(src.iter()) {
+                *a += b;
             }
         }
     }
