@@ -249,6 +249,7 @@ def _hugging_face_tokenizer(texts):
     ``texts`` with ``[CLS] ... [SEP]`` around every text."""
     import tokenizers
     import transformers
+
     words = sorted({w for s in texts for w in re.findall(r"\w+|[^\w\s]+", s)})
     specials = ["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]"]
     vocab = {w: i for i, w in enumerate(specials + words)}
