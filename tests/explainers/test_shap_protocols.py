@@ -221,3 +221,20 @@ def test_tree_explainer_model_is_shaps_view_of_the_trees(data):
     restored = pickle.loads(pickle.dumps(explainer))
     assert restored.model.original_model is None
     np.testing.assert_array_equal(restored.model.predict(data[:3]), view.predict(data[:3]))
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (0, 0),
+        (0, 1),
+        (0, np.nan),
+        (np.nan, np.nan),
+        ("0", "0"),
+        ("A", "B"),
+        ("0", None),
+        (1.5, "x"),
+    ],
+)
+def test_kernel_not_equal_is_shaps(a, b):
+    assert ferroshap.KernelExplainer.not_equal(a, b) == shap.KernelExplainer.not_equal(a, b)

@@ -318,6 +318,21 @@ class KernelExplainer:
             raise ValueError(f"explain takes one row, got {len(values)}; use shap_values")
         return values[0]
 
+    @staticmethod
+    def not_equal(i: Any, j: Any) -> int:
+        """shap's test of whether a feature value differs from a background value: 1 or 0.
+        Numbers compare with ``numpy.isclose`` (NaN equals NaN); anything else with ``==``.
+
+        Examples
+        --------
+        >>> KernelExplainer.not_equal(1.0, 1.0 + 1e-12), KernelExplainer.not_equal("a", "b")
+        (0, 1)
+        """
+        numbers = (int, float, np.number)
+        if isinstance(i, numbers) and isinstance(j, numbers):
+            return 0 if np.isclose(i, j, equal_nan=True) else 1
+        return 0 if i == j else 1
+
     def save(self, out_file: Any, model_saver: Any = ".save", masker_saver: Any = ".save") -> None:
         """Write the explainer (model and background included) to a binary file or a path.
 
