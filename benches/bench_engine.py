@@ -12,9 +12,10 @@ Cases:
 - with ``--tree``: a scikit-learn GradientBoostingRegressor's ``predict`` (100 trees, depth
   4), Permutation and Exact, ferroshap evaluating the game from the trees in Rust vs shap
   calling ``predict`` (whole runs);
-- Kernel SHAP (2,048 coalitions, ``l1_reg=False``), ferroshap vs an earlier ferroshap build
-  given with ``--before PATH`` (a ``python/`` directory holding that build's package): each
-  round runs both builds in fresh subprocesses, one after the other.
+- with ``--before PATH`` (a ``python/`` directory holding an earlier build's package):
+  Permutation and Exact as above, and Kernel SHAP (2,048 coalitions, ``l1_reg=False``), this
+  build against that one: each round runs both builds in fresh subprocesses, one after the
+  other (on a loaded machine the most robust of these numbers).
 
 With ``--accuracy``: error per model call against exact Shapley values (ExactExplainer) for
 Permutation and Sampling, ferroshap and shap side by side at the same budgets, on an
@@ -93,20 +94,65 @@ def kernel_child(n_rows: int) -> None:
     print(json.dumps(r))
 
 
-def kernel_before_after(before: str, n_rows: int, repeats: int) -> None:
+def alternate(before: str, child: str, n_rows: int, repeats: int) -> dict[str, list[dict]]:
+    """The JSON lines of ``repeats`` rounds of this script's ``child`` mode, run in fresh
+    subprocesses with the build at ``before`` and with this one, alternating."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     for _ in range(repeats):
         for name, path in (("before", before), ("after", here)):
             env = dict(os.environ, PYTHONPATH=path)
             out = subprocess.run(
-                [sys.executable, __file__, "--kernel-child", str(n_rows)],
+                [sys.executable, __file__, child, str(n_rows)],
                 env=env,
                 capture_output=True,
                 text=True,
                 check=True,
             )
             runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return runs
+
+
+def engine_child(n_rows: int) -> None:
+    """Permutation and Exact with whichever ferroshap is on the path: one JSON line of
+    ``{case: {total, model, overhead, rows}}`` (one run each, after a warm-up)."""
+    import ferroshap
+
+    rng = np.random.default_rng(SEED)
+    background = rng.standard_normal((N_BACKGROUND, N_FEATURES))
+    X = rng.standard_normal((n_rows, N_FEATURES))
+    model = TimedModel(N_FEATURES, rng)
+    cases = {
+        "Permutation": lambda: ferroshap.PermutationExplainer(model, background, seed=0)(
+            X, max_evals=500, silent=True
+        ),
+        "Exact": lambda: ferroshap.ExactExplainer(model, background)(X, silent=True),
+    }
+    out = {}
+    for name, fn in cases.items():
+        fn()
+        out[name] = timed(fn, model)
+    print(json.dumps(out))
+
+
+def engine_before_after(before: str, n_rows: int, repeats: int) -> None:
+    """Permutation and Exact, this build against the build at ``before``, alternating fresh
+    subprocesses (best of ``repeats`` by time beyond the model)."""
+    runs = alternate(before, "--engine-child", n_rows, repeats)
+    print(f"\nThis build against --before, {n_rows} rows (fresh subprocesses, alternating):")
+    for case in ("Permutation", "Exact"):
+        b = min((r[case] for r in runs["before"]), key=lambda r: r["overhead"])
+        a = min((r[case] for r in runs["after"]), key=lambda r: r["overhead"])
+        print(
+            f"{case:12} total / model / beyond: before {b['total']:.3f} / {b['model']:.3f} / "
+            f"{b['overhead']:.3f} s, after {a['total']:.3f} / {a['model']:.3f} / "
+            f"{a['overhead']:.3f} s; before/after: beyond {b['overhead'] / a['overhead']:.2f}x, "
+            f"total {b['total'] / a['total']:.2f}x"
+        )
+
+
+def kernel_before_after(before: str, n_rows: int, repeats: int) -> None:
+    runs = alternate(before, "--kernel-child", n_rows, repeats)
     b = min(runs["before"], key=lambda r: r["overhead"])
     a = min(runs["after"], key=lambda r: r["overhead"])
     same = np.array_equal(np.array(b["values"]), np.array(a["values"]))
@@ -301,6 +347,7 @@ def main() -> None:
     parser.add_argument("--before", help="python/ dir of an earlier build, for Kernel SHAP")
     parser.add_argument("--kernel-rows", type=int, default=100, help="Kernel rows (100)")
     parser.add_argument("--kernel-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--engine-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--accuracy", action="store_true", help="error per model call")
     parser.add_argument("--tree", action="store_true", help="gradient-boosting model case")
     parser.add_argument("--tree-rows", type=int, default=5, help="rows for --tree (5)")
@@ -312,10 +359,14 @@ def main() -> None:
     if args.kernel_child is not None:
         kernel_child(args.kernel_child)
         return
+    if args.engine_child is not None:
+        engine_child(args.engine_child)
+        return
     agnostic_vs_shap(args.rows, args.repeats)
     if args.tree:
         tree_case(args.tree_rows, args.repeats)
     if args.before:
+        engine_before_after(args.before, args.rows, args.repeats)
         kernel_before_after(args.before, args.kernel_rows, args.repeats)
 
 

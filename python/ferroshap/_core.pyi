@@ -18,6 +18,7 @@ __all__ = [
     "Interventional",
     "GameJob",
     "kernel_shap_tree_ensemble",
+    "linked_expected_value",
     "_kept_pools",
     "_thread_limits",
 ]
@@ -403,6 +404,9 @@ class GameJob:
         seed: int = 0,
         row_offset: int = 0,
         n_threads: int | None = None,
+        link: _KernelLink = "identity",
+        linearize_link: bool = True,
+        background_outputs: npt.NDArray[np.float64] | None = None,
     ) -> GameJob: ...
     @staticmethod
     def exact(
@@ -415,6 +419,9 @@ class GameJob:
         row_offset: int = 0,
         n_threads: int | None = None,
         clustering: npt.NDArray[np.float64] | None = None,
+        link: _KernelLink = "identity",
+        linearize_link: bool = True,
+        background_outputs: npt.NDArray[np.float64] | None = None,
     ) -> GameJob: ...
     @staticmethod
     def partition(
@@ -429,6 +436,9 @@ class GameJob:
         own_background: bool = False,
         fixed_context: int | None = None,
         n_threads: int | None = None,
+        link: _KernelLink = "identity",
+        linearize_link: bool = True,
+        background_outputs: npt.NDArray[np.float64] | None = None,
     ) -> GameJob: ...
     @staticmethod
     def sampling(
@@ -474,6 +484,12 @@ class GameJob:
         self, fx: npt.NDArray[np.float64], n_threads: int | None = None
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[float], list[int]]: ...
 
+def linked_expected_value(
+    background_outputs: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    link: _KernelLink,
+    linearize_link: bool = True,
+) -> list[float]: ...
 def kernel_shap_tree_ensemble(
     model: TreeEnsemble,
     X: npt.NDArray[np.float64],

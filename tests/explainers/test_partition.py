@@ -191,3 +191,24 @@ def test_bad_input_is_refused(wine, maskers):
 
     with pytest.raises(ValueError, match="expected"):
         ferroshap.PartitionExplainer(wrong_rows, ours)
+
+
+@pytest.mark.parametrize("outputs", [2, [0, 2]])
+def test_outputs_select_what_is_explained_as_shap(wine, maskers, outputs):
+    X, model = wine
+    theirs, ours = maskers
+    rows = X[100:103]
+    # A budget too small to split every cluster: the selected outputs alone set the order
+    # of splitting, so the values differ from the all-output run's and must match shap's.
+    want = shap.PartitionExplainer(model.predict_proba, theirs)(
+        rows, max_evals=40, outputs=np.atleast_1d(outputs), silent=True
+    )
+    got = ferroshap.PartitionExplainer(model.predict_proba, ours)(
+        rows, max_evals=40, outputs=outputs, main_effects=True, silent=True
+    )
+    k = len(np.atleast_1d(outputs))
+    assert got.values.shape == want.values.shape == (3, 9, k)
+    np.testing.assert_allclose(got.values, want.values, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(got.base_values, want.base_values, rtol=0, atol=1e-8)
+    with pytest.raises(ValueError, match="out of range for a model of 3 outputs"):
+        ferroshap.PartitionExplainer(model.predict_proba, ours)(rows, outputs=[3], silent=True)

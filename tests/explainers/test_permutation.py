@@ -153,5 +153,5 @@ def test_bad_input_is_refused_clearly(diabetes):
 
     with pytest.raises(ValueError, match="outputs per row on the background"):
         ferroshap.PermutationExplainer(shape_changes, background, seed=0)(X[20:21, :3], silent=True)
-    with pytest.raises(NotImplementedError, match="identity link"):
+    with pytest.raises(ValueError, match="link='logit' needs probabilities"):
         ferroshap.PermutationExplainer(lambda A: A[:, 0], background, link="logit")

@@ -17,8 +17,8 @@ use numpy::{
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::compute;
 use crate::tree::PyTreeEnsemble;
+use crate::{compute, compute_sized};
 
 /// `(values, standard errors, expected value, ill-conditioned rows)`.
 type KernelResult<'py> = (
@@ -124,6 +124,47 @@ fn problem_of(
         .map_err(|e| crate::error::PyFsErr(e).into())
 }
 
+/// `problem` with coalition values on `link`'s scale (see `Problem::with_link`), given the
+/// model's outputs on the background rows.
+fn linked(
+    problem: Problem,
+    link: &str,
+    linearize_link: bool,
+    background_outputs: Option<PyReadonlyArray2<'_, f64>>,
+) -> PyResult<Problem> {
+    let link = parse_link(link)?;
+    if link == KernelLink::Identity {
+        return Ok(problem);
+    }
+    let outputs = background_outputs.ok_or_else(|| {
+        PyValueError::new_err("a link other than 'identity' needs background_outputs")
+    })?;
+    problem
+        .with_link(link, linearize_link, outputs.as_array())
+        .map_err(|e| crate::error::PyFsErr(e).into())
+}
+
+/// The expected value on `link`'s scale of a model whose outputs on background rows with
+/// `weights` are `background_outputs` (`n_background × n_outputs`), one value per output, as
+/// the engine's jobs with that link compute it.
+#[pyfunction]
+#[pyo3(signature = (background_outputs, weights, link, linearize_link=true))]
+pub(crate) fn linked_expected_value(
+    background_outputs: PyReadonlyArray2<'_, f64>,
+    weights: PyReadonlyArray1<'_, f64>,
+    link: &str,
+    linearize_link: bool,
+) -> PyResult<Vec<f64>> {
+    let w = weights.as_array().to_vec();
+    ferroshap::game::linked_expected_value(
+        background_outputs.as_array(),
+        Some(&w),
+        parse_link(link)?,
+        linearize_link,
+    )
+    .map_err(|e| crate::error::PyFsErr(e).into())
+}
+
 /// The hierarchy of a linkage matrix in scipy's format (`(M − 1) × ≥2`: children, then an
 /// optional distance; a negative distance marks a cluster not to be split, as in shap).
 fn hierarchy_of(linkage: &PyReadonlyArray2<'_, f64>) -> PyResult<Arc<Hierarchy>> {
@@ -198,7 +239,7 @@ impl PyGameJob {
     /// Permutation SHAP (shap's `PermutationExplainer` estimator).
     #[staticmethod]
     #[pyo3(signature = (X, background, weights, fnull, *, max_evals, seed=0, row_offset=0,
-        n_threads=None))]
+        n_threads=None, link="identity", linearize_link=true, background_outputs=None))]
     #[allow(non_snake_case, clippy::too_many_arguments)]
     fn permutation(
         py: Python<'_>,
@@ -210,8 +251,12 @@ impl PyGameJob {
         seed: u64,
         row_offset: u64,
         n_threads: Option<usize>,
+        link: &str,
+        linearize_link: bool,
+        background_outputs: Option<PyReadonlyArray2<'_, f64>>,
     ) -> PyResult<Self> {
         let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let problem = linked(problem, link, linearize_link, background_outputs)?;
         let estimator = PermutationEstimator::new(max_evals, seed, row_offset);
         start(py, n_threads, problem, estimator, AnyJob::Permutation)
     }
@@ -220,7 +265,8 @@ impl PyGameJob {
     #[staticmethod]
     /// With a `clustering` (a linkage matrix), exact Owen values over that hierarchy.
     #[pyo3(signature = (X, background, weights, fnull, *, max_evals=None, row_offset=0,
-        n_threads=None, clustering=None))]
+        n_threads=None, clustering=None, link="identity", linearize_link=true,
+        background_outputs=None))]
     #[allow(non_snake_case, clippy::too_many_arguments)]
     fn exact(
         py: Python<'_>,
@@ -232,8 +278,12 @@ impl PyGameJob {
         row_offset: u64,
         n_threads: Option<usize>,
         clustering: Option<PyReadonlyArray2<'_, f64>>,
+        link: &str,
+        linearize_link: bool,
+        background_outputs: Option<PyReadonlyArray2<'_, f64>>,
     ) -> PyResult<Self> {
         let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let problem = linked(problem, link, linearize_link, background_outputs)?;
         if let Some(linkage) = clustering {
             let estimator =
                 OwenEstimator::new(vec![hierarchy_of(&linkage)?], max_evals, row_offset);
@@ -249,7 +299,8 @@ impl PyGameJob {
     /// row `i` is masked onto background row `i` alone.
     #[staticmethod]
     #[pyo3(signature = (X, background, weights, fnull, clustering, *, max_evals=500,
-        batch_size=10, own_background=false, fixed_context=None, n_threads=None))]
+        batch_size=10, own_background=false, fixed_context=None, n_threads=None,
+        link="identity", linearize_link=true, background_outputs=None))]
     #[allow(non_snake_case, clippy::too_many_arguments)]
     fn partition(
         py: Python<'_>,
@@ -263,6 +314,9 @@ impl PyGameJob {
         own_background: bool,
         fixed_context: Option<u8>,
         n_threads: Option<usize>,
+        link: &str,
+        linearize_link: bool,
+        background_outputs: Option<PyReadonlyArray2<'_, f64>>,
     ) -> PyResult<Self> {
         let fixed_context = match fixed_context {
             None => None,
@@ -274,6 +328,7 @@ impl PyGameJob {
             }
         };
         let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let problem = linked(problem, link, linearize_link, background_outputs)?;
         let hierarchies = clustering
             .iter()
             .map(hierarchy_of)
@@ -403,9 +458,10 @@ impl PyGameJob {
         let buf = out
             .as_slice_mut()
             .map_err(|_| PyValueError::new_err("out must be a C-contiguous float64 array"))?;
-        compute(
+        compute_sized(
             py,
             n_threads,
+            buf.len(),
             || with_job!(inner, job => job.write_masked_rows(start, buf)),
         )
     }
@@ -419,9 +475,11 @@ impl PyGameJob {
     ) -> PyResult<()> {
         let out = outputs.as_array();
         let inner = &mut self.inner;
-        compute(
+        // Sequential (sums in background-row order): a pool would add only its hand-off.
+        compute_sized(
             py,
             None,
+            0,
             || with_job!(inner, job => job.add_outputs(start, out)),
         )
     }

@@ -22,6 +22,22 @@ where
     T: Send,
     F: FnOnce() -> ferroshap::Result<T> + Send,
 {
+    compute_sized(py, n_threads, usize::MAX, f)
+}
+
+/// [`compute`] for a call of about `work` values read or written: a short one runs on the
+/// calling thread (still with the GIL released), skipping the hand-off to the pool, which
+/// costs more than the call itself.
+pub(crate) fn compute_sized<T, F>(
+    py: Python<'_>,
+    n_threads: Option<usize>,
+    work: usize,
+    f: F,
+) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> ferroshap::Result<T> + Send,
+{
     let mut raised: Option<PyErr> = None;
     let result = py.detach(|| {
         let poll = || match Python::attach(|py| py.check_signals()) {
@@ -31,7 +47,7 @@ where
                 true
             }
         };
-        ferroshap::run_cancellable(n_threads, f, poll).and_then(|r| r)
+        ferroshap::run_cancellable_sized(n_threads, work, f, poll).and_then(|r| r)
     });
     match (result, raised) {
         (Err(ferroshap::Error::Cancelled), Some(e)) => Err(e),
@@ -109,6 +125,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<linear::PyLinearTreeEnsemble>()?;
     m.add_class::<tree::PyInterventional>()?;
     m.add_class::<kernel::PyGameJob>()?;
+    m.add_function(wrap_pyfunction!(kernel::linked_expected_value, m)?)?;
     m.add_function(wrap_pyfunction!(kernel::kernel_shap_tree_ensemble, m)?)?;
     m.add_function(wrap_pyfunction!(_kept_pools, m)?)?;
     m.add_function(wrap_pyfunction!(_thread_limits, m)?)?;

@@ -245,9 +245,9 @@ pub use tree_shap::{InteractionOptions, InteractionValues, ShapValues};
 
 // Errors and threads.
 pub use error::{Error, Result};
-pub use parallel::{MAX_THREADS, default_threads, with_threads};
 #[doc(hidden)] // for the Python bindings: pools kept across fork, cancellation polls
-pub use parallel::{kept_pools, run_cancellable};
+pub use parallel::{INLINE_WORK, kept_pools, run_cancellable, run_cancellable_sized};
+pub use parallel::{MAX_THREADS, default_threads, with_threads};
 
 mod sealed {
     /// Keeps [`Scalar`](super::Scalar) closed: the kernels are written for f32 and f64 only.

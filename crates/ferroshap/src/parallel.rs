@@ -12,12 +12,17 @@
 //! threads read through a thread-local, and the kernels' block loops stop taking new blocks
 //! once it is set ([`cancelled`]). A pool serves one call at a time (idle pools are kept in a
 //! short list and taken out while in use), so cancelling one call never touches another.
+//!
+//! A short call runs on the calling thread instead ([`run_cancellable_sized`]): handing work
+//! to a pool and back wakes two threads (tens of microseconds), more than a small job takes.
+//! Kernels split such work with [`for_each_chunk_mut`] and [`sum_blocks_into`], which run
+//! the same blocks in order on the calling thread, so the results are the same either way.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rayon::ThreadPool;
@@ -65,20 +70,44 @@ pub(crate) fn sum_blocks_into<O, B, S>(
 {
     use rayon::prelude::*;
     let lens: Vec<usize> = outs.iter_mut().map(|o| o.as_mut().len()).collect();
-    let parts: Vec<Vec<f64>> = blocks
-        .par_iter()
-        .map_init(&init, |state, block| {
-            let mut part = vec![0.0; lens[target(block)]];
-            if !cancelled() {
-                add(state, block, &mut part);
-            }
-            part
-        })
-        .collect();
+    let part_of = |state: &mut S, block: &B| {
+        let mut part = vec![0.0; lens[target(block)]];
+        if !cancelled() {
+            add(state, block, &mut part);
+        }
+        part
+    };
+    let parts: Vec<Vec<f64>> = if inline() {
+        let mut state = init();
+        blocks.iter().map(|b| part_of(&mut state, b)).collect()
+    } else {
+        blocks.par_iter().map_init(&init, part_of).collect()
+    };
     for (block, part) in blocks.iter().zip(parts) {
         for (o, p) in outs[target(block)].as_mut().iter_mut().zip(part) {
             *o += p;
         }
+    }
+}
+
+/// Calls `f(index, chunk)` for the chunks of `chunk` items of `data` (the last may be
+/// shorter): in parallel on the current pool, or one after another on the calling thread
+/// inside [`run_cancellable_sized`]'s inline path. Chunks after a cancellation are skipped.
+pub(crate) fn for_each_chunk_mut<T: Send>(
+    data: &mut [T],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
+    use rayon::prelude::*;
+    let run = |(i, part): (usize, &mut [T])| {
+        if !cancelled() {
+            f(i, part);
+        }
+    };
+    if inline() {
+        data.chunks_mut(chunk.max(1)).enumerate().for_each(run);
+    } else {
+        data.par_chunks_mut(chunk.max(1)).enumerate().for_each(run);
     }
 }
 
@@ -93,9 +122,39 @@ const KEPT_POOLS: usize = 2;
 /// How often the calling thread of [`run_cancellable`] asks whether to cancel.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
+/// Work (values read or written) up to which [`run_cancellable_sized`] runs a call on the
+/// calling thread: about 10-20 us of masking or summing, less than one hand-off to a pool and
+/// back costs on a loaded machine.
+pub const INLINE_WORK: usize = 1 << 16;
+
 thread_local! {
     /// The cancellation flag of the pool this thread belongs to (unset outside our pools).
     static CANCEL: OnceCell<Arc<AtomicBool>> = const { OnceCell::new() };
+    /// Set while [`run_cancellable_sized`] runs a short call on the calling thread.
+    static INLINE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is running a short call inline (block helpers then run their blocks
+/// in order here rather than on a pool, which this thread may not belong to).
+#[inline]
+pub(crate) fn inline() -> bool {
+    INLINE.with(Cell::get)
+}
+
+/// Marks the calling thread as running inline until dropped (also on unwinding), restoring
+/// the previous state so that nested calls compose.
+struct InlineGuard(bool);
+
+impl InlineGuard {
+    fn enter() -> Self {
+        InlineGuard(INLINE.with(|c| c.replace(true)))
+    }
+}
+
+impl Drop for InlineGuard {
+    fn drop(&mut self) {
+        INLINE.with(|c| c.set(self.0));
+    }
 }
 
 /// Whether the computation running on this thread has been cancelled. Kernels check it before
@@ -136,8 +195,15 @@ pub fn default_threads() -> usize {
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(available_cores)
         .min(MAX_THREADS)
+}
+
+/// The cores this process may run on, asked once: the answer reads the affinity mask and
+/// cgroup files (about 10 us), which would cost every short call as much as its work.
+fn available_cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn resolve(n_threads: Option<usize>) -> Result<usize> {
@@ -260,6 +326,32 @@ pub fn run_cancellable<R: Send>(
     }
 }
 
+/// [`run_cancellable`], except that a call of at most [`INLINE_WORK`] units of `work` runs
+/// on the calling thread, skipping the hand-off to the pool and back.
+///
+/// The inline path asks `cancel` once before it starts (a short call ends before the next
+/// poll would come), turns a panic into [`Error::Internal`] as the pooled path does, and
+/// validates `n_threads` the same way. `f` must split its work with this module's block
+/// helpers ([`for_each_chunk_mut`], [`sum_blocks_into`]) or run sequentially: they run the
+/// same blocks in the same order either way, so results do not depend on the path taken (nor
+/// on the thread count).
+pub fn run_cancellable_sized<R: Send>(
+    n_threads: Option<usize>,
+    work: usize,
+    f: impl FnOnce() -> R + Send,
+    mut cancel: impl FnMut() -> bool,
+) -> Result<R> {
+    if work > INLINE_WORK {
+        return run_cancellable(n_threads, f, cancel);
+    }
+    resolve(n_threads)?;
+    if cancel() {
+        return Err(Error::Cancelled);
+    }
+    let _inline = InlineGuard::enter();
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Internal(panic_message(p.as_ref())))
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     let text = payload
         .downcast_ref::<&str>()
@@ -306,6 +398,74 @@ mod tests {
             with_threads(Some(2), || (0..100).into_par_iter().sum::<i32>()).unwrap(),
             4950
         );
+    }
+
+    /// Sums blocks of `data` through both helpers, on whichever path `run` takes.
+    fn blockwise(data: &mut [f64]) -> Vec<f64> {
+        for_each_chunk_mut(data, 7, |i, chunk| {
+            for (j, v) in chunk.iter_mut().enumerate() {
+                *v = (i * 7 + j) as f64 * 0.1;
+            }
+        });
+        let blocks: Vec<usize> = (0..data.len()).step_by(5).collect();
+        let mut out = vec![0.0; 2];
+        sum_blocks_in_order(
+            &mut out,
+            &blocks,
+            || (),
+            |_, &b, part| {
+                for (k, v) in data[b..(b + 5).min(data.len())].iter().enumerate() {
+                    part[k % 2] += v.sqrt();
+                }
+            },
+        );
+        out
+    }
+
+    #[test]
+    fn short_calls_run_inline_with_the_same_results() {
+        let caller = std::thread::current().id();
+        let small = run_cancellable_sized(
+            Some(2),
+            10,
+            || (std::thread::current().id(), inline()),
+            || false,
+        )
+        .unwrap();
+        assert_eq!(small, (caller, true));
+        assert!(!inline(), "the inline mark is cleared afterwards");
+        let large = run_cancellable_sized(
+            Some(2),
+            INLINE_WORK + 1,
+            || (std::thread::current().id(), inline()),
+            || false,
+        )
+        .unwrap();
+        assert_ne!(large.0, caller);
+        assert!(!large.1);
+        // Same blocks in the same order: bit-identical sums on either path.
+        let mut a = vec![0.0; 1000];
+        let mut b = vec![0.0; 1000];
+        let inline_sums = run_cancellable_sized(Some(2), 0, || blockwise(&mut a), || false);
+        let pooled_sums = run_cancellable(Some(2), || blockwise(&mut b), || false);
+        assert_eq!(inline_sums.unwrap(), pooled_sums.unwrap());
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn short_calls_are_cancellable_and_panic_safe() {
+        let r = run_cancellable_sized(Some(2), 0, || 1, || true);
+        assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+        let r: Result<()> = run_cancellable_sized(Some(2), 0, || panic!("inline boom"), || false);
+        match r {
+            Err(Error::Internal(msg)) => assert!(msg.contains("inline boom"), "{msg}"),
+            other => panic!("expected Internal, got {other:?}"),
+        }
+        assert!(!inline(), "a panic clears the inline mark");
+        assert!(matches!(
+            run_cancellable_sized(Some(0), 0, || (), || false),
+            Err(Error::Parameter(_))
+        ));
     }
 
     #[test]

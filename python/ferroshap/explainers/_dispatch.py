@@ -88,7 +88,9 @@ class Explainer:
         Background rows (numpy, pandas or polars; at most 100 are kept, as shap's
         ``Independent`` masker does), or a :class:`ferroshap.maskers.Independent`.
     link
-        Only ``"identity"`` for the model-agnostic algorithms.
+        ``"identity"`` or ``"logit"`` (or shap's link objects) for Exact, Permutation and
+        Partition on tabular data (see ``linearize_link`` there); ``"identity"`` for the
+        others.
     algorithm
         ``"auto"``, ``"tree"``, ``"exact"``, ``"permutation"``, ``"partition"``,
         ``"linear"`` or ``"additive"``.

@@ -54,7 +54,14 @@ def evaluate(
                 job.fill_masked_rows(done, rows)
             else:
                 rows = build(job, done, stop)
-            job.add_outputs(done, call(rows))
+            out = call(rows)
+            try:
+                job.add_outputs(done, out)
+            except ValueError:
+                # The job refuses NaN and inf too; name where they are (for calls that left
+                # that check to the job), else the job's own error stands.
+                _check_outputs(np.asarray(out).reshape(len(out), -1), "masked data", "identity")
+                raise
             done = stop
         if not job.next_round():
             return buffer
@@ -113,10 +120,12 @@ def call_model(
     what: str,
     link: str,
     shape: tuple[int, bool] | None,
+    finite: bool = True,
 ) -> np.ndarray:
-    """``f(rows)`` as float64, checked: one output row per input row, finite, probabilities
-    under the logit link, and (given ``shape = (n_outputs, single)``, from the background)
-    the same number of outputs as on the background."""
+    """``f(rows)`` as float64, checked: one output row per input row, finite (unless
+    ``finite`` is false: outputs that ``evaluate`` hands to a job, which checks them itself),
+    probabilities under the logit link, and (given ``shape = (n_outputs, single)``, from the
+    background) the same number of outputs as on the background."""
     out = f(rows)
     if hasattr(out, "to_numpy"):
         out = out.to_numpy()
@@ -138,7 +147,8 @@ def call_model(
                 f"but {'one output' if single else f'{n_outputs} outputs'} "
                 "per row on the background data"
             )
-    _check_outputs(out.reshape(len(rows), -1), what, link)
+    if finite or link == "logit":
+        _check_outputs(out.reshape(len(rows), -1), what, link)
     return out
 
 

@@ -43,7 +43,13 @@ class ExactExplainer(MaskedModelExplainer):
         Background rows (at most 100 are kept, as shap's ``Independent`` masker does) or a
         :class:`ferroshap.maskers.Independent`.
     link
-        Only the identity link is supported.
+        ``"identity"`` or ``"logit"`` (or shap's ``shap.links`` objects): the scale on which
+        the values add up, as shap's masked model applies it (see ``linearize_link``).
+    linearize_link
+        With a link other than the identity: average the link of each background row's
+        output with shap's linearizing weights (the default, as shap), so that the expected
+        value is the link of the mean output; ``False``: the link of the mean output over
+        the background rows.
     feature_names
         Names of the features; by default the data frame's columns.
 
@@ -91,6 +97,7 @@ class ExactExplainer(MaskedModelExplainer):
             max_evals=self._limit(max_evals),
             row_offset=start,
             clustering=self._clustering,
+            **self._link_args(),
         )
 
     def __call__(

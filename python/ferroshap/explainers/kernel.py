@@ -684,9 +684,11 @@ def _option(selection: tuple[str, Any] | None, kind: str) -> Any:
     return None
 
 
-def _batch_size(batch_size: Any, n_background: int, n_features: int) -> int:
+def _batch_size(
+    batch_size: Any, n_background: int, n_features: int, values: int = _BATCH_VALUES
+) -> int:
     if batch_size is None:
-        return max(n_background, _BATCH_VALUES // max(n_features, 1))
+        return max(n_background, values // max(n_features, 1))
     if (
         not isinstance(batch_size, (int, np.integer))
         or isinstance(batch_size, bool)

@@ -4,6 +4,7 @@ the Rust engine, for tabular data (``maskers.Partition``), text (``maskers.Text`
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,14 @@ class PartitionExplainer(MaskedModelExplainer):
         features; raw background data is clustered by correlation), :class:`~ferroshap.maskers.Text`
         or :class:`~ferroshap.maskers.Image`.
     link
-        Only the identity link is supported.
+        ``"identity"`` or ``"logit"`` (or shap's ``shap.links`` objects) for tabular data:
+        the scale on which the values add up, as shap's masked model applies it (see
+        ``linearize_link``); text and image maskers take the identity link only so far.
+    linearize_link
+        With a link other than the identity: average the link of each background row's
+        output with shap's linearizing weights (the default, as shap), so that the expected
+        value is the link of the mean output; ``False``: the link of the mean output over
+        the background rows.
     feature_names, output_names
         Names for the explanation (tabular data).
     **call_args
@@ -138,6 +146,37 @@ class PartitionExplainer(MaskedModelExplainer):
     def _coalitions_per_row(self, max_evals: Any) -> int:
         return _budget(max_evals)
 
+    def _for_outputs(self, outputs: Any) -> PartitionExplainer:
+        """This explainer restricted to the model outputs ``outputs`` (indices), as shap's
+        ``outputs=``: the model is explained as if it returned only those, so they alone
+        decide which clusters are split first."""
+        if self._single:
+            raise ValueError("outputs= selects among several model outputs; this model has one")
+        if callable(outputs) or hasattr(outputs, "_ops"):
+            raise NotImplementedError(
+                "outputs= takes output indices so far (shap's Explanation-chain selections "
+                "such as Explanation.argsort.flip[:1] are not supported)"
+            )
+        index = np.atleast_1d(np.asarray(outputs))
+        if index.ndim != 1 or index.size == 0 or not np.issubdtype(index.dtype, np.integer):
+            raise ValueError(f"outputs must be an output index or a list of them, got {outputs!r}")
+        if index.min() < -self._n_outputs or index.max() >= self._n_outputs:
+            raise ValueError(
+                f"outputs {index.tolist()} out of range for a model of {self._n_outputs} outputs"
+            )
+        index = index % self._n_outputs
+        view = copy.copy(self)
+        f = self._f
+        view._f = lambda rows: np.asarray(f(rows))[:, index]
+        view._n_outputs = len(index)
+        view.fnull = self.fnull[index]
+        view._background_outputs = self._background_outputs[:, index]
+        view.expected_value = view.fnull.copy()
+        view._native = None
+        if self.output_names is not None:
+            view.output_names = [self.output_names[i] for i in index]
+        return view
+
     def _job(
         self, block: np.ndarray, background: np.ndarray, start: int, seed: int, max_evals: Any
     ) -> _core.GameJob:
@@ -150,6 +189,7 @@ class PartitionExplainer(MaskedModelExplainer):
             max_evals=_budget(max_evals),
             batch_size=self._per_round,
             fixed_context=self._fixed_context,
+            **self._link_args(),
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Explanation:
@@ -173,6 +213,13 @@ class PartitionExplainer(MaskedModelExplainer):
             both absent and present (Owen values). ``0`` or ``1``: only absent, or only
             present, at about half the evaluations per level; each cluster keeps the
             interaction of its halves, shared by its features (as shap).
+        outputs
+            Tabular data: the index of a model output, or a list of them, to explain alone
+            (as shap: the model is explained as if it returned only those outputs, which then
+            alone decide the order in which clusters are split). ``values`` then have one
+            output per index.
+        main_effects
+            Accepted for shap's signature; like shap's PartitionExplainer, computes none.
         silent
             Hide the progress bar (shown for long runs when ``tqdm`` is installed).
 
@@ -198,8 +245,14 @@ class PartitionExplainer(MaskedModelExplainer):
         if fixed_context not in (None, 0, 1) or isinstance(fixed_context, bool):
             raise ValueError(f"fixed_context must be 0, 1 or None, got {fixed_context!r}")
         self._fixed_context = fixed_context
-        if options.get("main_effects") or options.get("outputs") is not None:
-            raise NotImplementedError("main_effects and outputs are not supported yet")
+        # shap's PartitionExplainer takes main_effects and computes none; so does this one.
+        outputs = options.get("outputs")
+        if outputs is not None:
+            if isinstance(self.masker, (Text, Image)):
+                raise NotImplementedError(
+                    "outputs= is supported for tabular data so far; index the Explanation"
+                )
+            return self._for_outputs(outputs)(*args, **{**kwargs, "outputs": None})
         max_evals = options.get("max_evals", 500)
         silent = bool(options.get("silent", False))
         per_round = options.get("batch_size", "auto")

@@ -9,7 +9,7 @@ import numpy as np
 from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer
 from ferroshap.explainers._background import Background
-from ferroshap.explainers.kernel import _budget
+from ferroshap.explainers.kernel import _budget, _link_name
 from ferroshap.explanation import Explanation
 from ferroshap.maskers import Independent
 
@@ -65,6 +65,13 @@ class SamplingExplainer(MaskedModelExplainer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
+        if _link_name(link) != "identity":
+            # shap's SamplingExplainer refuses other links too: its estimator averages
+            # differences of single outputs, which a nonlinear link does not commute with.
+            raise ValueError(
+                f"SamplingExplainer supports only the identity link (as shap), not {link!r}; "
+                "use PermutationExplainer or KernelExplainer for link='logit'"
+            )
         if not isinstance(data, (Independent, Background)) and hasattr(data, "__len__"):
             data = Independent(data, max_samples=max(1, len(data)))
         super().__init__(model, data, link=link, feature_names=feature_names, seed=seed, **kwargs)

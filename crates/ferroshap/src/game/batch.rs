@@ -10,10 +10,11 @@
 //! size or the thread count.
 
 use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
 
 use super::coalitions::Coalitions;
+use super::linked::{LinkScale, link_scale};
 use super::masking::write_masked_rows;
+use super::options::KernelLink;
 use crate::error::{Error, Result};
 
 /// Masked rows written per unit of parallel work.
@@ -28,6 +29,8 @@ pub struct Problem {
     background: Vec<f64>,
     weights: Vec<f64>,
     fnull: Vec<f64>,
+    /// Coalition values on a link's scale (`None`: the model's own scale).
+    scale: Option<LinkScale>,
 }
 
 impl Problem {
@@ -59,7 +62,43 @@ impl Problem {
             background: background.iter().copied().collect(),
             weights: normalised_weights(weights, background.nrows())?,
             fnull: fnull.to_vec(),
+            scale: None,
         })
+    }
+
+    /// The same problem with coalition values on `link`'s scale, as shap's masked model
+    /// computes them: with `linearize`, each background row's output goes through the link
+    /// and is weighted so that the empty coalition's value is the link of the mean output;
+    /// without, the link applies to the weighted mean output. `background_outputs`
+    /// (`n_background × n_outputs`) are the model's outputs on the background rows; the
+    /// expected value ([`Problem::fnull`]) becomes the empty coalition's value on the link's
+    /// scale. Values then add up to `link(f(x)) − fnull`.
+    pub fn with_link(
+        mut self,
+        link: KernelLink,
+        linearize: bool,
+        background_outputs: ArrayView2<'_, f64>,
+    ) -> Result<Self> {
+        if background_outputs.ncols() != self.n_outputs {
+            return Err(Error::Shape(format!(
+                "{} background outputs per row for a model of {} outputs",
+                background_outputs.ncols(),
+                self.n_outputs
+            )));
+        }
+        if link == KernelLink::Identity {
+            self.scale = None;
+            return Ok(self);
+        }
+        let scale = link_scale(background_outputs, &self.weights, link, linearize)?;
+        self.fnull.clone_from(&scale.fnull);
+        self.scale = Some(scale);
+        Ok(self)
+    }
+
+    /// The link coalition values are on.
+    pub fn link(&self) -> KernelLink {
+        self.scale.as_ref().map_or(KernelLink::Identity, |s| s.link)
     }
 
     /// Number of explained rows.
@@ -92,7 +131,8 @@ impl Problem {
         (&self.background, &self.weights)
     }
 
-    /// The background's weighted mean model output, per output.
+    /// The background's weighted mean model output, per output (on the link's scale, see
+    /// [`Problem::with_link`]).
     pub fn fnull(&self) -> &[f64] {
         &self.fnull
     }
@@ -111,6 +151,10 @@ pub struct CoalitionBatch {
     /// Per row: `Σᵢ wᵢ f(x_S, bᵢ)` per coalition, `n_coalitions × n_outputs`.
     sums: Vec<Vec<f64>>,
     added: usize,
+    /// The link applied to each finished sum (the link of the mean; identity otherwise).
+    link_of_sums: KernelLink,
+    /// Whether values are on a link's scale (then they cannot be set from the model's).
+    on_link_scale: bool,
 }
 
 impl CoalitionBatch {
@@ -145,11 +189,21 @@ impl CoalitionBatch {
         }
         let k = problem.n_outputs();
         let sums = coalitions.iter().map(|c| vec![0.0; c.len() * k]).collect();
+        let link_of_sums = match &problem.scale {
+            Some(LinkScale {
+                link,
+                weights: None,
+                ..
+            }) => *link,
+            _ => KernelLink::Identity,
+        };
         Ok(CoalitionBatch {
             coalitions,
             offsets,
             sums,
             added: 0,
+            link_of_sums,
+            on_link_scale: problem.scale.is_some(),
         })
     }
 
@@ -201,13 +255,9 @@ impl CoalitionBatch {
             )));
         }
         if p > 0 {
-            out.par_chunks_mut(CHUNK * p)
-                .enumerate()
-                .for_each(|(chunk, buf)| {
-                    if !crate::parallel::cancelled() {
-                        self.write_rows(problem, start + chunk * CHUNK, buf);
-                    }
-                });
+            crate::parallel::for_each_chunk_mut(out, CHUNK * p, |chunk, buf| {
+                self.write_rows(problem, start + chunk * CHUNK, buf);
+            });
         }
         crate::parallel::check_cancelled()
     }
@@ -323,7 +373,7 @@ impl CoalitionBatch {
             )));
         }
         let contiguous = outputs.as_standard_layout();
-        let flat = contiguous
+        let mut flat = contiguous
             .as_slice()
             .expect("standard layout arrays are contiguous");
         // On the slice, not the array: this runs over every model output.
@@ -331,7 +381,21 @@ impl CoalitionBatch {
             return Err(non_finite("masked data"));
         }
         let n_bg = problem.n_background();
-        let (_, all_weights) = problem.background();
+        let (_, mut all_weights) = problem.background();
+        // Linearized: each output through the link, weighted per background row and output.
+        let linked: Vec<f64>;
+        let mut per_output = false;
+        if let Some(LinkScale {
+            link,
+            weights: Some(w),
+            ..
+        }) = &problem.scale
+        {
+            linked = flat.iter().map(|&v| link.apply(v)).collect();
+            flat = &linked;
+            all_weights = w;
+            per_output = true;
+        }
         let mut r = start;
         while r < start + n {
             let (i, mut c, mut b) = self.locate(r, n_bg);
@@ -346,6 +410,8 @@ impl CoalitionBatch {
             let weights_of = |b: usize, rows: usize| {
                 if single {
                     &[1.0][..]
+                } else if per_output {
+                    &all_weights[b * k..(b + rows) * k]
                 } else {
                     &all_weights[b..b + rows]
                 }
@@ -360,6 +426,13 @@ impl CoalitionBatch {
                         acc += w * v;
                     }
                     sums[c] = acc;
+                } else if per_output && !single {
+                    let acc = &mut sums[c * k..(c + 1) * k];
+                    for (w, out) in weights.chunks_exact(k).zip(segment.chunks_exact(k)) {
+                        for ((a, wo), v) in acc.iter_mut().zip(w).zip(out) {
+                            *a += wo * v;
+                        }
+                    }
                 } else {
                     let acc = &mut sums[c * k..(c + 1) * k];
                     for (w, out) in weights.iter().zip(segment.chunks_exact(k)) {
@@ -384,6 +457,13 @@ impl CoalitionBatch {
     /// Sets every row's coalition values (`n_coalitions × n_outputs` each) at once, for value
     /// functions that compute them without masked rows (the native tree game).
     pub fn set_sums(&mut self, sums: Vec<Vec<f64>>) -> Result<()> {
+        if self.on_link_scale {
+            return Err(Error::Parameter(
+                "coalition values set directly are on the model's scale; this problem has a \
+                 link"
+                    .into(),
+            ));
+        }
         if self.added != 0 || sums.len() != self.coalitions.len() {
             return Err(Error::Parameter(
                 "coalition values must be set once, for every row".into(),
@@ -411,7 +491,13 @@ impl CoalitionBatch {
                 self.n_evaluations()
             )));
         }
-        Ok(self.sums)
+        let mut sums = self.sums;
+        if self.link_of_sums != KernelLink::Identity {
+            for v in sums.iter_mut().flatten() {
+                *v = self.link_of_sums.apply(*v);
+            }
+        }
+        Ok(sums)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod kernel;
 pub mod lars;
 #[doc(hidden)]
 pub mod lasso;
+mod linked;
 #[doc(hidden)]
 pub mod masking;
 mod options;
@@ -41,6 +42,7 @@ pub use kernel::{
     FeatureSelection, KernelEstimator, KernelJob, KernelLink, KernelOptions, KernelValues,
 };
 pub use lars::Criterion;
+pub use linked::linked_expected_value;
 pub use owen::OwenEstimator;
 pub use partition::PartitionEstimator;
 pub use permutation::PermutationEstimator;
