@@ -12,8 +12,6 @@
 //! ([`Tables`](super::tables::Tables)) for one row, bit for bit: the same sets, admitted in
 //! the same order, by the same arithmetic.
 
-use std::collections::HashMap;
-
 use super::blocks::LeafWeights;
 use super::tables::{Constants, LeafSums, NARROW_SLOTS, add_leaf, sparse_coefficients};
 use super::{Background, Layout, MAX_PATH_FEATURES};
@@ -65,30 +63,28 @@ impl OneRowTables {
     /// The tables of a tree with layout `layout` from its aggregated background `weights`.
     pub(super) fn new(layout: &Layout, mut weights: LeafWeights, bg: &Background) -> Self {
         let inv_total = 1.0 / bg.total;
-        let mut lists = Vec::with_capacity(layout.leaves.len());
+        // Every leaf's (set, weight) list, one after another, with the leaf and its range.
+        let (mut all, mut lists) = (Vec::new(), Vec::with_capacity(layout.leaves.len()));
         for (i, leaf) in layout.leaves.iter().enumerate() {
             let d = leaf.d as usize;
             if d == 0 {
                 continue; // a leaf at the root: nothing to attribute
             }
-            let mut list = Vec::new();
-            weights.take(i, d).extend_scaled(&mut list, inv_total);
-            if !list.is_empty() {
-                lists.push((leaf, list)); // else no hybrid row reaches the leaf
+            let start = all.len();
+            weights.take(i, d).extend_scaled(&mut all, inv_total);
+            if all.len() > start {
+                lists.push((leaf, start..all.len())); // else no hybrid row reaches the leaf
             }
         }
-        // Each distinct weight, by its bits: the values read back are the weights themselves.
-        let (mut palette, mut index) = (Vec::new(), HashMap::new());
-        for (leaf, list) in &lists {
-            if leaf.d as usize <= NARROW_MAX {
-                for &(_, w) in list {
-                    index.entry(w.to_bits()).or_insert_with(|| {
-                        palette.push(w);
-                        palette.len() - 1
-                    });
-                }
-            }
-        }
+        // The distinct weights of the narrow leaves, by their bits: the values read back are
+        // the weights themselves.
+        let mut palette: Vec<u64> = lists
+            .iter()
+            .filter(|(leaf, _)| leaf.d as usize <= NARROW_MAX)
+            .flat_map(|(_, range)| all[range.clone()].iter().map(|e| e.1.to_bits()))
+            .collect();
+        palette.sort_unstable();
+        palette.dedup();
         if palette.len() > PALETTE_MAX {
             palette = Vec::new();
         }
@@ -96,18 +92,22 @@ impl OneRowTables {
             leaves: Vec::with_capacity(lists.len()),
             entries: Vec::new(),
             wide: Vec::new(),
-            palette,
+            palette: palette.iter().map(|&bits| f64::from_bits(bits)).collect(),
         };
-        for (leaf, list) in lists {
-            let (start, len) = if leaf.d as usize <= NARROW_MAX && !tables.palette.is_empty() {
+        for (leaf, range) in lists {
+            let list = &all[range];
+            let (start, len) = if leaf.d as usize <= NARROW_MAX && !palette.is_empty() {
                 let start = tables.entries.len();
-                let code = |&(u, w): &(u64, f64)| u as u32 | (index[&w.to_bits()] as u32) << 16;
+                let code = |&(u, w): &(u64, f64)| {
+                    let index = palette.binary_search(&w.to_bits()).expect("in the palette");
+                    u as u32 | (index as u32) << 16
+                };
                 tables.entries.extend(list.iter().map(code));
                 let len = list.len().next_multiple_of(LANES);
                 tables.entries.resize(start + len, PAD);
                 (start, len)
             } else {
-                tables.wide.extend_from_slice(&list);
+                tables.wide.extend_from_slice(list);
                 (tables.wide.len() - list.len(), list.len())
             };
             tables.leaves.push(LeafEntries {
