@@ -267,16 +267,12 @@ pub(super) fn admitted_coefficients(
     consts: &Constants,
     coef: &mut [f64],
 ) {
-    if d <= NARROW_SLOTS / 2 {
-        let mut sums = LeafSums::<{ NARROW_SLOTS / 2 }>::new(consts, c, d);
-        for (u, w) in admitted {
-            sums.add_narrow(u, w);
-        }
-        sums.finish(c, d, coef);
-    } else if d <= NARROW_SLOTS {
+    // A loop over the bits of each set: few sets per leaf and row where the tables are
+    // sparse, so that clearing N gains would cost more than it saves.
+    if d <= NARROW_SLOTS {
         let mut sums = LeafSums::<NARROW_SLOTS>::new(consts, c, d);
         for (u, w) in admitted {
-            sums.add_narrow(u, w);
+            sums.add(u, w);
         }
         sums.finish(c, d, coef);
     } else {
