@@ -28,10 +28,11 @@ pub const DEFAULT_TABLE_BUDGET: usize = 256 << 20;
 /// base values and, from the first one-row call on, each tree's background aggregated into
 /// the tables that explain one row (kept while they fit the table budget,
 /// [`DEFAULT_TABLE_BUDGET`] unless set: a tree's tables hold at most one entry per background
-/// row and leaf, 16 bytes each, and a bit per pattern of each leaf's path features, which lets
-/// a row skip the leaves none of its hybrid rows reach; about 11 MB for 500 trees of depth 8
-/// and 100 background rows). Batches of several rows aggregate the background per call,
-/// block by block of trees, within about 16 MiB (their cost is shared by the rows).
+/// row and leaf, 4 bytes each for paths of at most 15 distinct features (a 16-bit failure
+/// set and the index of its weight among the tree's distinct weights), 16 bytes beyond; about
+/// 3.2 MB for 500 trees of depth 8 and 100 background rows). Batches of several rows
+/// aggregate the background per call, block by block of trees, within about 16 MiB (their
+/// cost is shared by the rows).
 ///
 /// `M` is how the explainer holds the model: `&TreeEnsemble` to borrow it, or
 /// `Arc<TreeEnsemble>` to share it. Results equal those of
