@@ -19,8 +19,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::compute;
 use crate::error::{PyFsErr, PyFsResult};
+use crate::{compute, compute_sized};
 
 /// X as it arrives from numpy: float32 or float64, any memory layout, never copied.
 pub(crate) enum FloatMatrix<'py> {
@@ -452,7 +452,12 @@ impl PyTreeEnsemble {
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = FloatMatrix::extract(X)?;
         let model = &self.inner;
-        let out = with_view!(x, |v| compute(py, n_threads, || model.predict_margin(v)))?;
+        // A few rows (the additivity check of a one-row explanation) are predicted on this
+        // thread: the hand-off to the pool would cost more than they do.
+        let n_rows = with_view!(x, |v| v.nrows());
+        let work = n_rows.saturating_mul(model.trees().len() * model.max_depth().max(1));
+        let out = with_view!(x, |v| compute_sized(py, n_threads, work, || model
+            .predict_margin(v)))?;
         Ok(out.into_pyarray(py))
     }
 

@@ -1,7 +1,6 @@
 //! Margin prediction: the oracle every explanation must add up to.
 
 use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
 
 use super::{OutputTransform, TreeEnsemble};
 use crate::Scalar;
@@ -38,22 +37,9 @@ impl TreeEnsemble {
                 }
             }
         };
-        if n <= ROW_BLOCK {
-            // One block: on this thread, without handing it to the pool and waiting.
-            slice
-                .chunks_mut(ROW_BLOCK * k)
-                .enumerate()
-                .for_each(predict_block);
-        } else {
-            slice
-                .par_chunks_mut(ROW_BLOCK * k)
-                .enumerate()
-                .for_each(|(b, chunk)| {
-                    if !crate::parallel::cancelled() {
-                        predict_block((b, chunk));
-                    }
-                });
-        }
+        crate::parallel::for_each_chunk_mut(slice, ROW_BLOCK * k, |b, chunk| {
+            predict_block((b, chunk));
+        });
         crate::parallel::check_cancelled()?;
         Ok(out)
     }

@@ -52,6 +52,7 @@ use crate::ensemble::{Tree, TreeEnsemble};
 use crate::error::{Error, Result};
 
 mod blocks;
+mod one_row;
 mod prepared;
 mod tables;
 mod wide;
@@ -230,6 +231,28 @@ fn tree_blocks(layouts: &[Layout], n_background: usize) -> Vec<std::ops::Range<u
         blocks.push(start..layouts.len());
     }
     blocks
+}
+
+/// The trees of `block` in groups, the units of parallel work with the `n_chunks` chunks of
+/// rows (of `chunk_bytes` of values each): at least [`MIN_TASKS`] units where there are trees
+/// enough, [`TREES_PER_TASK`] trees or more per group, partial sums of at most about
+/// [`PARTIAL_BYTES`] per chunk. Depends only on the sizes, never on the threads.
+fn tree_groups(
+    block: std::ops::Range<usize>,
+    n_chunks: usize,
+    chunk_bytes: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let n_groups = MIN_TASKS
+        .div_ceil(n_chunks)
+        .min(block.len().div_ceil(TREES_PER_TASK))
+        .min(PARTIAL_BYTES / chunk_bytes)
+        .max(1);
+    let group_len = block.len().div_ceil(n_groups);
+    block
+        .clone()
+        .step_by(group_len)
+        .map(|s| s..(s + group_len).min(block.end))
+        .collect()
 }
 
 /// The background, read as the model reads inputs, with its weights.

@@ -386,3 +386,71 @@ fn wide_rows_in_several_chunks_equal_rows_alone() {
         }
     }
 }
+
+#[test]
+fn kept_one_row_tables_equal_the_sparse_tables_bit_for_bit() {
+    // A prepared explainer keeps its own layout of the background for one-row calls (16-bit
+    // codes and a palette of weights for paths of at most 15 features, (set, weight) pairs
+    // beyond, and for weights too many to index). It must give, bit for bit, what the sparse
+    // tables built for the call give: the same sets, admitted in the same order. Paths of up
+    // to 20 distinct features, vector leaves, categorical splits, weighted and unweighted
+    // backgrounds; 1 and 3 threads.
+    let mut rng = Rng::new(53);
+    let shapes = [
+        (
+            TreeShape {
+                max_depth: 8,
+                n_features: 9,
+                leaf_width: 1,
+                categorical: true,
+                zero_covers: false,
+            },
+            1,
+        ),
+        (
+            TreeShape {
+                max_depth: 20,
+                n_features: 24,
+                leaf_width: 1,
+                categorical: false,
+                zero_covers: false,
+            },
+            1,
+        ),
+        (
+            TreeShape {
+                max_depth: 6,
+                n_features: 7,
+                leaf_width: 3,
+                categorical: true,
+                zero_covers: false,
+            },
+            3,
+        ),
+    ];
+    for (shape, n_outputs) in &shapes {
+        // Few trees: their tables fit in one block, so the sparse call groups the trees as
+        // the kept tables do (and adds the same partial sums).
+        let model = random_ensemble(&mut rng, shape, 4, *n_outputs, SplitRules::LIGHTGBM);
+        let m = shape.n_features;
+        let x = random_rows(&mut rng, 5, m);
+        let background = random_rows(&mut rng, 70, m);
+        let weights = Array1::from_shape_fn(70, |i| if i % 5 == 0 { 0.0 } else { rng.uniform() });
+        for w in [None, Some(weights.view())] {
+            let explainer =
+                interventional::Interventional::new(&model, background.view(), w).unwrap();
+            for r in 0..x.nrows() {
+                let row = x.slice(s![r..r + 1, ..]);
+                let sparse = explainer.shap_values_with(row, Strategy::Sparse).unwrap();
+                for threads in [1, 3] {
+                    let kept =
+                        ferroshap::with_threads(Some(threads), || explainer.shap_values(row))
+                            .unwrap()
+                            .unwrap();
+                    assert_eq!(kept.values, sparse.values, "row {r}, {threads} threads");
+                }
+            }
+            assert!(explainer.table_bytes() > 0, "the one-row tables are kept");
+        }
+    }
+}

@@ -94,7 +94,7 @@ impl Layout {
                 }
             } else {
                 for (l, &v) in left.iter_mut().zip(x) {
-                    *l = u64::from(tree.goes_left(node, v, rules)).wrapping_neg();
+                    *l = left_mask(tree, node, v, rules);
                 }
             }
             let bit = 1u64 << self.slot[node];
@@ -126,14 +126,22 @@ impl Layout {
         pat[0] = u64::MAX;
         for &node in &self.order {
             let node = node as usize;
+            // Without a branch on the (unpredictable) direction.
+            let left = left_mask(tree, node, x[tree.feature(node)], rules);
             let bit = 1u64 << self.slot[node];
             let (c, (l, r)) = (pat[node], tree.children(node));
-            if tree.goes_left(node, x[tree.feature(node)], rules) {
-                (pat[l], pat[r]) = (c, c & !bit);
-            } else {
-                (pat[l], pat[r]) = (c & !bit, c);
-            }
+            pat[l] = c & !(bit & !left);
+            pat[r] = c & !(bit & left);
         }
+    }
+}
+
+/// All ones when the prepared value `v` goes to the left child of internal `node`, else zero.
+#[inline(always)]
+fn left_mask(tree: &Tree, node: usize, v: f64, rules: &SplitRules) -> u64 {
+    match tree.plain_split(node) {
+        Some(split) => split.left_mask(v),
+        None => u64::from(tree.goes_left(node, v, rules)).wrapping_neg(),
     }
 }
 

@@ -8,10 +8,11 @@ use std::sync::{Arc, OnceLock};
 use ndarray::{Array3, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
+use super::one_row::OneRowTables;
 use super::tables::{Constants, Tables};
 use super::{
-    BLOCK, Background, CHUNK_BYTES, Layout, LeafWeights, MAX_CHUNK_BLOCKS, MIN_TASKS,
-    PARTIAL_BYTES, RowBlock, Strategy, TREES_PER_TASK, base_values, split_trees, tree_blocks, wide,
+    BLOCK, Background, CHUNK_BYTES, Layout, LeafWeights, MAX_CHUNK_BLOCKS, RowBlock, Strategy,
+    TREES_PER_TASK, base_values, split_trees, tree_blocks, tree_groups, wide,
 };
 use crate::Scalar;
 use crate::ensemble::{Tree, TreeEnsemble};
@@ -27,10 +28,11 @@ pub const DEFAULT_TABLE_BUDGET: usize = 256 << 20;
 /// base values and, from the first one-row call on, each tree's background aggregated into
 /// the tables that explain one row (kept while they fit the table budget,
 /// [`DEFAULT_TABLE_BUDGET`] unless set: a tree's tables hold at most one entry per background
-/// row and leaf, 16 bytes each, and a bit per pattern of each leaf's path features, which lets
-/// a row skip the leaves none of its hybrid rows reach; about 11 MB for 500 trees of depth 8
-/// and 100 background rows). Batches of several rows aggregate the background per call,
-/// block by block of trees, within about 16 MiB (their cost is shared by the rows).
+/// row and leaf, 4 bytes each for paths of at most 15 distinct features (a 16-bit failure
+/// set and the index of its weight among the tree's distinct weights), 16 bytes beyond; about
+/// 3.2 MB for 500 trees of depth 8 and 100 background rows). Batches of several rows
+/// aggregate the background per call, block by block of trees, within about 16 MiB (their
+/// cost is shared by the rows).
 ///
 /// `M` is how the explainer holds the model: `&TreeEnsemble` to borrow it, or
 /// `Arc<TreeEnsemble>` to share it. Results equal those of
@@ -71,7 +73,7 @@ pub struct Interventional<M: Borrow<TreeEnsemble> = Arc<TreeEnsemble>> {
     base: Vec<f64>,
     budget: usize,
     /// Per fast tree, the tables that explain one row (`None`: beyond the budget).
-    one_row: OnceLock<Option<Vec<Tables>>>,
+    one_row: OnceLock<Option<Vec<OneRowTables>>>,
 }
 
 impl<M: Borrow<TreeEnsemble>> Interventional<M> {
@@ -136,7 +138,7 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
             .one_row
             .get()
             .and_then(Option::as_ref)
-            .map_or(0, |t| t.iter().map(Tables::size_bytes).sum());
+            .map_or(0, |t| t.iter().map(OneRowTables::size_bytes).sum());
         tables + 16 * self.bg.rows.len() + 8 * self.bg.weights.len()
     }
 
@@ -158,35 +160,59 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
         let row_len = m * k;
         let mut values = Array3::<f64>::zeros((n, m, k));
         let out = values.as_slice_mut().expect("fresh array is contiguous");
-        let consts = Constants::get();
         let trees: Vec<&Tree> = self.trees.iter().map(|&t| &model.trees()[t]).collect();
-        let layouts = &self.layouts;
-        let max_nodes = trees.iter().map(|t| t.n_nodes()).max().unwrap_or(0);
         let kept = if n == 1 && strategy == Strategy::Auto {
             self.one_row_tables()
         } else {
             None
         };
+        match kept {
+            Some(tables) => self.explain_one_row(&trees, tables, &x, out)?,
+            None => self.explain_rows(&trees, &x, out, strategy)?,
+        }
+        if !self.wide.is_empty() && row_len > 0 {
+            let wide_trees: Vec<&Tree> = self.wide.iter().map(|&t| &model.trees()[t]).collect();
+            let inv_binom = wide::InvBinomials::new(m.min(model.max_depth()));
+            let bg = &self.bg;
+            // Blocks of rows fixed by the input size: each row is summed on one thread.
+            out.par_chunks_mut(BLOCK * row_len)
+                .enumerate()
+                .for_each(|(c, phis)| {
+                    if crate::parallel::cancelled() {
+                        return;
+                    }
+                    wide::explain(model, &wide_trees, &x, c * BLOCK, phis, bg, &inv_binom);
+                });
+        }
+        crate::parallel::check_cancelled()?;
+        Ok(ShapValues {
+            values,
+            base_values: self.base.clone(),
+        })
+    }
 
-        // Kept tables are all in memory already: one block of every tree, so that the row's
-        // trees are split into groups once.
-        let blocks = match kept {
-            Some(_) => std::iter::once(0..layouts.len()).collect(),
-            None => tree_blocks(layouts, self.bg.weights.len()),
-        };
-        for block in blocks {
+    /// Adds the fast trees' values of the rows of `x` to `out` (`n_rows x n_features x
+    /// n_outputs`), block of trees after block of trees, aggregating the background for them.
+    fn explain_rows<F: Scalar>(
+        &self,
+        trees: &[&Tree],
+        x: &ArrayView2<'_, F>,
+        out: &mut [f64],
+        strategy: Strategy,
+    ) -> Result<()> {
+        let model = self.model();
+        let (n, m, k) = (x.nrows(), model.n_features(), model.n_outputs());
+        let row_len = m * k;
+        let (consts, layouts, bg) = (Constants::get(), &self.layouts, &self.bg);
+        let max_nodes = trees.iter().map(|t| t.n_nodes()).max().unwrap_or(0);
+        for block in tree_blocks(layouts, self.bg.weights.len()) {
             crate::parallel::check_cancelled()?;
             if row_len == 0 || n == 0 {
                 break;
             }
-            let built;
-            let tables: &[Tables] = match kept {
-                Some(all) => &all[block.clone()],
-                None => {
-                    built = self.block_tables(&trees, block.clone(), n, strategy);
-                    &built
-                }
-            };
+            let tables = self.block_tables(trees, block.clone(), |t, weights| {
+                Tables::new(&layouts[t], weights, bg, n, strategy, consts)
+            });
             // Rows in chunks whose values stay in cache while one tree's tables serve all of
             // them; leaf by leaf within a tree, so a leaf's table stays in the nearest cache.
             // The units of parallel work are a chunk of rows and a group of trees: each row
@@ -196,18 +222,7 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
             let chunk_rows =
                 (CHUNK_BYTES / (8 * row_len) / BLOCK).clamp(1, MAX_CHUNK_BLOCKS) * BLOCK;
             let n_chunks = n.div_ceil(chunk_rows);
-            let chunk_bytes = 8 * row_len * chunk_rows.min(n);
-            let n_groups = MIN_TASKS
-                .div_ceil(n_chunks)
-                .min(block.len().div_ceil(TREES_PER_TASK))
-                .min(PARTIAL_BYTES / chunk_bytes)
-                .max(1);
-            let group_len = block.len().div_ceil(n_groups);
-            let groups: Vec<Range<usize>> = block
-                .clone()
-                .step_by(group_len)
-                .map(|s| s..(s + group_len).min(block.end))
-                .collect();
+            let groups = tree_groups(block.clone(), n_chunks, 8 * row_len * chunk_rows.min(n));
             let explain = |group: Range<usize>, first: usize, phis: &mut [f64]| {
                 // Four f64 per vector where the CPU can (the body is inlined into the AVX2 copy).
                 crate::simd::with_avx2(
@@ -217,7 +232,7 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
                         if n_rows == 1 {
                             // One row: its patterns without the 63 lanes of padding.
                             let mut row = vec![0.0; m];
-                            model.prepare_row(&x, first, &mut row);
+                            model.prepare_row(x, first, &mut row);
                             let mut pat = vec![0u64; max_nodes];
                             let mut leaf_pats = Vec::new();
                             for t in group {
@@ -235,7 +250,7 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
                             .map(|b| {
                                 let mut rows = RowBlock::new(m);
                                 let start = b * BLOCK;
-                                rows.load(model, &x, first + start, BLOCK.min(n_rows - start));
+                                rows.load(model, x, first + start, BLOCK.min(n_rows - start));
                                 rows
                             })
                             .collect();
@@ -277,39 +292,68 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
                     );
                 });
         }
-        if !self.wide.is_empty() && row_len > 0 {
-            let wide_trees: Vec<&Tree> = self.wide.iter().map(|&t| &model.trees()[t]).collect();
-            let inv_binom = wide::InvBinomials::new(m.min(model.max_depth()));
-            let bg = &self.bg;
-            // Blocks of rows fixed by the input size: each row is summed on one thread.
-            out.par_chunks_mut(BLOCK * row_len)
-                .enumerate()
-                .for_each(|(c, phis)| {
-                    if crate::parallel::cancelled() {
-                        return;
-                    }
-                    wide::explain(model, &wide_trees, &x, c * BLOCK, phis, bg, &inv_binom);
-                });
-        }
-        crate::parallel::check_cancelled()?;
-        Ok(ShapValues {
-            values,
-            base_values: self.base.clone(),
-        })
+        Ok(())
     }
 
-    /// The tables of the fast trees in `block` for explaining `n` rows. Groups of trees
-    /// aggregate the background together: one pass over it per group.
-    fn block_tables(
+    /// Adds the fast trees' values of the one row of `x` to `out` from the kept one-row
+    /// `tables`: in groups of trees as [`Self::explain_rows`] makes them for one row (so the
+    /// sums are the same), whose partial sums are added in group order.
+    fn explain_one_row<F: Scalar>(
+        &self,
+        trees: &[&Tree],
+        tables: &[OneRowTables],
+        x: &ArrayView2<'_, F>,
+        out: &mut [f64],
+    ) -> Result<()> {
+        crate::parallel::check_cancelled()?;
+        let model = self.model();
+        let (m, k) = (model.n_features(), model.n_outputs());
+        if out.is_empty() || tables.is_empty() {
+            return Ok(());
+        }
+        let consts = Constants::get();
+        let mut row = vec![0.0; m];
+        model.prepare_row(x, 0, &mut row);
+        let max_nodes = trees.iter().map(|t| t.n_nodes()).max().unwrap_or(0);
+        let layouts = &self.layouts;
+        let explain = |group: &Range<usize>, phi: &mut [f64]| {
+            crate::simd::with_avx2(
+                #[inline(always)]
+                || {
+                    let mut pat = vec![0u64; max_nodes];
+                    for t in group.clone() {
+                        let (tree, layout) = (trees[t], &layouts[t]);
+                        layout.row_patterns(tree, model.rules(), &row, &mut pat);
+                        if *PROBE >= 1 {
+                            tables[t].explain(tree, layout, &pat, phi, k, consts);
+                        }
+                    }
+                },
+            )
+        };
+        match tree_groups(0..tables.len(), 1, 8 * out.len()).as_slice() {
+            [group] => explain(group, out),
+            groups => crate::parallel::sum_blocks_in_order(
+                out,
+                groups,
+                || (),
+                |_, group, part| explain(group, part),
+            ),
+        }
+        Ok(())
+    }
+
+    /// The tables `make(tree, its aggregated background)` of the fast trees in `block`.
+    /// Groups of trees aggregate the background together: one pass over it per group.
+    fn block_tables<T: Send>(
         &self,
         trees: &[&Tree],
         block: Range<usize>,
-        n: usize,
-        strategy: Strategy,
-    ) -> Vec<Tables> {
-        let (model, bg, consts) = (self.model(), &self.bg, Constants::get());
+        make: impl Fn(usize, LeafWeights) -> T + Sync,
+    ) -> Vec<T> {
+        let (model, bg) = (self.model(), &self.bg);
         let layouts = &self.layouts;
-        let tables: Vec<Vec<Tables>> = block
+        let tables: Vec<Vec<T>> = block
             .clone()
             .step_by(TREES_PER_TASK)
             .collect::<Vec<_>>()
@@ -321,10 +365,7 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
                     #[inline(always)]
                     || LeafWeights::many(&pairs, model.rules(), bg),
                 );
-                group
-                    .zip(weights)
-                    .map(|(t, w)| Tables::new(&layouts[t], w, bg, n, strategy, consts))
-                    .collect()
+                group.zip(weights).map(|(t, w)| make(t, w)).collect()
             })
             .collect();
         tables.into_iter().flatten().collect()
@@ -332,7 +373,7 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
 
     /// The one-row tables of every fast tree, built on first use; `None` beyond the budget
     /// (or when this call was cancelled while building them: a later call tries again).
-    fn one_row_tables(&self) -> Option<&[Tables]> {
+    fn one_row_tables(&self) -> Option<&[OneRowTables]> {
         if self.one_row.get().is_none() {
             let built = self.build_one_row()?;
             // Another thread may have built them meanwhile: either copy serves.
@@ -342,17 +383,20 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
     }
 
     /// `None` when cancelled; `Some(None)` beyond the budget.
-    fn build_one_row(&self) -> Option<Option<Vec<Tables>>> {
+    fn build_one_row(&self) -> Option<Option<Vec<OneRowTables>>> {
         let model = self.model();
         let trees: Vec<&Tree> = self.trees.iter().map(|&t| &model.trees()[t]).collect();
         let mut all = Vec::with_capacity(trees.len());
         let mut bytes = 0usize;
         for block in tree_blocks(&self.layouts, self.bg.weights.len()) {
-            let tables = self.block_tables(&trees, block, 1, Strategy::Auto);
+            let (layouts, bg) = (&self.layouts, &self.bg);
+            let tables = self.block_tables(&trees, block, |t, weights| {
+                OneRowTables::new(&layouts[t], weights, bg)
+            });
             if crate::parallel::cancelled() {
                 return None;
             }
-            bytes += tables.iter().map(Tables::size_bytes).sum::<usize>();
+            bytes += tables.iter().map(OneRowTables::size_bytes).sum::<usize>();
             if bytes > self.budget {
                 return Some(None);
             }
@@ -361,3 +405,6 @@ impl<M: Borrow<TreeEnsemble>> Interventional<M> {
         Some(Some(all))
     }
 }
+
+pub(super) static PROBE: std::sync::LazyLock<u32> =
+    std::sync::LazyLock::new(|| std::env::var("PROBE").map_or(9, |s| s.parse().unwrap()));

@@ -30,16 +30,6 @@ pub(super) struct Tables {
 }
 
 impl Tables {
-    /// Bytes held by the tables.
-    pub(super) fn size_bytes(&self) -> usize {
-        std::mem::size_of_val(self.leaves.as_slice())
-            + std::mem::size_of_val(self.dense.as_slice())
-            + std::mem::size_of_val(self.nonzero.as_slice())
-            + std::mem::size_of_val(self.sparse.as_slice())
-            + std::mem::size_of_val(self.reachable.as_slice())
-            + std::mem::size_of_val(self.reach.as_slice())
-    }
-
     /// The tables of one tree from its aggregated background `weights`, for explaining
     /// `n_rows` rows (which decides, per leaf, whether a dense table pays off).
     pub(super) fn new(
@@ -200,18 +190,7 @@ impl Tables {
                         &coef[..d]
                     }
                 };
-                if let [v] = value {
-                    for (&f, &w) in features.iter().zip(weights) {
-                        phi[f as usize * k + tree.output()] += w * v;
-                    }
-                } else {
-                    for (&f, &w) in features.iter().zip(weights) {
-                        let base = f as usize * k + tree.output();
-                        for (p, v) in phi[base..base + value.len()].iter_mut().zip(value) {
-                            *p += w * v;
-                        }
-                    }
-                }
+                add_leaf(phi, features, weights, value, k, tree.output());
             }
         }
     }
@@ -259,7 +238,7 @@ fn reachable_patterns(list: &[(u64, f64)], d: usize, out: &mut Vec<u64>) -> usiz
 /// `false` (and `coef` untouched) when they are all zero: no background row satisfies every
 /// condition x fails, so no hybrid row reaches the leaf (most leaves, for one row).
 #[inline]
-fn sparse_coefficients(
+pub(super) fn sparse_coefficients(
     list: &[(u64, f64)],
     c: u64,
     d: usize,
@@ -269,34 +248,139 @@ fn sparse_coefficients(
     let Some(first) = list.iter().position(|&(u, _)| u & !c == 0) else {
         return false;
     };
-    coef.fill(0.0);
-    let n = d - c.count_ones() as usize;
-    let mut neg = 0.0;
-    for &(u, w) in &list[first..] {
-        if u & !c != 0 {
-            continue; // r fails a condition x fails too: no hybrid row reaches the leaf.
+    // r fails a condition x fails too: no hybrid row reaches the leaf.
+    let admitted = list[first..].iter().copied().filter(|&(u, _)| u & !c == 0);
+    admitted_coefficients(admitted, c, d, consts, coef);
+    true
+}
+
+/// Paths with at most this many features sum their slots' weights in vector registers.
+pub(super) const NARROW_SLOTS: usize = 16;
+
+/// Signed weights, one per slot, of a leaf whose row pattern is `c` from the failure sets u
+/// within c with their weights (in list order: the sums, and so the rounding, follow it).
+#[inline(always)]
+pub(super) fn admitted_coefficients(
+    admitted: impl Iterator<Item = (u64, f64)>,
+    c: u64,
+    d: usize,
+    consts: &Constants,
+    coef: &mut [f64],
+) {
+    // A loop over the bits of each set: few sets per leaf and row where the tables are
+    // sparse, so that clearing N gains would cost more than it saves.
+    if d <= NARROW_SLOTS {
+        let mut sums = LeafSums::<NARROW_SLOTS>::new(consts, c, d);
+        for (u, w) in admitted {
+            sums.add(u, w);
         }
+        sums.finish(c, d, coef);
+    } else {
+        let mut sums = LeafSums::<MAX_PATH_FEATURES>::new(consts, c, d);
+        for (u, w) in admitted {
+            sums.add(u, w);
+        }
+        sums.finish(c, d, coef);
+    }
+}
+
+/// What the failure sets admitted by a row pattern add up to at one leaf of at most `N` path
+/// features: per slot x satisfies, the gains; for the slots x fails, the common loss.
+pub(super) struct LeafSums<'a, const N: usize> {
+    /// `(p-1)! n! / (p+n)!` and `p! (n-1)! / (p+n)!` by p, for the pattern's n failed slots.
+    pos: &'a [f64; MAX_PATH_FEATURES + 1],
+    neg: &'a [f64; MAX_PATH_FEATURES + 1],
+    n: usize,
+    gain: [f64; N],
+    loss: f64,
+}
+
+impl<'a, const N: usize> LeafSums<'a, N> {
+    /// Nothing admitted yet, for the pattern `c` of a leaf with `d <= N` path features.
+    #[inline(always)]
+    pub(super) fn new(consts: &'a Constants, c: u64, d: usize) -> Self {
+        let n = d - c.count_ones() as usize;
+        LeafSums {
+            pos: consts.pos_by_p(n),
+            neg: consts.neg_by_p(n),
+            n,
+            gain: [0.0; N],
+            loss: 0.0,
+        }
+    }
+
+    /// Admits the failure set `u` with weight `w`, adding to the gain of each slot in u.
+    #[inline(always)]
+    pub(super) fn add(&mut self, u: u64, w: f64) {
         let p = u.count_ones() as usize;
         if p > 0 {
-            let a = w * consts.pos(p, n);
+            let a = w * self.pos[p];
             let mut bits = u;
             while bits != 0 {
-                coef[bits.trailing_zeros() as usize] += a;
+                self.gain[bits.trailing_zeros() as usize] += a;
                 bits &= bits - 1;
             }
         }
-        if n > 0 {
-            neg += w * consts.neg(p, n);
+        if self.n > 0 {
+            self.loss += w * self.neg[p];
         }
     }
-    if n > 0 {
-        for (s, coef) in coef.iter_mut().enumerate() {
-            if c >> s & 1 == 0 {
-                *coef = -neg;
+
+    /// [`Self::add`] without a loop over the bits of u, for small `N`: every one of the N
+    /// slots takes its share or +0.0 (which leaves a sum of positive shares unchanged, bit
+    /// for bit), so the gains stay in vector registers.
+    #[inline(always)]
+    pub(super) fn add_narrow(&mut self, u: u64, w: f64) {
+        let p = u.count_ones() as usize;
+        if p > 0 {
+            let a = w * self.pos[p];
+            for (s, gain) in self.gain.iter_mut().enumerate() {
+                *gain += if u >> s & 1 != 0 { a } else { 0.0 };
+            }
+        }
+        if self.n > 0 {
+            self.loss += w * self.neg[p];
+        }
+    }
+
+    /// The signed weights of the `d` slots: the gain of those c satisfies, minus the loss for
+    /// the others.
+    #[inline(always)]
+    pub(super) fn finish(&self, c: u64, d: usize, coef: &mut [f64]) {
+        coef[..d].copy_from_slice(&self.gain[..d]);
+        if self.n > 0 {
+            for (s, coef) in coef[..d].iter_mut().enumerate() {
+                if c >> s & 1 == 0 {
+                    *coef = -self.loss;
+                }
             }
         }
     }
-    true
+}
+
+/// Adds a leaf's signed weights times its value to the SHAP values `phi` of one row (`k`
+/// outputs per feature; the tree adds to outputs `output..`).
+#[inline(always)]
+pub(super) fn add_leaf(
+    phi: &mut [f64],
+    features: &[u32],
+    weights: &[f64],
+    value: &[f64],
+    k: usize,
+    output: usize,
+) {
+    if let [v] = value {
+        for (&f, &w) in features.iter().zip(weights) {
+            phi[f as usize * k + output] += w * v;
+        }
+    } else {
+        for (&f, &w) in features.iter().zip(weights) {
+            let base = f as usize * k + output;
+            for (p, v) in phi[base..base + value.len()].iter_mut().zip(value) {
+                *p += w * v;
+            }
+        }
+    }
 }
 
 /// Signed weights of a dense leaf for the row pattern `c`, one per slot, from its
@@ -388,8 +472,10 @@ fn quadrature_points(d: usize) -> usize {
 pub(super) struct Constants {
     /// `rules[q-1]`: the q-node Gauss-Legendre rule on [0, 1].
     rules: Vec<GaussLegendre>,
-    /// `1 / C(p+n, n)` for p, n <= 64, row p.
-    inv_binom: Vec<f64>,
+    /// `(p-1)! n! / (p+n)!` and `p! (n-1)! / (p+n)!` for p, n <= 64, row n: `1 / C(p+n, n)`
+    /// divided by p and by n (looked up, not divided per background entry).
+    pos: Vec<f64>,
+    neg: Vec<f64>,
 }
 
 impl Constants {
@@ -415,7 +501,20 @@ impl Constants {
                 inv_binom[p * w + n] = 1.0 / c;
             }
         }
-        Constants { rules, inv_binom }
+        // Row n, column p (a leaf's row pattern fixes n; its failure sets vary p).
+        let divided = |by: fn(usize, usize) -> usize| {
+            (0..w * w)
+                .map(|i| {
+                    let (n, p) = (i / w, i % w);
+                    inv_binom[p * w + n] / by(p, n) as f64
+                })
+                .collect()
+        };
+        Constants {
+            rules,
+            pos: divided(|p, _| p),
+            neg: divided(|_, n| n),
+        }
     }
 
     fn rule(&self, q: usize) -> &GaussLegendre {
@@ -423,15 +522,35 @@ impl Constants {
     }
 
     /// (p-1)! n! / (p+n)! for p >= 1.
+    #[cfg(test)]
     #[inline]
     fn pos(&self, p: usize, n: usize) -> f64 {
-        self.inv_binom[p * (MAX_PATH_FEATURES + 1) + n] / p as f64
+        self.pos_by_p(n)[p]
     }
 
     /// p! (n-1)! / (p+n)! for n >= 1.
+    #[cfg(test)]
     #[inline]
     fn neg(&self, p: usize, n: usize) -> f64 {
-        self.inv_binom[p * (MAX_PATH_FEATURES + 1) + n] / n as f64
+        self.neg_by_p(n)[p]
+    }
+
+    /// [`Self::pos`] for every p, n fixed.
+    #[inline(always)]
+    fn pos_by_p(&self, n: usize) -> &[f64; MAX_PATH_FEATURES + 1] {
+        let w = MAX_PATH_FEATURES + 1;
+        self.pos[n * w..(n + 1) * w]
+            .try_into()
+            .expect("a row is 65 values")
+    }
+
+    /// [`Self::neg`] for every p, n fixed.
+    #[inline(always)]
+    fn neg_by_p(&self, n: usize) -> &[f64; MAX_PATH_FEATURES + 1] {
+        let w = MAX_PATH_FEATURES + 1;
+        self.neg[n * w..(n + 1) * w]
+            .try_into()
+            .expect("a row is 65 values")
     }
 }
 
@@ -462,6 +581,46 @@ mod tests {
                 let want = list.iter().any(|&(u, _)| u & !c == 0);
                 let got = out[start + (c / 64) as usize] >> (c % 64) & 1 == 1;
                 assert_eq!(got, want, "d {d}, pattern {c:b}");
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_sums_are_the_bitwise_sums() {
+        // The vector form (every slot adds its share or +0.0) against the loop over the
+        // set's bits, bit for bit, for random sets and weights on paths of 1 to 16 features.
+        let consts = Constants::get();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for d in 1..=NARROW_SLOTS {
+            let mask = u64::MAX >> (64 - d);
+            for _ in 0..20 {
+                let c = next() & mask;
+                let mut narrow = LeafSums::<NARROW_SLOTS>::new(consts, c, d);
+                let mut narrower = LeafSums::<{ NARROW_SLOTS / 2 }>::new(consts, c, d);
+                let mut bitwise = LeafSums::<MAX_PATH_FEATURES>::new(consts, c, d);
+                for _ in 0..30 {
+                    let u = next() & c;
+                    let w = (next() % 1000) as f64 / 997.0;
+                    narrow.add_narrow(u, w);
+                    if d <= NARROW_SLOTS / 2 {
+                        narrower.add_narrow(u, w);
+                    }
+                    bitwise.add(u, w);
+                }
+                let (mut a, mut b) = ([0.0; NARROW_SLOTS], [0.0; NARROW_SLOTS]);
+                narrow.finish(c, d, &mut a);
+                bitwise.finish(c, d, &mut b);
+                assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "d {d}, c {c:b}");
+                if d <= NARROW_SLOTS / 2 {
+                    narrower.finish(c, d, &mut a);
+                    assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "d {d}, c {c:b}");
+                }
             }
         }
     }
