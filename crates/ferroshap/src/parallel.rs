@@ -332,7 +332,7 @@ pub fn run_cancellable<R: Send>(
 /// The inline path asks `cancel` once before it starts (a short call ends before the next
 /// poll would come), turns a panic into [`Error::Internal`] as the pooled path does, and
 /// validates `n_threads` the same way. `f` must split its work with this module's block
-/// helpers ([`for_each_chunk_mut`], [`sum_blocks_into`]) or run sequentially: they run the
+/// helpers (`for_each_chunk_mut`, `sum_blocks_into`) or run sequentially: they run the
 /// same blocks in the same order either way, so results do not depend on the path taken (nor
 /// on the thread count).
 pub fn run_cancellable_sized<R: Send>(
