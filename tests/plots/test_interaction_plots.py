@@ -66,3 +66,11 @@ def test_dependence_plot_of_a_pair(interactions):
     np.testing.assert_allclose(np.sort(ys), np.sort(iv[:, a, a]))
     assert "main effect" in ax.get_ylabel()
     plt.close("all")
+
+
+def test_a_three_d_array_as_bars_is_one_output_per_last_index():
+    values = np.random.default_rng(0).normal(size=(30, 4, 3))
+    ax = ferroshap.summary_plot(values, plot_type="bar", show=False)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 3  # one bar segment (and legend entry) per output
+    plt.close("all")

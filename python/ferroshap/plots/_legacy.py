@@ -117,6 +117,11 @@ def summary_plot(
     requested_max_display = max_display  # interaction summaries default to 7, not 20
     max_display = 20 if max_display is None else max_display
     outputs = _outputs(shap_values)
+    values = shap_values.values if isinstance(shap_values, Explanation) else shap_values
+    if outputs is None and np.ndim(values) == 3 and plot_type == "bar":
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape[2] > 2:  # shap: a 3-D array drawn as bars has one output per last index
+            outputs = [values[:, :, k] for k in range(values.shape[2])]
     if outputs is not None:
         if plot_type not in (None, "bar"):
             raise ValueError(
@@ -137,24 +142,7 @@ def summary_plot(
             show,
             ax,
         )
-    values = shap_values.values if isinstance(shap_values, Explanation) else shap_values
-    if np.ndim(values) == 3:
-        values = np.asarray(values, dtype=np.float64)
-        if plot_type == "bar" and values.shape[2] > 2:  # shap: one output per last index
-            outputs = [values[:, :, k] for k in range(values.shape[2])]
-            return _stacked_bar(
-                outputs,
-                features,
-                feature_names,
-                max_display,
-                class_names,
-                class_inds,
-                show_values_in_legend,
-                sort,
-                title,
-                show,
-                ax,
-            )
+    if np.ndim(values) == 3:  # interaction values (n_rows, n_features, n_features)
         from ferroshap.plots._interaction_summary import interaction_summary
 
         if ax is not None:
