@@ -20,6 +20,7 @@ from ferroshap.explainers._background import Background, kmeans, sample
 from ferroshap.explainers._engine import call_model, evaluate, progress
 from ferroshap.explainers._kernel_inputs import KernelInputs, indexed_values
 from ferroshap.explainers._native import choose_native, native_for_rows
+from ferroshap.explainers._saving import SaveLoad
 from ferroshap.explainers.tree import _default_memory_limit
 from ferroshap.explanation import Explanation
 
@@ -34,7 +35,7 @@ _BATCH_VALUES = 1 << 19
 _BLOCK_ROWS = 64
 
 
-class KernelExplainer:
+class KernelExplainer(SaveLoad):
     """Kernel SHAP values for any model, with shap's estimator, a seed and better sampling.
 
     A drop-in for ``shap.KernelExplainer``: the same coalition design where coalitions are
@@ -332,39 +333,6 @@ class KernelExplainer:
         if isinstance(i, numbers) and isinstance(j, numbers):
             return 0 if np.isclose(i, j, equal_nan=True) else 1
         return 0 if i == j else 1
-
-    def save(self, out_file: Any, model_saver: Any = ".save", masker_saver: Any = ".save") -> None:
-        """Write the explainer (model and background included) to a binary file or a path.
-
-        The model is pickled, so it must be picklable (a lambda is not; a module-level
-        function or a fitted estimator is). ``model_saver`` and ``masker_saver`` are
-        accepted for shap compatibility; only their default is supported. The file is
-        ferroshap's own (a pickle behind a header), not shap's format.
-
-        Examples
-        --------
-        >>> with open("explainer.bin", "wb") as f:                      # doctest: +SKIP
-        ...     explainer.save(f)
-        >>> with open("explainer.bin", "rb") as f:                      # doctest: +SKIP
-        ...     explainer = ferroshap.KernelExplainer.load(f)
-        """
-        from ferroshap.explainers._saving import save_explainer
-
-        save_explainer(self, out_file, model_saver, masker_saver)
-
-    @classmethod
-    def load(
-        cls,
-        in_file: Any,
-        model_loader: Any = None,
-        masker_loader: Any = None,
-        instantiate: bool = True,
-    ) -> KernelExplainer:
-        """Read an explainer written by :meth:`save` (a binary file or a path). Only load
-        files you trust: the model is unpickled."""
-        from ferroshap.explainers._saving import load_explainer
-
-        return load_explainer(cls, in_file, model_loader, masker_loader, instantiate)
 
     def __call__(
         self,

@@ -15,6 +15,7 @@ from ferroshap._data import mark_missing, to_matrix
 from ferroshap.explainers import _additivity
 from ferroshap.explainers._linear_trees import check_linear_trees, check_no_linear_interactions
 from ferroshap.explainers._outputs import OutputSpec, encode_labels, resolve_output
+from ferroshap.explainers._saving import SaveLoad
 from ferroshap.explainers._tree import TreeModelView
 from ferroshap.explainers._tree_inputs import (
     background_data,
@@ -33,7 +34,7 @@ _PERTURBATIONS = ("auto", "tree_path_dependent", "interventional")
 _BACKGROUND = "the background data (data=)"
 
 
-class TreeExplainer:
+class TreeExplainer(SaveLoad):
     """Exact SHAP values for XGBoost, LightGBM and scikit-learn tree ensembles.
 
     A drop-in for ``shap.TreeExplainer``: same constructor, same ``shap_values`` shapes,
@@ -512,28 +513,6 @@ class TreeExplainer:
         state["_interventional"] = None
         state["_live_model"] = _ClassLabels(getattr(self._live_model, "classes_", None))
         return state
-
-    def save(self, out_file: Any, model_saver: Any = ".save", masker_saver: Any = ".save") -> None:
-        """Write the explainer to a binary file or a path (shap's call; ferroshap's file:
-        the trees' compact bytes, the background and the settings, not the model object,
-        so ``model.original_model`` is ``None`` after :meth:`load`)."""
-        from ferroshap.explainers._saving import save_explainer
-
-        save_explainer(self, out_file, model_saver, masker_saver)
-
-    @classmethod
-    def load(
-        cls,
-        in_file: Any,
-        model_loader: Any = None,
-        masker_loader: Any = None,
-        instantiate: bool = True,
-    ) -> TreeExplainer:
-        """Read an explainer written by :meth:`save` (a binary file or a path). Only load
-        files you trust: they are unpickled."""
-        from ferroshap.explainers._saving import load_explainer
-
-        return load_explainer(cls, in_file, model_loader, masker_loader, instantiate)
 
     def shap_values(
         self,
