@@ -42,7 +42,21 @@ def _is_identity(link: Any) -> bool:
     return link == "identity" or getattr(link, "__name__", None) == "identity"
 
 
-class MaskedModelExplainer(SaveLoad):
+class PicklesModelCall:
+    """Pickles an explainer without its wrapped model function ``_f`` (a closure) and rebuilds
+    it from ``model`` and ``masker`` when unpickled."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_f"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._f = model_call(self.model, self.masker)
+
+
+class MaskedModelExplainer(SaveLoad, PicklesModelCall):
     """Base of the explainers that evaluate a model on masked rows (see subclasses)."""
 
     _name = "SHAP"
@@ -109,15 +123,6 @@ class MaskedModelExplainer(SaveLoad):
         self.expected_value: float | np.ndarray = (
             float(self.fnull[0]) if self._single else self.fnull.copy()
         )
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_f"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._f = model_call(self.model, self.masker)
 
     def _link_args(self) -> dict[str, Any]:
         """The engine job's keyword arguments for this explainer's link."""

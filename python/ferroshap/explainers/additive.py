@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from ferroshap._data import to_matrix
-from ferroshap.explainers._agnostic import _is_identity, model_call, read_masker
+from ferroshap.explainers._agnostic import (
+    PicklesModelCall,
+    _is_identity,
+    model_call,
+    read_masker,
+)
 from ferroshap.explainers._engine import call_model
 from ferroshap.explainers._saving import SaveLoad
 from ferroshap.explanation import Explanation
@@ -20,7 +25,7 @@ __all__ = ["AdditiveExplainer"]
 _BATCH_VALUES = 1 << 22
 
 
-class AdditiveExplainer(SaveLoad):
+class AdditiveExplainer(SaveLoad, PicklesModelCall):
     """SHAP values of an additive model ``f(x) = g_0 + g_1(x_1) + ... + g_M(x_M)``.
 
     As ``shap.AdditiveExplainer``: for such a model feature ``j``'s value is
@@ -98,15 +103,6 @@ class AdditiveExplainer(SaveLoad):
         self._offsets -= self._zero
         ev = self._offsets.sum(axis=0) + self._zero
         self.expected_value: float | np.ndarray = float(ev[0]) if self._single else ev
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_f"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._f = model_call(self.model, self.masker)
 
     def _explain(self, X: Any):
         try:
