@@ -17,16 +17,23 @@ def test_import_loads_no_matplotlib():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("name", ["monitoring", "group_difference", "image_to_text", "benchmark"])
+@pytest.mark.parametrize("name", ["image_to_text", "benchmark"])
 def test_shap_names_not_offered_say_what_to_use(name):
     with pytest.raises(ferroshap.plots.NotOfferedError, match="ferroshap.plots.") as info:
         getattr(ferroshap.plots, name)
     assert isinstance(info.value, AttributeError) and type(info.value) is not AttributeError
 
 
-def test_top_level_legacy_names_not_offered_say_what_to_use():
-    with pytest.raises(ferroshap.plots.NotOfferedError, match="group_labels"):
-        ferroshap.group_difference_plot  # noqa: B018
+@pytest.mark.parametrize(
+    ("legacy", "name"),
+    [
+        ("group_difference_plot", "group_difference"),
+        ("monitoring_plot", "monitoring"),
+        ("multioutput_decision_plot", "multioutput_decision"),
+    ],
+)
+def test_top_level_legacy_names_are_the_plots(legacy, name):
+    assert getattr(ferroshap, legacy) is getattr(ferroshap.plots, name)
 
 
 def test_unknown_name_is_a_plain_attribute_error():

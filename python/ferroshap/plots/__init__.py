@@ -29,10 +29,13 @@ __all__ = [
     "embedding",
     "force",
     "force_plot",
+    "group_difference",
     "heatmap",
     "image",
     "image_plot",
     "initjs",
+    "monitoring",
+    "multioutput_decision",
     "partial_dependence",
     "scatter",
     "summary_plot",
@@ -57,6 +60,9 @@ _LOCATIONS: dict[str, tuple[str, str]] = {
     "image": ("_image", "image"),
     "partial_dependence": ("_partial_dependence", "partial_dependence"),
     "embedding": ("_embedding", "embedding"),
+    "multioutput_decision": ("_decision", "multioutput_decision"),
+    "monitoring": ("_monitoring", "monitoring"),
+    "group_difference": ("_group_difference", "group_difference"),
     # shap's legacy (array-based) names
     "summary_plot": ("_legacy", "summary_plot"),
     "dependence_plot": ("_legacy", "dependence_plot"),
@@ -69,14 +75,6 @@ _LOCATIONS: dict[str, tuple[str, str]] = {
 
 # shap names ferroshap does not offer, with what to use instead.
 _NOT_OFFERED: dict[str, str] = {
-    "monitoring": (
-        "shap.plots.monitoring is not offered by ferroshap; plot the values over time with "
-        "ferroshap.plots.scatter(explanation[:, feature]) on rows in time order"
-    ),
-    "group_difference": (
-        "shap.plots.group_difference is not offered by ferroshap; compare groups with "
-        "ferroshap.plots.bar(explanation.cohorts(group_labels).abs.mean(0))"
-    ),
     "image_to_text": (
         "shap.plots.image_to_text is not offered by ferroshap; use ferroshap.plots.image for the "
         "image and ferroshap.plots.text for the tokens"
@@ -84,10 +82,6 @@ _NOT_OFFERED: dict[str, str] = {
     "benchmark": (
         "shap.plots.benchmark is not offered by ferroshap (there is no benchmark module); "
         "compare explanations with ferroshap.plots.bar"
-    ),
-    "multioutput_decision": (
-        "shap.plots.multioutput_decision is not offered by ferroshap; draw each output with "
-        "ferroshap.plots.decision(explanation[..., k])"
     ),
 }
 

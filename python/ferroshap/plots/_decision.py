@@ -20,7 +20,7 @@ from ferroshap.plots._common import (
     value_label,
 )
 
-__all__ = ["DecisionResult", "decision"]
+__all__ = ["DecisionResult", "decision", "multioutput_decision"]
 
 
 @dataclass
@@ -209,6 +209,104 @@ def decision(
     if return_objects:
         return DecisionResult(float(np.mean(base)), values, names, shown, tuple(ax.get_xlim()), ax)
     return ax
+
+
+def multioutput_decision(
+    base_values: Any, shap_values: Any = None, row_index: int | None = None, **kwargs: Any
+) -> Any:
+    """Decision plot of one row across the outputs of a multi-output model (shap's
+    ``multioutput_decision``): one line per output, every line starting from the mean of the
+    outputs' base values (each output's values shifted by ``(base_k - mean) / n_features`` per
+    feature, as shap does), so the lines end at each output's prediction.
+
+    Parameters
+    ----------
+    base_values
+        One base value per output (``explainer.expected_value``), or an Explanation with an
+        output axis (then ``shap_values`` is not given).
+    shap_values
+        shap's list of ``(n_rows, n_features)`` arrays (one per output), or one
+        ``(n_rows, n_features, n_outputs)`` array (ferroshap's and shap >= 0.45's layout).
+    row_index
+        The row to draw (needed unless an Explanation of one row is given).
+    **kwargs
+        Passed to :func:`decision` (``features`` may hold every row: the row is taken from it).
+
+    Returns
+    -------
+    matplotlib.axes.Axes or DecisionResult
+        As :func:`decision`; ``ax.collections[0]`` holds one line per output.
+
+    Examples
+    --------
+    >>> sv = explainer.shap_values(X)  # (n_rows, n_features, n_outputs)  # doctest: +SKIP
+    >>> base = explainer.expected_value  # doctest: +SKIP
+    >>> ferroshap.plots.multioutput_decision(base, sv, row_index=0)  # doctest: +SKIP
+    """
+    features = kwargs.pop("features", None)
+    feature_names = kwargs.pop("feature_names", None)
+    if shap_values is None:
+        from ferroshap.plots._common import to_explanation
+
+        sv = to_explanation(base_values, "multioutput_decision")
+        if "outputs" not in sv.axis_names:
+            raise ValueError(
+                "multioutput_decision needs an Explanation with an output axis; for one output "
+                "use decision"
+            )
+        if "rows" in sv.axis_names:
+            if row_index is None:
+                raise ValueError("multioutput_decision: give row_index (the row to draw)")
+            sv = sv[row_index]
+        if sv.axis_names != ("features", "outputs"):
+            raise ValueError(
+                "multioutput_decision: expected axes (rows, features, outputs), got "
+                f"{sv.axis_names}"
+            )
+        row = np.asarray(sv.values, dtype=np.float64).T  # (outputs, features)
+        bases = np.asarray(sv.base_values, dtype=np.float64).reshape(-1)
+        if features is None and sv.data is not None:
+            features = np.asarray(sv.data).reshape(-1)
+        if feature_names is None and sv.feature_names is not None:
+            feature_names = list(sv.feature_names)
+    else:
+        if row_index is None:
+            raise ValueError("multioutput_decision: give row_index (the row to draw)")
+        bases = np.asarray(base_values, dtype=np.float64).reshape(-1)
+        if isinstance(shap_values, (list, tuple)):
+            stacked = np.stack([np.asarray(v, dtype=np.float64) for v in shap_values])
+            if stacked.ndim != 3:
+                raise ValueError(
+                    "multioutput_decision takes a list of (n_rows, n_features) SHAP arrays; got "
+                    f"arrays of shape {stacked.shape[1:]} (for interaction values, sum over "
+                    "the last axis first)"
+                )
+            row = stacked[:, row_index, :]
+        else:
+            values = np.asarray(shap_values, dtype=np.float64)
+            if values.ndim != 3:
+                raise ValueError(
+                    "multioutput_decision takes (n_rows, n_features, n_outputs) SHAP values or "
+                    f"a list of (n_rows, n_features) arrays; got shape {values.shape}"
+                )
+            row = values[row_index].T
+        if hasattr(features, "columns") and feature_names is None:
+            feature_names = [str(c) for c in features.columns]
+        if features is not None:
+            if hasattr(features, "to_numpy"):
+                features = features.to_numpy()
+            features = np.asarray(features)
+            if features.ndim == 2:
+                features = features[row_index]
+    if bases.size != row.shape[0]:
+        raise ValueError(
+            f"multioutput_decision: {bases.size} base values for {row.shape[0]} outputs"
+        )
+    mean_base = float(bases.mean())
+    shifted = row + (bases - mean_base)[:, None] / row.shape[1]
+    if features is not None:
+        features = np.broadcast_to(np.asarray(features), shifted.shape)
+    return decision(mean_base, shifted, features, feature_names, **kwargs)
 
 
 def _explanation(base_value, shap_values, features, feature_names) -> Explanation:
