@@ -265,3 +265,26 @@ def test_expected_value_has_shaps_type(sparse_data, with_data):
         row = ours(X[0])  # one 1-D row: its one base value, as for 2-D rows
         assert np.ndim(row.base_values) == 0
         np.testing.assert_allclose(row.base_values, np.ravel(ours.expected_value)[0])
+
+
+def test_gpu_tree_explainer_name_runs_tree_shap_on_the_cpu(tmp_path):
+    """shap's GPUTreeExplainer name: TreeExplainer's values (bit for bit: the same code),
+    interventional too, and a save/load round trip keeps the class."""
+    from sklearn.datasets import load_diabetes
+
+    import ferroshap
+
+    X, y = load_diabetes(return_X_y=True)
+    model = xgb.XGBRegressor(n_estimators=20, max_depth=4).fit(X, y)
+    for kwargs in ({}, {"data": X[:50]}):
+        gpu = ferroshap.GPUTreeExplainer(model, **kwargs)
+        cpu = ferroshap.TreeExplainer(model, **kwargs)
+        np.testing.assert_array_equal(gpu.shap_values(X[:20]), cpu.shap_values(X[:20]))
+        assert gpu.expected_value == cpu.expected_value
+    np.testing.assert_array_equal(
+        gpu.shap_interaction_values(X[:5]), cpu.shap_interaction_values(X[:5])
+    )
+    assert ferroshap.explainers.GPUTree is ferroshap.GPUTreeExplainer
+    gpu.save(tmp_path / "gpu.bin")
+    loaded = ferroshap.GPUTreeExplainer.load(tmp_path / "gpu.bin")
+    assert type(loaded) is ferroshap.GPUTreeExplainer

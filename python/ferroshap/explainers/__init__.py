@@ -4,6 +4,7 @@ from ferroshap.explainers._dispatch import Explainer
 from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.deep import DeepExplainer, GradientExplainer
 from ferroshap.explainers.exact import ExactExplainer
+from ferroshap.explainers.gpu_tree import GPUTreeExplainer
 from ferroshap.explainers.kernel import KernelExplainer, kmeans, sample
 from ferroshap.explainers.linear import LinearExplainer
 from ferroshap.explainers.partition import PartitionExplainer
@@ -15,6 +16,7 @@ from ferroshap.explainers.tree import TreeExplainer
 Additive = AdditiveExplainer
 Deep = DeepExplainer
 Exact = ExactExplainer
+GPUTree = GPUTreeExplainer
 Gradient = GradientExplainer
 Kernel = KernelExplainer
 Linear = LinearExplainer
@@ -31,6 +33,8 @@ __all__ = [
     "Exact",
     "ExactExplainer",
     "Explainer",
+    "GPUTree",
+    "GPUTreeExplainer",
     "Gradient",
     "GradientExplainer",
     "Kernel",
