@@ -115,3 +115,24 @@ def test_shaps_short_names():
         assert getattr(explainers, short) is getattr(ferroshap, short + "Explainer")
     assert explainers.Sampling is ferroshap.SamplingExplainer
     assert explainers.Tree is ferroshap.TreeExplainer
+
+
+def test_every_explainer_is_an_explainer_as_in_shap(diabetes):
+    """shap's explainers subclass shap.Explainer; code checks isinstance(e, shap.Explainer)."""
+    X, y = diabetes
+    model = ensemble.GradientBoostingRegressor(n_estimators=5).fit(X, y)
+    built = [
+        ferroshap.Explainer(model, X[:20]),
+        ferroshap.TreeExplainer(model),
+        ferroshap.KernelExplainer(model.predict, X[:5]),
+        ferroshap.PermutationExplainer(model.predict, X[:20]),
+        ferroshap.LinearExplainer((np.ones(X.shape[1]), 0.0), X[:20]),
+    ]
+    for explainer in built:
+        assert isinstance(explainer, ferroshap.Explainer), type(explainer)
+        assert isinstance(explainer, ferroshap.explainers.Explainer)
+    assert issubclass(ferroshap.DeepExplainer, ferroshap.Explainer)
+    assert issubclass(ferroshap.GPUTreeExplainer, ferroshap.Explainer)
+    assert not isinstance(model, ferroshap.Explainer)
+    assert not isinstance(X, ferroshap.Explainer)
+    assert not issubclass(int, ferroshap.Explainer)

@@ -56,7 +56,31 @@ def _is_tree_model(model: Any) -> bool:
     return True
 
 
-class Explainer:
+class _ExplainerType(type):
+    """Makes every ferroshap explainer count as an ``Explainer``, as every shap explainer
+    subclasses ``shap.Explainer``: ``isinstance(ferroshap.TreeExplainer(m), ferroshap.Explainer)``
+    holds, so code that checks for an explainer keeps working."""
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return type.__instancecheck__(cls, obj) or isinstance(obj, _explainer_classes())
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return type.__subclasscheck__(cls, sub) or (
+            isinstance(sub, type) and issubclass(sub, _explainer_classes())
+        )
+
+
+def _explainer_classes() -> tuple[type, ...]:
+    import ferroshap.explainers as explainers
+
+    return tuple(
+        getattr(explainers, name)
+        for name in explainers.__all__
+        if name.endswith("Explainer") and name != "Explainer"
+    )
+
+
+class Explainer(metaclass=_ExplainerType):
     """Chooses and builds the explainer for ``model``, as ``shap.Explainer`` does.
 
     ``Explainer(model, masker)`` returns an instance of the chosen class
