@@ -154,7 +154,65 @@ def test_sample(sv2):
     np.testing.assert_array_equal(s.data, sv2.data[rows])
     np.testing.assert_array_equal(sv2.sample(4, random_state=3).values, s.values)
     assert sv2.sample(100).shape == (N, M)
-    assert sv2.sample(10, replace=True).shape == (10, M)
+    # As shap: at most the number of rows even with replacement.
+    assert sv2.sample(10, replace=True).shape == (N, M)
+    with pytest.raises(ValueError, match="at least 1"):
+        sv2.sample(0)
+
+
+def test_sample_picks_shaps_rows(sv2):
+    import shap  # installed by the test extra
+
+    theirs = shap.Explanation(sv2.values, data=sv2.data).sample(4, random_state=3)
+    np.testing.assert_array_equal(sv2.sample(4, random_state=3).values, theirs.values)
+
+
+def test_op_history_lists_the_operations_as_shap():
+    from ferroshap._explanation import OpHistoryItem
+
+    sv = Explanation(np.arange(-18.0, 17.0).reshape(7, 5))
+    out = sv.abs.sample(5, random_state=0).flip[..., :3].mean(axis=0) + 2
+    names = [item.name for item in out.op_history]
+    assert names == ["abs", "sample", "flip", "__getitem__", "mean", "__add__"]
+    assert all(isinstance(item, OpHistoryItem) for item in out.op_history)
+    assert out.op_history[0].prev_shape == (7, 5) and out.op_history[4].collapsed_instances
+    assert sv.op_history == []  # the source is untouched
+    # shap's numbers for the same chain (its own test's expected values).
+    np.testing.assert_allclose(out.values, [10.8, 11.0, 11.6])
+
+
+def test_hstack_joins_features_and_refuses_mismatches():
+    a = Explanation(
+        np.ones((3, 2)), base_values=np.zeros(3), data=np.zeros((3, 2)), feature_names=["a", "b"]
+    )
+    b = Explanation(
+        2 * np.ones((3, 1)), base_values=np.zeros(3), data=np.ones((3, 1)), feature_names=["c"]
+    )
+    ab = a.hstack(b)
+    assert ab.shape == (3, 3) and ab.feature_names == ["a", "b", "c"]
+    np.testing.assert_array_equal(ab.data, np.hstack([a.data, b.data]))
+    np.testing.assert_array_equal(ab[:, "c"].values, [2.0, 2.0, 2.0])
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        a.hstack(Explanation(np.ones((2, 1)), base_values=np.zeros(2)))
+    with pytest.raises(AssertionError, match="different numbers of rows"):  # shap's type too
+        a.hstack(Explanation(np.ones((2, 1)), base_values=np.zeros(2)))
+    with pytest.raises(ValueError, match="different base values"):
+        a.hstack(Explanation(np.ones((3, 1)), base_values=np.ones(3)))
+
+
+def test_cohorts_validate_and_refuse_a_bare_call():
+    from ferroshap import Cohorts
+
+    with pytest.raises(TypeError):
+        Cohorts(group=None)
+    groups = Cohorts()
+    with pytest.raises(TypeError, match="dict"):
+        groups.cohorts = [1, 2]
+    with pytest.raises(ValueError, match="No methods"):
+        groups(axis=0)
+    multi = Explanation(np.zeros((4, 2, 3)), data=np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="multiple outputs at once"):
+        multi.cohorts(2)
 
 
 def test_repr_like_shap(sv2):
@@ -162,6 +220,9 @@ def test_repr_like_shap(sv2):
     assert text.startswith(".values =\narray(")
     assert "\n\n.base_values =\narray(" in text and "\n\n.data =\narray(" in text
     assert repr(Explanation(np.zeros(2))) == ".values =\narray([0., 0.])"
+    # A scalar base value prints as a number, as shap's.
+    one = Explanation(np.arange(3), base_values=0.5)
+    assert repr(one) == ".values =\narray([0, 1, 2])\n\n.base_values =\n0.5"
 
 
 def test_to_pandas_and_polars(sv2):

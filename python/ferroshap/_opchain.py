@@ -3,11 +3,46 @@ applied later to an instance, as plots do with their ``order`` arguments."""
 
 from __future__ import annotations
 
-import types
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OpChain", "op"]
+__all__ = ["OpChain", "OpHistoryItem", "op", "record"]
+
+
+@dataclass
+class OpHistoryItem:
+    """One operation applied to an Explanation, as ``shap``'s ``op_history`` lists them:
+    its name (``"abs"``, ``"__getitem__"``, ``"mean"``, ``"__add__"`` ...), the shape of the
+    values before it, and its arguments."""
+
+    name: str
+    prev_shape: tuple[int, ...]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    collapsed_instances: bool = False
+
+
+def record(result: Any, source: Any, name: str, args: tuple = (), kwargs: Any = None) -> Any:
+    """Give ``result`` (an Explanation made from ``source``) ``source``'s history plus this
+    operation; what ``source``'s method did internally (a ``sample`` slicing rows, say) is not
+    listed, as in shap."""
+    if hasattr(result, "op_history"):
+        shape = source.values.shape
+        collapsed = name in _REDUCTIONS and bool(args or kwargs) and _axis(args, kwargs) == 0
+        item = OpHistoryItem(name, shape, tuple(args), dict(kwargs or {}), collapsed)
+        result.op_history = [*source.op_history, item]
+    return result
+
+
+_REDUCTIONS = frozenset({"mean", "sum", "max", "min", "percentile"})
+
+
+def _axis(args: tuple, kwargs: Any) -> Any:
+    if kwargs and "axis" in kwargs:
+        return kwargs["axis"]
+    return args[-1] if args else None
 
 
 class OpChain:
@@ -77,9 +112,16 @@ class _Op:
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return getattr(OpChain(), self.fn.__name__)
+        name = self.fn.__name__
         if self.is_property:
-            return self.fn(obj)
-        return types.MethodType(self.fn, obj)
+            return record(self.fn(obj), obj, name)
+        fn = self.fn
+
+        @functools.wraps(fn)
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return record(fn(obj, *args, **kwargs), obj, name, args, kwargs)
+
+        return method
 
 
 _OPS: dict[str, _Op] = {}

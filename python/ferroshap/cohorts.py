@@ -13,6 +13,11 @@ __all__ = ["HCLUST_MAX", "Cohorts", "auto_cohorts", "hclust_order", "named_cohor
 HCLUST_MAX = 20_000
 
 
+class _NotCallable(ValueError, TypeError):
+    """A Cohorts object called with no method to call (shap raises a ValueError, Python a
+    TypeError for calling what cannot be called: this is both)."""
+
+
 class Cohorts:
     """Named Explanations (groups of rows of one explanation) that act together.
 
@@ -38,21 +43,34 @@ class Cohorts:
     """
 
     def __init__(self, **cohorts: Any) -> None:
+        self.cohorts = cohorts
+        self._methods: dict[str, Callable[..., Any]] = {}
+
+    @property
+    def cohorts(self) -> dict[str, Any]:
+        """Cohort name -> Explanation."""
+        return self._cohorts
+
+    @cohorts.setter
+    def cohorts(self, cohorts: dict[str, Any]) -> None:
         from ferroshap.explanation import Explanation
 
+        if not isinstance(cohorts, dict):
+            raise TypeError(
+                f"cohorts must be a dict of name -> Explanation, not {type(cohorts).__name__}"
+            )
         for name, value in cohorts.items():
             if not isinstance(value, Explanation):
                 raise TypeError(
                     f"cohort {name!r} is a {type(value).__name__}, not a ferroshap Explanation"
                 )
-        self.cohorts: dict[str, Any] = dict(cohorts)
-        self._methods: dict[str, Callable[..., Any]] = {}
+        self._cohorts = dict(cohorts)
 
     def __getitem__(self, item: Any) -> Cohorts:
         return Cohorts(**{name: sv[item] for name, sv in self.cohorts.items()})
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name == "cohorts":
+        if name.startswith("_"):
             raise AttributeError(name)
         results = {key: getattr(sv, name) for key, sv in self.cohorts.items()}
         if all(callable(r) for r in results.values()):
@@ -63,7 +81,10 @@ class Cohorts:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Cohorts:
         if not self._methods:
-            raise TypeError("this Cohorts object is not a method to call")
+            raise _NotCallable(
+                "No methods to call: call a Cohorts object only after naming an Explanation "
+                "method, e.g. cohorts.mean(0)"
+            )
         return Cohorts(**{k: m(*args, **kwargs) for k, m in self._methods.items()})
 
     def __len__(self) -> int:

@@ -31,9 +31,14 @@ from ferroshap._axes import (
     _take_names,
 )
 from ferroshap._frames import frame_columns
-from ferroshap._opchain import OpChain, op
+from ferroshap._opchain import OpChain, OpHistoryItem, op, record
 
-__all__ = ["Explanation", "OpChain"]
+__all__ = ["Explanation", "OpChain", "OpHistoryItem"]
+
+
+class _HstackError(ValueError, AssertionError):
+    """Explanations of different row counts joined by ``hstack`` (shap raises an
+    ``AssertionError`` for it; this is both)."""
 
 
 class Explanation:
@@ -127,6 +132,8 @@ class Explanation:
         self.hierarchical_values = _array_or_none(hierarchical_values)
         self.main_effects = _array_or_none(main_effects)
         self.error_std = _array_or_none(error_std)
+        # The operations that made this Explanation from another (shap's op_history).
+        self.op_history: list[OpHistoryItem] = []
         if axis_names is None:
             self._axes = _infer_axes(self.values, self.base_values, self.data)
         else:
@@ -154,6 +161,7 @@ class Explanation:
         new.__dict__.update(self.__dict__)
         new.__dict__.update(fields)
         new._axes = axes
+        new.op_history = list(self.__dict__.get("op_history", []))
         return new
 
     # -- shape ---------------------------------------------------------------------------------
@@ -171,7 +179,8 @@ class Explanation:
     def __repr__(self) -> str:
         text = ".values =\n" + repr(self.values)
         if self.base_values is not None:
-            text += "\n\n.base_values =\n" + repr(self.base_values)
+            base = self.base_values
+            text += "\n\n.base_values =\n" + repr(base.item() if base.ndim == 0 else base)
         if self.data is not None:
             text += "\n\n.data =\n" + repr(self.data)
         return text
@@ -206,7 +215,7 @@ class Explanation:
             if names is not None and not isinstance(names, str) and kind in picks:
                 fields[name] = _take_names(names, picks[kind])
         axes = tuple(k for k in self._axes if not _drops(picks[k]))
-        return self._derive(axes, **fields)
+        return record(self._derive(axes, **fields), self, "__getitem__", (item,))
 
     def _position(self, kind: str, idx: Any) -> Any:
         if isinstance(idx, Explanation):
@@ -338,22 +347,28 @@ class Explanation:
     def sample(
         self, max_samples: int, replace: bool = False, random_state: int | None = 0
     ) -> Explanation:
-        """A random subset of up to ``max_samples`` rows (all of them, shuffled, if fewer).
+        """A random subset of up to ``max_samples`` rows (all of them, shuffled, if fewer):
+        the rows shap's ``sample`` picks for the same ``random_state``.
 
         Parameters
         ----------
         max_samples
-            Rows to draw.
+            Rows to draw (at most the number of rows, with or without replacement, as shap).
         replace
-            Draw with replacement (then exactly ``max_samples`` rows).
+            Draw with replacement.
         random_state
-            Seed of numpy's ``default_rng``; ``None`` draws fresh entropy.
+            Seed of numpy's ``RandomState`` (shap's generator); ``None`` draws fresh entropy.
         """
         if not self._axes or self._axes[0] != _ROW:
             raise ValueError("sample() needs an Explanation with a row axis")
+        if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)):
+            raise TypeError(f"max_samples must be an int, got {max_samples!r}")
+        if max_samples < 1:
+            raise ValueError(f"max_samples must be at least 1, got {max_samples}")
         n = self.values.shape[0]
-        size = max_samples if replace else min(max_samples, n)
-        rows = np.random.default_rng(random_state).choice(n, size=size, replace=replace)
+        rows = np.random.RandomState(random_state).choice(
+            n, size=min(int(max_samples), n), replace=replace
+        )
         return self[rows]
 
     @op()
@@ -402,12 +417,13 @@ class Explanation:
         from ferroshap.cohorts import auto_cohorts, named_cohorts
 
         if self._axes != (_ROW, _FEATURE):
-            outputs = ""
             if _OUTPUT in self._axes:
-                outputs = "; pick one output first, e.g. explanation[..., 1].cohorts(...)"
+                raise ValueError(
+                    "Cohorts cannot be calculated on multiple outputs at once: pick one output "
+                    "first, e.g. explanation[..., 1].cohorts(...)"
+                )
             raise ValueError(
-                "cohorts() needs values of shape (n_rows, n_features); got axes "
-                f"{self._axes}{outputs}"
+                f"cohorts() needs values of shape (n_rows, n_features); got axes {self._axes}"
             )
         if isinstance(cohorts, (int, np.integer)) and not isinstance(cohorts, bool):
             return auto_cohorts(self, int(cohorts))
@@ -418,6 +434,80 @@ class Explanation:
             "cohorts() takes a number of cohorts or one label per row, "
             f"not {type(cohorts).__name__}"
         )
+
+    def hstack(self, other: Explanation) -> Explanation:
+        """The features of ``other`` after this Explanation's, for the same rows (shap's
+        ``hstack``): values, data, bounds and names are joined along the feature axis.
+
+        Raises
+        ------
+        ValueError
+            (also an ``AssertionError``, as shap raises for it) when the row counts differ,
+            and when the base values differ by more than 1e-6.
+
+        Examples
+        --------
+        >>> a = Explanation(np.ones((2, 3)), base_values=np.zeros(2))
+        >>> b = Explanation(np.ones((2, 1)), base_values=np.zeros(2))
+        >>> a.hstack(b).shape
+        (2, 4)
+        """
+        if not isinstance(other, Explanation):
+            raise TypeError(f"hstack takes an Explanation, not {type(other).__name__}")
+        if self._axes[:2] != (_ROW, _FEATURE) or other._axes[:2] != (_ROW, _FEATURE):
+            raise ValueError(
+                "hstack needs Explanations with rows and features, got axes "
+                f"{self._axes} and {other._axes}"
+            )
+        if self.values.shape[0] != other.values.shape[0]:
+            raise _HstackError(
+                "Can't hstack explanations with different numbers of rows: "
+                f"{self.values.shape[0]} and {other.values.shape[0]}"
+            )
+        if self.values.shape[2:] != other.values.shape[2:]:
+            raise ValueError(
+                f"Can't hstack explanations with different outputs: {self.values.shape[2:]} "
+                f"and {other.values.shape[2:]}"
+            )
+        mine, theirs = self.base_values, other.base_values
+        if (mine is None) != (theirs is None) or (
+            mine is not None
+            and not np.allclose(
+                np.broadcast_to(mine, np.broadcast_shapes(mine.shape, theirs.shape)),
+                theirs,
+                atol=1e-6,
+            )
+        ):
+            raise ValueError("Can't hstack explanations with different base values")
+        fields: dict[str, Any] = {}
+        for name in ("values", *_PARALLEL):
+            a, b = getattr(self, name), getattr(other, name)
+            if name == "base_values":
+                continue
+            if a is None or b is None:
+                fields[name] = None
+                continue
+            try:
+                axes_a = self._field_axes(name, a) if name != "values" else self._axes
+                axes_b = other._field_axes(name, b) if name != "values" else other._axes
+            except ValueError:
+                fields[name] = None
+                continue
+            if _FEATURE not in axes_a or axes_a != axes_b:
+                fields[name] = None
+                continue
+            fields[name] = np.concatenate([a, b], axis=axes_a.index(_FEATURE))
+        names_a, names_b = self.feature_names, other.feature_names
+        fields["feature_names"] = (
+            [*names_a, *names_b]
+            if isinstance(names_a, list) and isinstance(names_b, list)
+            else None
+        )
+        for name in ("clustering", "hierarchical_values", "main_effects"):
+            fields[name] = None
+        new = self._derive(self._axes, **fields)
+        new.op_history = []
+        return new
 
     # -- arithmetic ----------------------------------------------------------------------------
 
@@ -444,28 +534,28 @@ class Explanation:
         return self._derive(self._axes, **fields)
 
     def __add__(self, other: Any) -> Explanation:
-        return self._binary(other, operator.add, False)
+        return record(self._binary(other, operator.add, False), self, "__add__", (other,))
 
     def __radd__(self, other: Any) -> Explanation:
-        return self._binary(other, operator.add, True)
+        return record(self._binary(other, operator.add, True), self, "__radd__", (other,))
 
     def __sub__(self, other: Any) -> Explanation:
-        return self._binary(other, operator.sub, False)
+        return record(self._binary(other, operator.sub, False), self, "__sub__", (other,))
 
     def __rsub__(self, other: Any) -> Explanation:
-        return self._binary(other, operator.sub, True)
+        return record(self._binary(other, operator.sub, True), self, "__rsub__", (other,))
 
     def __mul__(self, other: Any) -> Explanation:
-        return self._binary(other, operator.mul, False)
+        return record(self._binary(other, operator.mul, False), self, "__mul__", (other,))
 
     def __rmul__(self, other: Any) -> Explanation:
-        return self._binary(other, operator.mul, True)
+        return record(self._binary(other, operator.mul, True), self, "__rmul__", (other,))
 
     def __truediv__(self, other: Any) -> Explanation:
-        return self._binary(other, operator.truediv, False)
+        return record(self._binary(other, operator.truediv, False), self, "__truediv__", (other,))
 
     def __rtruediv__(self, other: Any) -> Explanation:
-        return self._binary(other, operator.truediv, True)
+        return record(self._binary(other, operator.truediv, True), self, "__rtruediv__", (other,))
 
     def __neg__(self) -> Explanation:
         return self * -1
