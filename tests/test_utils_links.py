@@ -123,3 +123,75 @@ def test_links_invert_and_work_as_shaps_in_kernel():
     np.testing.assert_array_equal(
         by_object.shap_values(X[:3], silent=True), by_name.shap_values(X[:3], silent=True)
     )
+
+
+def test_small_helpers_equal_shaps():
+    sv = np.array([[0.1, -2.0, 0.5], [0.3, 1.0, -0.2]])
+    names = ["a", "b", "c"]
+    for value in (-1.5, 1.5, 2.0, "x", "-12", ""):
+        assert utils.format_value(value, "%0.03f") == shap.utils._general.format_value(
+            value, "%0.03f"
+        )
+    for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111):
+        assert utils.ordinal_str(n) == shap.utils.ordinal_str(n)
+    for ind in ("b", "rank(0)", "rank(2)", "sum()", 2, None):
+        assert utils.convert_name(ind, sv, names) == shap.utils.convert_name(ind, sv, names)
+    with pytest.raises(ValueError, match="Could not find feature named: z"):
+        utils.convert_name("z", sv, names)
+    for n in (1, 4, 9):
+        # 1e-15: the same weights computed with exact integers vs scipy's float comb.
+        np.testing.assert_allclose(
+            utils.shapley_coefficients(n), shap.utils.shapley_coefficients(n), rtol=1e-15
+        )
+    chain = utils.OpChain("shap.X").foo.foo(0, "b").foo(0, v1=10).baz
+    assert repr(chain) == "shap.X.foo.foo(0, 'b').foo(0, v1=10).baz"
+    sv_e = ferroshap.Explanation(sv)
+    np.testing.assert_array_equal(
+        utils.OpChain("e").abs.mean(0).apply(sv_e).values, np.abs(sv).mean(0)
+    )
+
+
+def test_partition_tree_shuffle_and_make_masks_equal_shaps():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 9))
+    X[:, 1] += X[:, 0]
+    tree = shap.utils.hclust(X, linkage="complete")
+    mask = np.ones(9, dtype=bool)
+    mask[[2, 5]] = False
+    members = utils.make_masks(tree).toarray()[9:]  # each cluster's features
+    orders = set()
+    for seed in range(40):
+        order = np.empty(7, dtype=np.int64)
+        utils.partition_tree_shuffle(order, mask, tree, rng=seed)
+        assert sorted(order) == list(np.flatnonzero(mask))
+        position = {f: i for i, f in enumerate(order)}
+        for cluster in members:  # every cluster's features sit together
+            places = sorted(position[f] for f in np.flatnonzero(cluster & mask))
+            assert places == list(range(places[0], places[0] + len(places))) if places else True
+        again = np.empty(7, dtype=np.int64)
+        utils.partition_tree_shuffle(again, mask, tree, rng=np.random.default_rng(seed))
+        np.testing.assert_array_equal(order, again)  # the seed decides the order
+        orders.add(tuple(order))
+    assert len(orders) > 10  # random, not one fixed order
+    # (shap draws inside numba, whose generator np.random.seed does not reach, so its orders
+    # cannot be compared draw for draw.)
+    a, b = utils.make_masks(tree), shap.utils.make_masks(tree)
+    np.testing.assert_array_equal(a.toarray(), b.toarray())
+    masks = rng.random((40, 9)) < 0.5
+    np.testing.assert_array_equal(
+        utils.delta_minimization_order(masks, 10, 2),
+        shap.utils.delta_minimization_order(masks, 10, 2),
+    )
+
+
+def test_suppress_stderr_and_import_errors(capsys):
+    import sys
+
+    with utils.suppress_stderr():
+        print("hidden", file=sys.stderr)
+    print("shown", file=sys.stderr)
+    assert capsys.readouterr().err == "shown\n"
+    utils.record_import_error("nothing", "nothing is installed", ImportError("x"))
+    from ferroshap.utils._general import import_errors
+
+    assert import_errors["nothing"][0] == "nothing is installed"

@@ -61,8 +61,11 @@ class OpChain:
     array([1., 2.])
     """
 
-    def __init__(self, ops: tuple[tuple[str, tuple | None, dict | None], ...] = ()) -> None:
+    def __init__(
+        self, ops: tuple[tuple[str, tuple | None, dict | None], ...] = (), root: str = "Explanation"
+    ) -> None:
         self._ops = ops
+        self._root = root
 
     def __getattr__(self, name: str) -> Any:
         op = _OPS.get(name)
@@ -88,7 +91,7 @@ class OpChain:
         return result
 
     def __repr__(self) -> str:
-        text = "Explanation"
+        text = self._root
         for name, args, kwargs in self._ops:
             if args is None:
                 text += f".{name}"

@@ -8,26 +8,49 @@
   they seem to interact with one feature (what ``plots.scatter(color=...)`` colours by).
 - :func:`safe_isinstance`: a type check by class path that imports nothing.
 - :func:`assert_import`: an ImportError naming the package when an optional one is missing.
+- shap's smaller helpers: :func:`format_value`, :func:`ordinal_str`, :func:`convert_name`,
+  :func:`shapley_coefficients`, :class:`OpChain`, :func:`suppress_stderr`,
+  :func:`partition_tree_shuffle`, :func:`make_masks`, :func:`delta_minimization_order`.
 """
 
 import importlib
 
 from ferroshap.explainers._background import sample
 from ferroshap.utils._clustering import hclust, hclust_ordering, xgboost_distances_r2
+from ferroshap.utils._general import (
+    OpChain,
+    convert_name,
+    format_value,
+    ordinal_str,
+    record_import_error,
+    shapley_coefficients,
+    suppress_stderr,
+)
 from ferroshap.utils._interactions import (
     approximate_interactions,
     potential_interactions,
     safe_isinstance,
 )
+from ferroshap.utils._masks import delta_minimization_order, make_masks, partition_tree_shuffle
 
 __all__ = [
+    "OpChain",
     "approximate_interactions",
     "assert_import",
+    "convert_name",
+    "delta_minimization_order",
+    "format_value",
     "hclust",
     "hclust_ordering",
+    "make_masks",
+    "ordinal_str",
+    "partition_tree_shuffle",
     "potential_interactions",
+    "record_import_error",
     "safe_isinstance",
     "sample",
+    "shapley_coefficients",
+    "suppress_stderr",
     "xgboost_distances_r2",
 ]
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap._hierarchy import feature_linkage
+from ferroshap.utils._exceptions import DimensionError
 
 __all__ = ["hclust", "hclust_ordering", "xgboost_distances_r2"]
 
@@ -17,7 +18,7 @@ _LINKAGES = ("single", "complete", "average")
 def _matrix(X: Any) -> np.ndarray:
     x = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
     if x.ndim != 2:
-        raise ValueError(f"X must be 2-dimensional (rows, features), got shape {x.shape}")
+        raise DimensionError(f"X must be 2-dimensional (rows, features), got shape {x.shape}")
     try:
         return x.astype(np.float64)
     except (TypeError, ValueError):
@@ -69,7 +70,9 @@ def hclust(
     """
     x = _matrix(X)
     if linkage not in _LINKAGES:
-        raise ValueError(f"linkage must be 'single', 'complete' or 'average', got {linkage!r}")
+        raise ValueError(
+            f"Unknown linkage type: {linkage!r} (use 'single', 'complete' or 'average')"
+        )
     if metric == "auto":
         metric = "xgboost_distances_r2" if y is not None else "cosine"
     if metric != "xgboost_distances_r2":
