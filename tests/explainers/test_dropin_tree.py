@@ -288,3 +288,27 @@ def test_gpu_tree_explainer_name_runs_tree_shap_on_the_cpu(tmp_path):
     gpu.save(tmp_path / "gpu.bin")
     loaded = ferroshap.GPUTreeExplainer.load(tmp_path / "gpu.bin")
     assert type(loaded) is ferroshap.GPUTreeExplainer
+
+
+def test_a_model_file_path_is_read_not_refused(tmp_path):
+    """TreeExplainer("model.json") reads the file (as TreeExplainer.from_file) instead of
+    calling a str an unsupported model; a corrupt file names the parse problem."""
+    from sklearn.datasets import load_diabetes
+
+    import ferroshap
+
+    X, y = load_diabetes(return_X_y=True)
+    model = xgb.XGBRegressor(n_estimators=10, max_depth=3).fit(X, y)
+    path = tmp_path / "model.json"
+    model.save_model(path)
+    for source in (str(path), path):
+        np.testing.assert_array_equal(
+            ferroshap.TreeExplainer(source).shap_values(X[:5]),
+            ferroshap.TreeExplainer(model).shap_values(X[:5]),
+        )
+    bad = tmp_path / "bad.json"
+    bad.write_text(path.read_text()[:300])
+    with pytest.raises(ferroshap.ModelFormatError, match="truncated"):
+        ferroshap.TreeExplainer(str(bad))
+    with pytest.raises(FileNotFoundError):
+        ferroshap.TreeExplainer(str(tmp_path / "missing.json"))

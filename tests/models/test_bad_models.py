@@ -23,7 +23,7 @@ def test_linear_regression_is_a_type_error():
         load_tree_model(model)
 
 
-@pytest.mark.parametrize("obj", [None, 3, "model.json", object(), np.zeros(3)])
+@pytest.mark.parametrize("obj", [None, 3, object(), np.zeros(3)])
 def test_other_objects_are_type_errors(obj):
     with pytest.raises(TypeError, match=type(obj).__name__):
         load_tree_model(obj)

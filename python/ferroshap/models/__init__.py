@@ -126,7 +126,8 @@ def load_tree_model(model: Any) -> TreeModel:
         ``IsolationForest`` (explaining the mean path length, as shap does); a ``catboost``
         model (numeric and one-hot categorical features; CTR features are refused with an
         error naming the categorical features they come from); or shap's dict format
-        ``{"trees": [{"children_left": ..., ...}], "base_offset": ...}``.
+        ``{"trees": [{"children_left": ..., ...}], "base_offset": ...}``; or the path of a saved
+        model file (as :func:`load_tree_model_file`).
 
     Returns
     -------
@@ -149,6 +150,10 @@ def load_tree_model(model: Any) -> TreeModel:
     """
     if isinstance(model, TreeModel):
         return model
+    if isinstance(model, (str, os.PathLike)):
+        # A saved model file (what ``TreeExplainer.from_file`` reads): parse it rather than
+        # call a path an unsupported model type.
+        return load_tree_model_file(model)
     if isinstance(model, dict) and "trees" in model:
         from ferroshap.models._dict import load_dict_model
 
