@@ -208,3 +208,15 @@ def test_multi_input_functional_model_and_ranked_outputs():
     np.testing.assert_allclose(
         ranked[0][..., 0], np.take_along_axis(values[0], ranks[:, None, :], 2)[..., 0], atol=1e-6
     )
+
+
+def test_zero_rows_give_empty_values(digits, digits_cnn):
+    """No rows to explain: empty arrays of the right shape, as TreeExplainer gives, not a
+    numpy error from joining no batches."""
+    bg = digits[0][:10]
+    empty = bg[:0]
+    for cls in (ferroshap.DeepExplainer, ferroshap.GradientExplainer):
+        explainer = cls(digits_cnn, bg)
+        values = np.asarray(explainer.shap_values(empty))
+        assert values.shape == (0, *bg.shape[1:], 10), (cls.__name__, values.shape)
+        assert explainer(empty).values.shape == values.shape

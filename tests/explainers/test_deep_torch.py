@@ -581,3 +581,15 @@ def test_explanations_feed_the_plots():
     assert ax.figure is not None
     assert ferroshap.plots.bar(sv[:, :, 0], show=False) is not None
     plt.close("all")
+
+
+def test_zero_rows_give_empty_values(digits, digits_cnn):
+    """No rows to explain: empty arrays of the right shape, as TreeExplainer gives, not a
+    numpy error from joining no batches."""
+    bg = digits[0][:10]
+    empty = bg[:0]
+    for cls in (ferroshap.DeepExplainer, ferroshap.GradientExplainer):
+        explainer = cls(digits_cnn, bg)
+        values = np.asarray(explainer.shap_values(empty))
+        assert values.shape == (0, *bg.shape[1:], 10), (cls.__name__, values.shape)
+        assert explainer(empty).values.shape == values.shape

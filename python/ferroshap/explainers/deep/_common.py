@@ -122,7 +122,10 @@ def additivity(
     saturating or coupled operation typically misses by a visible fraction of the output.
     """
     n = outputs.shape[0]
-    total = sum(p.reshape(n, -1, p.shape[-1]).sum(1, dtype=np.float64) for p in phis)
+    total = sum(
+        p.reshape(n, int(np.prod(p.shape[1:-1])), p.shape[-1]).sum(1, dtype=np.float64)
+        for p in phis
+    )
     if ranks is None:
         target = outputs - expected[np.newaxis, :]
     else:

@@ -161,6 +161,8 @@ class KerasModel:
         for start in range(0, int(inputs[0].shape[0]), batch_size):
             batch = [t[start : start + batch_size] for t in inputs]
             chunks.append(np.asarray(self.run(batch, None, None), dtype=np.float64))
+        if not chunks:  # no rows to explain
+            return np.zeros((0, self.n_outputs))
         return np.concatenate(chunks)
 
     # -- Deep SHAP -------------------------------------------------------------------------

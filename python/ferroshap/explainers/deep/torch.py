@@ -241,6 +241,8 @@ class TorchModel:
             for start in range(0, inputs[0].shape[0], batch_size):
                 batch = [t[start : start + batch_size] for t in inputs]
                 chunks.append(self.run(batch, None).double().cpu().numpy())
+        if not chunks:  # no rows to explain
+            return np.zeros((0, self.n_outputs))
         return np.concatenate(chunks)
 
     # -- Deep SHAP -------------------------------------------------------------------------
