@@ -416,3 +416,31 @@ def test_a_header_of_numbers_that_are_the_models_feature_names_is_a_header(tmp_p
     frame.write_csv(tmp_path / "X.csv")
     code, out, err = _run(capsys, "explain", str(tmp_path / "m.json"), str(tmp_path / "X.csv"))
     assert code == 0 and ": 50 rows" in out, err
+
+
+def test_python_dash_m_runs_the_command(tmp_path):
+    """``python -m ferroshap`` is the ``ferroshap`` command (for environments without the
+    console script on PATH)."""
+    import os
+
+    import ferroshap
+
+    # The package this test imports, also from another working directory.
+    root = os.path.dirname(os.path.dirname(ferroshap.__file__))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-m", "ferroshap", "explain", "--example", "--top", "3"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert len([line for line in out.stdout.splitlines() if line.strip()]) >= 3
+    bad = subprocess.run(
+        [sys.executable, "-m", "ferroshap", "explain", str(tmp_path / "missing.json"), "x.csv"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert bad.returncode != 0 and "missing.json" in bad.stderr
