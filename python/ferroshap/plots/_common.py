@@ -180,6 +180,15 @@ def _check_axes(sv: Explanation, plot: str, wanted: tuple[str, ...], shape: str)
     return sv
 
 
+def matrix_from_arrays(
+    shap_values: Any, features: Any, feature_names: Any, plot: str, output: Any = None
+) -> Explanation:
+    """Like :func:`as_matrix`, from an Explanation or shap's legacy arrays (values, feature
+    values, names)."""
+    sv = select_output(from_arrays(shap_values, features, feature_names), plot, output)
+    return _check_axes(sv, plot, ("rows", "features"), "(n_rows, n_features)")
+
+
 def as_matrix(obj: Any, plot: str, output: Any = None) -> Explanation:
     """Coerce ``obj`` to a one-output Explanation of shape ``(n_rows, n_features)``."""
     sv = select_output(to_explanation(obj, plot), plot, output)

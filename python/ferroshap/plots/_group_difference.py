@@ -13,9 +13,9 @@ from ferroshap.plots._common import (
     feature_labels,
     finish,
     from_arrays,
+    matrix_from_arrays,
     new_axes,
     rows_size,
-    select_output,
     shorten,
 )
 
@@ -151,12 +151,7 @@ def _values_and_names(shap_values: Any, feature_names: Any) -> tuple[np.ndarray,
             )
         sv = from_arrays(values, feature_names=feature_names)
     else:
-        sv = select_output(from_arrays(shap_values), "group_difference")
-        if sv.axis_names != ("rows", "features"):
-            raise ValueError(
-                "group_difference needs an Explanation of shape (n_rows, n_features); got "
-                f"{sv.values.shape} with axes {sv.axis_names}"
-            )
+        sv = matrix_from_arrays(shap_values, None, None, "group_difference")
         if feature_names is not None:
             sv = from_arrays(sv.values, feature_names=feature_names)
     values = np.asarray(sv.values, dtype=np.float64)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ferroshap.plots._common import colormap, finish, from_arrays, new_axes, shorten
+from ferroshap.plots._common import colormap, finish, matrix_from_arrays, new_axes, shorten
 
 __all__ = ["monitoring"]
 
@@ -55,12 +55,7 @@ def monitoring(
     >>> sv = explainer(X_in_time_order)  # doctest: +SKIP
     >>> ferroshap.plots.monitoring("bmi", sv, show=False)  # doctest: +SKIP
     """
-    sv = from_arrays(shap_values, features, feature_names)
-    if sv.axis_names != ("rows", "features"):
-        raise ValueError(
-            "monitoring needs SHAP values of shape (n_rows, n_features) for one output; got "
-            f"{sv.values.shape} with axes {sv.axis_names}"
-        )
+    sv = matrix_from_arrays(shap_values, features, feature_names, "monitoring")
     values = np.asarray(sv.values, dtype=np.float64)
     n_rows, n_features = values.shape
     names = (

@@ -14,10 +14,9 @@ from ferroshap.plots._common import (
     display_order,
     feature_labels,
     finish,
-    from_arrays,
+    matrix_from_arrays,
     new_axes,
     others_label,
-    select_output,
     shorten,
 )
 
@@ -89,12 +88,7 @@ def violin(
     """
     if plot_type not in ("violin", "layered_violin"):
         raise ValueError(f"plot_type must be 'violin' or 'layered_violin', got {plot_type!r}")
-    sv = select_output(from_arrays(shap_values, features, feature_names), "violin", output)
-    if sv.axis_names != ("rows", "features"):
-        raise ValueError(
-            "violin needs an Explanation of shape (n_rows, n_features); got values of shape "
-            f"{sv.values.shape} with axes {sv.axis_names}"
-        )
+    sv = matrix_from_arrays(shap_values, features, feature_names, "violin", output)
     values = np.asarray(sv.values, dtype=np.float64)
     n, m = values.shape
     keys = np.abs(values).mean(axis=0) if sort else np.arange(m, 0, -1, dtype=np.float64)
