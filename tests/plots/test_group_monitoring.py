@@ -190,3 +190,46 @@ def test_multioutput_decision_bad_input(iris_model):
         ferroshap.plots.multioutput_decision([0.1, 0.2], values, 0, show=False)
     with pytest.raises(ValueError, match="interaction values"):
         ferroshap.plots.multioutput_decision([0.0] * 3, [np.zeros((5, 4, 4))] * 3, 0, show=False)
+
+
+# -- order arguments read as shap reads them ----------------------------------------------------
+
+
+def _labels(ax):
+    """Tick labels from the top of the plot down (whichever way the y axis runs)."""
+    pairs = zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()], strict=True)
+    return [text for _, text in sorted(pairs, reverse=not ax.yaxis_inverted())]
+
+
+def test_beeswarm_and_bar_take_an_argsort_order_as_shap(diabetes_sv):
+    """``order=sv.abs.mean(0).argsort.flip`` is an order of feature indices (shap reads an
+    Explanation made by argsort so), not sort keys."""
+    shap = pytest.importorskip("shap")  # the test extra installs shap; a reason if not
+    theirs_sv = diabetes_sv.to_shap()
+    shap.plots.beeswarm(
+        theirs_sv, order=theirs_sv.abs.mean(0).argsort.flip, show=False, max_display=6
+    )
+    theirs = _labels(plt.gca())
+    by_index = diabetes_sv.abs.mean(0).argsort.flip
+    ours = _labels(ferroshap.plots.beeswarm(diabetes_sv, order=by_index, show=False, max_display=6))
+    assert ours == theirs
+    # The same order given as keys (largest first) draws the same picture, in bar too.
+    for plot in (ferroshap.plots.beeswarm, ferroshap.plots.bar):
+        by_keys = _labels(plot(diabetes_sv, order=diabetes_sv.abs.mean(0), show=False))
+        assert _labels(plot(diabetes_sv, order=by_index, show=False)) == by_keys
+        # A bare permutation of indices is an order too, as shap takes arrays.
+        assert _labels(plot(diabetes_sv, order=by_index.values, show=False)) == by_keys
+
+
+def test_heatmap_instance_order_by_a_number_per_row_as_shap(diabetes_sv):
+    """shap's documented ``instance_order=sv.sum(1)``: rows by that number, largest first."""
+    ax = ferroshap.plots.heatmap(
+        diabetes_sv[:40], instance_order=diabetes_sv[:40].sum(1), show=False
+    )
+    image = ax.images[0].get_array()
+    totals = diabetes_sv[:40].values.sum(1)
+    want = diabetes_sv[:40].values[np.argsort(-totals, kind="stable")]
+    # The image's columns are the rows in that order: their column sums (over all features
+    # drawn, the "other features" line included) are the rows' SHAP totals, descending.
+    np.testing.assert_allclose(np.asarray(image).sum(0), want.sum(1), atol=1e-9)
+    assert np.all(np.diff(np.asarray(image).sum(0)) <= 1e-9)

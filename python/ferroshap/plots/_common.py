@@ -237,15 +237,44 @@ def value_label(name: str, value: Any = None, value_width: int = 20) -> str:
     return f"{label} = {text}"
 
 
+def resolve_ordering(obj: Any, sv: Explanation) -> tuple[str, np.ndarray]:
+    """What an ``order`` argument means, as shap reads it: ``("order", indices)`` (first
+    drawn first) or ``("keys", numbers)`` (larger first).
+
+    An OpChain is applied to ``sv`` first. An Explanation made with ``argsort`` (its
+    ``op_history`` says so, e.g. ``sv.abs.mean(0).argsort.flip``) holds indices; any other
+    Explanation holds keys (``sv.abs.max(0)``, ``sv.sum(1)``). A bare array of ints that is a
+    permutation is indices (as shap takes arrays), other arrays are keys.
+    """
+    if is_opchain(obj):
+        obj = obj.apply(sv)
+    if isinstance(obj, Explanation) or type(obj).__name__ == "Explanation":
+        history = getattr(obj, "op_history", None) or []
+        kind = "order" if any(getattr(op, "name", None) == "argsort" for op in history) else "keys"
+        return kind, np.asarray(obj.values)
+    array = np.asarray(obj)
+    if (
+        array.ndim == 1
+        and array.dtype.kind in "iu"
+        and np.array_equal(np.sort(array), np.arange(len(array)))
+    ):
+        return "order", array
+    return "keys", array
+
+
 def importance(sv: Explanation, order: Any) -> np.ndarray:
     """Per-feature sort keys (larger first) from ``order``: an OpChain such as
-    ``Explanation.abs.mean(0)``, an Explanation, or an array with one number per feature."""
+    ``Explanation.abs.mean(0)``, an Explanation, or an array (see :func:`resolve_ordering`)."""
     n = sv.values.shape[-1]
-    if is_opchain(order):
-        order = order.apply(sv)
-    if isinstance(order, Explanation):
-        order = order.values
-    keys = np.asarray(order, dtype=np.float64)
+    kind, array = resolve_ordering(order, sv)
+    if kind == "order":
+        indices = array.astype(np.int64)
+        if sorted(indices.tolist()) != list(range(n)):
+            raise ValueError(f"order must be a permutation of the {n} feature indices")
+        keys = np.empty(n)
+        keys[indices] = n - np.arange(n, dtype=np.float64)
+        return keys
+    keys = np.asarray(array, dtype=np.float64)
     if keys.shape != (n,):
         raise ValueError(f"order must give one number per feature ({n}), got shape {keys.shape}")
     return keys

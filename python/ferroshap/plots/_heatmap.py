@@ -20,6 +20,7 @@ from ferroshap.plots._common import (
     is_opchain,
     new_axes,
     others_label,
+    resolve_ordering,
     shorten,
 )
 
@@ -145,13 +146,14 @@ def _instance_order(sv: Explanation, instance_order: Any) -> np.ndarray:
     n = sv.values.shape[0]
     if callable(instance_order) and not is_opchain(instance_order):
         instance_order = instance_order()  # Explanation.hclust (not called) -> OpChain
-    if is_opchain(instance_order):
-        instance_order = instance_order.apply(sv)
-    if isinstance(instance_order, Explanation):
-        instance_order = instance_order.values
-    order = np.asarray(instance_order)
+    kind, array = resolve_ordering(instance_order, sv)
+    if kind == "keys" and array.shape == (n,) and array.dtype.kind in "fb":
+        # Per-row numbers (shap's ``instance_order=sv.sum(1)``): largest first.
+        return np.argsort(-array.astype(np.float64), kind="stable")
+    order = np.asarray(array)
     if order.shape != (n,) or order.dtype.kind not in "iu":
         raise ValueError(
-            f"instance_order must give the {n} row indices in order, got shape {order.shape}"
+            f"instance_order must give the {n} row indices in order, or one number per row, "
+            f"got shape {order.shape}"
         )
     return order
