@@ -282,6 +282,12 @@ class Explanation:
         return self._derive(self._axes, values=np.abs(self.values))
 
     @op(is_property=True)
+    def identity(self) -> Explanation:
+        """This Explanation unchanged; as a plot's ``order`` (``order=Explanation.identity``)
+        it keeps the features in their own order."""
+        return self._derive(self._axes)
+
+    @op(is_property=True)
     def argsort(self) -> Explanation:
         """Indices that sort ``values`` along the last axis (ascending)."""
         return self._derive(self._axes, values=np.argsort(self.values, axis=-1, kind="stable"))

@@ -233,3 +233,12 @@ def test_heatmap_instance_order_by_a_number_per_row_as_shap(diabetes_sv):
     # drawn, the "other features" line included) are the rows' SHAP totals, descending.
     np.testing.assert_allclose(np.asarray(image).sum(0), want.sum(1), atol=1e-9)
     assert np.all(np.diff(np.asarray(image).sum(0)) <= 1e-9)
+
+
+def test_identity_order_keeps_the_features_own_order(diabetes_sv):
+    ax = ferroshap.plots.bar(
+        diabetes_sv, order=ferroshap.Explanation.identity, max_display=20, show=False
+    )
+    assert _labels(ax) == list(diabetes_sv.feature_names)
+    assert diabetes_sv.identity.values is not None
+    np.testing.assert_array_equal(diabetes_sv.identity.values, diabetes_sv.values)

@@ -245,8 +245,11 @@ def resolve_ordering(obj: Any, sv: Explanation) -> tuple[str, np.ndarray]:
     ``op_history`` says so, e.g. ``sv.abs.mean(0).argsort.flip``) holds indices; any other
     Explanation holds keys (``sv.abs.max(0)``, ``sv.sum(1)``). A bare array of ints that is a
     permutation is indices (as shap takes arrays), other arrays are keys.
+    ``Explanation.identity`` keeps the features' own order.
     """
     if is_opchain(obj):
+        if [step[0] for step in getattr(obj, "_ops", ())] == ["identity"]:
+            return "order", np.arange(sv.values.shape[-1])  # the features' own order
         obj = obj.apply(sv)
     if isinstance(obj, Explanation) or type(obj).__name__ == "Explanation":
         history = getattr(obj, "op_history", None) or []
