@@ -242,3 +242,19 @@ def test_identity_order_keeps_the_features_own_order(diabetes_sv):
     assert _labels(ax) == list(diabetes_sv.feature_names)
     assert diabetes_sv.identity.values is not None
     np.testing.assert_array_equal(diabetes_sv.identity.values, diabetes_sv.values)
+
+
+def test_shaps_colour_names_and_rgb_arrays_are_solid_colours(diabetes_sv):
+    """shap's documented ``beeswarm(sv.abs, color="shap_red")`` and ``color=colors.blue_rgb``."""
+    from matplotlib.colors import to_rgba
+
+    from ferroshap.plots import colors
+
+    for plot in (ferroshap.plots.beeswarm, ferroshap.plots.violin):
+        ax = plot(diabetes_sv.abs, color="shap_red", show=False)
+        faces = np.unique(ax.collections[0].get_facecolors()[:, :3], axis=0)
+        np.testing.assert_allclose(faces, [colors.red_rgb], atol=1e-6)
+        plt.close("all")
+    ax = ferroshap.plots.scatter(diabetes_sv[:, "bmi"], color=colors.blue_rgb, show=False)
+    face = ax.collections[0].get_facecolors()[0]
+    np.testing.assert_allclose(face[:3], to_rgba(tuple(colors.blue_rgb))[:3], atol=1e-6)

@@ -24,6 +24,7 @@ from ferroshap.plots._common import (
     pyplot,
     rows_size,
     shorten,
+    solid_color,
 )
 
 __all__ = ["beeswarm", "draw_swarm_rows", "numeric_colors", "swarm_offsets"]
@@ -144,7 +145,7 @@ def beeswarm(
 
     k = len(labels)
     ax = new_axes(ax, _size(plot_size, k))
-    solid = color if isinstance(color, str) else None
+    solid = solid_color(color)
     cmap = color if color is not None and solid is None else colormap()
     y = np.arange(k)[::-1].astype(np.float64)
     draw_swarm_rows(ax, lines, colors, y, cmap, solid, s, alpha)

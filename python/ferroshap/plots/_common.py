@@ -81,6 +81,23 @@ def diverging_colormap() -> Any:
     return LinearSegmentedColormap.from_list("ferroshap_diverging", [NEGATIVE, "#ffffff", POSITIVE])
 
 
+# shap's names for its two colours, as its plots accept them (``color="shap_red"``).
+_SHAP_COLOR_NAMES = {"shap_red": POSITIVE, "shap_blue": NEGATIVE}
+
+
+def solid_color(color: Any) -> Any:
+    """``color`` as one matplotlib colour when it is one (a name, shap's ``"shap_red"`` /
+    ``"shap_blue"``, or an RGB(A) sequence such as ``plots.colors.red_rgb``), else None (then
+    it is a colormap, or nothing)."""
+    if isinstance(color, str):
+        return _SHAP_COLOR_NAMES.get(color, color)
+    if color is None or callable(color):
+        return None
+    from matplotlib.colors import is_color_like
+
+    return tuple(np.asarray(color, dtype=np.float64)) if is_color_like(color) else None
+
+
 def from_arrays(
     shap_values: Any, features: Any = None, feature_names: Any = None, base_values: Any = None
 ) -> Explanation:

@@ -20,6 +20,7 @@ from ferroshap.plots._common import (
     pyplot,
     select_output,
     shorten,
+    solid_color,
     to_explanation,
 )
 from ferroshap.plots._interactions import interaction_scores, numeric_matrix
@@ -161,7 +162,7 @@ def _one(
     cvals, cname = _color_values(sv, color)
     raster = len(x) > 2000
     if cvals is None:
-        solid = color if isinstance(color, str) else NEGATIVE
+        solid = solid_color(color) or NEGATIVE
         ax.scatter(
             x[finite],
             y[finite],
@@ -258,7 +259,11 @@ def _jitter(x: np.ndarray, x_jitter: Any) -> float:
 
 
 def _color_values(sv: Explanation, color: Any) -> tuple[np.ndarray | None, str]:
-    if color is None or isinstance(color, str):
+    if (
+        color is None
+        or isinstance(color, str)
+        or (not isinstance(color, Explanation) and solid_color(color) is not None)
+    ):
         return None, ""
     other = to_explanation(color, "scatter color")
     if other.axis_names == ("rows", "features"):

@@ -18,6 +18,7 @@ from ferroshap.plots._common import (
     new_axes,
     others_label,
     shorten,
+    solid_color,
 )
 
 __all__ = ["violin"]
@@ -103,7 +104,7 @@ def violin(
         colors.append(np.full(n, np.nan))
     k = len(labels)
     ax = new_axes(ax, _size(plot_size, k))
-    solid = color if isinstance(color, str) else None
+    solid = solid_color(color)
     cmap = cmap or (color if color is not None and solid is None else colormap())
     lo = min(float(c.min()) for c in columns)
     hi = max(float(c.max()) for c in columns)
