@@ -155,3 +155,26 @@ def test_bad_input_is_refused_clearly(diabetes):
         ferroshap.PermutationExplainer(shape_changes, background, seed=0)(X[20:21, :3], silent=True)
     with pytest.raises(ValueError, match="link='logit' needs probabilities"):
         ferroshap.PermutationExplainer(lambda A: A[:, 0], background, link="logit")
+
+
+def test_outputs_selects_the_outputs_to_explain():
+    """``outputs=`` (which shap 0.51 accepts and ignores here, returning every output) gives
+    exactly those outputs' values: the same permutations, so equal to indexing the full run."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    explainer = ferroshap.PermutationExplainer(model.predict_proba, X[:30], seed=0)
+    full = explainer(X[:4])
+    # An output axis is kept even for one output, as Partition's outputs= (and shap's) does.
+    for outputs, pick in ((1, [1]), ([2, 0], [2, 0]), (-1, [2])):
+        got = ferroshap.PermutationExplainer(model.predict_proba, X[:30], seed=0)(
+            X[:4], outputs=outputs
+        )
+        np.testing.assert_array_equal(got.values, full.values[..., pick])
+        np.testing.assert_array_equal(got.base_values, full.base_values[..., pick])
+    with pytest.raises(ValueError, match="out of range"):
+        explainer(X[:1], outputs=3)
+    with pytest.raises(ValueError, match="this model has one"):
+        ferroshap.PermutationExplainer(model.predict, X[:30])(X[:1], outputs=0)

@@ -13,6 +13,7 @@ from ferroshap import _core
 from ferroshap._text_masker import tokenizer_as_masker
 from ferroshap.explainers._agnostic import MaskedModelExplainer, _is_identity
 from ferroshap.explainers._background import Background
+from ferroshap.explainers._output_selection import output_index
 from ferroshap.explainers._structured import explain_images, explain_texts
 from ferroshap.explainers.kernel import _model_function
 from ferroshap.explanation import Explanation
@@ -152,21 +153,7 @@ class PartitionExplainer(MaskedModelExplainer):
         """This explainer restricted to the model outputs ``outputs`` (indices), as shap's
         ``outputs=``: the model is explained as if it returned only those, so they alone
         decide which clusters are split first."""
-        if self._single:
-            raise ValueError("outputs= selects among several model outputs; this model has one")
-        if callable(outputs) or hasattr(outputs, "_ops"):
-            raise NotImplementedError(
-                "outputs= takes output indices so far (shap's Explanation-chain selections "
-                "such as Explanation.argsort.flip[:1] are not supported)"
-            )
-        index = np.atleast_1d(np.asarray(outputs))
-        if index.ndim != 1 or index.size == 0 or not np.issubdtype(index.dtype, np.integer):
-            raise ValueError(f"outputs must be an output index or a list of them, got {outputs!r}")
-        if index.min() < -self._n_outputs or index.max() >= self._n_outputs:
-            raise ValueError(
-                f"outputs {index.tolist()} out of range for a model of {self._n_outputs} outputs"
-            )
-        index = index % self._n_outputs
+        index = output_index(outputs, self._n_outputs, self._single)
         view = copy.copy(self)
         f = self._f
         view._f = lambda rows: np.asarray(f(rows))[:, index]

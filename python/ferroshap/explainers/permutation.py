@@ -8,6 +8,7 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers._output_selection import output_index
 from ferroshap.explainers.kernel import _budget
 from ferroshap.explanation import Explanation
 
@@ -128,10 +129,12 @@ class PermutationExplainer(MaskedModelExplainer):
             raise TypeError("PermutationExplainer explains one data argument X")
         if main_effects:
             raise NotImplementedError("main_effects=True is not supported yet")
-        if outputs is not None:
-            raise NotImplementedError("outputs= is not supported yet; index the Explanation")
+        index = None if outputs is None else output_index(outputs, self._n_outputs, self._single)
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
-        return self._explanation(values, errors, matrix, error_bounds)
+        explanation = self._explanation(values, errors, matrix, error_bounds)
+        # Each output's values come from the same permutations whichever outputs are asked
+        # for, so selecting after the run gives what explaining only those would.
+        return explanation if index is None else explanation[..., index]
 
     def shap_values(
         self,
