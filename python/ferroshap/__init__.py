@@ -18,6 +18,7 @@ from ferroshap._core import (
 from ferroshap.cohorts import Cohorts
 from ferroshap.explainers import (
     AdditiveExplainer,
+    CoalitionExplainer,
     DeepExplainer,
     ExactExplainer,
     Explainer,
@@ -71,6 +72,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "AdditiveExplainer",
+    "CoalitionExplainer",
     "Cohorts",
     "DeepExplainer",
     "ExactExplainer",
