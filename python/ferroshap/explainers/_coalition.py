@@ -137,7 +137,8 @@ def _groups_of(partition_tree: Any, names: list[Any]) -> list[list[int]]:
     if missing:
         raise ValueError(
             f"partition_tree leaves out the features {missing}: every feature must be in exactly "
-            "one group"
+            "one group (shap would hold them at the background and give them 0, so that the "
+            "values no longer add up to the prediction)"
         )
     return groups
 
