@@ -106,6 +106,11 @@ def test_equals_shaps_values_on_a_nested_hierarchy(diabetes):
     np.testing.assert_allclose(got.values, want.values[..., 0], atol=1e-8)
     np.testing.assert_allclose(got.base_values, want.base_values[:, 0], atol=1e-8)
     assert got.feature_names == list(X.columns)
+    # shap's own masker (its rows and the names set on it) gives the same values.
+    from_shap_masker = ferroshap.explainers.Coalition(
+        model.predict, theirs, partition_tree=DIABETES_TREE, native=False
+    )
+    np.testing.assert_allclose(from_shap_masker(rows, silent=True).values, got.values, atol=1e-12)
     # Efficiency: the values add up to the prediction (float32 predictions, summed in f64).
     total = got.base_values + got.values.sum(axis=1)
     np.testing.assert_allclose(total, model.predict(rows), atol=1e-6)

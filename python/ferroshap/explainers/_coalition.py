@@ -155,12 +155,12 @@ class CoalitionExplainer(MaskedModelExplainer):
     the Shapley values (``ExactExplainer``), a binary one the Owen values
     (``PartitionExplainer`` with a budget that splits every cluster).
 
-    Every coalition is evaluated once per row (``2^4 + 2^3·38 = 320`` for shap's adult example
-    of 12 features in groups of 5, 3, 2 and 1), in large model calls, and combined in Rust;
-    for a tree model whose converted ensemble reproduces it (e.g. XGBoost's
-    ``predict_proba``) the coalitions are evaluated from the trees without calling the
-    model. A hierarchy needing more than 2^24 marginal contributions per row (a group of
-    more than 20 members, say) raises ValueError when called.
+    Every coalition is evaluated once per row (576 for the 12 adult features in 4 groups of
+    6, 3, 2 and 1: shap calls the model once for each), in large model calls, and combined
+    in Rust; for a tree model whose converted ensemble reproduces it (e.g. XGBoost's
+    ``predict_proba``) the coalitions are evaluated from the trees without calling the model.
+    A hierarchy needing more than 2^24 marginal contributions per row (a group of more than
+    20 members, say) raises ValueError when called.
 
     Parameters
     ----------

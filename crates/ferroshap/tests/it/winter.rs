@@ -131,6 +131,16 @@ fn winter_values_equal_both_brute_force_oracles_and_are_efficient() {
         let background = random_matrix(&mut rng, 4, m);
         let x = random_matrix(&mut rng, 3, m);
         let got = values(nonlinear, &x, &background, winter(m, groups.clone()), 37);
+        // Each distinct coalition is planned once per row: the closed-form count.
+        let tree = GroupTree::new(m, groups.clone()).unwrap();
+        let fnull = vec![0.0; 2];
+        let problem = Problem::new(x.view(), background.view(), None, &fnull).unwrap();
+        let job = EngineJob::start(problem, winter(m, groups.clone())).unwrap();
+        assert_eq!(
+            job.n_evaluations(),
+            3 * 4 * tree.n_coalitions(),
+            "case {case}"
+        );
         let fnull = nonlinear(background.view())
             .mean_axis(ndarray::Axis(0))
             .unwrap();
