@@ -239,6 +239,27 @@ def test_numpy_pandas_polars_and_one_row_agree(diabetes):
     assert np.ndim(one.base_values) == 0
 
 
+def test_weighted_background_and_other_tree_forms(diabetes):
+    X, model = diabetes
+    names = list(X.columns)
+    summary = ferroshap.kmeans(X.iloc[:60], 6)
+    tree = ["age", "sex", {"Body": ["bmi", "bp"], "Serum": [f"s{j}" for j in range(1, 7)]}]
+    got = ferroshap.CoalitionExplainer(
+        model.predict, summary, partition_tree=tree, feature_names=names
+    )(X.iloc[:2], silent=True)
+    # The cluster sizes weight the background: the base value is the weighted mean output.
+    weights = summary.weights / summary.weights.sum()
+    base = weights @ model.predict(summary.data)
+    np.testing.assert_allclose(got.base_values, base, atol=1e-6)
+    total = got.base_values + got.values.sum(axis=1)
+    np.testing.assert_allclose(total, model.predict(X.iloc[:2].to_numpy()), atol=1e-6)
+    # One feature: a lone name is its hierarchy (create_partition_hierarchy's output then).
+    one = ferroshap.CoalitionExplainer(
+        lambda rows: 2.0 * rows[:, 0], np.zeros((3, 1)), partition_tree="x", feature_names=["x"]
+    )
+    np.testing.assert_allclose(one(np.array([[1.5]]), silent=True).values, [[3.0]])
+
+
 def test_save_load_and_pickle_keep_the_hierarchy(diabetes):
     X, model = diabetes
     explainer = ferroshap.CoalitionExplainer(model, X.iloc[:10], partition_tree=DIABETES_TREE)

@@ -228,7 +228,7 @@ class CoalitionExplainer(MaskedModelExplainer):
                 '{"Demographics": ["Age", "Sex"], "Work": ["Hours per week"]} (for a '
                 "clustering of the features, use PartitionExplainer)"
             )
-        if not isinstance(masker, Independent) and hasattr(masker, "data"):
+        if type(masker).__module__.partition(".")[0] == "shap" and hasattr(masker, "data"):
             # A masker of shap's: its background rows and the names set on it.
             named = Independent(masker.data, max_samples=len(masker.data))
             named.feature_names = getattr(masker, "feature_names", None)
