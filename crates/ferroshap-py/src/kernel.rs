@@ -348,10 +348,12 @@ impl PyGameJob {
     }
 
     /// `(coalitions, marginal contributions)` per row that Winter values over `groups` (as
-    /// for `winter`) take; raises ValueError for a malformed hierarchy.
+    /// for `winter`) take; raises ValueError for a malformed hierarchy or one above the
+    /// limit of contributions per row (so that an explainer refuses it when built).
     #[staticmethod]
     fn winter_size(n_features: usize, groups: Vec<Vec<usize>>) -> PyResult<(usize, usize)> {
         let tree = GroupTree::new(n_features, groups).map_err(PyFsErr)?;
+        tree.check_size().map_err(PyFsErr)?;
         Ok((tree.n_coalitions(), tree.n_terms()))
     }
 

@@ -160,7 +160,7 @@ class CoalitionExplainer(MaskedModelExplainer):
     in Rust; for a tree model whose converted ensemble reproduces it (e.g. XGBoost's
     ``predict_proba``) the coalitions are evaluated from the trees without calling the model.
     A hierarchy needing more than 2^24 marginal contributions per row (a group of more than
-    20 members, say) raises ValueError when called.
+    20 members, say) is refused with a ValueError that gives its size.
 
     Parameters
     ----------
