@@ -18,6 +18,7 @@ from ferroshap._core import (
 from ferroshap.cohorts import Cohorts
 from ferroshap.explainers import (
     AdditiveExplainer,
+    CoalitionExplainer,
     DeepExplainer,
     ExactExplainer,
     Explainer,
@@ -72,6 +73,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "AdditiveExplainer",
+    "CoalitionExplainer",
     "Cohorts",
     "DeepExplainer",
     "ExactExplainer",

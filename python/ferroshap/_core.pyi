@@ -386,8 +386,8 @@ class Interventional:
 @final  # PyO3 classes cannot be subclassed
 class GameJob:
     """A model-agnostic estimator at work on a block of explained rows (used by
-    ``KernelExplainer``, ``PermutationExplainer``, ``ExactExplainer`` and
-    ``PartitionExplainer``).
+    ``KernelExplainer``, ``PermutationExplainer``, ``ExactExplainer``,
+    ``PartitionExplainer`` and ``CoalitionExplainer``).
 
     Plans rounds of coalitions, builds their masked rows for the model in batches, takes the
     model's outputs back in order, and reduces them to values.
@@ -458,6 +458,21 @@ class GameJob:
         linearize_link: bool = True,
         background_outputs: npt.NDArray[np.float64] | None = None,
     ) -> GameJob: ...
+    @staticmethod
+    def winter(
+        X: npt.NDArray[np.float64],
+        background: npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64],
+        fnull: npt.NDArray[np.float64],
+        groups: list[list[int]],
+        *,
+        n_threads: int | None = None,
+        link: _KernelLink = "identity",
+        linearize_link: bool = True,
+        background_outputs: npt.NDArray[np.float64] | None = None,
+    ) -> GameJob: ...
+    @staticmethod
+    def winter_size(n_features: int, groups: list[list[int]]) -> tuple[int, int]: ...
     @staticmethod
     def sampling(
         X: npt.NDArray[np.float64],

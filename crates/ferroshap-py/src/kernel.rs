@@ -9,6 +9,7 @@ use ferroshap::game::{
     KernelJob, KernelOptions, Link, OwenEstimator, PairEvaluation, PartitionEstimator,
     PermutationEstimator, Problem, Sampling, SamplingEstimator,
 };
+use ferroshap::game::{GroupTree, WinterEstimator};
 use ferroshap::game::{set_tree_values, tree_ensemble_shap_values_at};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray1, PyReadonlyArray2,
@@ -67,6 +68,7 @@ enum AnyJob {
     Sampling(EngineJob<SamplingEstimator>),
     Owen(EngineJob<OwenEstimator>),
     Partition(EngineJob<PartitionEstimator>),
+    Winter(EngineJob<WinterEstimator>),
 }
 
 /// Runs `$body` with `$job` bound to the job inside `$any`, whatever its estimator.
@@ -79,6 +81,7 @@ macro_rules! with_job {
             AnyJob::Sampling($job) => $body,
             AnyJob::Owen($job) => $body,
             AnyJob::Partition($job) => $body,
+            AnyJob::Winter($job) => $body,
         }
     };
 }
@@ -316,6 +319,42 @@ impl PyGameJob {
             .map_err(crate::error::PyFsErr)?
             .with_fixed_context(fixed_context);
         start(py, n_threads, problem, estimator, AnyJob::Partition)
+    }
+
+    /// Winter values (shap's `CoalitionExplainer` estimator) over a hierarchy of groups:
+    /// `groups[t]` lists the members of group `t` (node `n_features + t`), features or
+    /// earlier groups; the last group is the root.
+    #[staticmethod]
+    #[pyo3(signature = (X, background, weights, fnull, groups, *, n_threads=None,
+        link="identity", linearize_link=true, background_outputs=None))]
+    #[allow(non_snake_case, clippy::too_many_arguments)]
+    fn winter(
+        py: Python<'_>,
+        X: PyReadonlyArray2<'_, f64>,
+        background: PyReadonlyArray2<'_, f64>,
+        weights: PyReadonlyArray1<'_, f64>,
+        fnull: PyReadonlyArray1<'_, f64>,
+        groups: Vec<Vec<usize>>,
+        n_threads: Option<usize>,
+        link: &str,
+        linearize_link: bool,
+        background_outputs: Option<PyReadonlyArray2<'_, f64>>,
+    ) -> PyResult<Self> {
+        let problem = problem_of(&X, &background, &weights, &fnull)?;
+        let problem = linked(problem, link, linearize_link, background_outputs)?;
+        let tree = GroupTree::new(problem.n_columns(), groups).map_err(PyFsErr)?;
+        let estimator = WinterEstimator::new(Arc::new(tree)).map_err(PyFsErr)?;
+        start(py, n_threads, problem, estimator, AnyJob::Winter)
+    }
+
+    /// `(coalitions, marginal contributions)` per row that Winter values over `groups` (as
+    /// for `winter`) take; raises ValueError for a malformed hierarchy or one above the
+    /// limit of contributions per row (so that an explainer refuses it when built).
+    #[staticmethod]
+    fn winter_size(n_features: usize, groups: Vec<Vec<usize>>) -> PyResult<(usize, usize)> {
+        let tree = GroupTree::new(n_features, groups).map_err(PyFsErr)?;
+        tree.check_size().map_err(PyFsErr)?;
+        Ok((tree.n_coalitions(), tree.n_terms()))
     }
 
     /// Sampling SHAP (shap's `SamplingExplainer` estimator, IME in two rounds).

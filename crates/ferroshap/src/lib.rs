@@ -171,7 +171,8 @@
 //! [`game::kernel::shap_values`] explains any model given as a closure from a batch of rows to
 //! its outputs `(rows, outputs)`; it calls the closure on masked rows in large batches.
 //! [`game::explain`] runs the other estimators ([`game::ExactEstimator`],
-//! [`game::PermutationEstimator`], [`game::SamplingEstimator`]) the same way.
+//! [`game::PermutationEstimator`], [`game::SamplingEstimator`], Owen values over a binary
+//! [`game::Hierarchy`], Winter values over a [`game::GroupTree`] of any arity) the same way.
 //!
 //! ```
 //! use ferroshap::{KernelOptions, game::kernel};

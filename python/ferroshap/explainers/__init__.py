@@ -1,5 +1,6 @@
 """shap-compatible explainers."""
 
+from ferroshap.explainers._coalition import CoalitionExplainer
 from ferroshap.explainers._dispatch import Explainer
 from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.deep import DeepExplainer, GradientExplainer
@@ -14,6 +15,7 @@ from ferroshap.explainers.tree import TreeExplainer
 
 # shap's short names (shap.explainers.Exact, ...).
 Additive = AdditiveExplainer
+Coalition = CoalitionExplainer
 Deep = DeepExplainer
 Exact = ExactExplainer
 GPUTree = GPUTreeExplainer
@@ -28,6 +30,8 @@ Tree = TreeExplainer
 __all__ = [
     "Additive",
     "AdditiveExplainer",
+    "Coalition",
+    "CoalitionExplainer",
     "Deep",
     "DeepExplainer",
     "Exact",

@@ -4,6 +4,8 @@
 - :func:`hclust`: a hierarchical clustering of the features (for ``plots.bar(clustering=)`` and
   the ``Partition`` masker), by correlation or, given a target, by shap's XGBoost redundancy.
 - :func:`hclust_ordering`: an order of rows that keeps similar ones together.
+- :func:`partition_tree`: a complete-linkage clustering of the features (for
+  ``create_partition_hierarchy`` and the ``Partition`` masker).
 - :func:`approximate_interactions` / :func:`potential_interactions`: features ranked by how much
   they seem to interact with one feature (what ``plots.scatter(color=...)`` colours by).
 - :func:`safe_isinstance`: a type check by class path that imports nothing.
@@ -16,7 +18,12 @@
 import importlib
 
 from ferroshap.explainers._background import sample
-from ferroshap.utils._clustering import hclust, hclust_ordering, xgboost_distances_r2
+from ferroshap.utils._clustering import (
+    hclust,
+    hclust_ordering,
+    partition_tree,
+    xgboost_distances_r2,
+)
 from ferroshap.utils._general import (
     OpChain,
     convert_name,
@@ -44,6 +51,7 @@ __all__ = [
     "hclust_ordering",
     "make_masks",
     "ordinal_str",
+    "partition_tree",
     "partition_tree_shuffle",
     "potential_interactions",
     "record_import_error",

@@ -10,7 +10,7 @@ import numpy as np
 from ferroshap._hierarchy import feature_linkage
 from ferroshap.utils._exceptions import DimensionError
 
-__all__ = ["hclust", "hclust_ordering", "xgboost_distances_r2"]
+__all__ = ["hclust", "hclust_ordering", "partition_tree", "xgboost_distances_r2"]
 
 _LINKAGES = ("single", "complete", "average")
 
@@ -186,3 +186,27 @@ def hclust_ordering(X: Any, metric: str = "sqeuclidean", anchor_first: bool = Fa
     from ferroshap.cohorts import hclust_order
 
     return hclust_order(_matrix(X), metric)
+
+
+def partition_tree(X: Any, metric: str = "correlation", random_state: int = 0) -> np.ndarray:
+    """A complete-linkage clustering of the features (columns) of ``X`` as a scipy linkage
+    matrix, as ``shap.utils.partition_tree``: ``scipy.cluster.hierarchy.complete`` on the
+    ``metric`` distances between the columns, missing values replaced by their column's mean,
+    with a ``1e-8`` jitter to break ties drawn from a generator seeded with ``random_state``
+    (shap draws it from numpy's global state). Pass it to ``maskers.Partition(clustering=)``
+    or to ``create_partition_hierarchy`` for a ``CoalitionExplainer``. Needs scipy.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_features - 1, 4)`` linkage matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(50, 3))
+    >>> X[:, 2] = X[:, 0] + 0.01 * X[:, 1]
+    >>> partition_tree(X)[0, :2].tolist()  # columns 0 and 2 join first
+    [0.0, 2.0]
+    """
+    return feature_linkage(_matrix(X), metric=metric, method="complete", seed=random_state)

@@ -31,6 +31,7 @@ pub mod sampling;
 pub mod tree_game;
 pub mod tree_kernel;
 pub mod tree_values;
+pub mod winter;
 
 /// Kernel's link is the models' [`Link`] (re-exported where the options are).
 pub use crate::ensemble::Link;
@@ -50,3 +51,4 @@ pub use sampling::SamplingEstimator;
 pub use tree_game::PairEvaluation;
 pub use tree_kernel::{tree_ensemble_shap_values, tree_ensemble_shap_values_at};
 pub use tree_values::set_tree_values;
+pub use winter::{GroupTree, WinterEstimator};

@@ -11,3 +11,4 @@ mod shapes;
 mod single_row;
 mod tree_game;
 mod wide_paths;
+mod winter;

@@ -22,7 +22,7 @@ use crate::kernel::{nonlinear, random_matrix};
 use crate::oracle::Rng;
 
 /// A random binary hierarchy over `m` leaves: merges two random current clusters at a time.
-fn random_hierarchy(rng: &mut Rng, m: usize) -> Vec<(f64, f64, f64)> {
+pub(crate) fn random_hierarchy(rng: &mut Rng, m: usize) -> Vec<(f64, f64, f64)> {
     let mut live: Vec<usize> = (0..m).collect();
     let mut rows = Vec::new();
     while live.len() > 1 {
@@ -34,7 +34,7 @@ fn random_hierarchy(rng: &mut Rng, m: usize) -> Vec<(f64, f64, f64)> {
     rows
 }
 
-fn chain(m: usize) -> Vec<(f64, f64, f64)> {
+pub(crate) fn chain(m: usize) -> Vec<(f64, f64, f64)> {
     (1..m)
         .map(|t| {
             let prev = if t == 1 { 0 } else { m + t - 2 };
@@ -44,7 +44,7 @@ fn chain(m: usize) -> Vec<(f64, f64, f64)> {
 }
 
 /// `v(S) = Σᵢ wᵢ f(x_S, bᵢ)` for every subset `S` of the `m` columns (bit j = column j).
-fn game(
+pub(crate) fn game(
     model: impl Fn(ArrayView2<'_, f64>) -> Array2<f64>,
     x: &[f64],
     background: &Array2<f64>,
@@ -70,8 +70,18 @@ fn game(
 /// which every cluster of `h` is contiguous.
 fn owen_oracle(v: &[Vec<f64>], h: &Hierarchy) -> Array2<f64> {
     let m = h.n_leaves();
-    let k = v[0].len();
     let clusters: Vec<Vec<usize>> = (m..h.n_nodes()).map(|n| h.leaves(n).to_vec()).collect();
+    mean_over_contiguous_orderings(v, m, &clusters)
+}
+
+/// The mean marginal contribution `(m, k)` of each of `m` features over all orderings in
+/// which the features of every cluster are contiguous (Heap's algorithm over all `m!`).
+pub(crate) fn mean_over_contiguous_orderings(
+    v: &[Vec<f64>],
+    m: usize,
+    clusters: &[Vec<usize>],
+) -> Array2<f64> {
+    let k = v[0].len();
     let mut total = Array2::zeros((m, k));
     let mut count = 0usize;
     let mut order: Vec<usize> = (0..m).collect();
@@ -100,7 +110,6 @@ fn owen_oracle(v: &[Vec<f64>], h: &Hierarchy) -> Array2<f64> {
             s |= 1 << j;
         }
     };
-    // Heap's algorithm over all m! orderings.
     let mut c = vec![0usize; m];
     visit(&order);
     let mut i = 0;
