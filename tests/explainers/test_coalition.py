@@ -139,6 +139,9 @@ def test_multi_output_equals_shap_and_the_trees_stand_in_for_the_model(wine):
     np.testing.assert_allclose(got.values, called.values, atol=1e-10)
     proba = model.predict_proba(rows)
     np.testing.assert_allclose(got.base_values + got.values.sum(axis=1), proba, atol=1e-10)
+    # outputs= explains those outputs only: the same values as indexing the full run.
+    picked = explainer(rows, outputs=[2, 0], silent=True)
+    np.testing.assert_array_equal(picked.values, got.values[..., [2, 0]])
 
 
 @needs_shap_coalition

@@ -10,6 +10,7 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers._output_selection import output_index
 from ferroshap.explanation import Explanation
 from ferroshap.maskers import Independent
 
@@ -284,7 +285,8 @@ class CoalitionExplainer(MaskedModelExplainer):
         batch_size
             Rows of model input per model call (``"auto"``: a few hundred thousand values).
         outputs
-            Only ``None`` (all outputs) so far; index the Explanation instead.
+            Output indices to explain (an index or a list; the output axis is kept), or
+            ``None`` for all.
         silent
             Hide the progress bar (shown for long runs when ``tqdm`` is installed).
 
@@ -299,12 +301,11 @@ class CoalitionExplainer(MaskedModelExplainer):
             raise TypeError("CoalitionExplainer explains one data argument X")
         if fixed_context not in (None, 0, 1, "auto") or isinstance(fixed_context, bool):
             raise ValueError(f"fixed_context must be 0, 1 or None, got {fixed_context!r}")
-        if outputs is not None:
-            raise NotImplementedError(
-                "outputs= is not supported by CoalitionExplainer yet; index the Explanation"
-            )
+        index = None if outputs is None else output_index(outputs, self._n_outputs, self._single)
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
-        return self._explanation(values, errors, matrix, False)
+        explanation = self._explanation(values, errors, matrix, False)
+        # Each output's Winter values use the same coalitions whichever outputs are asked for.
+        return explanation if index is None else explanation[..., index]
 
     def __str__(self) -> str:
         return "ferroshap.explainers.CoalitionExplainer()"
