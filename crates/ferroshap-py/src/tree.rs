@@ -362,6 +362,112 @@ impl PyTreeEnsemble {
         Ok(PyTreeEnsemble::wrap(inner))
     }
 
+    /// Trees given as one run of node arrays, tree after tree: what `from_arrays` builds
+    /// from per-tree dicts, without a Python object per tree and array (a scikit-learn
+    /// forest converts in one pass). Numeric splits only.
+    #[staticmethod]
+    #[pyo3(signature = (n_nodes, outputs, left, right, feature, threshold, default_left, cover,
+        value, *, n_features, n_outputs, leaf_width, base_offset, rules, link="identity",
+        objective="", feature_names=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_flat_arrays(
+        n_nodes: PyReadonlyArray1<'_, i64>,
+        outputs: PyReadonlyArray1<'_, i64>,
+        left: PyReadonlyArray1<'_, i64>,
+        right: PyReadonlyArray1<'_, i64>,
+        feature: PyReadonlyArray1<'_, i64>,
+        threshold: PyReadonlyArray1<'_, f64>,
+        default_left: PyReadonlyArray1<'_, bool>,
+        cover: PyReadonlyArray1<'_, f64>,
+        value: PyReadonlyArray1<'_, f64>,
+        n_features: usize,
+        n_outputs: usize,
+        leaf_width: usize,
+        base_offset: Vec<f64>,
+        rules: &str,
+        link: &str,
+        objective: &str,
+        feature_names: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let (n_nodes, outputs) = (n_nodes.as_array(), outputs.as_array());
+        let (left, right, feature) = (left.as_array(), right.as_array(), feature.as_array());
+        let (threshold, default_left) = (threshold.as_array(), default_left.as_array());
+        let (cover, value) = (cover.as_array(), value.as_array());
+        if outputs.len() != n_nodes.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} outputs for {} trees",
+                outputs.len(),
+                n_nodes.len()
+            )));
+        }
+        let total = n_nodes.iter().try_fold(0usize, |acc, &n| {
+            usize::try_from(n).ok().and_then(|n| acc.checked_add(n))
+        });
+        let Some(total) = total else {
+            return Err(PyValueError::new_err(
+                "n_nodes must hold non-negative node counts",
+            ));
+        };
+        for (name, len) in [
+            ("left", left.len()),
+            ("right", right.len()),
+            ("feature", feature.len()),
+            ("threshold", threshold.len()),
+            ("default_left", default_left.len()),
+            ("cover", cover.len()),
+        ] {
+            if len != total {
+                return Err(PyValueError::new_err(format!(
+                    "{name} has {len} entries for {total} nodes"
+                )));
+            }
+        }
+        if Some(value.len()) != total.checked_mul(leaf_width) {
+            return Err(PyValueError::new_err(format!(
+                "value has {} entries for {total} nodes of {leaf_width} values",
+                value.len()
+            )));
+        }
+        let mut raw = Vec::with_capacity(n_nodes.len());
+        let mut start = 0usize;
+        for (&n, &output) in n_nodes.iter().zip(outputs.iter()) {
+            let nodes = start..start + n as usize;
+            let output = usize::try_from(output)
+                .map_err(|_| PyValueError::new_err(format!("negative output {output}")))?;
+            raw.push(RawTree {
+                left: left.slice(ndarray::s![nodes.clone()]).to_vec(),
+                right: right.slice(ndarray::s![nodes.clone()]).to_vec(),
+                feature: feature.slice(ndarray::s![nodes.clone()]).to_vec(),
+                threshold: threshold.slice(ndarray::s![nodes.clone()]).to_vec(),
+                default_left: default_left.slice(ndarray::s![nodes.clone()]).to_vec(),
+                zero_is_missing: Vec::new(),
+                categories: Vec::new(),
+                categories_go_left: false,
+                cover: cover.slice(ndarray::s![nodes.clone()]).to_vec(),
+                value: value
+                    .slice(ndarray::s![
+                        nodes.start * leaf_width..nodes.end * leaf_width
+                    ])
+                    .to_vec(),
+                output,
+            });
+            start = nodes.end;
+        }
+        let spec = EnsembleSpec {
+            n_features,
+            n_outputs,
+            leaf_width,
+            base_offset,
+            rules: parse_rules(rules)?,
+            link: link.parse::<Link>().map_err(PyFsErr)?,
+            objective: objective.to_string(),
+            feature_names,
+            categorical_features: Vec::new(),
+        };
+        let inner = TreeEnsemble::new(spec, raw).map_err(PyFsErr)?;
+        Ok(PyTreeEnsemble::wrap(inner))
+    }
+
     #[getter]
     fn n_features(&self) -> usize {
         self.inner.n_features()
