@@ -99,6 +99,7 @@ pub fn set_tree_values<E: Estimator>(
                 output,
                 evaluation,
                 x: &x_prep,
+                n_columns: p,
                 position: &row.position,
                 n_varying: row.n_used,
                 coalitions: &row.masks,
