@@ -26,8 +26,8 @@
 //! the rows' total weight (the same sum, rounded differently: about 1e-16 of the values);
 //! otherwise each row gets exactly its own pair walk's leaves, in that walk's order.
 
-use crate::ensemble::Tree;
 use crate::ensemble::{OutputTransform, TreeEnsemble};
+use crate::ensemble::{SplitRules, Tree};
 use crate::tree_shap::pair_walk::{CondLeaf, add_leaf_terms, subset_sums};
 
 /// How a pair's game is evaluated (the automatic choice is by estimated cost).
@@ -60,6 +60,8 @@ pub(crate) struct RowGame<'a> {
     pub x: &'a [f64],
     /// Number of columns of the rows.
     pub n_columns: usize,
+    /// Each tree's first node in one numbering of all nodes ([`node_offsets`]).
+    pub node_offsets: &'a [usize],
     /// Feature → position among the varying features, `u32::MAX` when it does not vary.
     pub position: &'a [u32],
     pub n_varying: usize,
@@ -85,19 +87,21 @@ pub(crate) struct Scratch {
 impl RowGame<'_> {
     /// Adds `w_b · f(x_S, r_b)` for every coalition to `ey` (`n_coalitions × n_outputs`),
     /// for the prepared background rows `background` (row-major, at most 64) with weights
-    /// `weights`.
+    /// `weights`; `routes`, if given, says where they go at every node
+    /// ([`background_routes`]).
     pub fn accumulate(
         &self,
         background: &[f64],
+        routes: Option<&[u64]>,
         weights: &[f64],
         ey: &mut [f64],
         scratch: &mut Scratch,
     ) {
         if self.output.is_margin() && self.row_table_pays(weights.len()) {
-            self.accumulate_linear(background, weights, ey, scratch);
+            self.accumulate_linear(background, routes, weights, ey, scratch);
             return;
         }
-        self.collect_chunk_leaves(background, scratch);
+        self.collect_chunk_leaves(background, routes, scratch);
         let row_leaves = std::mem::take(&mut scratch.row_leaves);
         let row_constant = std::mem::take(&mut scratch.row_constant);
         let k = self.ensemble.n_outputs();
@@ -130,7 +134,12 @@ impl RowGame<'_> {
     /// together, leaving each row's conditioned leaves in `scratch.row_leaves` and the margin
     /// part every coalition shares with it (base offset included) in `scratch.row_constant`,
     /// exactly as walking each pair alone leaves them.
-    fn collect_chunk_leaves(&self, background: &[f64], scratch: &mut Scratch) {
+    fn collect_chunk_leaves(
+        &self,
+        background: &[f64],
+        routes: Option<&[u64]>,
+        scratch: &mut Scratch,
+    ) {
         let ens = self.ensemble;
         let k = ens.n_outputs();
         let n = background.len() / self.n_columns.max(1);
@@ -147,6 +156,7 @@ impl RowGame<'_> {
         let (row_constant, row_leaves) = (&mut scratch.row_constant, &mut scratch.row_leaves);
         self.walk_chunk(
             background,
+            routes,
             &mut scratch.stack,
             |t, tree, node, a, b, mut rows| {
                 while rows != 0 {
@@ -184,6 +194,7 @@ impl RowGame<'_> {
     fn walk_chunk(
         &self,
         background: &[f64],
+        routes: Option<&[u64]>,
         stack: &mut Vec<(u32, u64, u64, u64)>,
         mut emit: impl FnMut(usize, &Tree, usize, u64, u64, u64),
     ) {
@@ -196,28 +207,8 @@ impl RowGame<'_> {
         }
         let all = u64::MAX >> (64 - n);
         let rules = ens.rules();
-        // The rows of `rows` that go left at internal `node`.
-        let left_rows = |tree: &Tree, node: usize, j: usize, mut rows: u64| {
-            let mut left = 0u64;
-            match tree.plain_split(node) {
-                Some(split) => {
-                    while rows != 0 {
-                        let i = rows.trailing_zeros() as usize;
-                        rows &= rows - 1;
-                        left |= (split.left_mask(background[i * p + j]) & 1) << i;
-                    }
-                }
-                None => {
-                    while rows != 0 {
-                        let i = rows.trailing_zeros() as usize;
-                        rows &= rows - 1;
-                        left |= u64::from(tree.goes_left(node, background[i * p + j], rules)) << i;
-                    }
-                }
-            }
-            left
-        };
         for (t, tree) in ens.trees().iter().enumerate() {
+            let offset = self.node_offsets[t];
             stack.clear();
             stack.push((0, 0, 0, all));
             'paths: while let Some((start, a, b, mut rows)) = stack.pop() {
@@ -238,7 +229,10 @@ impl RowGame<'_> {
                         };
                         continue;
                     }
-                    let to_left = left_rows(tree, node, j, rows);
+                    let to_left = match routes {
+                        Some(routes) => routes[offset + node] & rows,
+                        None => left_rows(tree, node, rules, background, p, rows),
+                    };
                     if mask == 0 || b & mask != 0 {
                         // Every hybrid takes r's value: the rows go their own ways.
                         let to_right = rows & !to_left;
@@ -396,6 +390,7 @@ impl RowGame<'_> {
     fn accumulate_linear(
         &self,
         background: &[f64],
+        routes: Option<&[u64]>,
         weights: &[f64],
         ey: &mut [f64],
         scratch: &mut Scratch,
@@ -419,6 +414,7 @@ impl RowGame<'_> {
         let mut used_co = false;
         self.walk_chunk(
             background,
+            routes,
             &mut scratch.stack,
             |_, tree, node, a, b, rows| {
                 let w = if rows == u64::MAX >> (64 - weights.len()) {
@@ -468,6 +464,79 @@ impl RowGame<'_> {
         }
         scratch.table = table;
         scratch.co_table = co_table;
+    }
+}
+
+/// The rows in bitmask `rows` of `background` (prepared, row-major, `p` columns, at most 64
+/// rows) that go left at internal `node` of `tree`.
+#[inline]
+fn left_rows(
+    tree: &Tree,
+    node: usize,
+    rules: &SplitRules,
+    background: &[f64],
+    p: usize,
+    mut rows: u64,
+) -> u64 {
+    let j = tree.feature(node);
+    let mut left = 0u64;
+    match tree.plain_split(node) {
+        Some(split) => {
+            while rows != 0 {
+                let i = rows.trailing_zeros() as usize;
+                rows &= rows - 1;
+                left |= (split.left_mask(background[i * p + j]) & 1) << i;
+            }
+        }
+        None => {
+            while rows != 0 {
+                let i = rows.trailing_zeros() as usize;
+                rows &= rows - 1;
+                left |= u64::from(tree.goes_left(node, background[i * p + j], rules)) << i;
+            }
+        }
+    }
+    left
+}
+
+/// Each tree's first node in one numbering of all of `ensemble`'s nodes, and the number of
+/// nodes.
+pub(crate) fn node_offsets(ensemble: &TreeEnsemble) -> (Vec<usize>, usize) {
+    let mut total = 0;
+    let offsets = ensemble
+        .trees()
+        .iter()
+        .map(|tree| {
+            let offset = total;
+            total += tree.n_nodes();
+            offset
+        })
+        .collect();
+    (offsets, total)
+}
+
+/// Where the background rows `background` (prepared, row-major, `p` columns, at most 64 rows)
+/// go at every internal node: bit `i` of `out[node_offsets[t] + node]` is set when row `i`
+/// goes left at `node` of tree `t`. Computed once, this serves every explained row's walk.
+pub(crate) fn background_routes(
+    ensemble: &TreeEnsemble,
+    node_offsets: &[usize],
+    background: &[f64],
+    p: usize,
+    out: &mut [u64],
+) {
+    let n = background.len() / p.max(1);
+    if n == 0 {
+        return;
+    }
+    let all = u64::MAX >> (64 - n);
+    let rules = ensemble.rules();
+    for (tree, &offset) in ensemble.trees().iter().zip(node_offsets) {
+        for node in 0..tree.n_nodes() {
+            if !tree.is_leaf(node) {
+                out[offset + node] = left_rows(tree, node, rules, background, p, all);
+            }
+        }
     }
 }
 
@@ -610,38 +679,46 @@ mod tests {
             }
             let n = [1, 7, 32, 64][case % 4];
             let background: Vec<f64> = (0..n * p).map(|_| value(&mut rng)).collect();
+            let (offsets, n_nodes) = node_offsets(&ensemble);
             let game = RowGame {
                 ensemble: &ensemble,
                 output: OutputTransform::Margin,
                 evaluation: PairEvaluation::Auto,
                 x: &x,
                 n_columns: p,
+                node_offsets: &offsets,
                 position: &position,
                 n_varying: next as usize,
                 coalitions: &[],
             };
-            let mut scratch = Scratch::default();
-            game.collect_chunk_leaves(&background, &mut scratch);
+            let mut routes = vec![0; n_nodes];
+            background_routes(&ensemble, &offsets, &background, p, &mut routes);
             let mut walk = PairWalk::default();
-            for (i, r) in background.chunks_exact(p).enumerate() {
-                let mut constant = ensemble.base_offset().to_vec();
-                let Ok(()) = walk.walk(&ensemble, &x, r, &mut Positions(&position), &mut constant);
-                let want: Vec<_> = walk
-                    .leaves
-                    .iter()
-                    .map(|l| (l.a, l.b, l.tree, l.node))
-                    .collect();
-                let got: Vec<_> = scratch.row_leaves[i]
-                    .iter()
-                    .map(|l| (l.a, l.b, l.tree, l.node))
-                    .collect();
-                assert_eq!(got, want, "case {case}, row {i}");
-                let got = &scratch.row_constant[2 * i..2 * i + 2];
-                assert_eq!(
-                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    constant.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    "case {case}, row {i}"
-                );
+            // Routes found on the way and routes computed beforehand.
+            for routes in [None, Some(&routes[..])] {
+                let mut scratch = Scratch::default();
+                game.collect_chunk_leaves(&background, routes, &mut scratch);
+                for (i, r) in background.chunks_exact(p).enumerate() {
+                    let mut constant = ensemble.base_offset().to_vec();
+                    let Ok(()) =
+                        walk.walk(&ensemble, &x, r, &mut Positions(&position), &mut constant);
+                    let want: Vec<_> = walk
+                        .leaves
+                        .iter()
+                        .map(|l| (l.a, l.b, l.tree, l.node))
+                        .collect();
+                    let got: Vec<_> = scratch.row_leaves[i]
+                        .iter()
+                        .map(|l| (l.a, l.b, l.tree, l.node))
+                        .collect();
+                    assert_eq!(got, want, "case {case}, row {i}");
+                    let got = &scratch.row_constant[2 * i..2 * i + 2];
+                    assert_eq!(
+                        got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        constant.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        "case {case}, row {i}"
+                    );
+                }
             }
         }
     }
