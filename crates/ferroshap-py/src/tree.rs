@@ -220,6 +220,34 @@ fn vec_of<'py, T: numpy::Element + Copy>(
     Ok(arr.as_array().to_vec())
 }
 
+/// The spec of `from_arrays` and `from_flat_arrays` from their arguments (no base offset,
+/// feature names or categorical features yet).
+fn ensemble_spec(
+    n_features: usize,
+    n_outputs: usize,
+    leaf_width: usize,
+    rules: &str,
+    link: &str,
+    objective: &str,
+) -> PyResult<EnsembleSpec> {
+    Ok(EnsembleSpec {
+        n_features,
+        n_outputs,
+        leaf_width,
+        base_offset: Vec::new(),
+        rules: parse_rules(rules)?,
+        link: link.parse::<Link>().map_err(PyFsErr)?,
+        objective: objective.to_string(),
+        feature_names: None,
+        categorical_features: Vec::new(),
+    })
+}
+
+fn from_raw_trees(spec: EnsembleSpec, raw: Vec<RawTree>) -> PyResult<PyTreeEnsemble> {
+    let inner = TreeEnsemble::new(spec, raw).map_err(PyFsErr)?;
+    Ok(PyTreeEnsemble::wrap(inner))
+}
+
 fn raw_tree(tree: &Bound<'_, PyDict>, t: usize) -> PyResult<RawTree> {
     let zero_is_missing = match tree.get_item("zero_is_missing")? {
         Some(_) => vec_of::<bool>(tree, t, "zero_is_missing")?,
@@ -348,18 +376,12 @@ impl PyTreeEnsemble {
             .map(|(t, d)| raw_tree(d, t))
             .collect::<PyResult<Vec<_>>>()?;
         let spec = EnsembleSpec {
-            n_features,
-            n_outputs,
-            leaf_width,
             base_offset,
-            rules: parse_rules(rules)?,
-            link: link.parse::<Link>().map_err(PyFsErr)?,
-            objective: objective.to_string(),
             feature_names,
             categorical_features: categorical_features.unwrap_or_default(),
+            ..ensemble_spec(n_features, n_outputs, leaf_width, rules, link, objective)?
         };
-        let inner = TreeEnsemble::new(spec, raw).map_err(PyFsErr)?;
-        Ok(PyTreeEnsemble::wrap(inner))
+        from_raw_trees(spec, raw)
     }
 
     /// Trees given as one run of node arrays, tree after tree: what `from_arrays` builds
@@ -454,18 +476,11 @@ impl PyTreeEnsemble {
             start = nodes.end;
         }
         let spec = EnsembleSpec {
-            n_features,
-            n_outputs,
-            leaf_width,
             base_offset,
-            rules: parse_rules(rules)?,
-            link: link.parse::<Link>().map_err(PyFsErr)?,
-            objective: objective.to_string(),
             feature_names,
-            categorical_features: Vec::new(),
+            ..ensemble_spec(n_features, n_outputs, leaf_width, rules, link, objective)?
         };
-        let inner = TreeEnsemble::new(spec, raw).map_err(PyFsErr)?;
-        Ok(PyTreeEnsemble::wrap(inner))
+        from_raw_trees(spec, raw)
     }
 
     #[getter]

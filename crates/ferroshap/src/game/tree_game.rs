@@ -560,22 +560,8 @@ fn pext(v: u64, mut mask: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::ensemble::{EnsembleSpec, Link, RawTree, SplitRules};
+    use crate::rng::Rng;
     use crate::tree_shap::pair_walk::{PairWalk, Players};
-
-    /// A small deterministic generator (xorshift64*), enough for test data.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
 
     /// A random tree of depth up to `depth` over `p` features, thresholds on a coarse grid
     /// (so that rows often fall on both sides and on thresholds), random NaN directions, one
@@ -645,7 +631,7 @@ mod tests {
     /// zero; some features have no bit (the row's value is used); chunks of 1 to 64 rows.
     #[test]
     fn chunk_walk_gives_each_row_its_pair_walks_leaves_in_order() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::stream(0x9e37_79b9_7f4a_7c15, 0);
         for case in 0..24 {
             let p = 3 + case % 6;
             let categorical = case % 3 == 0;
