@@ -600,7 +600,12 @@ impl PyTreeEnsemble {
         };
         let x = FloatMatrix::extract(X)?;
         let model = &self.inner;
-        let out = with_view!(x, |v| compute(py, n_threads, || model.predict(v, output)))?;
+        // As predict_margin: a few rows (the native path's check of the explained rows) are
+        // predicted on this thread.
+        let n_rows = with_view!(x, |v| v.nrows());
+        let work = n_rows.saturating_mul(model.trees().len() * model.max_depth().max(1));
+        let out = with_view!(x, |v| compute_sized(py, n_threads, work, || model
+            .predict(v, output)))?;
         Ok(out.into_pyarray(py))
     }
 
