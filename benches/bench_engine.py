@@ -15,7 +15,9 @@ Cases:
 - with ``--before PATH`` (a ``python/`` directory holding an earlier build's package):
   Permutation and Exact as above, and Kernel SHAP (2,048 coalitions, ``l1_reg=False``), this
   build against that one: each round runs both builds in fresh subprocesses, one after the
-  other (on a loaded machine the most robust of these numbers).
+  other (on a loaded machine the most robust of these numbers); with ``--tree`` too, the
+  gradient-boosting cases (explainer built and called, as a user does) the same way, with the
+  largest difference between the two builds' values.
 
 With ``--accuracy``: error per model call against exact Shapley values (ExactExplainer) for
 Permutation and Sampling, ferroshap and shap side by side at the same budgets, on an
@@ -135,6 +137,59 @@ def engine_child(n_rows: int) -> None:
     print(json.dumps(out))
 
 
+def _gradient_boosting():
+    """The ``--tree`` model: 100 trees of depth 4 on 12 features, its data."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(SEED)
+    X = rng.standard_normal((2000, N_FEATURES))
+    y = X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + X[:, 3:].sum(axis=1)
+    model = GradientBoostingRegressor(n_estimators=100, max_depth=4, random_state=0).fit(X, y)
+    return model, X
+
+
+def tree_child(n_rows: int) -> None:
+    """The native tree cases with whichever ferroshap is on the path: one JSON line of
+    ``{case: {"seconds": best of 5, "values": ...}}`` (explainer built and called each time)."""
+    import ferroshap
+
+    model, X = _gradient_boosting()
+    background, rows = X[:N_BACKGROUND], X[1000 : 1000 + n_rows]
+    cases = {
+        "Permutation": lambda: ferroshap.PermutationExplainer(model.predict, background, seed=0)(
+            rows, max_evals=500, silent=True
+        ),
+        "Exact": lambda: ferroshap.ExactExplainer(model.predict, background)(rows, silent=True),
+    }
+    out = {}
+    for name, fn in cases.items():
+        values = fn().values
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        out[name] = {"seconds": min(times), "values": values.tolist()}
+    print(json.dumps(out))
+
+
+def tree_before_after(before: str, n_rows: int, repeats: int) -> None:
+    """The native tree cases, this build against the build at ``before`` (fresh subprocesses,
+    alternating; best of the rounds), and how far apart their values are."""
+    runs = alternate(before, "--tree-child", n_rows, repeats)
+    print(f"\nNative tree cases, this build against --before, {n_rows} rows:")
+    for case in ("Permutation", "Exact"):
+        b = min(r[case]["seconds"] for r in runs["before"])
+        a = min(r[case]["seconds"] for r in runs["after"])
+        diff = np.abs(
+            np.array(runs["before"][0][case]["values"]) - np.array(runs["after"][0][case]["values"])
+        ).max()
+        print(
+            f"{case:12} before {b * 1e3:.2f} ms, after {a * 1e3:.2f} ms, before/after "
+            f"{b / a:.2f}x; largest difference between their values {diff:.2g}"
+        )
+
+
 def engine_before_after(before: str, n_rows: int, repeats: int) -> None:
     """Permutation and Exact, this build against the build at ``before``, alternating fresh
     subprocesses (best of ``repeats`` by time beyond the model)."""
@@ -225,14 +280,10 @@ def tree_case(n_rows: int, repeats: int) -> None:
     """A scikit-learn gradient-boosting model's ``predict``: shap calls it on masked rows;
     ferroshap evaluates the coalitions from the converted trees in Rust (``native="auto"``)."""
     import shap
-    from sklearn.ensemble import GradientBoostingRegressor
 
     import ferroshap
 
-    rng = np.random.default_rng(SEED)
-    X = rng.standard_normal((2000, N_FEATURES))
-    y = X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + X[:, 3:].sum(axis=1)
-    model = GradientBoostingRegressor(n_estimators=100, max_depth=4, random_state=0).fit(X, y)
+    model, X = _gradient_boosting()
     background, rows = X[:N_BACKGROUND], X[1000 : 1000 + n_rows]
     for name, ours_fn, theirs_fn in (
         (
@@ -348,6 +399,7 @@ def main() -> None:
     parser.add_argument("--kernel-rows", type=int, default=100, help="Kernel rows (100)")
     parser.add_argument("--kernel-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--engine-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tree-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--accuracy", action="store_true", help="error per model call")
     parser.add_argument("--tree", action="store_true", help="gradient-boosting model case")
     parser.add_argument("--tree-rows", type=int, default=5, help="rows for --tree (5)")
@@ -362,12 +414,17 @@ def main() -> None:
     if args.engine_child is not None:
         engine_child(args.engine_child)
         return
+    if args.tree_child is not None:
+        tree_child(args.tree_child)
+        return
     agnostic_vs_shap(args.rows, args.repeats)
     if args.tree:
         tree_case(args.tree_rows, args.repeats)
     if args.before:
         engine_before_after(args.before, args.rows, args.repeats)
         kernel_before_after(args.before, args.kernel_rows, args.repeats)
+        if args.tree:
+            tree_before_after(args.before, args.tree_rows, args.repeats)
 
 
 if __name__ == "__main__":

@@ -194,6 +194,30 @@ class TreeEnsemble:
         ``rules`` is ``"xgboost"``, ``"lightgbm"``, ``"sklearn_tree"`` or ``"sklearn_hist"``.
         ``link`` is ``"identity"``, ``"logistic"``, ``"softmax"`` or ``"exp"``.
         """
+    @staticmethod
+    def from_flat_arrays(
+        n_nodes: npt.NDArray[np.int64],
+        outputs: npt.NDArray[np.int64],
+        left: npt.NDArray[np.int64],
+        right: npt.NDArray[np.int64],
+        feature: npt.NDArray[np.int64],
+        threshold: npt.NDArray[np.float64],
+        default_left: npt.NDArray[np.bool_],
+        cover: npt.NDArray[np.float64],
+        value: npt.NDArray[np.float64],
+        *,
+        n_features: int,
+        n_outputs: int,
+        leaf_width: int,
+        base_offset: Sequence[float],
+        rules: _SplitRules,
+        link: _Link = "identity",
+        objective: str = "",
+        feature_names: Sequence[str] | None = None,
+    ) -> TreeEnsemble:
+        """:meth:`from_arrays` for trees of numeric splits given as one run of node arrays,
+        tree after tree: tree ``t`` has ``n_nodes[t]`` nodes (child indices within the tree)
+        and adds to output ``outputs[t]``; ``value`` holds ``leaf_width`` values per node."""
     @property
     def n_features(self) -> int: ...
     @property

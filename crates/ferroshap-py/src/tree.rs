@@ -220,6 +220,34 @@ fn vec_of<'py, T: numpy::Element + Copy>(
     Ok(arr.as_array().to_vec())
 }
 
+/// The spec of `from_arrays` and `from_flat_arrays` from their arguments (no base offset,
+/// feature names or categorical features yet).
+fn ensemble_spec(
+    n_features: usize,
+    n_outputs: usize,
+    leaf_width: usize,
+    rules: &str,
+    link: &str,
+    objective: &str,
+) -> PyResult<EnsembleSpec> {
+    Ok(EnsembleSpec {
+        n_features,
+        n_outputs,
+        leaf_width,
+        base_offset: Vec::new(),
+        rules: parse_rules(rules)?,
+        link: link.parse::<Link>().map_err(PyFsErr)?,
+        objective: objective.to_string(),
+        feature_names: None,
+        categorical_features: Vec::new(),
+    })
+}
+
+fn from_raw_trees(spec: EnsembleSpec, raw: Vec<RawTree>) -> PyResult<PyTreeEnsemble> {
+    let inner = TreeEnsemble::new(spec, raw).map_err(PyFsErr)?;
+    Ok(PyTreeEnsemble::wrap(inner))
+}
+
 fn raw_tree(tree: &Bound<'_, PyDict>, t: usize) -> PyResult<RawTree> {
     let zero_is_missing = match tree.get_item("zero_is_missing")? {
         Some(_) => vec_of::<bool>(tree, t, "zero_is_missing")?,
@@ -348,18 +376,111 @@ impl PyTreeEnsemble {
             .map(|(t, d)| raw_tree(d, t))
             .collect::<PyResult<Vec<_>>>()?;
         let spec = EnsembleSpec {
-            n_features,
-            n_outputs,
-            leaf_width,
             base_offset,
-            rules: parse_rules(rules)?,
-            link: link.parse::<Link>().map_err(PyFsErr)?,
-            objective: objective.to_string(),
             feature_names,
             categorical_features: categorical_features.unwrap_or_default(),
+            ..ensemble_spec(n_features, n_outputs, leaf_width, rules, link, objective)?
         };
-        let inner = TreeEnsemble::new(spec, raw).map_err(PyFsErr)?;
-        Ok(PyTreeEnsemble::wrap(inner))
+        from_raw_trees(spec, raw)
+    }
+
+    /// Trees given as one run of node arrays, tree after tree: what `from_arrays` builds
+    /// from per-tree dicts, without a Python object per tree and array (a scikit-learn
+    /// forest converts in one pass). Numeric splits only.
+    #[staticmethod]
+    #[pyo3(signature = (n_nodes, outputs, left, right, feature, threshold, default_left, cover,
+        value, *, n_features, n_outputs, leaf_width, base_offset, rules, link="identity",
+        objective="", feature_names=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_flat_arrays(
+        n_nodes: PyReadonlyArray1<'_, i64>,
+        outputs: PyReadonlyArray1<'_, i64>,
+        left: PyReadonlyArray1<'_, i64>,
+        right: PyReadonlyArray1<'_, i64>,
+        feature: PyReadonlyArray1<'_, i64>,
+        threshold: PyReadonlyArray1<'_, f64>,
+        default_left: PyReadonlyArray1<'_, bool>,
+        cover: PyReadonlyArray1<'_, f64>,
+        value: PyReadonlyArray1<'_, f64>,
+        n_features: usize,
+        n_outputs: usize,
+        leaf_width: usize,
+        base_offset: Vec<f64>,
+        rules: &str,
+        link: &str,
+        objective: &str,
+        feature_names: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let (n_nodes, outputs) = (n_nodes.as_array(), outputs.as_array());
+        let (left, right, feature) = (left.as_array(), right.as_array(), feature.as_array());
+        let (threshold, default_left) = (threshold.as_array(), default_left.as_array());
+        let (cover, value) = (cover.as_array(), value.as_array());
+        if outputs.len() != n_nodes.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} outputs for {} trees",
+                outputs.len(),
+                n_nodes.len()
+            )));
+        }
+        let total = n_nodes.iter().try_fold(0usize, |acc, &n| {
+            usize::try_from(n).ok().and_then(|n| acc.checked_add(n))
+        });
+        let Some(total) = total else {
+            return Err(PyValueError::new_err(
+                "n_nodes must hold non-negative node counts",
+            ));
+        };
+        for (name, len) in [
+            ("left", left.len()),
+            ("right", right.len()),
+            ("feature", feature.len()),
+            ("threshold", threshold.len()),
+            ("default_left", default_left.len()),
+            ("cover", cover.len()),
+        ] {
+            if len != total {
+                return Err(PyValueError::new_err(format!(
+                    "{name} has {len} entries for {total} nodes"
+                )));
+            }
+        }
+        if Some(value.len()) != total.checked_mul(leaf_width) {
+            return Err(PyValueError::new_err(format!(
+                "value has {} entries for {total} nodes of {leaf_width} values",
+                value.len()
+            )));
+        }
+        let mut raw = Vec::with_capacity(n_nodes.len());
+        let mut start = 0usize;
+        for (&n, &output) in n_nodes.iter().zip(outputs.iter()) {
+            let nodes = start..start + n as usize;
+            let output = usize::try_from(output)
+                .map_err(|_| PyValueError::new_err(format!("negative output {output}")))?;
+            raw.push(RawTree {
+                left: left.slice(ndarray::s![nodes.clone()]).to_vec(),
+                right: right.slice(ndarray::s![nodes.clone()]).to_vec(),
+                feature: feature.slice(ndarray::s![nodes.clone()]).to_vec(),
+                threshold: threshold.slice(ndarray::s![nodes.clone()]).to_vec(),
+                default_left: default_left.slice(ndarray::s![nodes.clone()]).to_vec(),
+                zero_is_missing: Vec::new(),
+                categories: Vec::new(),
+                categories_go_left: false,
+                cover: cover.slice(ndarray::s![nodes.clone()]).to_vec(),
+                value: value
+                    .slice(ndarray::s![
+                        nodes.start * leaf_width..nodes.end * leaf_width
+                    ])
+                    .to_vec(),
+                output,
+            });
+            start = nodes.end;
+        }
+        let spec = EnsembleSpec {
+            base_offset,
+            feature_names,
+            ..ensemble_spec(n_features, n_outputs, leaf_width, rules, link, objective)?
+        };
+        from_raw_trees(spec, raw)
     }
 
     #[getter]
@@ -479,7 +600,12 @@ impl PyTreeEnsemble {
         };
         let x = FloatMatrix::extract(X)?;
         let model = &self.inner;
-        let out = with_view!(x, |v| compute(py, n_threads, || model.predict(v, output)))?;
+        // As predict_margin: a few rows (the native path's check of the explained rows) are
+        // predicted on this thread.
+        let n_rows = with_view!(x, |v| v.nrows());
+        let work = n_rows.saturating_mul(model.trees().len() * model.max_depth().max(1));
+        let out = with_view!(x, |v| compute_sized(py, n_threads, work, || model
+            .predict(v, output)))?;
         Ok(out.into_pyarray(py))
     }
 

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ferroshap import _core
 from ferroshap.models import TreeModel
-from ferroshap.models._sklearn import _feature_names, _node_arrays
+from ferroshap.models._sklearn import _ensemble, _feature_names, _read_trees
 
 __all__ = ["isolation_forest"]
 
@@ -42,18 +41,21 @@ def isolation_forest(model: Any) -> TreeModel:
     the mean isolation path length (see the module docstring)."""
     n_features = int(model.n_features_in_)
     scale = 1.0 / len(model.estimators_)
-    trees = []
-    for estimator, features in zip(model.estimators_, model.estimators_features_, strict=True):
-        tree = estimator.tree_
-        leaf = tree.children_left < 0
-        length = _depths(tree) + _average_path_length(tree.n_node_samples)
-        arrays = _node_arrays(tree, np.where(leaf, length, 0.0)[:, None] * scale, 0, True)
+    trees = [estimator.tree_ for estimator in model.estimators_]
+    nodes = _read_trees(trees)
+    lengths, features = [], []
+    for tree, used in zip(trees, model.estimators_features_, strict=True):
+        lengths.append(_depths(tree) + _average_path_length(tree.n_node_samples))
         # Each tree sees a subset of the features: map its indices to the model's.
-        arrays["feature"] = np.where(leaf, 0, np.asarray(features)[tree.feature]).astype(np.int64)
-        trees.append(arrays)
+        features.append(np.asarray(used)[np.where(tree.feature >= 0, tree.feature, 0)])
+    values = np.where(nodes.leaf, np.concatenate(lengths), 0.0)[:, None] * scale
     names = _feature_names(model)
-    ensemble = _core.TreeEnsemble.from_arrays(
-        trees,
+    ensemble = _ensemble(
+        nodes,
+        values,
+        np.zeros(len(trees), dtype=np.int64),
+        nan_follows_tree=True,
+        feature=np.concatenate(features),
         n_features=n_features,
         n_outputs=1,
         leaf_width=1,

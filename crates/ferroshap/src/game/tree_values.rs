@@ -4,13 +4,17 @@
 //! rows.
 
 use super::engine::{EngineJob, Estimator};
-use super::tree_game::{PairEvaluation, RowGame, Scratch};
+use super::tree_game::{PairEvaluation, RowGame, Scratch, background_routes, node_offsets};
 use crate::ensemble::{OutputTransform, TreeEnsemble};
 use crate::error::Result;
 
 /// Background rows per unit of parallel work: the split depends on the input sizes only, and
 /// partial sums are added in chunk order, so results do not depend on the thread count.
 const BACKGROUND_CHUNK: usize = 32;
+/// Where the background rows go at every node is computed once for all explained rows when
+/// there are several of them (one row's walks look at a small part of the nodes) and it
+/// takes at most this many words (16 MiB).
+const MAX_ROUTE_WORDS: usize = 1 << 21;
 
 /// One explained row's coalitions as 64-bit masks over the columns they use.
 struct RowMasks {
@@ -85,6 +89,16 @@ pub fn set_tree_values<E: Estimator>(
         .filter(|&i| !rows[i].masks.is_empty())
         .flat_map(|i| (0..n_chunks).map(move |c| (i, c)))
         .collect();
+    let (offsets, n_nodes) = node_offsets(ensemble);
+    let mut routes = Vec::new();
+    if n_rows > 1 && n_chunks.saturating_mul(n_nodes) <= MAX_ROUTE_WORDS {
+        routes.resize(n_chunks * n_nodes, 0u64);
+        crate::parallel::for_each_chunk_mut(&mut routes, n_nodes.max(1), |chunk, out| {
+            let lo = chunk * BACKGROUND_CHUNK;
+            let hi = (lo + BACKGROUND_CHUNK).min(n_bg);
+            background_routes(ensemble, &offsets, &bg[lo * p..hi * p], p, out);
+        });
+    }
     let mut sums: Vec<Vec<f64>> = rows.iter().map(|r| vec![0.0; r.masks.len() * ko]).collect();
     crate::parallel::sum_blocks_into(
         &mut sums,
@@ -99,13 +113,22 @@ pub fn set_tree_values<E: Estimator>(
                 output,
                 evaluation,
                 x: &x_prep,
+                n_columns: p,
+                node_offsets: &offsets,
                 position: &row.position,
                 n_varying: row.n_used,
                 coalitions: &row.masks,
             };
             let lo = chunk * BACKGROUND_CHUNK;
             let hi = (lo + BACKGROUND_CHUNK).min(n_bg);
-            game.accumulate(&bg[lo * p..hi * p], &bg_weights[lo..hi], sums, scratch);
+            let chunk_routes = (!routes.is_empty()).then(|| &routes[chunk * n_nodes..][..n_nodes]);
+            game.accumulate(
+                &bg[lo * p..hi * p],
+                chunk_routes,
+                &bg_weights[lo..hi],
+                sums,
+                scratch,
+            );
         },
     );
     crate::parallel::check_cancelled()?;
