@@ -126,9 +126,9 @@ def _background(masker: Any, correlation: bool):
         cov = np.atleast_2d(np.cov(values, rowvar=False))
         if len(values) <= values.shape[1]:
             warnings.warn(
-                f"the background's covariance is singular ({len(values)} rows for "
-                f"{values.shape[1]} features): correlation_dependent values then rest on the "
-                "1e-6 ridge added to it; use more background rows than features",
+                f"singular covariance: the background's covariance is singular ({len(values)} "
+                f"rows for {values.shape[1]} features): correlation_dependent values then rest "
+                "on the 1e-6 ridge added to it; use more background rows than features",
                 UserWarning,
                 stacklevel=3,
             )
