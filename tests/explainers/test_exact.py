@@ -123,3 +123,15 @@ def test_tree_models_are_evaluated_from_their_trees(wine):
         for n in ("auto", False)
     ]
     np.testing.assert_allclose(walks[0], walks[1], rtol=0, atol=1e-12)
+
+
+def test_interactions_true_is_refused_not_ignored():
+    """``interactions=True`` (== 1 in Python) asks for interaction values; it must not return
+    plain SHAP values of the wrong shape."""
+    f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
+    explainer = ferroshap.ExactExplainer(f, np.zeros((1, 3)))
+    for value in (True, 2):
+        with pytest.raises(NotImplementedError, match="interaction"):
+            explainer(np.ones((1, 3)), interactions=value)
+    assert explainer(np.ones((1, 3)), interactions=1).values.shape == (1, 3)
+    assert explainer(np.ones((1, 3)), interactions=False).values.shape == (1, 3)

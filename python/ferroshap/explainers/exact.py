@@ -135,7 +135,12 @@ class ExactExplainer(MaskedModelExplainer):
             raise TypeError("ExactExplainer explains one data argument X")
         if main_effects:
             raise NotImplementedError("main_effects=True is not supported yet")
-        if interactions not in (1, False):
-            raise NotImplementedError("interaction values are not supported yet")
+        # ``True`` equals 1 in Python, so test it by identity: interactions=True asks for
+        # pairwise interaction values, which must not silently come back as plain values.
+        if interactions is True or (not isinstance(interactions, bool) and interactions != 1):
+            raise NotImplementedError(
+                "ExactExplainer(...)(X, interactions=True) (Shapley interaction values) is not "
+                "supported yet: use TreeExplainer.shap_interaction_values for tree models"
+            )
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
         return self._explanation(values, errors, matrix, False)
