@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap._hierarchy import image_linkage
+from ferroshap.maskers._masker import Masker
 
 __all__ = ["Image"]
 
@@ -39,7 +40,7 @@ def box_blur(image: np.ndarray, kx: int, ky: int) -> np.ndarray:
     return out
 
 
-class Image:
+class Image(Masker):
     """Masks regions of an image, as ``shap.maskers.Image``.
 
     Parameters
@@ -71,6 +72,7 @@ class Image:
 
     #: Coalitions expanded per round of the Partition explainer (shap's default).
     default_batch_size = 10
+    image_data = True
 
     def __init__(self, mask_value: Any, shape: tuple[int, ...] | None = None) -> None:
         if shape is None:
