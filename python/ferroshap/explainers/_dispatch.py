@@ -9,6 +9,7 @@ from ferroshap import _core
 from ferroshap._hierarchy import owen_coalitions
 from ferroshap._text_masker import tokenizer_as_masker
 from ferroshap.explainers._background import Background
+from ferroshap.explainers._masker_game import is_protocol_masker
 from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.linear import LinearExplainer, parse_linear_model
@@ -131,6 +132,14 @@ class Explainer:
         if algorithm == "auto":
             if isinstance(masker, (Text, Image)):
                 algorithm = "partition"
+            elif is_protocol_masker(masker):
+                # shap's rule for other maskers: Partition for text and images with a
+                # hierarchy, else Permutation.
+                text_or_image = getattr(masker, "text_data", False) or getattr(
+                    masker, "image_data", False
+                )
+                has_tree = getattr(masker, "clustering", None) is not None
+                algorithm = "partition" if text_or_image and has_tree else "permutation"
             elif _is_linear_model(model, masker):
                 algorithm = "linear"
             elif _is_tree_model(model):

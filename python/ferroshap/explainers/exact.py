@@ -9,6 +9,7 @@ import numpy as np
 from ferroshap import _core
 from ferroshap._hierarchy import owen_coalitions
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers._masker_game import explain_with_masker
 from ferroshap.explanation import Explanation
 
 __all__ = ["ExactExplainer"]
@@ -131,11 +132,21 @@ class ExactExplainer(MaskedModelExplainer):
             n_features, n_outputs)`` otherwise; ``base_values`` the mean output over the
             background.
         """
-        if len(args) != 1:
-            raise TypeError("ExactExplainer explains one data argument X")
         if main_effects:
             raise NotImplementedError("main_effects=True is not supported yet")
         if interactions not in (1, False):
             raise NotImplementedError("interaction values are not supported yet")
+        if self._protocol:
+            limit = self._limit(max_evals)
+            return explain_with_masker(
+                self,
+                args,
+                lambda X, bg, w, fnull, i, row: _core.GameJob.exact(
+                    X, bg, w, fnull, max_evals=limit
+                ),
+                silent,
+            )
+        if len(args) != 1:
+            raise TypeError("ExactExplainer explains one data argument X")
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
         return self._explanation(values, errors, matrix, False)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers._masker_game import explain_with_masker
 from ferroshap.explainers.kernel import _budget
 from ferroshap.explanation import Explanation
 
@@ -124,12 +125,28 @@ class PermutationExplainer(MaskedModelExplainer):
             n_features, n_outputs)`` otherwise; ``base_values`` the mean output over the
             background.
         """
-        if len(args) != 1:
-            raise TypeError("PermutationExplainer explains one data argument X")
         if main_effects:
             raise NotImplementedError("main_effects=True is not supported yet")
         if outputs is not None:
             raise NotImplementedError("outputs= is not supported yet; index the Explanation")
+        if self._protocol:
+            seed = self._run_seed()
+            return explain_with_masker(
+                self,
+                args,
+                lambda X, bg, w, fnull, i, row: _core.GameJob.permutation(
+                    X,
+                    bg,
+                    w,
+                    fnull,
+                    max_evals=_max_evals(max_evals, X.shape[1]),
+                    seed=seed,
+                    row_offset=i,
+                ),
+                silent,
+            )
+        if len(args) != 1:
+            raise TypeError("PermutationExplainer explains one data argument X")
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
         return self._explanation(values, errors, matrix, error_bounds)
 
