@@ -210,3 +210,31 @@ def test_joint_clustering_renumbers_each_part():
     np.testing.assert_array_equal(joint[:2], expected)
     np.testing.assert_array_equal(joint[2, :2], [3, 4])  # the second's leaves shifted by 3
     np.testing.assert_array_equal(joint[3, [0, 1, 3]], [6, 7, 5])  # the two roots joined
+
+
+def test_composite_image_and_fixed_label_is_the_image_game():
+    """An image classifier explained for a given label per image: each image's values are
+    those of the image explained alone with the label bound into the model (ferroshap's
+    image Partition values equal shap's, see tests/explainers/test_partition_text_image.py)."""
+    rng = np.random.default_rng(5)
+    images = rng.uniform(0, 255, size=(60, 6, 6, 1))
+    classes = (images[:, :3].mean(axis=(1, 2, 3)) > images[:, 3:].mean(axis=(1, 2, 3))).astype(int)
+    classifier = LogisticRegression(max_iter=2000).fit(images.reshape(60, -1) / 255, classes)
+
+    def label_probability(batch, labels):
+        p = classifier.predict_proba(np.asarray(batch).reshape(len(batch), -1) / 255)
+        return p[np.arange(len(p)), np.asarray(labels).astype(int)]
+
+    image_masker = ferroshap.maskers.Image("blur(3,3)", (6, 6, 1))
+    masker = ferroshap.maskers.Composite(image_masker, ferroshap.maskers.Fixed())
+    labels = np.array([0, 1])
+    pixels, passed = ferroshap.Explainer(label_probability, masker)(
+        images[:2], labels, max_evals=120, silent=True
+    )
+    assert pixels.values.shape == (2, 6, 6, 1) and passed.values.shape == (2, 0)
+    for i in range(2):
+        alone = ferroshap.PartitionExplainer(
+            lambda x, i=i: label_probability(x, np.full(len(x), labels[i])), image_masker
+        )(images[i : i + 1], max_evals=120, silent=True)
+        np.testing.assert_allclose(pixels.values[i], alone.values[0], atol=TOL)
+        np.testing.assert_allclose(pixels.base_values[i], alone.base_values[0], atol=TOL)
