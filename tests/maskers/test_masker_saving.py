@@ -161,3 +161,21 @@ def test_explainer_with_a_composite_masker_saves_it():
     a, b = explainer(*args, silent=True), loaded(*args, silent=True)
     for x, y in zip(a[0].values, b[0].values, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def test_explainer_load_reads_any_explainer(fitted):
+    """shap's ``shap.Explainer.load(f)``: the file's own class comes back."""
+    model, X = fitted
+    for explainer in (
+        ferroshap.Explainer(model.predict, X[:20]),  # an ExactExplainer (4 features)
+        ferroshap.PermutationExplainer(model.predict, X[:20], seed=0),
+        ferroshap.TreeExplainer(model),
+    ):
+        buffer = io.BytesIO()
+        explainer.save(buffer)
+        buffer.seek(0)
+        loaded = ferroshap.Explainer.load(buffer)
+        assert type(loaded) is type(explainer)
+        np.testing.assert_array_equal(
+            loaded(X[30:32]).values, explainer(X[30:32]).values
+        )  # the same model and settings: identical values

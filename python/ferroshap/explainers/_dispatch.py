@@ -10,6 +10,7 @@ from ferroshap._hierarchy import owen_coalitions
 from ferroshap._text_masker import tokenizer_as_masker
 from ferroshap.explainers._background import Background
 from ferroshap.explainers._masker_game import is_protocol_masker
+from ferroshap.explainers._saving import load_explainer
 from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.linear import LinearExplainer, parse_linear_model
@@ -110,6 +111,32 @@ class Explainer:
     >>> explainer(np.array([[1.0, 1.0]]), silent=True).values
     array([[1., 2.]])
     """
+
+    _loads_any_explainer = True
+
+    @classmethod
+    def load(
+        cls,
+        in_file: Any,
+        model_loader: Any = None,
+        masker_loader: Any = None,
+        instantiate: bool = True,
+    ) -> Any:
+        """Read an explainer of any class written by its ``save`` (a binary file or a path),
+        as ``shap.Explainer.load``; ``model_loader`` / ``masker_loader`` as for
+        :meth:`ExactExplainer.load`. Only load files you trust: they are unpickled.
+
+        Examples
+        --------
+        >>> import functools, io, numpy as np, ferroshap
+        >>> row_sums = functools.partial(np.sum, axis=1)
+        >>> buffer = io.BytesIO()
+        >>> ferroshap.ExactExplainer(row_sums, np.zeros((1, 2))).save(buffer)
+        >>> _ = buffer.seek(0)
+        >>> type(ferroshap.Explainer.load(buffer)).__name__
+        'ExactExplainer'
+        """
+        return load_explainer(cls, in_file, model_loader, masker_loader, instantiate)
 
     def __new__(
         cls,

@@ -306,7 +306,7 @@ class FixedComposite(_Wrapper):
     >>> import numpy as np, ferroshap
     >>> masker = ferroshap.maskers.FixedComposite(ferroshap.maskers.Text())
     >>> masker(np.array([True, False, True]), "a good film")
-    (array(['a ... film'], dtype='<U10'), array(['a good film'], dtype='<U11'))
+    (array(['a ...film'], dtype='<U9'), array(['a good film'], dtype='<U11'))
     """
 
     def __call__(self, mask: Any, *args: Any) -> tuple[Any, ...]:
@@ -334,7 +334,7 @@ class OutputComposite(_Wrapper):
     >>> import numpy as np, ferroshap
     >>> masker = ferroshap.maskers.OutputComposite(ferroshap.maskers.Text(), lambda s: len(s))
     >>> masker(np.array([True, False, True]), "a good film")
-    (array(['a ... film'], dtype='<U10'), 11)
+    (array(['a ...film'], dtype='<U9'), 11)
     """
 
     def __init__(self, masker: Any, model: Any) -> None:
