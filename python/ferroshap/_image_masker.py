@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap._hierarchy import image_linkage
+from ferroshap.maskers._masker import Masker
 
 __all__ = ["Image"]
 
@@ -39,7 +40,7 @@ def box_blur(image: np.ndarray, kx: int, ky: int) -> np.ndarray:
     return out
 
 
-class Image:
+class Image(Masker):
     """Masks regions of an image, as ``shap.maskers.Image``.
 
     Parameters
@@ -71,6 +72,7 @@ class Image:
 
     #: Coalitions expanded per round of the Partition explainer (shap's default).
     default_batch_size = 10
+    image_data = True
 
     def __init__(self, mask_value: Any, shape: tuple[int, ...] | None = None) -> None:
         if shape is None:
@@ -146,6 +148,27 @@ class Image:
             )
             out[i] = filled.astype(np.float64).ravel()
         return out
+
+    def __call__(self, mask: Any, x: Any) -> tuple[np.ndarray]:
+        """shap's masker protocol: one image ``x`` (in any shape holding the image's values)
+        with the pixels outside ``mask`` masked, as ``(array of shape (1, *x.shape),)``."""
+        image = np.asarray(x, dtype=np.float64)
+        m = self.shape[1]
+        if image.size != m:
+            raise ValueError(f"x has {image.size} values, but the masker's images have {m}")
+        keep = np.asarray(self._standardize_mask(mask, x), dtype=bool).reshape(-1)
+        if keep.shape != (m,):
+            raise ValueError(f"mask must hold {m} booleans (one per value), got {keep.shape}")
+        flat = image.reshape(1, m)
+        if self.masks_whole_rows:
+            out = np.where(keep, flat[0], self.backgrounds(flat)[0])
+        else:
+            out = self.inpaint(flat[0], keep[None, :])[0]
+        return (out.reshape(1, *image.shape),)
+
+    def mask_shapes(self, x: Any) -> list[tuple[int, ...]]:
+        """``[x.shape]``: one mask entry per value of the image, as shap's."""
+        return [tuple(np.shape(x))]
 
     def __repr__(self) -> str:
         return f"Image({self.mask_value!r}, shape={self.input_shape})"

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap._hierarchy import text_linkage
+from ferroshap.maskers._masker import Masker
 
 __all__ = ["Text"]
 
@@ -55,7 +56,7 @@ def _spans_of(tokens: list[str], s: str) -> list[tuple[int, int]]:
     return spans
 
 
-class Text:
+class Text(Masker):
     """Masks tokens of a string, as ``shap.maskers.Text``.
 
     A coalition keeps its tokens and replaces the others by ``mask_token`` (consecutive masked
@@ -92,6 +93,7 @@ class Text:
 
     #: Coalitions expanded per round of the Partition explainer (shap's default for text).
     default_batch_size = 5
+    text_data = True
 
     def __init__(
         self,
@@ -237,6 +239,14 @@ class Text:
     def shape(self, s: str) -> tuple[int, int]:
         """``(1, n_tokens)``, as shap's."""
         return (1, len(self.tokens(s)))
+
+    def mask_shapes(self, s: str) -> list[tuple[int]]:
+        """``[(n_tokens,)]``, as shap's."""
+        return [(len(self.tokens(s)),)]
+
+    def data_transform(self, s: str) -> list[np.ndarray]:
+        """``[tokens of s]`` as an object array: what an explanation shows as the data."""
+        return [np.array(self.tokens(s), dtype=object)]
 
     def feature_names(self, s: str) -> list[list[str]]:
         """The tokens of ``s`` without surrounding whitespace, as shap's."""

@@ -15,6 +15,7 @@ from ferroshap import _core
 from ferroshap._data import to_matrix
 from ferroshap.explainers._background import Background
 from ferroshap.explainers._engine import call_model, evaluate, progress
+from ferroshap.explainers._masker_game import is_protocol_masker, setup_protocol
 from ferroshap.explainers._native import choose_native, native_for_rows
 from ferroshap.explainers._saving import SaveLoad
 from ferroshap.explainers.kernel import _batch_size, _link_name, _model_function
@@ -60,6 +61,8 @@ class MaskedModelExplainer(SaveLoad, PicklesModelCall):
     """Base of the explainers that evaluate a model on masked rows (see subclasses)."""
 
     _name = "SHAP"
+    #: True when the masker is explained through its own ``__call__`` (see ``_masker_game``).
+    _protocol = False
 
     def __init__(
         self,
@@ -92,6 +95,10 @@ class MaskedModelExplainer(SaveLoad, PicklesModelCall):
         self.linearize_link = bool(linearize_link)
         self.output_names = output_names
         self.seed = None if seed is None else int(seed) % (1 << 64)
+        self.native, self._native, self.native_model = native, None, None
+        if is_protocol_masker(masker):
+            setup_protocol(self, model, masker, link, feature_names, output_names)
+            return
         read_masker(self, masker, feature_names)
         n_background = len(self.data)
         self._f = model_call(model, self.masker)
@@ -107,7 +114,6 @@ class MaskedModelExplainer(SaveLoad, PicklesModelCall):
                     self._background_outputs, self.weights, link, self.linearize_link
                 )
             )
-        self.native = native
         if link != "identity" and native is True:
             raise ValueError(
                 "native=True evaluates the trees' outputs as they are; with link="
@@ -147,6 +153,9 @@ class MaskedModelExplainer(SaveLoad, PicklesModelCall):
     def _coalitions_per_row(self, max_evals: Any) -> int:  # pragma: no cover (abstract)
         raise NotImplementedError
 
+    def _run_seed(self) -> int:
+        return self.seed if self.seed is not None else secrets.randbits(64)
+
     def _matrix(self, X: Any):
         try:
             return to_matrix(X, n_features=self.n_features, feature_names=self.feature_names)
@@ -166,7 +175,7 @@ class MaskedModelExplainer(SaveLoad, PicklesModelCall):
             self.n_features,
             _BATCH_VALUES,
         )
-        seed = self.seed if self.seed is not None else secrets.randbits(64)
+        seed = self._run_seed()
         per_row = max(1, self._coalitions_per_row(max_evals))
         block_rows = int(max(1, min(_MAX_BLOCK_ROWS, _BLOCK_COALITIONS // per_row)))
         values = np.zeros((n_rows, self.n_features, self._n_outputs))

@@ -9,6 +9,8 @@ from ferroshap import _core
 from ferroshap._hierarchy import owen_coalitions
 from ferroshap._text_masker import tokenizer_as_masker
 from ferroshap.explainers._background import Background
+from ferroshap.explainers._masker_game import is_protocol_masker
+from ferroshap.explainers._saving import load_explainer
 from ferroshap.explainers.additive import AdditiveExplainer
 from ferroshap.explainers.exact import ExactExplainer
 from ferroshap.explainers.linear import LinearExplainer, parse_linear_model
@@ -134,6 +136,32 @@ class Explainer(metaclass=_ExplainerType):
     array([[1., 2.]])
     """
 
+    _loads_any_explainer = True
+
+    @classmethod
+    def load(
+        cls,
+        in_file: Any,
+        model_loader: Any = None,
+        masker_loader: Any = None,
+        instantiate: bool = True,
+    ) -> Any:
+        """Read an explainer of any class written by its ``save`` (a binary file or a path),
+        as ``shap.Explainer.load``; ``model_loader`` / ``masker_loader`` as for
+        :meth:`ExactExplainer.load`. Only load files you trust: they are unpickled.
+
+        Examples
+        --------
+        >>> import functools, io, numpy as np, ferroshap
+        >>> row_sums = functools.partial(np.sum, axis=1)
+        >>> buffer = io.BytesIO()
+        >>> ferroshap.ExactExplainer(row_sums, np.zeros((1, 2))).save(buffer)
+        >>> _ = buffer.seek(0)
+        >>> type(ferroshap.Explainer.load(buffer)).__name__
+        'ExactExplainer'
+        """
+        return load_explainer(cls, in_file, model_loader, masker_loader, instantiate)
+
     def __new__(
         cls,
         model: Any,
@@ -155,6 +183,14 @@ class Explainer(metaclass=_ExplainerType):
         if algorithm == "auto":
             if isinstance(masker, (Text, Image)):
                 algorithm = "partition"
+            elif is_protocol_masker(masker):
+                # shap's rule for other maskers: Partition for text and images with a
+                # hierarchy, else Permutation.
+                text_or_image = getattr(masker, "text_data", False) or getattr(
+                    masker, "image_data", False
+                )
+                has_tree = getattr(masker, "clustering", None) is not None
+                algorithm = "partition" if text_or_image and has_tree else "permutation"
             elif _is_linear_model(model, masker):
                 algorithm = "linear"
             elif _is_tree_model(model):

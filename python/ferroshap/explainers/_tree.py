@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SingleTree"]
+__all__ = ["SingleTree", "TreeEnsemble", "TreeModelView"]
 
 _FIELDS = (
     "children_left",
@@ -137,6 +137,62 @@ def _depth(left: np.ndarray, right: np.ndarray) -> int:
     return deepest
 
 
+class _NodeCache:
+    """The node arrays of an explainer's trees, built on first use; pickled empty (they are
+    read again from the trees, which the explainer pickles anyway)."""
+
+    def __init__(self) -> None:
+        self.ensemble: Any = None
+        self.arrays: dict[str, Any] = {}
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return (_NodeCache, ())
+
+
+def _node_arrays(ensemble: Any) -> dict[str, Any]:
+    """shap's ``TreeEnsemble`` node attributes: ``trees`` (``SingleTree`` each) and the stacked
+    ``(n_trees, max_nodes[, n_outputs])`` arrays, padded with -1 (indices) and 0 (numbers)."""
+    from ferroshap.explainers._tree_nodes import read_trees
+
+    raw, n_outputs = read_trees(ensemble)
+    trees = [SingleTree({k: v for k, v in t.items() if k != "output"}) for t in raw]
+    n_trees = len(trees)
+    max_nodes = max((len(t.children_left) for t in trees), default=0)
+    out: dict[str, Any] = {"trees": trees}
+    for name in ("children_left", "children_right", "children_default", "features"):
+        out[name] = np.full((n_trees, max_nodes), -1, dtype=np.int32)
+    out["thresholds"] = np.zeros((n_trees, max_nodes))
+    out["node_sample_weight"] = np.zeros((n_trees, max_nodes))
+    out["values"] = np.zeros((n_trees, max_nodes, n_outputs))
+    for i, (t, r) in enumerate(zip(trees, raw, strict=True)):
+        n = len(t.children_left)
+        for name in ("children_left", "children_right", "children_default", "features"):
+            out[name][i, :n] = getattr(t, name)
+        out["thresholds"][i, :n] = t.thresholds
+        out["node_sample_weight"][i, :n] = t.node_sample_weight
+        # A tree adds to the outputs from its first one, as wide as its leaves.
+        out["values"][i, :n, r["output"] : r["output"] + t.values.shape[1]] = t.values
+    out["num_nodes"] = np.array([len(t.children_left) for t in trees], dtype=np.int32)
+    out["max_depth"] = max((t.max_depth for t in trees), default=0)
+    out["fully_defined_weighting"] = all(t.node_sample_weight.min() > 0 for t in trees)
+    return out
+
+
+_NODE_ATTRIBUTES = (
+    "trees",
+    "children_left",
+    "children_right",
+    "children_default",
+    "features",
+    "thresholds",
+    "values",
+    "node_sample_weight",
+    "num_nodes",
+    "max_depth",
+    "fully_defined_weighting",
+)
+
+
 class TreeModelView:
     """``TreeExplainer.model``: shap's view of the explained model (shap's ``TreeEnsemble``).
 
@@ -144,13 +200,48 @@ class TreeModelView:
     scores, or the forest's mean) for the trees explained, and ``original_model`` is the
     model passed in. Attributes shap's view has are computed from ferroshap's model
     (``num_outputs``, ``tree_limit``, ``base_offset``, ``objective``, ``model_output``,
-    ``input_dtype``); any other attribute is the original model's, so ``explainer.model.classes_``
-    still works. ``original_model`` is ``None`` after unpickling (the explainer keeps only
-    the trees).
+    ``input_dtype``, and the node arrays below); any other attribute is the original model's,
+    so ``explainer.model.classes_`` still works. ``original_model`` is ``None`` after
+    unpickling (the explainer keeps only the trees).
+
+    The node arrays, read from ferroshap's converted trees (every tree, as shap's):
+    ``trees`` (a :class:`SingleTree` each) and, stacked ``(n_trees, max_nodes)`` with -1 / 0
+    padding, ``children_left``, ``children_right``, ``children_default`` (the child missing
+    values follow), ``features``, ``thresholds`` (left when ``x <= threshold`` at the model's
+    input precision: float32 for XGBoost and LightGBM; NaN for a categorical split),
+    ``node_sample_weight`` (covers), ``values`` ``(n_trees, max_nodes, n_outputs)`` (leaf
+    values; internal nodes the cover-weighted mean of their children), plus ``num_nodes``,
+    ``max_depth`` and ``fully_defined_weighting``. Nodes are numbered as ferroshap's parser
+    keeps them, which may differ from shap's numbering (LightGBM); the trees are the same.
+
+    Examples
+    --------
+    >>> import numpy as np, ferroshap
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> tree = DecisionTreeRegressor(max_depth=1).fit(X, [0.0, 0.0, 1.0, 1.0])
+    >>> view = ferroshap.TreeExplainer(tree).model
+    >>> view.children_left.tolist(), view.values[0, :, 0].tolist()
+    ([[1, -1, -1]], [0.5, 0.0, 1.0])
     """
 
     def __init__(self, explainer: Any) -> None:
         self._explainer = explainer
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _NODE_ATTRIBUTES:
+            return self._nodes()[name]
+        return self._original_attribute(name)
+
+    def _nodes(self) -> dict[str, Any]:
+        explainer = self._explainer
+        cache = explainer.__dict__.get("_node_cache")
+        if cache is None:
+            cache = explainer.__dict__["_node_cache"] = _NodeCache()
+        ensemble = explainer._all_rounds.ensemble
+        if cache.ensemble is not ensemble:
+            cache.arrays, cache.ensemble = _node_arrays(ensemble), ensemble
+        return cache.arrays
 
     @property
     def original_model(self) -> Any:
@@ -206,7 +297,7 @@ class TreeModelView:
             margins = margins[:, 0]
         return margins[0] if matrix.was_1d else margins
 
-    def __getattr__(self, name: str) -> Any:
+    def _original_attribute(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         original = self._explainer._original_model
@@ -222,3 +313,8 @@ class TreeModelView:
             f"TreeExplainer.model({type(self.original_model).__name__}, "
             f"{self.num_trees} trees, {self.num_outputs} output(s))"
         )
+
+
+#: shap's name for its view of a tree model (``shap.explainers._tree.TreeEnsemble``), so that
+#: ``isinstance(explainer.model, TreeEnsemble)`` holds as in shap.
+TreeEnsemble = TreeModelView

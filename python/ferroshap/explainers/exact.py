@@ -9,6 +9,7 @@ import numpy as np
 from ferroshap import _core
 from ferroshap._hierarchy import owen_coalitions
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers._masker_game import explain_with_masker
 from ferroshap.explanation import Explanation
 
 __all__ = ["ExactExplainer"]
@@ -131,8 +132,6 @@ class ExactExplainer(MaskedModelExplainer):
             n_features, n_outputs)`` otherwise; ``base_values`` the mean output over the
             background.
         """
-        if len(args) != 1:
-            raise TypeError("ExactExplainer explains one data argument X")
         if main_effects:
             raise NotImplementedError("main_effects=True is not supported yet")
         # ``True`` equals 1 in Python, so test it by identity: interactions=True asks for
@@ -142,5 +141,17 @@ class ExactExplainer(MaskedModelExplainer):
                 "ExactExplainer(...)(X, interactions=True) (Shapley interaction values) is not "
                 "supported yet: use TreeExplainer.shap_interaction_values for tree models"
             )
+        if self._protocol:
+            limit = self._limit(max_evals)
+            return explain_with_masker(
+                self,
+                args,
+                lambda X, bg, w, fnull, i, row: _core.GameJob.exact(
+                    X, bg, w, fnull, max_evals=limit
+                ),
+                silent,
+            )
+        if len(args) != 1:
+            raise TypeError("ExactExplainer explains one data argument X")
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
         return self._explanation(values, errors, matrix, False)

@@ -13,6 +13,11 @@ from ferroshap import _core
 from ferroshap._text_masker import tokenizer_as_masker
 from ferroshap.explainers._agnostic import MaskedModelExplainer, _is_identity
 from ferroshap.explainers._background import Background
+from ferroshap.explainers._masker_game import (
+    explain_with_masker,
+    is_protocol_masker,
+    setup_protocol,
+)
 from ferroshap.explainers._output_selection import output_index
 from ferroshap.explainers._structured import explain_images, explain_texts
 from ferroshap.explainers.kernel import _model_function
@@ -106,6 +111,9 @@ class PartitionExplainer(MaskedModelExplainer):
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
         self._call_defaults = call_args
         masker = tokenizer_as_masker(masker)
+        if is_protocol_masker(masker):
+            setup_protocol(self, model, masker, link, feature_names, output_names)
+            return
         if isinstance(masker, (Text, Image)):
             if not _is_identity(link):
                 raise NotImplementedError("PartitionExplainer supports only the identity link")
@@ -148,6 +156,34 @@ class PartitionExplainer(MaskedModelExplainer):
 
     def _coalitions_per_row(self, max_evals: Any) -> int:
         return _budget(max_evals)
+
+    def _protocol_job(self, max_evals: Any) -> Any:
+        """The GameJob of one row explained through a protocol masker, over the masker's
+        clustering of that row."""
+        budget = _budget(max_evals)
+
+        def job(X, background, weights, fnull, index, row) -> _core.GameJob:
+            clustering = getattr(self.masker, "clustering", None)
+            if callable(clustering):
+                clustering = clustering(*row)
+            if clustering is None:
+                raise ValueError(
+                    f"PartitionExplainer needs a hierarchy of the features, but the "
+                    f"{type(self.masker).__name__} masker has no clustering (every masker of a "
+                    "Composite needs one); use PermutationExplainer or ExactExplainer"
+                )
+            return _core.GameJob.partition(
+                X,
+                background,
+                weights,
+                fnull,
+                [np.asarray(clustering, dtype=np.float64)],
+                max_evals=budget,
+                batch_size=self._per_round,
+                fixed_context=self._fixed_context,
+            )
+
+        return job
 
     def _for_outputs(self, outputs: Any) -> PartitionExplainer:
         """This explainer restricted to the model outputs ``outputs`` (indices), as shap's
@@ -226,7 +262,7 @@ class PartitionExplainer(MaskedModelExplainer):
         unknown = sorted(set(options) - {*_CALL_ARGS, "main_effects", "error_bounds", "outputs"})
         if unknown:
             raise TypeError(f"unexpected keyword arguments: {', '.join(unknown)}")
-        if len(args) != 1:
+        if len(args) != 1 and not self._protocol:
             raise TypeError("PartitionExplainer explains one data argument X")
         fixed_context = options.get("fixed_context")
         if isinstance(fixed_context, str) and fixed_context == "auto":
@@ -237,7 +273,7 @@ class PartitionExplainer(MaskedModelExplainer):
         # shap's PartitionExplainer takes main_effects and computes none; so does this one.
         outputs = options.get("outputs")
         if outputs is not None:
-            if isinstance(self.masker, (Text, Image)):
+            if isinstance(self.masker, (Text, Image)) or self._protocol:
                 raise NotImplementedError(
                     "outputs= is supported for tabular data so far; index the Explanation"
                 )
@@ -250,6 +286,8 @@ class PartitionExplainer(MaskedModelExplainer):
         if not isinstance(per_round, (int, np.integer)) or per_round < 1:
             raise ValueError(f"batch_size must be 'auto' or a positive int, got {per_round!r}")
         self._per_round = int(per_round)
+        if self._protocol:
+            return explain_with_masker(self, args, self._protocol_job(max_evals), silent)
         if isinstance(self.masker, Text):
             return explain_texts(self, args[0], _budget(max_evals), silent)
         if isinstance(self.masker, Image):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers._masker_game import explain_with_masker
 from ferroshap.explainers._output_selection import output_index
 from ferroshap.explainers.kernel import _budget
 from ferroshap.explanation import Explanation
@@ -125,10 +126,31 @@ class PermutationExplainer(MaskedModelExplainer):
             n_features, n_outputs)`` otherwise; ``base_values`` the mean output over the
             background.
         """
-        if len(args) != 1:
-            raise TypeError("PermutationExplainer explains one data argument X")
         if main_effects:
             raise NotImplementedError("main_effects=True is not supported yet")
+        if self._protocol:
+            if outputs is not None:
+                raise NotImplementedError(
+                    "outputs= with a custom masker is not supported yet; index the Explanation"
+                )
+            seed = self._run_seed()
+            explained = explain_with_masker(
+                self,
+                args,
+                lambda X, bg, w, fnull, i, row: _core.GameJob.permutation(
+                    X,
+                    bg,
+                    w,
+                    fnull,
+                    max_evals=_max_evals(max_evals, X.shape[1]),
+                    seed=seed,
+                    row_offset=i,
+                ),
+                silent,
+            )
+            return explained
+        if len(args) != 1:
+            raise TypeError("PermutationExplainer explains one data argument X")
         index = None if outputs is None else output_index(outputs, self._n_outputs, self._single)
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
         explanation = self._explanation(values, errors, matrix, error_bounds)

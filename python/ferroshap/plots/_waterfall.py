@@ -7,9 +7,7 @@ from typing import Any
 import numpy as np
 
 from ferroshap.plots._common import (
-    NEGATIVE,
     NEUTRAL,
-    POSITIVE,
     TEXT,
     as_row,
     display_order,
@@ -23,6 +21,7 @@ from ferroshap.plots._common import (
     rows_size,
     value_label,
 )
+from ferroshap.plots._style import get_style
 
 __all__ = ["waterfall"]
 
@@ -87,7 +86,10 @@ def waterfall(
         widths.append(float(values[j]))
     widths_arr = np.asarray(widths)
     lefts = base + np.concatenate([[0.0], np.cumsum(widths_arr)[:-1]])
-    colors = np.where(widths_arr >= 0, POSITIVE, NEGATIVE).astype(object)
+    style = get_style()  # the colours of shap's style options (plots._style)
+    colors = np.empty(len(widths_arr), dtype=object)
+    for i, width in enumerate(widths_arr):
+        colors[i] = style.primary_color_positive if width >= 0 else style.primary_color_negative
     if len(rest):
         colors[0] = NEUTRAL if widths_arr[0] == 0 else colors[0]
     fx = base + float(widths_arr.sum())
@@ -107,11 +109,11 @@ def waterfall(
             text,
             ha="center" if inside else "left",
             va="center",
-            color="white" if inside else TEXT,
+            color=style.text_color if inside else TEXT,
             fontsize=9,
         )
-    ax.axvline(base, color=NEUTRAL, linestyle="--", linewidth=0.8, zorder=0)
-    ax.axvline(fx, color=NEUTRAL, linestyle=":", linewidth=0.8, zorder=0)
+    ax.axvline(base, color=style.vlines_color, linestyle="--", linewidth=0.8, zorder=0)
+    ax.axvline(fx, color=style.vlines_color, linestyle=":", linewidth=0.8, zorder=0)
     ax.text(
         base, -0.75, f"E[f(X)] = {format_at_scale(base, span)}", ha="center", va="top", color=TEXT
     )
@@ -126,6 +128,6 @@ def waterfall(
         max(lefts.max(), (lefts + widths_arr).max(), base, fx) + pad,
     )
     ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.tick_params(axis="y", length=0)
+    ax.tick_params(axis="y", length=0, labelcolor=style.tick_labels_color)
     ax.set_xlabel("Model output")
     return finish(ax, show)

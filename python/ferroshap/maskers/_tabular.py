@@ -1,10 +1,7 @@
-"""Maskers: how features outside a coalition are filled in (shap's ``shap.maskers``).
-
-:class:`Independent`: features outside a coalition take the values of each background row in
-turn, and the model's outputs are averaged over those rows. :class:`Partition`: the same, with
-a hierarchical clustering of the features for Owen values. :class:`Text` and :class:`Image`:
-tokens and pixels, each with shap's hierarchy of its parts.
-"""
+"""Tabular maskers: :class:`Independent` (features outside a coalition take the values of each
+background row in turn, and the model's outputs are averaged over those rows),
+:class:`Partition` (the same, with a hierarchical clustering of the features for Owen values)
+and :class:`Impute` (for LinearExplainer's correlation-dependent values)."""
 
 from __future__ import annotations
 
@@ -15,15 +12,14 @@ import numpy as np
 
 from ferroshap._data import to_matrix
 from ferroshap._hierarchy import check_linkage, feature_linkage
-from ferroshap._image_masker import Image
-from ferroshap._text_masker import Text
+from ferroshap.maskers._masker import Masker
 
-__all__ = ["Image", "Impute", "Independent", "Partition", "Text"]
+__all__ = ["Impute", "Independent", "Partition"]
 
 _log = logging.getLogger("ferroshap")
 
 
-class Independent:
+class Independent(Masker):
     """Masks features with the values of background rows, independently of the others.
 
     As ``shap.maskers.Independent``: the model's output for a coalition is its mean over the
@@ -132,6 +128,10 @@ class Independent:
             return (pd.DataFrame(masked, columns=self.feature_names),)
         return (masked,)
 
+    def mask_shapes(self, x: Any) -> list[tuple[int]]:
+        """``[(n_features,)]``: one mask entry per feature (shap's masker protocol)."""
+        return [(self.data.shape[1],)]
+
     def invariants(self, x: Any) -> np.ndarray:
         """``(n_background, n_features)`` booleans: where the row ``x`` equals a background row's
         value (``numpy.isclose``), so that masking the feature changes nothing, as shap's.
@@ -162,7 +162,7 @@ class Independent:
         return f"Independent(data of shape {self.data.shape}, max_samples={self.max_samples})"
 
 
-class Impute:
+class Impute(Masker):
     """Masked features imputed from the observed ones by the background's linear regression
     (a Gaussian with the background's mean and covariance), as ``shap.maskers.Impute``.
 
@@ -238,7 +238,8 @@ class Partition(Independent):
         features are clustered by single linkage on the distances between the background's
         columns, with scipy, as shap does (see below); or a linkage matrix
         ``(n_features - 1, 4)`` in scipy's format (e.g. from ``scipy.cluster.hierarchy`` or
-        another masker's ``clustering``).
+        another masker's ``clustering``); ``None``: no clustering (the masker then masks as
+        :class:`Independent`, as shap's does).
 
     Notes
     -----
@@ -271,7 +272,7 @@ class Partition(Independent):
         if isinstance(clustering, str):
             self.clustering = feature_linkage(self.data, metric=clustering)
         elif clustering is None:
-            raise ValueError("clustering must be a distance metric or a linkage matrix, not None")
+            self.clustering = None
         else:
             self.clustering = check_linkage(clustering, n_features)
 
