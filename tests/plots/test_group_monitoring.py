@@ -258,3 +258,29 @@ def test_shaps_colour_names_and_rgb_arrays_are_solid_colours(diabetes_sv):
     ax = ferroshap.plots.scatter(diabetes_sv[:, "bmi"], color=colors.blue_rgb, show=False)
     face = ax.collections[0].get_facecolors()[0]
     np.testing.assert_allclose(face[:3], to_rgba(tuple(colors.blue_rgb))[:3], atol=1e-6)
+
+
+def test_plt_tight_layout_after_a_plot_with_a_colour_bar(diabetes_sv):
+    """shap users call ``plt.tight_layout()`` after a plot; matplotlib refuses it on a
+    constrained-layout figure holding a colour bar, so ferroshap lays its own figures out once
+    and drops the engine when they hold one. A figure the user made keeps its engine."""
+    calls = [
+        lambda: ferroshap.plots.beeswarm(diabetes_sv, show=False),
+        lambda: ferroshap.plots.heatmap(diabetes_sv[:40], show=False),
+        lambda: ferroshap.plots.violin(diabetes_sv, show=False),
+        lambda: ferroshap.plots.scatter(diabetes_sv[:, "bmi"], color=diabetes_sv, show=False),
+        lambda: ferroshap.plots.decision(diabetes_sv[:20], show=False),
+    ]
+    import warnings
+
+    for call in calls:
+        ax = call()
+        assert any(hasattr(a, "_colorbar") for a in ax.figure.axes)  # the case in question
+        with warnings.catch_warnings():
+            # matplotlib's own note for inset axes (the heatmap's), not an error.
+            warnings.filterwarnings("ignore", "This figure includes Axes", UserWarning)
+            plt.tight_layout()
+        plt.close("all")
+    figure, ax = plt.subplots(layout="constrained")
+    ferroshap.plots.beeswarm(diabetes_sv, ax=ax, show=False)
+    assert figure.get_layout_engine() is not None

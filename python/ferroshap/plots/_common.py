@@ -449,6 +449,7 @@ def new_axes(ax: Any, size: Sequence[float]) -> Any:
         return ax
     # Constrained layout makes room for long tick labels and colour bars, so nothing is clipped.
     _, ax = pyplot().subplots(figsize=tuple(size), layout="constrained")
+    ax.figure._ferroshap_layout = True  # ours: finish() may freeze its layout
     return ax
 
 
@@ -462,6 +463,26 @@ def finish(ax: Any, show: bool) -> Any:
 
     With ``show=False`` the figure stays open, so ``plt.savefig`` afterwards saves it.
     """
+    first = np.ravel(ax)[0] if isinstance(ax, np.ndarray) else ax
+    _freeze_layout(first.figure)
     if show:
         pyplot().show()
     return ax
+
+
+def _freeze_layout(figure: Any) -> None:
+    """Lay out a figure this module made (constrained layout) once and drop the layout engine
+    when it holds a colour bar: matplotlib refuses ``plt.tight_layout()`` -- which shap users
+    call after a plot -- on a constrained-layout figure with a colour bar, and with no engine
+    it is free to re-lay the figure out."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    engine = figure.get_layout_engine()
+    if not getattr(figure, "_ferroshap_layout", False) or not isinstance(
+        engine, ConstrainedLayoutEngine
+    ):
+        return
+    if not any(hasattr(ax, "_colorbar") for ax in figure.axes):
+        return
+    engine.execute(figure)
+    figure.set_layout_engine(None)

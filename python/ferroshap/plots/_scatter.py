@@ -16,6 +16,7 @@ from ferroshap.plots._common import (
     colormap,
     feature_labels,
     finish,
+    new_axes,
     padded_range,
     pyplot,
     select_output,
@@ -110,9 +111,10 @@ def scatter(
         if ax is not None and np.size(ax) != n:
             raise ValueError(f"scatter: {n} features need {n} Axes, got ax={ax!r}")
         if ax is None:
-            _, ax = pyplot().subplots(
+            figure, ax = pyplot().subplots(
                 1, n, figsize=(4.2 * n + 1, 4.5), layout="constrained", squeeze=False
             )
+            figure._ferroshap_layout = True
         axes = np.ravel(ax)
         names = feature_labels(sv)
         for j in range(n):
@@ -126,7 +128,7 @@ def scatter(
             f"(n_rows,)); got values of shape {sv.values.shape} with axes {sv.axis_names}"
         )
     if ax is None:
-        _, ax = pyplot().subplots(figsize=(6.5, 5), layout="constrained")
+        ax = new_axes(None, (6.5, 5))
     _one(sv, ax, **style)
     return finish(ax, show)
 
