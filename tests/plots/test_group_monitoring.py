@@ -284,3 +284,17 @@ def test_plt_tight_layout_after_a_plot_with_a_colour_bar(diabetes_sv):
     figure, ax = plt.subplots(layout="constrained")
     ferroshap.plots.beeswarm(diabetes_sv, ax=ax, show=False)
     assert figure.get_layout_engine() is not None
+
+
+def test_bar_refuses_bad_input_with_shaps_messages(diabetes_sv):
+    from ferroshap.utils._exceptions import DimensionError
+
+    for bad in ([1, 2, 3], np.array([1.0, 2.0]), {"a": 1}):
+        with pytest.raises(TypeError, match="must be an Explanation object, Cohorts object"):
+            ferroshap.plots.bar(bad, show=False)
+    with pytest.raises(DimensionError, match="same number of feature columns"):
+        ferroshap.plots.bar({"a": diabetes_sv[:, :3], "b": diabetes_sv[:, :4]}, show=False)
+    with pytest.raises(ValueError, match="The passed Explanation is empty"):
+        ferroshap.plots.bar(diabetes_sv[0:0], show=False)
+    with pytest.raises(TypeError, match="does not seem to be a partition tree"):
+        ferroshap.plots.bar(diabetes_sv, clustering=np.array([1, 2, 3]), show=False)

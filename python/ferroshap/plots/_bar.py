@@ -150,6 +150,20 @@ def bar(
 
 def _groups(obj: Any) -> tuple[dict[str, np.ndarray], Explanation, bool]:
     """name -> values per feature, a representative Explanation, and whether it is one row."""
+    if not isinstance(obj, (Cohorts, dict, Explanation)) and type(obj).__name__ != "Explanation":
+        raise TypeError(
+            "The shap_values argument must be an Explanation object, Cohorts object, or "
+            f"dictionary of Explanation objects! Got {type(obj).__name__}; for a bare array "
+            "use ferroshap.summary_plot(values, X, plot_type='bar')"
+        )
+    if isinstance(obj, dict) and not all(
+        isinstance(v, Explanation) or type(v).__name__ == "Explanation" for v in obj.values()
+    ):
+        raise TypeError(
+            "The shap_values argument must be an Explanation object, Cohorts object, or "
+            "dictionary of Explanation objects! Got a dict holding "
+            + ", ".join(sorted({type(v).__name__ for v in obj.values()}))
+        )
     if isinstance(obj, Cohorts):
         obj = obj.cohorts
     if isinstance(obj, dict):
@@ -168,11 +182,18 @@ def _groups(obj: Any) -> tuple[dict[str, np.ndarray], Explanation, bool]:
             groups[str(label)] = np.asarray(reduced.values, dtype=np.float64)
         sizes = {len(v) for v in groups.values()}
         if len(sizes) != 1:
-            raise ValueError(f"bar: the cohorts have different numbers of features {sizes}")
+            from ferroshap.utils._exceptions import DimensionError
+
+            raise DimensionError(
+                "When passing several Explanation objects, they must all have the same number "
+                f"of feature columns! Got {sorted(sizes)}"
+            )
         first = _reduced(to_explanation(next(iter(obj.values())), "bar"))
         return groups, first, False
     sv = to_explanation(obj, "bar")
     axes = sv.axis_names
+    if axes[:1] == ("rows",) and sv.values.shape[0] == 0:
+        raise ValueError("The passed Explanation is empty: it has no rows to draw")
     if axes in (("rows", "features", "outputs"), ("features", "outputs")):
         local = axes[0] == "features"
         n_out = sv.values.shape[-1]

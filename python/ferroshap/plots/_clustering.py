@@ -11,15 +11,19 @@ from ferroshap.plots._common import NEUTRAL
 __all__ = ["check_linkage", "clustered_order", "draw_dendrogram", "merge_close"]
 
 
+class _NotALinkage(ValueError, TypeError):
+    """A ``clustering=`` that is not a linkage matrix (shap raises a TypeError; this is both)."""
+
+
 def check_linkage(linkage: Any, n_features: int) -> np.ndarray:
     """``linkage`` as a float array of shape ``(n_features - 1, 4)`` (scipy's layout)."""
     z = np.asarray(linkage, dtype=np.float64)
     if z.ndim == 3:  # one clustering per row, all alike for tabular explainers
         z = z[0]
     if z.shape != (n_features - 1, 4):
-        raise ValueError(
-            f"clustering must be a linkage matrix of shape ({n_features - 1}, 4) for "
-            f"{n_features} features, got shape {z.shape}"
+        raise _NotALinkage(
+            f"clustering of shape {z.shape} does not seem to be a partition tree: it must be a "
+            f"linkage matrix of shape ({n_features - 1}, 4) for {n_features} features"
         )
     ids = z[:, :2]
     if len(z) and (np.any(ids != np.round(ids)) or ids.min() < 0 or ids.max() > 2 * len(z)):
