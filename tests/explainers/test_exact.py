@@ -125,13 +125,37 @@ def test_tree_models_are_evaluated_from_their_trees(wine):
     np.testing.assert_allclose(walks[0], walks[1], rtol=0, atol=1e-12)
 
 
-def test_interactions_true_is_refused_not_ignored():
-    """``interactions=True`` (== 1 in Python) asks for interaction values; it must not return
-    plain SHAP values of the wrong shape."""
-    f = lambda X: X[:, 0] * X[:, 1] + X[:, 2]  # noqa: E731
-    explainer = ferroshap.ExactExplainer(f, np.zeros((1, 3)))
-    for value in (True, 2):
-        with pytest.raises(NotImplementedError, match="interaction"):
-            explainer(np.ones((1, 3)), interactions=value)
-    assert explainer(np.ones((1, 3)), interactions=1).values.shape == (1, 3)
-    assert explainer(np.ones((1, 3)), interactions=False).values.shape == (1, 3)
+def test_interactions_equal_shaps_shapley_taylor_values():
+    """``interactions=True`` (== 1 in Python, so it must not come back as plain values): shap's
+    Exact interaction values (Shapley-Taylor index of order 2, main effects on the diagonal),
+    equal to shap to 1e-10 (the same sums in another order, outputs of order 100 / 1);
+    efficiency to 1e-9; one row and several outputs too."""
+    from sklearn.datasets import load_diabetes, load_iris
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    X = X[:, :6]
+    with warnings.catch_warnings():  # a few iterations are enough for a nonlinear model
+        warnings.simplefilter("ignore")
+        model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=300, random_state=0).fit(X, y)
+    bg, rows = X[:20], X[100:103]
+    theirs = shap.ExactExplainer(model.predict, bg)(rows, interactions=True)
+    ours = ferroshap.ExactExplainer(model.predict, bg)(rows, interactions=True)
+    assert ours.values.shape == (3, 6, 6)
+    np.testing.assert_allclose(ours.values, theirs.values, atol=1e-10)
+    np.testing.assert_allclose(
+        ours.values.sum((1, 2)) + ours.base_values, model.predict(rows), atol=1e-9
+    )
+    one = ferroshap.ExactExplainer(model.predict, bg)(rows[0], interactions=True)
+    np.testing.assert_allclose(one.values, ours.values[0], atol=1e-12)
+    Xi, yi = load_iris(return_X_y=True)
+    clf = linear_model.LogisticRegression(max_iter=1000).fit(Xi, yi)
+    theirs = shap.ExactExplainer(clf.predict_proba, Xi[:15])(Xi[50:52], interactions=2)
+    ours = ferroshap.ExactExplainer(clf.predict_proba, Xi[:15])(Xi[50:52], interactions=2)
+    assert ours.values.shape == (2, 4, 4, 3)
+    # shap 0.51 returns these as (2, 4, 12) (the last two axes run together): same numbers.
+    np.testing.assert_allclose(ours.values.reshape(2, 4, 12), theirs.values, atol=1e-10)
+    with pytest.raises(NotImplementedError, match="above 2"):
+        ferroshap.ExactExplainer(clf.predict_proba, Xi[:15])(Xi[50:52], interactions=3)
+    plain = ferroshap.ExactExplainer(clf.predict_proba, Xi[:15])(Xi[50:52], interactions=1)
+    assert plain.values.shape == (2, 4, 3)

@@ -136,10 +136,17 @@ class ExactExplainer(MaskedModelExplainer):
             raise NotImplementedError("main_effects=True is not supported yet")
         # ``True`` equals 1 in Python, so test it by identity: interactions=True asks for
         # pairwise interaction values, which must not silently come back as plain values.
-        if interactions is True or (not isinstance(interactions, bool) and interactions != 1):
+        if interactions is True or (not isinstance(interactions, bool) and interactions == 2):
+            if self._protocol or len(args) != 1:
+                raise NotImplementedError(
+                    "interactions=True is supported for one tabular input so far"
+                )
+            from ferroshap.explainers._exact_interactions import exact_interactions
+
+            return exact_interactions(self, args[0], max_evals)
+        if not isinstance(interactions, bool) and interactions != 1:
             raise NotImplementedError(
-                "ExactExplainer(...)(X, interactions=True) (Shapley interaction values) is not "
-                "supported yet: use TreeExplainer.shap_interaction_values for tree models"
+                "Exact interaction values of order above 2 are not supported (as in shap)"
             )
         if self._protocol:
             limit = self._limit(max_evals)
