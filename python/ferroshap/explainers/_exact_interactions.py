@@ -18,7 +18,7 @@ import numpy as np
 
 from ferroshap.explanation import interaction_explanation
 
-__all__ = ["exact_interactions"]
+__all__ = ["exact_interactions", "main_effect_values"]
 
 # Rows of model input per call: ~4 MiB of float64 at 16 features x 32,768 rows.
 _BATCH_ROWS = 32_768
@@ -69,18 +69,47 @@ def exact_interactions(explainer: Any, X: Any, max_evals: Any) -> Any:
     )
 
 
+def main_effect_values(explainer: Any, matrix: Any) -> np.ndarray:
+    """shap's ``main_effects=True``: ``v({i}) - v({})`` for every feature ``i`` of every row of
+    ``matrix`` (the explainer's parsed rows), ``(n_rows, n_features, n_outputs)``; 0 for a
+    feature equal to every background row's."""
+    x = np.asarray(matrix.values, dtype=np.float64)
+    background = np.asarray(explainer.data, dtype=np.float64)
+    weights = np.asarray(explainer.weights, dtype=np.float64)
+    n_rows, n_features = x.shape
+    out = np.zeros((n_rows, n_features, explainer._n_outputs))
+    for r in range(n_rows):
+        row = x[r]
+        same = (background == row) | (np.isnan(background) & np.isnan(row))
+        varying = np.flatnonzero(~same.all(axis=0))
+        if len(varying) == 0:
+            continue
+        # The empty coalition and each varying feature alone.
+        singles = np.zeros((len(varying) + 1, n_features), dtype=bool)
+        singles[np.arange(1, len(varying) + 1), varying] = True
+        v = _masked_values(explainer, row, background, weights, singles)
+        out[r, varying] = v[1:] - v[0]
+    return out
+
+
 def _coalition_values(explainer, row, background, weights, varying) -> np.ndarray:
     """``v(S)`` for every subset ``S`` of ``varying`` (bit ``b`` of the index: ``varying[b]``),
     ``(2^m, n_outputs)``."""
     m = len(varying)
     codes = np.arange(2**m)
-    masks = ((codes[:, None] >> np.arange(m)) & 1).astype(bool)  # (2^m, m)
+    masks = np.zeros((2**m, len(row)), dtype=bool)
+    masks[:, varying] = ((codes[:, None] >> np.arange(m)) & 1).astype(bool)
+    return _masked_values(explainer, row, background, weights, masks)
+
+
+def _masked_values(explainer, row, background, weights, masks) -> np.ndarray:
+    """The background-weighted mean model output with the features of each mask taken from
+    ``row`` (``masks`` ``(n, n_features)``), ``(n, n_outputs)``."""
     n_bg = len(background)
-    out = np.empty((2**m, explainer._n_outputs))
+    out = np.empty((len(masks), explainer._n_outputs))
     per_call = max(1, _BATCH_ROWS // n_bg)
-    for start in range(0, 2**m, per_call):
-        block = np.zeros((min(per_call, 2**m - start), len(row)), dtype=bool)
-        block[:, varying] = masks[start : start + per_call]
+    for start in range(0, len(masks), per_call):
+        block = masks[start : start + per_call]
         rows = np.where(block[:, None, :], row[None, None, :], background[None, :, :])
         outputs = explainer._call(rows.reshape(-1, len(row)), "masked data")
         out[start : start + len(block)] = np.einsum(

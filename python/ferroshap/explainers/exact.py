@@ -9,6 +9,7 @@ import numpy as np
 from ferroshap import _core
 from ferroshap._hierarchy import owen_coalitions
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers._exact_interactions import exact_interactions, main_effect_values
 from ferroshap.explainers._masker_game import explain_with_masker
 from ferroshap.explanation import Explanation
 
@@ -132,8 +133,10 @@ class ExactExplainer(MaskedModelExplainer):
             n_features, n_outputs)`` otherwise; ``base_values`` the mean output over the
             background.
         """
-        if main_effects:
-            raise NotImplementedError("main_effects=True is not supported yet")
+        if main_effects and (self._protocol or self.link != "identity"):
+            raise NotImplementedError(
+                "main_effects=True is supported for one tabular input and the identity link"
+            )
         # ``True`` equals 1 in Python, so test it by identity: interactions=True asks for
         # pairwise interaction values, which must not silently come back as plain values.
         if interactions is True or (not isinstance(interactions, bool) and interactions == 2):
@@ -141,7 +144,6 @@ class ExactExplainer(MaskedModelExplainer):
                 raise NotImplementedError(
                     "interactions=True is supported for one tabular input so far"
                 )
-            from ferroshap.explainers._exact_interactions import exact_interactions
 
             return exact_interactions(self, args[0], max_evals)
         if not isinstance(interactions, bool) and interactions != 1:
@@ -161,4 +163,7 @@ class ExactExplainer(MaskedModelExplainer):
         if len(args) != 1:
             raise TypeError("ExactExplainer explains one data argument X")
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
-        return self._explanation(values, errors, matrix, False)
+        explanation = self._explanation(values, errors, matrix, False)
+        if main_effects:
+            explanation.main_effects = self._shapes(main_effect_values(self, matrix), matrix)
+        return explanation

@@ -8,6 +8,7 @@ import numpy as np
 
 from ferroshap import _core
 from ferroshap.explainers._agnostic import MaskedModelExplainer
+from ferroshap.explainers._exact_interactions import main_effect_values
 from ferroshap.explainers._masker_game import explain_with_masker
 from ferroshap.explainers._output_selection import output_index
 from ferroshap.explainers.kernel import _budget
@@ -126,8 +127,10 @@ class PermutationExplainer(MaskedModelExplainer):
             n_features, n_outputs)`` otherwise; ``base_values`` the mean output over the
             background.
         """
-        if main_effects:
-            raise NotImplementedError("main_effects=True is not supported yet")
+        if main_effects and (self._protocol or self.link != "identity"):
+            raise NotImplementedError(
+                "main_effects=True is supported for one tabular input and the identity link"
+            )
         if self._protocol:
             if outputs is not None:
                 raise NotImplementedError(
@@ -154,6 +157,8 @@ class PermutationExplainer(MaskedModelExplainer):
         index = None if outputs is None else output_index(outputs, self._n_outputs, self._single)
         values, errors, matrix = self._explain(args[0], max_evals, silent, batch_size)
         explanation = self._explanation(values, errors, matrix, error_bounds)
+        if main_effects:
+            explanation.main_effects = self._shapes(main_effect_values(self, matrix), matrix)
         # Each output's values come from the same permutations whichever outputs are asked
         # for, so selecting after the run gives what explaining only those would.
         return explanation if index is None else explanation[..., index]
